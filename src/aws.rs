@@ -1,0 +1,287 @@
+//! The one path to AWS: builds the SDK configuration once and hands out clients.
+//!
+//! Every command takes an [`AwsContext`]. Profile, region, endpoint override and retries are
+//! decided here, so the local stand-in is reached through the same code as a real account.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_sts::config::Credentials;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::env_vars;
+use crate::error::{Error, Result};
+use crate::regions;
+
+/// Where the stand-in listens unless told otherwise.
+pub const DEFAULT_LOCAL_ENDPOINT: &str = "http://127.0.0.1:4566";
+
+/// How the user asked to reach AWS (the global options).
+#[derive(Debug, Clone, Default)]
+pub struct Connection {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub local: bool,
+}
+
+impl Connection {
+    /// The endpoint `--local` talks to: `--endpoint-url`, else `IRLAB_LOCAL_ENDPOINT`, else the default.
+    pub fn local_endpoint(&self) -> String {
+        self.endpoint_url
+            .clone()
+            .or_else(|| std::env::var(env_vars::IRLAB_LOCAL_ENDPOINT).ok())
+            .unwrap_or_else(|| DEFAULT_LOCAL_ENDPOINT.to_string())
+    }
+}
+
+/// The SDK configuration plus the facts commands print (region, endpoint, whether local).
+#[derive(Clone)]
+pub struct AwsContext {
+    config: SdkConfig,
+    pub region: String,
+    pub endpoint: Option<String>,
+    pub local: bool,
+}
+
+impl AwsContext {
+    pub async fn connect(conn: &Connection) -> Result<Self> {
+        if let Some(region) = &conn.region {
+            regions::validate(region)?;
+        }
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            // Throttling is common when a lab deploys several stacks at once.
+            .retry_config(RetryConfig::standard().with_max_attempts(if conn.local { 2 } else { 6 }))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(60))
+                    .build(),
+            );
+        let endpoint = if conn.local {
+            let endpoint = conn.local_endpoint();
+            check_local_endpoint(&endpoint)?;
+            loader = loader
+                .credentials_provider(Credentials::new(
+                    "testing",
+                    "testing",
+                    None,
+                    None,
+                    "irlab-local",
+                ))
+                .region(Region::new(
+                    conn.region.clone().unwrap_or_else(|| "us-east-1".into()),
+                ))
+                .endpoint_url(&endpoint);
+            Some(endpoint)
+        } else {
+            if let Some(profile) = &conn.profile {
+                loader = loader.profile_name(profile);
+            }
+            if let Some(region) = &conn.region {
+                loader = loader.region(Region::new(region.clone()));
+            }
+            if let Some(url) = &conn.endpoint_url {
+                loader = loader.endpoint_url(url);
+            }
+            conn.endpoint_url.clone()
+        };
+        let config = loader.load().await;
+        let region = match config.region() {
+            Some(r) => r.to_string(),
+            None => {
+                return Err(Error::problem("no AWS region is set").with_hint(
+                    "pass --region, set AWS_REGION, or give your profile a region (`aws configure`)",
+                ));
+            }
+        };
+        regions::validate(&region)?;
+        let endpoint = endpoint.or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+        Ok(AwsContext {
+            config,
+            region,
+            endpoint,
+            local: conn.local,
+        })
+    }
+
+    pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
+        aws_sdk_cloudformation::Client::new(&self.config)
+    }
+    pub fn ec2(&self) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::new(&self.config)
+    }
+    pub fn guardduty(&self) -> aws_sdk_guardduty::Client {
+        aws_sdk_guardduty::Client::new(&self.config)
+    }
+    pub fn cloudtrail(&self) -> aws_sdk_cloudtrail::Client {
+        aws_sdk_cloudtrail::Client::new(&self.config)
+    }
+    pub fn ssm(&self) -> aws_sdk_ssm::Client {
+        aws_sdk_ssm::Client::new(&self.config)
+    }
+    pub fn sts(&self) -> aws_sdk_sts::Client {
+        aws_sdk_sts::Client::new(&self.config)
+    }
+    pub fn sns(&self) -> aws_sdk_sns::Client {
+        aws_sdk_sns::Client::new(&self.config)
+    }
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.config)
+    }
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.config)
+    }
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        // A host-name endpoint such as `localhost` cannot take virtual-hosted bucket names.
+        let conf = aws_sdk_s3::config::Builder::from(&self.config)
+            .force_path_style(self.endpoint.is_some())
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    /// Who we are: the first AWS call of every command, so credential problems surface early.
+    pub async fn identity(&self) -> Result<Identity> {
+        let out = self
+            .sts()
+            .get_caller_identity()
+            .send()
+            .await
+            .aws(|| "checking your AWS identity (STS)".into(), self)?;
+        Ok(Identity {
+            account: out.account().unwrap_or_default().to_string(),
+            arn: out.arn().unwrap_or_default().to_string(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Identity {
+    pub account: String,
+    pub arn: String,
+}
+
+/// Fails fast, with the fix, when nothing listens where the stand-in should be.
+fn check_local_endpoint(endpoint: &str) -> Result<()> {
+    let Some(addr) = crate::emulator::socket_addr_of(endpoint) else {
+        return Err(Error::problem(format!(
+            "`{endpoint}` is not an http://host:port endpoint"
+        )));
+    };
+    match std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(Error::failure(format!(
+            "the local AWS stand-in is not running at {endpoint}"
+        ))
+        .with_hint(format!(
+            "start it with `irlab local start --port {}`",
+            addr.port()
+        ))
+        .with_source(e)),
+    }
+}
+
+/// Turns an SDK error into one clear line, with a hint where the fix is known.
+pub trait AwsResultExt<T> {
+    fn aws(self, what: impl FnOnce() -> String, ctx: &AwsContext) -> Result<T>;
+}
+
+impl<T, E, R> AwsResultExt<T> for std::result::Result<T, aws_sdk_sts::error::SdkError<E, R>>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    fn aws(self, what: impl FnOnce() -> String, ctx: &AwsContext) -> Result<T> {
+        self.map_err(|err| describe_sdk_error(what(), err, ctx))
+    }
+}
+
+/// The error code AWS returned, if the call reached AWS.
+pub fn error_code<E: ProvideErrorMetadata, R>(
+    err: &aws_sdk_sts::error::SdkError<E, R>,
+) -> Option<&str> {
+    err.as_service_error().and_then(|e| e.code())
+}
+
+fn describe_sdk_error<E, R>(
+    what: String,
+    err: aws_sdk_sts::error::SdkError<E, R>,
+    ctx: &AwsContext,
+) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let chain = {
+        let mut parts = vec![err.to_string()];
+        let mut next = std::error::Error::source(&err);
+        while let Some(e) = next {
+            parts.push(e.to_string());
+            next = e.source();
+        }
+        parts.join(": ").to_lowercase()
+    };
+    if let Some(service) = err.as_service_error() {
+        let code = service.code().unwrap_or("Unknown");
+        let message = service.message().unwrap_or("");
+        let hint = match code {
+            "ExpiredToken"
+            | "ExpiredTokenException"
+            | "InvalidClientTokenId"
+            | "UnrecognizedClientException"
+            | "InvalidToken" => Some(
+                "your AWS credentials are expired or invalid: refresh them (for SSO, `aws sso login`)",
+            ),
+            "AccessDenied"
+            | "AccessDeniedException"
+            | "UnauthorizedOperation"
+            | "AuthorizationError" => {
+                Some("your identity lacks a permission irlab needs; the README lists them")
+            }
+            "Throttling" | "ThrottlingException" | "RequestLimitExceeded" => {
+                Some("AWS is throttling; wait a minute and retry")
+            }
+            _ => None,
+        };
+        let line = if message.is_empty() {
+            format!("{what}: {code}")
+        } else {
+            format!("{what}: {code}: {message}")
+        };
+        let mut e = Error::failure(line).with_source(err);
+        if let Some(h) = hint {
+            e = e.with_hint(h);
+        }
+        return e;
+    }
+    let (line, hint) = if chain.contains("credential") {
+        (
+            format!("{what}: no AWS credentials were found"),
+            "configure credentials (`aws configure`, `aws sso login --profile NAME`, or AWS_PROFILE), or use --local".to_string(),
+        )
+    } else if chain.contains("connection refused")
+        || chain.contains("dns error")
+        || chain.contains("timed out")
+        || chain.contains("timeout")
+    {
+        let target = ctx
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| format!("AWS in {}", ctx.region));
+        let hint = if ctx.local {
+            "start the stand-in with `irlab local start`".to_string()
+        } else {
+            "check your network and the region name".to_string()
+        };
+        (format!("{what}: could not reach {target}"), hint)
+    } else {
+        (format!("{what}: {err}"), String::new())
+    };
+    let mut e = Error::failure(line).with_source(err);
+    if !hint.is_empty() {
+        e = e.with_hint(hint);
+    }
+    e
+}

@@ -1,0 +1,103 @@
+//! The command line: global options shared by every command, and one subcommand per lab step.
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::env_vars;
+use crate::printer::OutputFormat;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "irlab",
+    version,
+    about = "Build, attack, check and tear down an AWS incident-response lab",
+    long_about = "Build, attack, check and tear down an AWS incident-response lab.\n\n\
+        Exit codes: 0 success; 1 a check or plan found a problem, or the request was invalid; \
+        2 an AWS or internal failure."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// AWS profile (also AWS_PROFILE); SSO profiles work as in the AWS CLI
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// AWS region (also AWS_REGION); with --local, us-east-1 unless given
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// Send every AWS call to this endpoint (also AWS_ENDPOINT_URL)
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Use the local AWS stand-in (see `irlab local start`) with dummy credentials
+    #[arg(long, global = true)]
+    pub local: bool,
+    /// Lab name: stacks are `irlab-<lab>-<part>`, resources are tagged `irlab:lab=<lab>`
+    #[arg(long, global = true, default_value = "irlab", env = env_vars::IRLAB_LAB)]
+    pub lab: String,
+    /// Output format of results
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Answer yes to confirmations
+    #[arg(long, global = true)]
+    pub yes: bool,
+    /// Show the cause chain of errors
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Print results only, no progress
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Bring up CloudTrail, GuardDuty and the victim instance
+    Up(UpArgs),
+    /// Show each part of the lab, its state and what it costs
+    Status,
+    /// Remove everything the lab created and prove nothing is left
+    Down(DownArgs),
+    /// Manage the local AWS stand-in
+    #[command(subcommand)]
+    Local(LocalCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// EC2 instance type of the victim
+    #[arg(long, default_value = "t3.micro")]
+    pub instance_type: String,
+    /// Also send alerts to this email address (AWS asks it to confirm the subscription)
+    #[arg(long, value_name = "ADDRESS")]
+    pub notify_email: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Print the plan and exit without deleting anything
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LocalCommand {
+    /// Install (first time) and start the stand-in; returns when it answers
+    Start(LocalArgs),
+    /// Stop the stand-in that irlab started
+    Stop(LocalArgs),
+    /// Say whether the stand-in runs
+    Status(LocalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LocalArgs {
+    /// Port to listen on
+    #[arg(long, default_value_t = 4566)]
+    pub port: u16,
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+}

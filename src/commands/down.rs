@@ -1,0 +1,108 @@
+//! `irlab down`: plan, show, confirm, delete, then prove that nothing of the lab is left.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Instant;
+
+use serde_json::json;
+
+use crate::cli::{DownArgs, Global};
+use crate::error::{Error, Result};
+use crate::inventory;
+use crate::printer::Printer;
+use crate::teardown;
+
+pub async fn run(g: &Global, args: &DownArgs, p: &Printer) -> Result<()> {
+    let started = Instant::now();
+    let (lab, ctx) = super::open(g).await?;
+    let me = ctx.identity().await?;
+    p.info(format!(
+        "account {}, region {}, lab {lab}",
+        me.account, ctx.region
+    ));
+
+    let plan = teardown::plan(&ctx, &lab).await?;
+    if plan.is_empty() {
+        p.out(format!(
+            "lab {lab} does not exist in {} / {}; nothing to remove",
+            me.account, ctx.region
+        ));
+        p.json(&json!({ "lab": lab.as_str(), "plan": plan, "deleted": false, "left": [] }));
+        return Ok(());
+    }
+    if p.is_json() && args.dry_run {
+        p.json(&json!({ "lab": lab.as_str(), "plan": plan, "deleted": false }));
+        return Ok(());
+    }
+    // The plan is shown even with --yes: it is the record of what was removed.
+    let header = format!(
+        "plan to remove lab {lab} from {} / {}:",
+        me.account, ctx.region
+    );
+    if p.is_json() {
+        p.info(&header);
+        plan.lines().iter().for_each(|l| p.info(format!("  {l}")));
+    } else {
+        p.out(&header);
+        plan.lines().iter().for_each(|l| p.out(format!("  {l}")));
+    }
+    if args.dry_run {
+        p.out("dry run: nothing was deleted");
+        return Ok(());
+    }
+    if !g.yes {
+        confirm(lab.as_str())?;
+    }
+
+    let outcome = teardown::execute(&ctx, &lab, &plan, p).await;
+    let left = inventory::sweep(&ctx, &lab).await?;
+    for e in &outcome.failures {
+        p.error(e);
+    }
+    p.json(&json!({ "lab": lab.as_str(), "plan": plan, "deleted": true, "left": left, "failures": outcome.failures.iter().map(|e| e.to_string()).collect::<Vec<_>>() }));
+    if left.is_empty() && outcome.failures.is_empty() {
+        p.out(format!(
+            "0 resources left (lab {lab} removed in {})",
+            super::elapsed(started)
+        ));
+        return Ok(());
+    }
+    if !left.is_empty() {
+        p.out(format!("{} resources left:", left.len()));
+        for r in &left {
+            p.out(format!("  {r}"));
+        }
+    }
+    let err = if outcome.failures.is_empty() {
+        Error::problem(format!(
+            "{} resources of lab {lab} are still there",
+            left.len()
+        ))
+    } else {
+        Error::failure(format!(
+            "{} step(s) of removing lab {lab} failed",
+            outcome.failures.len()
+        ))
+    };
+    Err(err.with_hint("run `irlab down` again; it picks up where this one stopped"))
+}
+
+/// The user types the lab's name, as aws-nuke asks for the account alias.
+fn confirm(lab: &str) -> Result<()> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(Error::problem(
+            "refusing to delete without confirmation: standard input is not a terminal",
+        )
+        .with_hint("pass --yes to confirm, or --dry-run to see the plan only"));
+    }
+    eprint!("type the lab name ({lab}) to delete it: ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    stdin.lock().read_line(&mut answer)?;
+    if answer.trim() != lab {
+        return Err(Error::problem(
+            "the name did not match; nothing was deleted",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,357 @@
+//! `irlab status`: collect the lab's state in one pass, then show each part and what it costs.
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::aws::{AwsContext, AwsResultExt};
+use crate::cli::Global;
+use crate::cost::{self, Usage};
+use crate::detector::{self, DetectorInfo};
+use crate::error::Result;
+use crate::lab::{LAB_TAG, LabName, Part};
+use crate::printer::Printer;
+use crate::stacks;
+use crate::state::{LabState, Ownership};
+
+/// Everything `status` shows, collected before anything is printed.
+#[derive(Debug, Serialize)]
+pub struct Snapshot {
+    pub lab: String,
+    pub account: String,
+    pub region: String,
+    pub deployed: bool,
+    pub stacks: Vec<StackView>,
+    pub trail: Option<TrailView>,
+    pub detector: Option<DetectorView>,
+    pub instance: Option<InstanceView>,
+    pub snapshots: Vec<String>,
+    pub cost: cost::Estimate,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StackView {
+    pub part: Part,
+    pub name: String,
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TrailView {
+    pub name: String,
+    pub logging: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DetectorView {
+    pub id: String,
+    pub enabled: bool,
+    /// "owned", "adopted", or "not the lab's" when the lab has no record of it.
+    pub ownership: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InstanceView {
+    pub id: String,
+    pub state: String,
+    pub instance_type: String,
+    pub public_ip: Option<String>,
+    pub security_groups: Vec<String>,
+    pub volume_gb: u64,
+    /// SSM agent ping status ("Online", "ConnectionLost", ...), None when not registered.
+    pub ssm_ping: Option<String>,
+}
+
+pub async fn run(g: &Global, p: &Printer) -> Result<()> {
+    let (lab, ctx) = super::open(g).await?;
+    let snap = collect(&ctx, &lab).await?;
+    if p.is_json() {
+        p.json(&json!(snap));
+        return Ok(());
+    }
+    print(&snap, p);
+    Ok(())
+}
+
+pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
+    let me = ctx.identity().await?;
+    let detection_name = lab.stack_name(Part::Detection);
+    let (state, det, found) = futures::try_join!(
+        LabState::load(ctx, lab),
+        stacks::describe(ctx, &detection_name),
+        detector::find(ctx),
+    )?;
+    let victim = stacks::describe(ctx, &lab.stack_name(Part::Victim)).await?;
+    let stack_views = [(Part::Detection, &det), (Part::Victim, &victim)]
+        .into_iter()
+        .map(|(part, s)| StackView {
+            part,
+            name: lab.stack_name(part),
+            status: s.as_ref().map(|s| s.status.clone()),
+        })
+        .collect();
+
+    let trail = match det.as_ref().and_then(|s| s.output("TrailName")) {
+        Some(name) => {
+            let st = ctx
+                .cloudtrail()
+                .get_trail_status()
+                .name(name)
+                .send()
+                .await
+                .aws(|| format!("reading the status of trail {name}"), ctx)?;
+            Some(TrailView {
+                name: name.to_string(),
+                logging: st.is_logging().unwrap_or(false),
+            })
+        }
+        None => None,
+    };
+    let detector = found
+        .as_ref()
+        .map(|d| detector_view(lab, state.as_ref(), d));
+    let instance = match victim.as_ref().and_then(|s| s.output("InstanceId")) {
+        Some(id) => instance_view(ctx, id).await?,
+        None => None,
+    };
+    let snapshots = lab_snapshots(ctx, lab).await?;
+
+    let usage = Usage {
+        running_instance_type: instance
+            .as_ref()
+            .filter(|i| i.state == "running")
+            .map(|i| i.instance_type.clone()),
+        ebs_gb: instance.as_ref().map(|i| i.volume_gb).unwrap_or(0),
+        snapshot_gb: snapshots.len() as u64 * instance.as_ref().map(|i| i.volume_gb).unwrap_or(8),
+        public_ipv4: instance
+            .as_ref()
+            .map(|i| u32::from(i.public_ip.is_some()))
+            .unwrap_or(0),
+        guardduty_enabled_by_lab: detector
+            .as_ref()
+            .is_some_and(|d| d.enabled && d.ownership == "owned"),
+        trail_logging: trail.as_ref().is_some_and(|t| t.logging),
+    };
+    let deployed = state.is_some() || det.is_some() || victim.is_some();
+    Ok(Snapshot {
+        lab: lab.to_string(),
+        account: me.account,
+        region: ctx.region.clone(),
+        deployed,
+        stacks: stack_views,
+        trail,
+        detector,
+        instance,
+        snapshots,
+        cost: cost::estimate(&usage),
+    })
+}
+
+fn detector_view(lab: &LabName, state: Option<&LabState>, d: &DetectorInfo) -> DetectorView {
+    let record = state
+        .and_then(|s| s.detector.as_ref())
+        .filter(|r| r.id == d.id);
+    let ownership = match record.map(|r| r.ownership) {
+        Some(Ownership::Owned) => "owned",
+        Some(Ownership::Adopted) => "adopted",
+        None if d.owner_lab.as_deref() == Some(lab.as_str()) => "owned",
+        None => "not the lab's",
+    };
+    DetectorView {
+        id: d.id.clone(),
+        enabled: d.enabled,
+        ownership: ownership.into(),
+    }
+}
+
+async fn instance_view(ctx: &AwsContext, id: &str) -> Result<Option<InstanceView>> {
+    let out = ctx
+        .ec2()
+        .describe_instances()
+        .instance_ids(id)
+        .send()
+        .await
+        .aws(|| format!("describing instance {id}"), ctx)?;
+    let Some(i) = out.reservations().iter().flat_map(|r| r.instances()).next() else {
+        return Ok(None);
+    };
+    let volume_ids: Vec<String> = i
+        .block_device_mappings()
+        .iter()
+        .filter_map(|b| b.ebs().and_then(|e| e.volume_id()))
+        .map(String::from)
+        .collect();
+    let volume_gb = if volume_ids.is_empty() {
+        0
+    } else {
+        let v = ctx
+            .ec2()
+            .describe_volumes()
+            .set_volume_ids(Some(volume_ids))
+            .send()
+            .await
+            .aws(|| format!("describing the volumes of {id}"), ctx)?;
+        v.volumes()
+            .iter()
+            .map(|v| v.size().unwrap_or(0) as u64)
+            .sum()
+    };
+    let info = ctx
+        .ssm()
+        .describe_instance_information()
+        .instance_information_filter_list(
+            aws_sdk_ssm::types::InstanceInformationFilter::builder()
+                .key(aws_sdk_ssm::types::InstanceInformationFilterKey::InstanceIds)
+                .value_set(id)
+                .build()
+                .expect("key and values set"),
+        )
+        .send()
+        .await;
+    // SSM's answer is informative only: a missing registration is shown, an API error too.
+    let ssm_ping = match info {
+        Ok(info) => info
+            .instance_information_list()
+            .first()
+            .and_then(|x| x.ping_status())
+            .map(|s| s.as_str().to_string()),
+        Err(e) => Some(format!(
+            "unknown ({})",
+            crate::aws::error_code(&e).unwrap_or("error")
+        )),
+    };
+    Ok(Some(InstanceView {
+        id: id.to_string(),
+        state: i
+            .state()
+            .and_then(|s| s.name())
+            .map(|n| n.as_str().to_string())
+            .unwrap_or_default(),
+        instance_type: i
+            .instance_type()
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_default(),
+        public_ip: i.public_ip_address().map(String::from),
+        security_groups: i
+            .security_groups()
+            .iter()
+            .filter_map(|g| g.group_id())
+            .map(String::from)
+            .collect(),
+        volume_gb,
+        ssm_ping,
+    }))
+}
+
+async fn lab_snapshots(ctx: &AwsContext, lab: &LabName) -> Result<Vec<String>> {
+    let out = ctx
+        .ec2()
+        .describe_snapshots()
+        .owner_ids("self")
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name(format!("tag:{LAB_TAG}"))
+                .values(lab.as_str())
+                .build(),
+        )
+        .send()
+        .await
+        .aws(|| "listing the lab's snapshots".into(), ctx)?;
+    Ok(out
+        .snapshots()
+        .iter()
+        .filter_map(|s| s.snapshot_id())
+        .map(String::from)
+        .collect())
+}
+
+fn print(s: &Snapshot, p: &Printer) {
+    if !s.deployed {
+        p.out(format!(
+            "lab {} is not deployed in {} / {}",
+            s.lab, s.account, s.region
+        ));
+        p.out("start it with `irlab up`");
+        return;
+    }
+    p.out(format!("lab {} in {} / {}", s.lab, s.account, s.region));
+    for st in &s.stacks {
+        p.out(format!(
+            "  {:<12} {:<30} {}",
+            st.part.as_str(),
+            st.name,
+            st.status.as_deref().unwrap_or("not deployed")
+        ));
+    }
+    match &s.trail {
+        Some(t) => p.out(format!(
+            "  {:<12} {:<30} {}",
+            "trail",
+            t.name,
+            if t.logging { "logging" } else { "NOT logging" }
+        )),
+        None => p.out(format!("  {:<12} {:<30} {}", "trail", "-", "none")),
+    }
+    match &s.detector {
+        Some(d) => p.out(format!(
+            "  {:<12} {:<30} {} ({})",
+            "guardduty",
+            d.id,
+            if d.enabled { "enabled" } else { "DISABLED" },
+            d.ownership
+        )),
+        None => p.out(format!(
+            "  {:<12} {:<30} {}",
+            "guardduty", "-", "no detector"
+        )),
+    }
+    match &s.instance {
+        Some(i) => {
+            p.out(format!(
+                "  {:<12} {:<30} {} {} ip {}",
+                "instance",
+                i.id,
+                i.state,
+                i.instance_type,
+                i.public_ip.as_deref().unwrap_or("-")
+            ));
+            p.out(format!(
+                "  {:<12} {:<30} {}",
+                "ssm agent",
+                "",
+                i.ssm_ping.as_deref().unwrap_or("not registered")
+            ));
+            p.out(format!(
+                "  {:<12} {:<30} {}",
+                "groups",
+                "",
+                i.security_groups.join(", ")
+            ));
+        }
+        None => p.out(format!("  {:<12} {:<30} {}", "instance", "-", "none")),
+    }
+    if !s.snapshots.is_empty() {
+        p.out(format!("  {:<12} {}", "snapshots", s.snapshots.join(", ")));
+    }
+    let c = &s.cost;
+    p.out(format!(
+        "cost: about ${:.4}/hour, ${:.2}/day{} (list prices {}, {})",
+        c.usd_per_hour,
+        c.usd_per_day,
+        if c.complete { "" } else { " or more" },
+        c.price_region,
+        c.price_date
+    ));
+    for l in &c.lines {
+        let price = l
+            .usd_per_hour
+            .map(|x| format!("${x:.4}/h"))
+            .unwrap_or_else(|| "no price in table".into());
+        p.out(format!("  {:<40} {price}", l.item));
+    }
+    if s.region != c.price_region {
+        p.out(format!(
+            "  prices are for {}; {} may differ",
+            c.price_region, s.region
+        ));
+    }
+}

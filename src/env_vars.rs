@@ -1,0 +1,13 @@
+//! Every environment variable irlab reads, in one place.
+//!
+//! The standard AWS variables (`AWS_PROFILE`, `AWS_REGION`, `AWS_ENDPOINT_URL`, ...) are read by
+//! aws-config itself, exactly as the AWS CLI reads them; only irlab's own are listed here.
+
+/// Overrides the directory where irlab keeps the stand-in's virtualenv, sources, logs and pid files.
+pub const IRLAB_CACHE_DIR: &str = "IRLAB_CACHE_DIR";
+/// The Python interpreter used to create the stand-in's virtualenv (default `python3`).
+pub const IRLAB_PYTHON: &str = "IRLAB_PYTHON";
+/// The stand-in's endpoint used by `--local` when `--endpoint-url` is not given.
+pub const IRLAB_LOCAL_ENDPOINT: &str = "IRLAB_LOCAL_ENDPOINT";
+/// Set by clap for `--lab`.
+pub const IRLAB_LAB: &str = "IRLAB_LAB";

@@ -1,0 +1,425 @@
+//! Everything in the account that belongs to one lab, found by its tag (or, for IAM and SSM,
+//! by the lab's own path), service by service.
+//!
+//! `down` plans from it and ends with it: an empty inventory is the proof that nothing is left.
+//! It lists explicitly instead of trusting the Resource Groups Tagging API, whose index lags
+//! behind deletions and does not cover every type.
+
+use std::collections::HashMap;
+
+use aws_sdk_ec2::types::Filter;
+use futures::future::try_join_all;
+use serde::Serialize;
+
+use crate::aws::{AwsContext, AwsResultExt, error_code};
+use crate::detector;
+use crate::error::Result;
+use crate::lab::{LAB_TAG, LabName};
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct LabResource {
+    /// `service:type`, e.g. `ec2:snapshot`.
+    pub kind: String,
+    pub id: String,
+}
+
+impl LabResource {
+    fn new(kind: &str, id: impl Into<String>) -> Self {
+        LabResource {
+            kind: kind.to_string(),
+            id: id.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for LabResource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.kind, self.id)
+    }
+}
+
+/// Lists every resource of the lab in the context's region (and its IAM roles and profiles).
+pub async fn sweep(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
+    let (stacks, ec2, s3, sns, sqs, trails, iam, ssm, detector) = futures::try_join!(
+        stacks(ctx, lab),
+        ec2(ctx, lab),
+        buckets(ctx, lab),
+        topics(ctx, lab),
+        queues(ctx, lab),
+        trails(ctx, lab),
+        iam(ctx, lab),
+        parameters(ctx, lab),
+        owned_detector(ctx, lab),
+    )?;
+    let mut all: Vec<LabResource> = [stacks, ec2, s3, sns, sqs, trails, iam, ssm, detector]
+        .into_iter()
+        .flatten()
+        .collect();
+    all.sort();
+    all.dedup();
+    Ok(all)
+}
+
+fn tag_matches(tags: &HashMap<String, String>, lab: &LabName) -> bool {
+    tags.get(LAB_TAG).map(String::as_str) == Some(lab.as_str())
+}
+
+async fn stacks(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let page = ctx
+            .cloudformation()
+            .describe_stacks()
+            .set_next_token(token)
+            .send()
+            .await
+            .aws(|| "listing CloudFormation stacks".into(), ctx)?;
+        for s in page.stacks() {
+            let tags: HashMap<String, String> = s
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+                .collect();
+            let gone = s
+                .stack_status()
+                .is_some_and(|st| st.as_str() == "DELETE_COMPLETE");
+            if tag_matches(&tags, lab) && !gone {
+                out.push(LabResource::new(
+                    "cloudformation:stack",
+                    s.stack_name().unwrap_or_default(),
+                ));
+            }
+        }
+        token = page.next_token().map(String::from);
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+async fn ec2(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
+    let ec2 = ctx.ec2();
+    let by_tag = || {
+        Filter::builder()
+            .name(format!("tag:{LAB_TAG}"))
+            .values(lab.as_str())
+            .build()
+    };
+    let what = |t: &str| format!("listing the lab's EC2 {t}");
+    let alive_states = ["pending", "running", "shutting-down", "stopping", "stopped"];
+    let instances = ec2
+        .describe_instances()
+        .filters(by_tag())
+        .filters(
+            Filter::builder()
+                .name("instance-state-name")
+                .set_values(Some(alive_states.map(String::from).to_vec()))
+                .build(),
+        )
+        .send();
+    let vpcs = ec2.describe_vpcs().filters(by_tag()).send();
+    let subnets = ec2.describe_subnets().filters(by_tag()).send();
+    let groups = ec2.describe_security_groups().filters(by_tag()).send();
+    let igws = ec2.describe_internet_gateways().filters(by_tag()).send();
+    let tables = ec2.describe_route_tables().filters(by_tag()).send();
+    let volumes = ec2.describe_volumes().filters(by_tag()).send();
+    let snapshots = ec2
+        .describe_snapshots()
+        .owner_ids("self")
+        .filters(by_tag())
+        .send();
+    let templates = ec2.describe_launch_templates().filters(by_tag()).send();
+    let (instances, vpcs, subnets, groups, igws, tables, volumes, snapshots, templates) = futures::join!(
+        instances, vpcs, subnets, groups, igws, tables, volumes, snapshots, templates
+    );
+    let mut out = Vec::new();
+    for r in instances.aws(|| what("instances"), ctx)?.reservations() {
+        for i in r.instances() {
+            out.push(LabResource::new(
+                "ec2:instance",
+                i.instance_id().unwrap_or_default(),
+            ));
+        }
+    }
+    out.extend(
+        vpcs.aws(|| what("VPCs"), ctx)?
+            .vpcs()
+            .iter()
+            .map(|v| LabResource::new("ec2:vpc", v.vpc_id().unwrap_or_default())),
+    );
+    out.extend(
+        subnets
+            .aws(|| what("subnets"), ctx)?
+            .subnets()
+            .iter()
+            .map(|s| LabResource::new("ec2:subnet", s.subnet_id().unwrap_or_default())),
+    );
+    out.extend(
+        groups
+            .aws(|| what("security groups"), ctx)?
+            .security_groups()
+            .iter()
+            .map(|g| LabResource::new("ec2:security-group", g.group_id().unwrap_or_default())),
+    );
+    out.extend(
+        igws.aws(|| what("internet gateways"), ctx)?
+            .internet_gateways()
+            .iter()
+            .map(|g| {
+                LabResource::new(
+                    "ec2:internet-gateway",
+                    g.internet_gateway_id().unwrap_or_default(),
+                )
+            }),
+    );
+    out.extend(
+        tables
+            .aws(|| what("route tables"), ctx)?
+            .route_tables()
+            .iter()
+            .map(|t| LabResource::new("ec2:route-table", t.route_table_id().unwrap_or_default())),
+    );
+    // A volume attached to one of the lab's instances goes with that instance.
+    let lab_instances: Vec<String> = out.iter().map(|r| r.id.clone()).collect();
+    out.extend(
+        volumes
+            .aws(|| what("volumes"), ctx)?
+            .volumes()
+            .iter()
+            .filter(|v| {
+                !v.attachments().iter().any(|a| {
+                    a.instance_id()
+                        .is_some_and(|i| lab_instances.iter().any(|l| l == i))
+                })
+            })
+            .map(|v| LabResource::new("ec2:volume", v.volume_id().unwrap_or_default())),
+    );
+    out.extend(
+        snapshots
+            .aws(|| what("snapshots"), ctx)?
+            .snapshots()
+            .iter()
+            .map(|s| LabResource::new("ec2:snapshot", s.snapshot_id().unwrap_or_default())),
+    );
+    out.extend(
+        templates
+            .aws(|| what("launch templates"), ctx)?
+            .launch_templates()
+            .iter()
+            .map(|t| {
+                LabResource::new(
+                    "ec2:launch-template",
+                    t.launch_template_id().unwrap_or_default(),
+                )
+            }),
+    );
+    Ok(out)
+}
+
+/// The name prefix CloudFormation gives resources it names after a lab stack.
+fn stack_prefix(lab: &LabName) -> String {
+    format!("irlab-{}-", lab.as_str())
+}
+
+async fn buckets(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
+    let s3 = &ctx.s3();
+    let list = s3
+        .list_buckets()
+        .prefix(stack_prefix(lab))
+        .bucket_region(&ctx.region)
+        .send()
+        .await
+        .aws(|| "listing S3 buckets".into(), ctx)?;
+    let candidates: Vec<String> = list
+        .buckets()
+        .iter()
+        .filter_map(|b| b.name())
+        .filter(|n| n.starts_with(&stack_prefix(lab)))
+        .map(String::from)
+        .collect();
+    let checks = candidates.iter().map(|name| async move {
+        match s3.get_bucket_tagging().bucket(name).send().await {
+            Ok(t) => {
+                let tags: HashMap<String, String> = t
+                    .tag_set()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect();
+                Ok(tag_matches(&tags, lab).then(|| LabResource::new("s3:bucket", name.clone())))
+            }
+            Err(e) if matches!(error_code(&e), Some("NoSuchTagSet" | "NoSuchBucket")) => Ok(None),
+            Err(e) => Err(e).aws(|| format!("reading the tags of bucket {name}"), ctx),
+        }
+    });
+    Ok(try_join_all(checks).await?.into_iter().flatten().collect())
+}
+
+async fn topics(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
+    let sns = &ctx.sns();
+    let mut arns = Vec::new();
+    let mut token = None;
+    loop {
+        let page = sns
+            .list_topics()
+            .set_next_token(token)
+            .send()
+            .await
+            .aws(|| "listing SNS topics".into(), ctx)?;
+        arns.extend(
+            page.topics()
+                .iter()
+                .filter_map(|t| t.topic_arn())
+                .filter(|a| a.contains(&stack_prefix(lab)))
+                .map(String::from),
+        );
+        token = page.next_token().map(String::from);
+        if token.is_none() {
+            break;
+        }
+    }
+    let checks = arns.iter().map(|arn| async move {
+        let tags = sns
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .aws(|| format!("reading the tags of topic {arn}"), ctx)?;
+        let tags: HashMap<String, String> = tags
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect();
+        Ok::<_, crate::error::Error>(
+            tag_matches(&tags, lab).then(|| LabResource::new("sns:topic", arn.clone())),
+        )
+    });
+    Ok(try_join_all(checks).await?.into_iter().flatten().collect())
+}
+
+async fn queues(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
+    let sqs = &ctx.sqs();
+    let list = sqs
+        .list_queues()
+        .queue_name_prefix(stack_prefix(lab))
+        .send()
+        .await
+        .aws(|| "listing SQS queues".into(), ctx)?;
+    let checks = list.queue_urls().iter().map(|url| async move {
+        let tags = match sqs.list_queue_tags().queue_url(url).send().await {
+            Ok(t) => t,
+            Err(e) if error_code(&e).is_some_and(|c| c.contains("NonExistentQueue")) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(e).aws(|| format!("reading the tags of queue {url}"), ctx),
+        };
+        Ok::<_, crate::error::Error>(
+            tag_matches(&tags.tags().cloned().unwrap_or_default(), lab)
+                .then(|| LabResource::new("sqs:queue", url.clone())),
+        )
+    });
+    Ok(try_join_all(checks).await?.into_iter().flatten().collect())
+}
+
+async fn trails(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
+    let ct = ctx.cloudtrail();
+    let list = ct
+        .list_trails()
+        .send()
+        .await
+        .aws(|| "listing CloudTrail trails".into(), ctx)?;
+    // A multi-region trail is listed in every region; only its home region owns it.
+    let arns: Vec<String> = list
+        .trails()
+        .iter()
+        .filter(|t| t.home_region().is_none_or(|r| r == ctx.region))
+        .filter_map(|t| t.trail_arn())
+        .map(String::from)
+        .collect();
+    if arns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for chunk in arns.chunks(20) {
+        let tags = ct
+            .list_tags()
+            .set_resource_id_list(Some(chunk.to_vec()))
+            .send()
+            .await
+            .aws(|| "reading CloudTrail trail tags".into(), ctx)?;
+        for r in tags.resource_tag_list() {
+            let map: HashMap<String, String> = r
+                .tags_list()
+                .iter()
+                .map(|t| {
+                    (
+                        t.key().to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect();
+            if tag_matches(&map, lab) {
+                // Named as CloudFormation names it (the physical id), not by ARN.
+                let arn = r.resource_id().unwrap_or_default();
+                out.push(LabResource::new(
+                    "cloudtrail:trail",
+                    arn.rsplit_once("trail/").map_or(arn, |(_, name)| name),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// IAM is global: the lab's roles live under `/irlab/<lab>/<region>/`, so labs of the same name
+/// in two regions stay apart.
+async fn iam(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
+    let iam = ctx.iam();
+    let path = format!("{}{}/", lab.iam_path(), ctx.region);
+    let roles = iam.list_roles().path_prefix(&path).send();
+    let profiles = iam.list_instance_profiles().path_prefix(&path).send();
+    let (roles, profiles) = futures::join!(roles, profiles);
+    let mut out: Vec<LabResource> = roles
+        .aws(|| "listing the lab's IAM roles".into(), ctx)?
+        .roles()
+        .iter()
+        .filter(|r| r.path().starts_with(&path))
+        .map(|r| LabResource::new("iam:role", r.role_name()))
+        .collect();
+    out.extend(
+        profiles
+            .aws(|| "listing the lab's IAM instance profiles".into(), ctx)?
+            .instance_profiles()
+            .iter()
+            // Checked here as well: a prefix filter ignored by the server must not widen the sweep.
+            .filter(|p| p.path().starts_with(&path))
+            .map(|p| LabResource::new("iam:instance-profile", p.instance_profile_name())),
+    );
+    Ok(out)
+}
+
+async fn parameters(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
+    let out = ctx
+        .ssm()
+        .get_parameters_by_path()
+        .path(format!("/irlab/{}", lab.as_str()))
+        .recursive(true)
+        .send()
+        .await
+        .aws(|| "listing the lab's SSM parameters".into(), ctx)?;
+    Ok(out
+        .parameters()
+        .iter()
+        .filter_map(|p| p.name())
+        .map(|n| LabResource::new("ssm:parameter", n))
+        .collect())
+}
+
+async fn owned_detector(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
+    Ok(detector::find(ctx)
+        .await?
+        .filter(|d| d.owner_lab.as_deref() == Some(lab.as_str()))
+        .map(|d| LabResource::new("guardduty:detector", d.id))
+        .into_iter()
+        .collect())
+}

@@ -1,0 +1,61 @@
+//! irlab: build, attack, check and tear down an AWS incident-response lab.
+//!
+//! The front door: parse, run one command, map the result to an exit code.
+
+mod aws;
+mod cli;
+mod commands;
+mod cost;
+mod detector;
+mod emulator;
+mod env_vars;
+mod error;
+mod inventory;
+mod lab;
+mod printer;
+mod progress;
+mod regions;
+mod stacks;
+mod state;
+mod teardown;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::error::exit;
+use crate::printer::Printer;
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Help and version are successes; every other parse error is an invalid request.
+            std::process::exit(if e.use_stderr() {
+                exit::PROBLEM
+            } else {
+                exit::OK
+            });
+        }
+    };
+    let printer = Printer::new(cli.global.output, cli.global.quiet, cli.global.verbose);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime starts");
+    let result = runtime.block_on(async {
+        match &cli.command {
+            Command::Up(args) => commands::up::run(&cli.global, args, &printer).await,
+            Command::Status => commands::status::run(&cli.global, &printer).await,
+            Command::Down(args) => commands::down::run(&cli.global, args, &printer).await,
+            Command::Local(cmd) => commands::local::run(cmd, &printer),
+        }
+    });
+    match result {
+        Ok(()) => std::process::exit(exit::OK),
+        Err(e) => {
+            printer.error(&e);
+            std::process::exit(e.exit_code());
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! The one place that writes to the terminal.
+//!
+//! Results go to stdout (text or JSON); progress goes to stderr, as live indicatif bars on a
+//! terminal in text mode, as plain lines otherwise, and not at all with `--quiet`.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::error::Error;
+use crate::progress::{Progress, Reporter};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+pub struct Printer {
+    pub format: OutputFormat,
+    pub quiet: bool,
+    pub verbose: bool,
+    bars: Option<MultiProgress>,
+    tasks: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl Printer {
+    pub fn new(format: OutputFormat, quiet: bool, verbose: bool) -> Self {
+        let live = format == OutputFormat::Text && !quiet && std::io::stderr().is_terminal();
+        let bars = live.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        Printer {
+            format,
+            quiet,
+            verbose,
+            bars,
+            tasks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn is_json(&self) -> bool {
+        self.format == OutputFormat::Json
+    }
+
+    /// A result line for the user (stdout, text mode only).
+    pub fn out(&self, line: impl AsRef<str>) {
+        if self.format == OutputFormat::Text {
+            self.suspend(|| println!("{}", line.as_ref()));
+        }
+    }
+
+    /// The command's result as JSON (stdout, JSON mode only).
+    pub fn json(&self, value: &serde_json::Value) {
+        if self.is_json() {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(value).expect("JSON values serialize")
+            );
+        }
+    }
+
+    /// A progress or status line (stderr), unless quiet.
+    pub fn info(&self, line: impl AsRef<str>) {
+        if !self.quiet {
+            self.suspend(|| eprintln!("{}", line.as_ref()));
+        }
+    }
+
+    pub fn error(&self, err: &Error) {
+        self.suspend(|| {
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "error: {err}");
+            if self.verbose {
+                for cause in err.chain() {
+                    let _ = writeln!(stderr, "  caused by: {cause}");
+                }
+            }
+            if let Some(hint) = &err.hint {
+                let _ = writeln!(stderr, "hint: {hint}");
+            }
+        });
+    }
+
+    fn suspend(&self, f: impl FnOnce()) {
+        match &self.bars {
+            Some(bars) => bars.suspend(f),
+            None => f(),
+        }
+    }
+
+    fn bar(&self, task: &str) -> Option<ProgressBar> {
+        let bars = self.bars.as_ref()?;
+        let mut tasks = self.tasks.lock().expect("progress lock");
+        Some(
+            tasks
+                .entry(task.to_string())
+                .or_insert_with(|| {
+                    let bar = bars.add(ProgressBar::new_spinner());
+                    bar.set_style(
+                        ProgressStyle::with_template(
+                            "{spinner:.cyan} {prefix:.bold} {wide_msg} {elapsed:.dim}",
+                        )
+                        .expect("valid template"),
+                    );
+                    bar.set_prefix(task.to_string());
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                    bar
+                })
+                .clone(),
+        )
+    }
+}
+
+impl Reporter for Printer {
+    fn report(&self, event: Progress) {
+        if self.quiet {
+            return;
+        }
+        match event {
+            Progress::Started { task, what } => match self.bar(&task) {
+                Some(bar) => bar.set_message(what),
+                None => self.info(format!("{task}: {what}")),
+            },
+            Progress::Resource {
+                task,
+                logical_id,
+                resource_type,
+                status,
+                reason,
+            } => {
+                let reason = reason.map(|r| format!(" ({r})")).unwrap_or_default();
+                let line = format!("{status:<20} {logical_id} [{resource_type}]{reason}");
+                match self.bar(&task) {
+                    Some(bar) => {
+                        if status.ends_with("FAILED") {
+                            bar.println(format!("  {task}: {line}"));
+                        }
+                        bar.set_message(line);
+                    }
+                    None => self.info(format!("{task}: {line}")),
+                }
+            }
+            Progress::Finished { task, what } | Progress::Failed { task, what } => {
+                let bar = self.tasks.lock().expect("progress lock").remove(&task);
+                match bar {
+                    Some(bar) => bar.finish_with_message(what),
+                    None => self.info(format!("{task}: {what}")),
+                }
+            }
+            Progress::Skipped { what, why } => self.info(format!("skipped {what}: {why}")),
+            Progress::Note(line) => self.info(line),
+        }
+    }
+}

@@ -1,0 +1,607 @@
+//! CloudFormation: deploying, describing and deleting the lab's stacks while streaming each
+//! resource's events as progress.
+//!
+//! The templates in `stacks/` are the truth; code here reads their outputs and never assumes
+//! what a template contains beyond its parameter and output names.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use aws_sdk_cloudformation::types::{
+    Capability, ChangeSetStatus, ChangeSetType, Parameter, StackEvent, Tag,
+};
+
+use crate::aws::{AwsContext, AwsResultExt, error_code};
+use crate::error::{Error, Result};
+use crate::progress::{Progress, Reporter};
+
+/// A stack as `describe_stacks` tells it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StackInfo {
+    pub name: String,
+    pub id: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub outputs: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl StackInfo {
+    pub fn output(&self, key: &str) -> Option<&str> {
+        self.outputs.get(key).map(String::as_str)
+    }
+
+    fn from_sdk(s: &aws_sdk_cloudformation::types::Stack) -> Self {
+        StackInfo {
+            name: s.stack_name().unwrap_or_default().to_string(),
+            id: s.stack_id().unwrap_or_default().to_string(),
+            status: s
+                .stack_status()
+                .map(|x| x.as_str().to_string())
+                .unwrap_or_default(),
+            reason: s.stack_status_reason().map(String::from),
+            outputs: s
+                .outputs()
+                .iter()
+                .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
+                .collect(),
+            tags: s
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+                .collect(),
+        }
+    }
+}
+
+/// One resource of a stack.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StackResource {
+    pub logical_id: String,
+    pub physical_id: Option<String>,
+    pub resource_type: String,
+    pub status: String,
+}
+
+/// What `deploy` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Everything needed to create or update one stack.
+pub struct Deployment<'a> {
+    pub stack_name: String,
+    pub template: &'a str,
+    pub parameters: Vec<(String, String)>,
+    pub tags: Vec<(String, String)>,
+}
+
+fn poll_interval(ctx: &AwsContext) -> Duration {
+    if ctx.local {
+        Duration::from_millis(250)
+    } else {
+        Duration::from_secs(3)
+    }
+}
+
+fn is_terminal(status: &str) -> bool {
+    !status.ends_with("_IN_PROGRESS")
+}
+
+pub async fn describe(ctx: &AwsContext, name_or_id: &str) -> Result<Option<StackInfo>> {
+    match ctx
+        .cloudformation()
+        .describe_stacks()
+        .stack_name(name_or_id)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.stacks().first().map(StackInfo::from_sdk)),
+        Err(e)
+            if error_code(&e) == Some("ValidationError")
+                && e.to_string().contains("does not exist") =>
+        {
+            Ok(None)
+        }
+        Err(e)
+            if e.as_service_error()
+                .and_then(|s| aws_smithy_types::error::metadata::ProvideErrorMetadata::message(s))
+                .is_some_and(|m| m.contains("does not exist")) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e).aws(|| format!("describing stack {name_or_id}"), ctx),
+    }
+}
+
+pub async fn resources(ctx: &AwsContext, stack: &str) -> Result<Vec<StackResource>> {
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let page = ctx
+            .cloudformation()
+            .list_stack_resources()
+            .stack_name(stack)
+            .set_next_token(token)
+            .send()
+            .await
+            .aws(|| format!("listing the resources of stack {stack}"), ctx)?;
+        for r in page.stack_resource_summaries() {
+            out.push(StackResource {
+                logical_id: r.logical_resource_id().unwrap_or_default().to_string(),
+                physical_id: r
+                    .physical_resource_id()
+                    .filter(|p| !p.is_empty())
+                    .map(String::from),
+                resource_type: r.resource_type().unwrap_or_default().to_string(),
+                status: r
+                    .resource_status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+            });
+        }
+        token = page.next_token().map(String::from);
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+/// Creates the stack, or updates it through a change set; a stack left by a failed create is
+/// replaced. Streams resource events to `reporter` under `task`.
+pub async fn deploy(
+    ctx: &AwsContext,
+    d: &Deployment<'_>,
+    task: &str,
+    reporter: &dyn Reporter,
+) -> Result<(Outcome, StackInfo)> {
+    let name = &d.stack_name;
+    let mut existing = describe(ctx, name).await?;
+    if let Some(s) = &existing
+        && !is_terminal(&s.status)
+    {
+        reporter.report(Progress::Started {
+            task: task.into(),
+            what: format!("waiting for {} to finish ({})", name, s.status),
+        });
+        let marker = latest_event_id(ctx, &s.id).await?;
+        existing = Some(watch(ctx, &s.id, marker, task, reporter).await?);
+    }
+    if let Some(s) = &existing {
+        match s.status.as_str() {
+            // A failed first create leaves a stack that can only be deleted.
+            "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "CREATE_FAILED" => {
+                reporter.report(Progress::Started {
+                    task: task.into(),
+                    what: format!("removing {name} left by a failed create"),
+                });
+                delete(ctx, name, task, reporter).await?;
+                existing = None;
+            }
+            "DELETE_FAILED" => {
+                return Err(Error::problem(format!("stack {name} is in DELETE_FAILED"))
+                    .with_hint("run `irlab down` to finish removing it, then `irlab up` again"));
+            }
+            _ => {}
+        }
+    }
+    let cfn = ctx.cloudformation();
+    let parameters: Vec<Parameter> = d
+        .parameters
+        .iter()
+        .map(|(k, v)| {
+            Parameter::builder()
+                .parameter_key(k)
+                .parameter_value(v)
+                .build()
+        })
+        .collect();
+    let tags: Vec<Tag> = d
+        .tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+
+    let Some(current) = existing else {
+        reporter.report(Progress::Started {
+            task: task.into(),
+            what: format!("creating {name}"),
+        });
+        let out = cfn
+            .create_stack()
+            .stack_name(name)
+            .template_body(d.template)
+            .set_parameters(Some(parameters))
+            .set_tags(Some(tags))
+            .capabilities(Capability::CapabilityIam)
+            .send()
+            .await
+            .aws(|| format!("creating stack {name}"), ctx)?;
+        let id = out.stack_id().unwrap_or(name).to_string();
+        let done = watch(ctx, &id, None, task, reporter).await?;
+        return finish(
+            done,
+            "CREATE_COMPLETE",
+            "creating",
+            Outcome::Created,
+            ctx,
+            task,
+            reporter,
+        )
+        .await;
+    };
+
+    // An existing stack changes only through a change set, so an unchanged lab is a no-op.
+    let change_set = format!("irlab-{}", jiff::Timestamp::now().as_second());
+    reporter.report(Progress::Started {
+        task: task.into(),
+        what: format!("checking {name} for changes"),
+    });
+    // By name: moto answers "does not exist" to change sets addressed by stack id.
+    cfn.create_change_set()
+        .stack_name(name)
+        .change_set_name(&change_set)
+        .change_set_type(ChangeSetType::Update)
+        .template_body(d.template)
+        .set_parameters(Some(parameters))
+        .set_tags(Some(tags))
+        .capabilities(Capability::CapabilityIam)
+        .send()
+        .await
+        .aws(|| format!("preparing a change set for stack {name}"), ctx)?;
+    loop {
+        let cs = cfn
+            .describe_change_set()
+            .stack_name(name)
+            .change_set_name(&change_set)
+            .send()
+            .await
+            .aws(
+                || format!("reading change set {change_set} of stack {name}"),
+                ctx,
+            )?;
+        match cs.status() {
+            Some(ChangeSetStatus::CreateComplete) => break,
+            Some(ChangeSetStatus::Failed) => {
+                let reason = cs.status_reason().unwrap_or_default().to_string();
+                let _ = cfn
+                    .delete_change_set()
+                    .stack_name(name)
+                    .change_set_name(&change_set)
+                    .send()
+                    .await;
+                if reason.contains("didn't contain changes") || reason.contains("No updates") {
+                    reporter.report(Progress::Finished {
+                        task: task.into(),
+                        what: format!("{name} is up to date"),
+                    });
+                    return Ok((Outcome::Unchanged, current));
+                }
+                return Err(Error::failure(format!(
+                    "updating stack {name} failed: {reason}"
+                )));
+            }
+            _ => tokio::time::sleep(poll_interval(ctx)).await,
+        }
+    }
+    let marker = latest_event_id(ctx, &current.id).await?;
+    reporter.report(Progress::Started {
+        task: task.into(),
+        what: format!("updating {name}"),
+    });
+    cfn.execute_change_set()
+        .stack_name(name)
+        .change_set_name(&change_set)
+        .send()
+        .await
+        .aws(|| format!("updating stack {name}"), ctx)?;
+    let done = watch(ctx, &current.id, marker, task, reporter).await?;
+    finish(
+        done,
+        "UPDATE_COMPLETE",
+        "updating",
+        Outcome::Updated,
+        ctx,
+        task,
+        reporter,
+    )
+    .await
+}
+
+async fn finish(
+    done: StackInfo,
+    want: &str,
+    verb: &str,
+    outcome: Outcome,
+    ctx: &AwsContext,
+    task: &str,
+    reporter: &dyn Reporter,
+) -> Result<(Outcome, StackInfo)> {
+    if done.status == want {
+        reporter.report(Progress::Finished {
+            task: task.into(),
+            what: format!("{} {}", done.name, done.status),
+        });
+        return Ok((outcome, done));
+    }
+    reporter.report(Progress::Failed {
+        task: task.into(),
+        what: format!("{} {}", done.name, done.status),
+    });
+    let cause = first_failure(ctx, &done.id)
+        .await
+        .unwrap_or_else(|| done.reason.clone().unwrap_or_default());
+    Err(Error::failure(format!("{verb} stack {} failed ({}): {cause}", done.name, done.status))
+        .with_hint("CloudFormation rolled the change back; fix the cause, then run `irlab up` again, or `irlab down` to remove what is left"))
+}
+
+/// Deletes a stack and waits until it is gone; a stack that does not exist is already deleted.
+pub async fn delete(
+    ctx: &AwsContext,
+    name_or_id: &str,
+    task: &str,
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    let Some(stack) = describe(ctx, name_or_id).await? else {
+        return Ok(());
+    };
+    if stack.status == "DELETE_COMPLETE" {
+        return Ok(());
+    }
+    let marker = latest_event_id(ctx, &stack.id).await?;
+    reporter.report(Progress::Started {
+        task: task.into(),
+        what: format!("deleting {}", stack.name),
+    });
+    ctx.cloudformation()
+        .delete_stack()
+        .stack_name(&stack.id)
+        .send()
+        .await
+        .aws(|| format!("deleting stack {}", stack.name), ctx)?;
+    let done = watch(ctx, &stack.id, marker, task, reporter).await?;
+    if done.status == "DELETE_COMPLETE" {
+        reporter.report(Progress::Finished {
+            task: task.into(),
+            what: format!("{} deleted", stack.name),
+        });
+        return Ok(());
+    }
+    reporter.report(Progress::Failed {
+        task: task.into(),
+        what: format!("{} {}", stack.name, done.status),
+    });
+    let cause = first_failure(ctx, &stack.id)
+        .await
+        .unwrap_or_else(|| done.reason.clone().unwrap_or_default());
+    Err(
+        Error::failure(format!("deleting stack {} failed: {cause}", stack.name)).with_hint(
+            "run `irlab down` again; if it fails the same way, remove the named resource by hand",
+        ),
+    )
+}
+
+/// Polls until the stack leaves every `*_IN_PROGRESS` state, reporting each new resource event.
+/// A stack that vanished while being deleted counts as `DELETE_COMPLETE`.
+async fn watch(
+    ctx: &AwsContext,
+    stack_id: &str,
+    marker: Option<String>,
+    task: &str,
+    reporter: &dyn Reporter,
+) -> Result<StackInfo> {
+    let mut seen: HashSet<String> = HashSet::new();
+    loop {
+        let events = new_events(ctx, stack_id, marker.as_deref())
+            .await
+            .unwrap_or_default();
+        for ev in events.iter().rev() {
+            let id = ev.event_id().unwrap_or_default().to_string();
+            if !seen.insert(id) {
+                continue;
+            }
+            // Stack-level events repeat what the bar already says.
+            if ev.resource_type() == Some("AWS::CloudFormation::Stack") {
+                continue;
+            }
+            reporter.report(Progress::Resource {
+                task: task.into(),
+                logical_id: ev.logical_resource_id().unwrap_or_default().to_string(),
+                resource_type: ev.resource_type().unwrap_or_default().to_string(),
+                status: ev
+                    .resource_status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+                reason: ev
+                    .resource_status_reason()
+                    .filter(|r| !r.is_empty())
+                    .map(String::from),
+            });
+        }
+        match describe(ctx, stack_id).await? {
+            None => {
+                return Ok(StackInfo {
+                    name: stack_id.to_string(),
+                    id: stack_id.to_string(),
+                    status: "DELETE_COMPLETE".into(),
+                    reason: None,
+                    outputs: BTreeMap::new(),
+                    tags: BTreeMap::new(),
+                });
+            }
+            Some(s) if is_terminal(&s.status) => return Ok(s),
+            Some(_) => tokio::time::sleep(poll_interval(ctx)).await,
+        }
+    }
+}
+
+async fn latest_event_id(ctx: &AwsContext, stack_id: &str) -> Result<Option<String>> {
+    let out = ctx
+        .cloudformation()
+        .describe_stack_events()
+        .stack_name(stack_id)
+        .send()
+        .await
+        .aws(|| format!("reading events of stack {stack_id}"), ctx)?;
+    Ok(out
+        .stack_events()
+        .first()
+        .and_then(|e| e.event_id())
+        .map(String::from))
+}
+
+/// Events newer than `marker`, newest first.
+async fn new_events(
+    ctx: &AwsContext,
+    stack_id: &str,
+    marker: Option<&str>,
+) -> Result<Vec<StackEvent>> {
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let page = ctx
+            .cloudformation()
+            .describe_stack_events()
+            .stack_name(stack_id)
+            .set_next_token(token)
+            .send()
+            .await
+            .aws(|| format!("reading events of stack {stack_id}"), ctx)?;
+        for ev in page.stack_events() {
+            if marker.is_some() && ev.event_id() == marker {
+                return Ok(out);
+            }
+            out.push(ev.clone());
+        }
+        token = page.next_token().map(String::from);
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+/// The first resource failure of the stack's latest operation, as "Logical (Type): reason".
+async fn first_failure(ctx: &AwsContext, stack_id: &str) -> Option<String> {
+    let events = new_events(ctx, stack_id, None).await.ok()?;
+    failure_cause(&events)
+}
+
+/// Picks the root cause among events (newest first): the oldest resource failure of the latest
+/// operation, skipping the "cancelled" failures that a root cause drags along.
+pub fn failure_cause(events_newest_first: &[StackEvent]) -> Option<String> {
+    let latest_op: Vec<&StackEvent> = {
+        let mut ops = Vec::new();
+        for ev in events_newest_first {
+            ops.push(ev);
+            let stack_level = ev.resource_type() == Some("AWS::CloudFormation::Stack");
+            let status = ev.resource_status().map(|s| s.as_str()).unwrap_or_default();
+            if stack_level
+                && status.ends_with("_IN_PROGRESS")
+                && !status.contains("ROLLBACK")
+                && !status.contains("CLEANUP")
+            {
+                break;
+            }
+        }
+        ops
+    };
+    latest_op
+        .iter()
+        .rev()
+        .filter(|ev| ev.resource_type() != Some("AWS::CloudFormation::Stack"))
+        .filter(|ev| {
+            ev.resource_status()
+                .is_some_and(|s| s.as_str().ends_with("_FAILED"))
+        })
+        .filter(|ev| {
+            !ev.resource_status_reason()
+                .unwrap_or_default()
+                .contains("cancelled")
+        })
+        .map(|ev| {
+            format!(
+                "{} ({}): {}",
+                ev.logical_resource_id().unwrap_or_default(),
+                ev.resource_type().unwrap_or_default(),
+                ev.resource_status_reason().unwrap_or("no reason given")
+            )
+        })
+        .next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_cloudformation::types::ResourceStatus;
+
+    fn ev(logical: &str, ty: &str, status: &str, reason: Option<&str>) -> StackEvent {
+        StackEvent::builder()
+            .event_id(format!("{logical}-{status}"))
+            .stack_id("s")
+            .stack_name("s")
+            .timestamp(aws_smithy_types::DateTime::from_secs(0))
+            .logical_resource_id(logical)
+            .resource_type(ty)
+            .resource_status(ResourceStatus::from(status))
+            .set_resource_status_reason(reason.map(String::from))
+            .build()
+    }
+
+    #[test]
+    fn the_root_cause_is_the_first_real_failure_of_the_latest_operation() {
+        // Newest first, as DescribeStackEvents returns them.
+        let events = vec![
+            ev("s", "AWS::CloudFormation::Stack", "ROLLBACK_COMPLETE", None),
+            ev("Vpc", "AWS::EC2::VPC", "DELETE_COMPLETE", None),
+            ev(
+                "Topic",
+                "AWS::SNS::Topic",
+                "CREATE_FAILED",
+                Some("Resource creation cancelled"),
+            ),
+            ev(
+                "Instance",
+                "AWS::EC2::Instance",
+                "CREATE_FAILED",
+                Some("The requested configuration is currently not supported"),
+            ),
+            ev("Vpc", "AWS::EC2::VPC", "CREATE_COMPLETE", None),
+            ev(
+                "s",
+                "AWS::CloudFormation::Stack",
+                "CREATE_IN_PROGRESS",
+                None,
+            ),
+            ev(
+                "Old",
+                "AWS::EC2::VPC",
+                "CREATE_FAILED",
+                Some("an older operation"),
+            ),
+        ];
+        assert_eq!(
+            failure_cause(&events).as_deref(),
+            Some(
+                "Instance (AWS::EC2::Instance): The requested configuration is currently not supported"
+            )
+        );
+    }
+
+    #[test]
+    fn no_failure_means_no_cause() {
+        let events = vec![ev("Vpc", "AWS::EC2::VPC", "CREATE_COMPLETE", None)];
+        assert_eq!(failure_cause(&events), None);
+    }
+
+    #[test]
+    fn only_in_progress_states_are_waited_on() {
+        assert!(!is_terminal("CREATE_IN_PROGRESS"));
+        assert!(!is_terminal("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"));
+        assert!(is_terminal("ROLLBACK_COMPLETE"));
+        assert!(is_terminal("DELETE_FAILED"));
+    }
+}

@@ -1,0 +1,127 @@
+//! The lab's state that is not a stack, kept in the account as one SSM parameter
+//! (`/irlab/<lab>/state`, JSON), so `status` and `down` work from any machine.
+
+use serde::{Deserialize, Serialize};
+
+use crate::aws::{AwsContext, AwsResultExt, error_code};
+use crate::error::{Error, Result};
+use crate::lab::{LAB_TAG, LabName};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LabState {
+    pub lab: String,
+    pub account: String,
+    pub region: String,
+    /// RFC 3339.
+    pub created_at: String,
+    pub irlab_version: String,
+    #[serde(default)]
+    pub detector: Option<DetectorRecord>,
+}
+
+/// Whether the lab created the GuardDuty detector or adopted one that was already there.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DetectorRecord {
+    pub id: String,
+    pub ownership: Ownership,
+    /// For an adopted detector: whether it was enabled before the lab, so `down` can put it back.
+    #[serde(default)]
+    pub was_enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Ownership {
+    Owned,
+    Adopted,
+}
+
+impl LabState {
+    pub fn new(lab: &LabName, account: &str, region: &str) -> Self {
+        LabState {
+            lab: lab.to_string(),
+            account: account.to_string(),
+            region: region.to_string(),
+            created_at: jiff::Timestamp::now().to_string(),
+            irlab_version: env!("CARGO_PKG_VERSION").to_string(),
+            detector: None,
+        }
+    }
+
+    pub async fn load(ctx: &AwsContext, lab: &LabName) -> Result<Option<LabState>> {
+        let name = lab.state_parameter();
+        let out = match ctx.ssm().get_parameter().name(&name).send().await {
+            Ok(out) => out,
+            Err(e) if error_code(&e) == Some("ParameterNotFound") => return Ok(None),
+            Err(e) => return Err(e).aws(|| format!("reading lab state {name}"), ctx),
+        };
+        let text = out.parameter().and_then(|p| p.value()).unwrap_or_default();
+        serde_json::from_str(text).map(Some).map_err(|e| {
+            Error::failure(format!("lab state {name} is not valid irlab state"))
+                .with_hint("another tool wrote it, or a newer irlab did; inspect it with `aws ssm get-parameter`")
+                .with_source(e)
+        })
+    }
+
+    pub async fn save(&self, ctx: &AwsContext, lab: &LabName) -> Result<()> {
+        let name = lab.state_parameter();
+        let value = serde_json::to_string(self).expect("state serializes");
+        let exists = ctx.ssm().get_parameter().name(&name).send().await.is_ok();
+        let mut put = ctx
+            .ssm()
+            .put_parameter()
+            .name(&name)
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .description("irlab lab state: do not edit; removed by `irlab down`");
+        if exists {
+            // Tags may only be given when the parameter is created.
+            put = put.overwrite(true);
+        } else {
+            put = put.tags(
+                aws_sdk_ssm::types::Tag::builder()
+                    .key(LAB_TAG)
+                    .value(lab.as_str())
+                    .build()
+                    .expect("key and value set"),
+            );
+        }
+        put.send()
+            .await
+            .aws(|| format!("writing lab state {name}"), ctx)?;
+        Ok(())
+    }
+
+    pub async fn delete(ctx: &AwsContext, lab: &LabName) -> Result<()> {
+        let name = lab.state_parameter();
+        match ctx.ssm().delete_parameter().name(&name).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if error_code(&e) == Some("ParameterNotFound") => Ok(()),
+            Err(e) => Err(e).aws(|| format!("deleting lab state {name}"), ctx),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_round_trips_and_tolerates_missing_optional_fields() {
+        let lab = LabName::parse("t").unwrap();
+        let mut state = LabState::new(&lab, "123456789012", "us-east-1");
+        state.detector = Some(DetectorRecord {
+            id: "d1".into(),
+            ownership: Ownership::Adopted,
+            was_enabled: Some(false),
+        });
+        let text = serde_json::to_string(&state).unwrap();
+        assert!(text.contains("\"ownership\":\"adopted\""));
+        assert_eq!(serde_json::from_str::<LabState>(&text).unwrap(), state);
+        let old = r#"{"lab":"t","account":"1","region":"us-east-1","created_at":"x","irlab_version":"0.0.1"}"#;
+        assert_eq!(
+            serde_json::from_str::<LabState>(old).unwrap().detector,
+            None
+        );
+    }
+}

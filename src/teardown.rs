@@ -1,0 +1,385 @@
+//! Removing a lab: a plan built as data from what the account holds, shown to the user, then
+//! executed in dependency order with independent parts side by side.
+//!
+//! Order matters in three places: a trail must stop logging before its bucket is emptied, a
+//! bucket must be empty (every version) before CloudFormation can delete it, and the lab's state
+//! parameter goes last, so an interrupted `down` still knows what the lab owned.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+
+use crate::aws::{AwsContext, AwsResultExt, error_code};
+use crate::detector::{self, DetectorAction};
+use crate::error::{Error, Result};
+use crate::inventory::{self, LabResource};
+use crate::lab::{LabName, Part};
+use crate::progress::{Progress, Reporter};
+use crate::stacks::{self, StackInfo};
+use crate::state::LabState;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub lab: String,
+    pub stacks: Vec<PlannedStack>,
+    pub detector: Option<DetectorAction>,
+    /// Lab resources that no stack manages (snapshots a playbook took, leftovers of a failed run).
+    pub outside: Vec<LabResource>,
+    pub state_parameter: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedStack {
+    pub name: String,
+    pub id: String,
+    pub status: String,
+    pub resources: usize,
+    /// Trails in the stack: stopped before their buckets are emptied.
+    pub trails: Vec<String>,
+    /// Buckets in the stack and how many object versions each holds.
+    pub buckets: Vec<(String, usize)>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.stacks.is_empty()
+            && self.detector.is_none()
+            && self.outside.is_empty()
+            && self.state_parameter.is_none()
+    }
+
+    /// The plan as lines for people.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for s in &self.stacks {
+            out.push(format!(
+                "delete stack {} ({}, {} resources)",
+                s.name, s.status, s.resources
+            ));
+            for t in &s.trails {
+                out.push(format!("  first stop trail {t} logging"));
+            }
+            for (b, n) in &s.buckets {
+                out.push(format!("  first empty bucket {b} ({n} object versions)"));
+            }
+        }
+        if let Some(d) = &self.detector {
+            out.push(d.describe());
+        }
+        for r in &self.outside {
+            out.push(format!(
+                "delete {r} (tagged with the lab, outside any stack)"
+            ));
+        }
+        if let Some(p) = &self.state_parameter {
+            out.push(format!("delete lab state {p}"));
+        }
+        out
+    }
+}
+
+/// Reads what the lab has, without changing anything.
+pub async fn plan(ctx: &AwsContext, lab: &LabName) -> Result<Plan> {
+    let state = LabState::load(ctx, lab).await?;
+    let found = detector::find(ctx).await?;
+    let detector = DetectorAction::plan(
+        lab,
+        state.as_ref().and_then(|s| s.detector.as_ref()),
+        found.as_ref(),
+    );
+    let inventory = inventory::sweep(ctx, lab).await?;
+
+    // The lab's own stacks by name, plus any other stack tagged with the lab.
+    let mut names: Vec<String> = Part::ALL.iter().map(|p| lab.stack_name(*p)).collect();
+    names.extend(
+        inventory
+            .iter()
+            .filter(|r| r.kind == "cloudformation:stack")
+            .map(|r| r.id.clone()),
+    );
+    names.dedup();
+    let mut planned = Vec::new();
+    let mut managed: HashSet<String> = HashSet::new();
+    for name in names {
+        let Some(info) = stacks::describe(ctx, &name).await? else {
+            continue;
+        };
+        if info.status == "DELETE_COMPLETE"
+            || planned.iter().any(|p: &PlannedStack| p.id == info.id)
+        {
+            continue;
+        }
+        planned.push(plan_stack(ctx, &info, &mut managed).await?);
+    }
+    let state_parameter = lab.state_parameter();
+    let outside = inventory
+        .into_iter()
+        .filter(|r| r.kind != "cloudformation:stack" && r.kind != "guardduty:detector")
+        .filter(|r| !(r.kind == "ssm:parameter" && r.id == state_parameter))
+        .filter(|r| !managed.contains(short_id(&r.id)))
+        .collect();
+    Ok(Plan {
+        lab: lab.to_string(),
+        stacks: planned,
+        detector,
+        outside,
+        state_parameter: state.map(|_| state_parameter),
+    })
+}
+
+async fn plan_stack(
+    ctx: &AwsContext,
+    info: &StackInfo,
+    managed: &mut HashSet<String>,
+) -> Result<PlannedStack> {
+    let resources = stacks::resources(ctx, &info.id).await?;
+    let mut trails = Vec::new();
+    let mut buckets = Vec::new();
+    for r in &resources {
+        let Some(id) = &r.physical_id else { continue };
+        managed.insert(short_id(id).to_string());
+        match r.resource_type.as_str() {
+            "AWS::CloudTrail::Trail" if !r.status.starts_with("DELETE_COMPLETE") => {
+                trails.push(id.clone())
+            }
+            "AWS::S3::Bucket" if !r.status.starts_with("DELETE_COMPLETE") => {
+                if let Some(n) = count_versions(ctx, id).await? {
+                    buckets.push((id.clone(), n));
+                }
+            }
+            // Inventory reports queues by URL and topics by ARN, as CloudFormation does.
+            _ => {}
+        }
+    }
+    Ok(PlannedStack {
+        name: info.name.clone(),
+        id: info.id.clone(),
+        status: info.status.clone(),
+        resources: resources.len(),
+        trails,
+        buckets,
+    })
+}
+
+/// The last path segment: a queue URL and the queue's name compare equal, whichever form a
+/// service reports.
+fn short_id(id: &str) -> &str {
+    id.rsplit('/').next().unwrap_or(id)
+}
+
+/// Object versions and delete markers in a bucket; None when the bucket is already gone.
+async fn count_versions(ctx: &AwsContext, bucket: &str) -> Result<Option<usize>> {
+    let mut n = 0;
+    let mut key_marker = None;
+    let mut version_marker = None;
+    loop {
+        let page = match ctx
+            .s3()
+            .list_object_versions()
+            .bucket(bucket)
+            .set_key_marker(key_marker)
+            .set_version_id_marker(version_marker)
+            .send()
+            .await
+        {
+            Ok(p) => p,
+            Err(e) if error_code(&e) == Some("NoSuchBucket") => return Ok(None),
+            Err(e) => return Err(e).aws(|| format!("listing the objects of bucket {bucket}"), ctx),
+        };
+        n += page.versions().len() + page.delete_markers().len();
+        if page.is_truncated() != Some(true) {
+            return Ok(Some(n));
+        }
+        key_marker = page.next_key_marker().map(String::from);
+        version_marker = page.next_version_id_marker().map(String::from);
+    }
+}
+
+/// What went wrong, per step; `down` reports them all rather than stopping at the first.
+pub struct Outcome {
+    pub failures: Vec<Error>,
+}
+
+pub async fn execute(
+    ctx: &AwsContext,
+    lab: &LabName,
+    plan: &Plan,
+    reporter: &dyn Reporter,
+) -> Outcome {
+    let stack_work = plan.stacks.iter().map(|s| remove_stack(ctx, s, reporter));
+    let detector_work = async {
+        match &plan.detector {
+            Some(action) => {
+                reporter.report(Progress::Started {
+                    task: "guardduty".into(),
+                    what: action.describe(),
+                });
+                let r = action.execute(ctx).await;
+                if r.is_ok() {
+                    reporter.report(Progress::Finished {
+                        task: "guardduty".into(),
+                        what: "done".into(),
+                    });
+                }
+                r
+            }
+            None => Ok(()),
+        }
+    };
+    let outside_work = plan
+        .outside
+        .iter()
+        .map(|r| remove_outside(ctx, r, reporter));
+    let (stack_results, detector_result, outside_results) = futures::join!(
+        futures::future::join_all(stack_work),
+        detector_work,
+        futures::future::join_all(outside_work)
+    );
+    let mut failures: Vec<Error> = stack_results
+        .into_iter()
+        .chain([detector_result])
+        .chain(outside_results)
+        .filter_map(|r| r.err())
+        .collect();
+    // The state goes last and only after a clean run: a later `down` still needs its ownership facts.
+    if failures.is_empty()
+        && plan.state_parameter.is_some()
+        && let Err(e) = LabState::delete(ctx, lab).await
+    {
+        failures.push(e);
+    }
+    Outcome { failures }
+}
+
+async fn remove_stack(ctx: &AwsContext, s: &PlannedStack, reporter: &dyn Reporter) -> Result<()> {
+    let task = s.name.as_str();
+    for trail in &s.trails {
+        match ctx.cloudtrail().stop_logging().name(trail).send().await {
+            Ok(_) => {}
+            Err(e) if error_code(&e).is_some_and(|c| c.contains("TrailNotFound")) => {}
+            Err(e) => return Err(e).aws(|| format!("stopping trail {trail}"), ctx),
+        }
+    }
+    for (bucket, _) in &s.buckets {
+        reporter.report(Progress::Started {
+            task: task.into(),
+            what: format!("emptying bucket {bucket}"),
+        });
+        empty_bucket(ctx, bucket).await?;
+    }
+    match stacks::delete(ctx, &s.id, task, reporter).await {
+        Ok(()) => Ok(()),
+        // A log file delivered between emptying and deleting makes the bucket non-empty again.
+        Err(_) if !s.buckets.is_empty() => {
+            for (bucket, _) in &s.buckets {
+                empty_bucket(ctx, bucket).await?;
+            }
+            stacks::delete(ctx, &s.id, task, reporter).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Deletes every object version and delete marker.
+pub async fn empty_bucket(ctx: &AwsContext, bucket: &str) -> Result<()> {
+    use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+    let s3 = ctx.s3();
+    loop {
+        let page = match s3.list_object_versions().bucket(bucket).send().await {
+            Ok(p) => p,
+            Err(e) if error_code(&e) == Some("NoSuchBucket") => return Ok(()),
+            Err(e) => return Err(e).aws(|| format!("listing the objects of bucket {bucket}"), ctx),
+        };
+        let ids: Vec<ObjectIdentifier> = page
+            .versions()
+            .iter()
+            .map(|v| (v.key(), v.version_id()))
+            .chain(
+                page.delete_markers()
+                    .iter()
+                    .map(|m| (m.key(), m.version_id())),
+            )
+            .filter_map(|(k, v)| {
+                ObjectIdentifier::builder()
+                    .key(k?)
+                    .set_version_id(v.map(String::from))
+                    .build()
+                    .ok()
+            })
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        for chunk in ids.chunks(1000) {
+            let delete = Delete::builder()
+                .set_objects(Some(chunk.to_vec()))
+                .quiet(true)
+                .build()
+                .expect("objects set");
+            let out = s3
+                .delete_objects()
+                .bucket(bucket)
+                .delete(delete)
+                .send()
+                .await
+                .aws(|| format!("emptying bucket {bucket}"), ctx)?;
+            if let Some(err) = out.errors().first() {
+                return Err(Error::failure(format!(
+                    "emptying bucket {bucket}: {} {}",
+                    err.code().unwrap_or_default(),
+                    err.message().unwrap_or_default()
+                )));
+            }
+        }
+    }
+}
+
+async fn remove_outside(ctx: &AwsContext, r: &LabResource, reporter: &dyn Reporter) -> Result<()> {
+    let ec2 = ctx.ec2();
+    let what = || format!("deleting {r}");
+    let result = match r.kind.as_str() {
+        "ec2:snapshot" => ec2
+            .delete_snapshot()
+            .snapshot_id(&r.id)
+            .send()
+            .await
+            .map(|_| ())
+            .aws(what, ctx),
+        "ec2:volume" => ec2
+            .delete_volume()
+            .volume_id(&r.id)
+            .send()
+            .await
+            .map(|_| ())
+            .aws(what, ctx),
+        "ssm:parameter" => ctx
+            .ssm()
+            .delete_parameter()
+            .name(&r.id)
+            .send()
+            .await
+            .map(|_| ())
+            .aws(what, ctx),
+        "s3:bucket" => {
+            empty_bucket(ctx, &r.id).await?;
+            ctx.s3()
+                .delete_bucket()
+                .bucket(&r.id)
+                .send()
+                .await
+                .map(|_| ())
+                .aws(what, ctx)
+        }
+        _ => {
+            reporter.report(Progress::Skipped {
+                what: r.to_string(),
+                why: "irlab does not delete this kind outside a stack; remove it by hand".into(),
+            });
+            return Ok(());
+        }
+    };
+    if result.is_ok() {
+        reporter.report(Progress::Note(format!("deleted {r}")));
+    }
+    result
+}
