@@ -1,0 +1,38 @@
+"""The lab's patches to moto, one module per AWS service area.
+
+Each module has an ``apply()``; :func:`apply_all` applies them once, in the
+order of :data:`MODULES` (``cloudformation`` first: it installs the stack
+engine and the resource-type registry the service modules add handlers to).
+Later work (EventBridge target delivery, a Lambda runner, a Step Functions
+executor, SSM Automation) adds modules here.
+"""
+
+from __future__ import annotations
+
+import threading
+from importlib import import_module
+
+MODULES = [
+    "cloudformation",
+    "ec2",
+    "iam",
+    "s3",
+    "sns",
+    "sqs",
+    "cloudtrail",
+    "guardduty",
+    "awslambda",
+]
+
+_lock = threading.Lock()
+_applied = False
+
+
+def apply_all() -> None:
+    global _applied
+    with _lock:
+        if _applied:
+            return
+        for name in MODULES:
+            import_module(f"{__name__}.{name}").apply()
+        _applied = True

@@ -1,0 +1,748 @@
+"""EC2: CloudFormation handlers for Instance, SecurityGroup, Route,
+SubnetRouteTableAssociation and VPCGatewayAttachment, plus the dependency
+checks EC2 makes on delete.
+
+AWS behaviour reproduced (see the tests for the documentation references):
+
+* ``AWS::EC2::Instance`` honours ``SecurityGroupIds`` / ``SecurityGroups`` /
+  ``NetworkInterfaces[].GroupSet`` (the primary interface carries exactly those
+  groups; none given: the VPC's default group), ``LaunchTemplate``,
+  ``MetadataOptions``, ``BlockDeviceMappings`` (``Encrypted``),
+  ``IamInstanceProfile`` (an instance profile association),
+  ``PropagateTagsToVolumeOnCreation``; the network interface EC2 creates at
+  launch is deleted when the instance terminates.
+* ``AWS::EC2::SecurityGroup`` honours ``SecurityGroupEgress``: one or more
+  egress rules replace the default allow-all rule; none (absent or ``[]``)
+  keeps it.
+* ``AWS::EC2::SubnetRouteTableAssociation`` really associates the route table
+  with the subnet; ``Ref`` is the association id.
+* Deleting a security group that a network interface uses, a subnet that still
+  has network interfaces, a VPC that still has security groups or an attached
+  internet gateway fails with ``DependencyViolation``.
+* An instance's security groups are those of its primary network interface
+  (``ModifyInstanceAttribute Groups`` replaces them); DescribeInstances filters
+  ``network-interface.group-id`` / ``group-name`` / ``network-interface-id``.
+* Types moto cannot delete through CloudFormation (route table, internet
+  gateway, EIP, NAT gateway, ENI, volume, VPC endpoint, flow log) are deleted.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from moto.core.common_models import CloudFormationModel
+from moto.ec2.exceptions import DependencyViolationError, InvalidAssociationIdError
+from moto.ec2.models import ec2_backends
+from moto.ec2.models.instances import Instance
+from moto.ec2.models.route_tables import Route
+from moto.ec2.models.security_groups import SecurityGroup, SecurityGroupBackend, SecurityGroupRule
+from moto.ec2.models.subnets import SubnetBackend
+from moto.ec2.models.vpcs import VPCBackend
+from moto.ec2.models.vpn_gateway import VPCGatewayAttachment
+from moto.ec2.utils import parse_user_data
+
+from . import _cfn
+
+
+def _backend(account_id: str, region_name: str) -> Any:
+    return ec2_backends[account_id][region_name]
+
+
+# ----------------------------------------------------------------- Instance
+
+
+def _nic_spec(cfn_nic: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = {"DeviceIndex": int(cfn_nic.get("DeviceIndex", 0))}
+    for key in ("SubnetId", "PrivateIpAddress", "Description", "NetworkInterfaceId"):
+        if cfn_nic.get(key):
+            spec[key] = cfn_nic[key]
+    groups = cfn_nic.get("GroupSet") or cfn_nic.get("Groups")
+    if groups:
+        spec["Groups"] = list(groups)
+    if "AssociatePublicIpAddress" in cfn_nic:
+        spec["AssociatePublicIpAddress"] = _cfn.as_bool(cfn_nic["AssociatePublicIpAddress"])
+    if "DeleteOnTermination" in cfn_nic:
+        spec["DeleteOnTermination"] = _cfn.as_bool(cfn_nic["DeleteOnTermination"])
+    return spec
+
+
+def _block_device_mappings(mappings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    result = []
+    for mapping in mappings:
+        ebs = mapping.get("Ebs") or {}
+        item: dict[str, Any] = {"DeviceName": mapping.get("DeviceName")}
+        if "NoDevice" in mapping:
+            item["NoDevice"] = ""
+        if mapping.get("VirtualName"):
+            item["VirtualName"] = mapping["VirtualName"]
+        size = _cfn.as_int(ebs.get("VolumeSize"))
+        if size is None and not ebs.get("SnapshotId"):
+            size = 8
+        item["Ebs"] = {
+            "VolumeSize": size,
+            "VolumeType": ebs.get("VolumeType") or "gp2",
+            "SnapshotId": ebs.get("SnapshotId"),
+            "Encrypted": _cfn.as_bool(ebs.get("Encrypted")),
+            # AWS: DeleteOnTermination defaults to true for EBS mappings
+            "DeleteOnTermination": _cfn.as_bool(ebs.get("DeleteOnTermination"), True),
+            "KmsKeyId": ebs.get("KmsKeyId"),
+        }
+        result.append(item)
+    return result
+
+
+def _metadata_options(*sources: dict[str, Any] | None) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for source in sources:
+        merged.update(source or {})
+    if "HttpPutResponseHopLimit" in merged:
+        merged["HttpPutResponseHopLimit"] = int(merged["HttpPutResponseHopLimit"])
+    return merged
+
+
+def _resolve_groups(backend: Any, names_or_ids: list[str], vpc_id: str | None) -> list[SecurityGroup]:
+    groups = []
+    for value in names_or_ids:
+        group = backend.get_security_group_from_id(value) or backend.get_security_group_by_name_or_id(value, vpc_id)
+        if group is None:
+            from moto.ec2.exceptions import InvalidSecurityGroupNotFoundError
+
+            raise InvalidSecurityGroupNotFoundError(value)
+        groups.append(group)
+    return groups
+
+
+class InstanceHandler(Instance):
+    """AWS::EC2::Instance"""
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in (
+            "AvailabilityZone",
+            "InstanceId",
+            "PrivateDnsName",
+            "PrivateIp",
+            "PublicDnsName",
+            "PublicIp",
+            "VpcId",
+            "State.Code",
+            "State.Name",
+        )
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Instance:
+        props = _cfn.props_of(cloudformation_json)
+        backend = _backend(account_id, region_name)
+
+        launch_template = None
+        lt_data: dict[str, Any] = {}
+        if props.get("LaunchTemplate"):
+            lt = props["LaunchTemplate"]
+            launch_template = {
+                k: str(lt[k]) for k in ("LaunchTemplateId", "LaunchTemplateName", "Version") if lt.get(k)
+            }
+            lt_data = copy.deepcopy(backend._get_template_from_args(launch_template).data)
+
+        def pick(key: str) -> Any:
+            return props[key] if key in props else lt_data.get(key)
+
+        cfn_nics = props.get("NetworkInterfaces") or lt_data.get("NetworkInterfaces") or []
+        nics = [_nic_spec(n) for n in cfn_nics]
+        subnet_id = props.get("SubnetId")
+        if subnet_id is None and not nics:
+            subnet_id = lt_data.get("SubnetId")
+        vpc_id = None
+        if subnet_id:
+            vpc_id = backend.get_subnet(subnet_id).vpc_id
+        elif nics and nics[0].get("SubnetId"):
+            vpc_id = backend.get_subnet(nics[0]["SubnetId"]).vpc_id
+
+        groups: list[SecurityGroup] = []
+        if not nics:
+            wanted = list(props.get("SecurityGroupIds") or []) + list(props.get("SecurityGroups") or [])
+            if not wanted:
+                wanted = list(lt_data.get("SecurityGroupIds") or []) + list(lt_data.get("SecurityGroups") or [])
+            groups = _resolve_groups(backend, wanted, vpc_id)
+            if not groups and vpc_id:
+                default = backend.get_security_group_by_name_or_id("default", vpc_id)
+                if default is not None:
+                    groups = [default]
+        else:
+            for nic in nics:
+                if not nic.get("Groups") and not nic.get("NetworkInterfaceId"):
+                    nic_vpc = backend.get_subnet(nic["SubnetId"]).vpc_id if nic.get("SubnetId") else vpc_id
+                    default = backend.get_security_group_by_name_or_id("default", nic_vpc)
+                    if default is not None:
+                        nic["Groups"] = [default.id]
+
+        instance_type = props.get("InstanceType") or lt_data.get("InstanceType")
+        run_kwargs: dict[str, Any] = {
+            "instance_type": instance_type or "m1.small",
+            "is_instance_type_default": not instance_type,
+            "region_name": region_name,
+            "subnet_id": None if nics else subnet_id,
+            "key_name": pick("KeyName"),
+            "private_ip": props.get("PrivateIpAddress"),
+            "security_group_ids": [g.id for g in groups],
+            "nics": nics,
+            "tags": {},
+            "metadata_options": _metadata_options(lt_data.get("MetadataOptions"), props.get("MetadataOptions")),
+            "disable_api_termination": _cfn.as_bool(pick("DisableApiTermination")),
+            "disable_api_stop": _cfn.as_bool(pick("DisableApiStop")),
+            "ebs_optimized": _cfn.as_bool(pick("EbsOptimized")),
+            "instance_initiated_shutdown_behavior": pick("InstanceInitiatedShutdownBehavior"),
+            "monitoring_state": "enabled" if _cfn.as_bool(props.get("Monitoring")) else "disabled",
+        }
+        placement = props.get("AvailabilityZone") or (lt_data.get("Placement") or {}).get("AvailabilityZone")
+        if placement and not subnet_id and not nics:
+            run_kwargs["placement"] = placement
+        if launch_template:
+            run_kwargs["launch_template"] = launch_template
+        mappings = props.get("BlockDeviceMappings") or lt_data.get("BlockDeviceMappings")
+        if mappings:
+            run_kwargs["block_device_mappings"] = _block_device_mappings(mappings)
+        user_data = props.get("UserData") if "UserData" in props else lt_data.get("UserData")
+
+        reservation = backend.run_instances(
+            pick("ImageId"), 1, parse_user_data(user_data), [], **run_kwargs
+        )
+        instance = reservation.instances[0]
+
+        # EC2 deletes the network interfaces it created at launch when the
+        # instance terminates (unless DeleteOnTermination is false).
+        for nic in instance.nics.values():
+            spec = next((n for n in nics if int(n["DeviceIndex"]) == nic.device_index), {})
+            if spec.get("NetworkInterfaceId"):
+                continue
+            nic.delete_on_termination = spec.get("DeleteOnTermination", True)
+
+        instance_tags = _cfn.tag_list_to_dict(props.get("Tags"))
+        instance.add_tags(instance_tags)
+        if _cfn.as_bool(props.get("PropagateTagsToVolumeOnCreation")) and instance_tags:
+            for _, device in instance.get_block_device_mapping:
+                for volume in backend.describe_volumes(volume_ids=[device.volume_id]):
+                    volume.add_tags(instance_tags)
+
+        profile = props.get("IamInstanceProfile")
+        lt_profile = lt_data.get("IamInstanceProfile") or {}
+        if profile:
+            backend.associate_iam_instance_profile(instance_id=instance.id, iam_instance_profile_name=profile)
+        elif lt_profile.get("Arn"):
+            backend.associate_iam_instance_profile(instance_id=instance.id, iam_instance_profile_arn=lt_profile["Arn"])
+        elif lt_profile.get("Name"):
+            backend.associate_iam_instance_profile(instance_id=instance.id, iam_instance_profile_name=lt_profile["Name"])
+        return instance
+
+    IN_PLACE = {
+        "SecurityGroupIds",
+        "Tags",
+        "DisableApiTermination",
+        "DisableApiStop",
+        "InstanceType",
+        "UserData",
+        "Monitoring",
+        "MetadataOptions",
+        "PropagateTagsToVolumeOnCreation",
+        "EbsOptimized",
+        "InstanceInitiatedShutdownBehavior",
+    }
+
+    @classmethod
+    def irlab_update(
+        cls,
+        instance: Instance,
+        old_props: dict[str, Any],
+        new_props: dict[str, Any],
+        logical_id: str,
+        account_id: str,
+        region_name: str,
+    ) -> Instance:
+        changed = {k for k in set(old_props) | set(new_props) if old_props.get(k) != new_props.get(k)}
+        if not changed <= cls.IN_PLACE:
+            raise _cfn.NeedsReplacement()
+        backend = _backend(account_id, region_name)
+        if "SecurityGroupIds" in changed:
+            groups = _resolve_groups(backend, list(new_props.get("SecurityGroupIds") or []), instance.vpc_id)
+            if not groups:
+                groups = [backend.get_security_group_by_name_or_id("default", instance.vpc_id)]
+            instance.security_groups = groups
+            primary = instance.nics.get(0)
+            if primary is not None:
+                primary._group_set = list(groups)
+        if "Tags" in changed:
+            old_tags = _cfn.tag_list_to_dict(old_props.get("Tags"))
+            new_tags = _cfn.tag_list_to_dict(new_props.get("Tags"))
+            gone = [k for k in old_tags if k not in new_tags]
+            if gone:
+                backend.delete_tags([instance.id], {k: None for k in gone})
+            instance.add_tags(new_tags)
+        if "InstanceType" in changed and new_props.get("InstanceType"):
+            instance.instance_type = new_props["InstanceType"]
+        if "DisableApiTermination" in changed:
+            instance.disable_api_termination = _cfn.as_bool(new_props.get("DisableApiTermination"))
+        if "DisableApiStop" in changed:
+            instance.disable_api_stop = _cfn.as_bool(new_props.get("DisableApiStop"))
+        if "UserData" in changed:
+            instance.user_data = parse_user_data(new_props.get("UserData"))
+        if "MetadataOptions" in changed:
+            from moto.ec2.models.instances import MetadataOptions
+
+            instance.metadata_options = MetadataOptions(_metadata_options(new_props.get("MetadataOptions")))
+        if "Monitoring" in changed:
+            instance.monitoring_state = "enabled" if _cfn.as_bool(new_props.get("Monitoring")) else "disabled"
+        return instance
+
+    @classmethod
+    def irlab_delete(cls, instance: Instance, props: dict[str, Any], account_id: str, region_name: str) -> None:
+        if instance.state != "terminated":
+            # refuses while termination protection (DisableApiTermination) is on
+            _backend(account_id, region_name).terminate_instances([instance.id])
+
+
+def _instance_get_cfn_attribute(self: Instance, attribute_name: str) -> Any:
+    if attribute_name == "InstanceId":
+        return self.id
+    if attribute_name == "VpcId":
+        return self.vpc_id
+    if attribute_name == "State.Code":
+        return str(self.state_code)
+    if attribute_name == "State.Name":
+        return self.state
+    return _orig_instance_get_cfn_attribute(self, attribute_name)
+
+
+_orig_instance_get_cfn_attribute = Instance.get_cfn_attribute
+
+
+# ----------------------------------------------- instance groups and filters
+#
+# In EC2 an instance's security groups are those of its primary network
+# interface: ModifyInstanceAttribute(Groups) "Replaces the security groups of
+# the instance" (moto added them to the interface's own groups), and
+# ModifyNetworkInterfaceAttribute on the primary interface changes what
+# DescribeInstances shows. Every other interface keeps its own groups.
+
+
+def _instance_groups_get(self: Instance) -> list[SecurityGroup]:
+    nics = getattr(self, "nics", None)
+    if nics and 0 in nics:
+        return list(nics[0]._group_set)
+    return list(getattr(self, "_irlab_security_groups", []))
+
+
+def _instance_groups_set(self: Instance, groups: list[SecurityGroup]) -> None:
+    self._irlab_security_groups = list(groups or [])
+    nics = getattr(self, "nics", None)
+    if nics and 0 in nics and groups:
+        nics[0]._group_set = list(groups)
+
+
+def _eni_group_set(self: Any) -> list[SecurityGroup]:
+    return list(self._group_set)
+
+
+def _nic_group_ids(self: Instance) -> list[str]:
+    return [g.id for nic in self.nics.values() for g in nic._group_set]
+
+
+def _nic_group_names(self: Instance) -> list[str]:
+    return [g.name for nic in self.nics.values() for g in nic._group_set]
+
+
+def _nic_ids(self: Instance) -> list[str]:
+    return [nic.id for nic in self.nics.values()]
+
+
+# ------------------------------------------------------------ SecurityGroup
+
+
+def _rule_kwargs(rule: dict[str, Any], egress: bool) -> dict[str, Any]:
+    protocol = str(rule.get("IpProtocol", "-1"))
+    if protocol.lower() in ("-1", "all"):
+        from_port = to_port = None
+        protocol = "-1"
+    else:
+        from_port = rule.get("FromPort")
+        to_port = rule.get("ToPort", from_port)
+        from_port = None if from_port is None else int(from_port)
+        to_port = None if to_port is None else int(to_port)
+    description = rule.get("Description")
+    ip_ranges: list[dict[str, str]] = []
+    if rule.get("CidrIp"):
+        ip_ranges.append({"CidrIp": rule["CidrIp"], **({"Description": description} if description else {})})
+    if rule.get("CidrIpv6"):
+        ip_ranges.append({"CidrIpv6": rule["CidrIpv6"], **({"Description": description} if description else {})})
+    source_groups: list[dict[str, str]] = []
+    group_key = "DestinationSecurityGroupId" if egress else "SourceSecurityGroupId"
+    if rule.get(group_key):
+        pair = {"GroupId": rule[group_key]}
+        if description:
+            pair["Description"] = description
+        source_groups.append(pair)
+    if not egress and rule.get("SourceSecurityGroupName"):
+        source_groups.append({"GroupName": rule["SourceSecurityGroupName"]})
+    prefix_key = "DestinationPrefixListId" if egress else "SourcePrefixListId"
+    prefix_list_ids = [{"PrefixListId": rule[prefix_key]}] if rule.get(prefix_key) else []
+    return {
+        "ip_protocol": protocol,
+        "from_port": from_port,
+        "to_port": to_port,
+        "ip_ranges": ip_ranges,
+        "source_groups": source_groups,
+        "prefix_list_ids": prefix_list_ids,
+    }
+
+
+def _default_egress_rules(group: SecurityGroup) -> list[SecurityGroupRule]:
+    rules = [SecurityGroupRule(group.ec2_backend, "-1", group.id, None, None, {"CidrIp": "0.0.0.0/0"})]
+    vpc = group.ec2_backend.vpcs.get(group.vpc_id) if group.vpc_id else None
+    if vpc is not None and vpc.get_cidr_block_association_set(ipv6=True):
+        rules.append(SecurityGroupRule(group.ec2_backend, "-1", group.id, None, None, {"CidrIpv6": "::/0"}))
+    return rules
+
+
+def _set_group_rules(backend: Any, group: SecurityGroup, props: dict[str, Any]) -> None:
+    group.ingress_rules = []
+    for rule in props.get("SecurityGroupIngress") or []:
+        kwargs = _rule_kwargs(rule, egress=False)
+        if kwargs["ip_ranges"] or kwargs["source_groups"] or kwargs["prefix_list_ids"]:
+            backend.authorize_security_group_ingress(group.id, vpc_id=group.vpc_id, **kwargs)
+    egress = props.get("SecurityGroupEgress") or []
+    if egress:
+        # "The default rule is removed only when you specify one or more egress rules."
+        group.egress_rules = []
+        for rule in egress:
+            kwargs = _rule_kwargs(rule, egress=True)
+            if kwargs["ip_ranges"] or kwargs["source_groups"] or kwargs["prefix_list_ids"]:
+                backend.authorize_security_group_egress(group.id, vpc_id=group.vpc_id, **kwargs)
+    else:
+        group.egress_rules = _default_egress_rules(group)
+
+
+class SecurityGroupHandler(SecurityGroup):
+    """AWS::EC2::SecurityGroup"""
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("GroupId", "VpcId")
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> SecurityGroup:
+        props = _cfn.props_of(cloudformation_json)
+        backend = _backend(account_id, region_name)
+        group = backend.create_security_group(
+            name=resource_name,
+            description=props.get("GroupDescription"),
+            vpc_id=props.get("VpcId"),
+            tags=_cfn.tag_list_to_dict(props.get("Tags")),
+        )
+        try:
+            _set_group_rules(backend, group, props)
+        except Exception:
+            backend.delete_security_group(group_id=group.id)
+            raise
+        return group
+
+    @classmethod
+    def irlab_update(
+        cls,
+        group: SecurityGroup,
+        old_props: dict[str, Any],
+        new_props: dict[str, Any],
+        logical_id: str,
+        account_id: str,
+        region_name: str,
+    ) -> SecurityGroup:
+        for key in ("GroupName", "GroupDescription", "VpcId"):
+            if old_props.get(key) != new_props.get(key):
+                raise _cfn.NeedsReplacement()
+        backend = _backend(account_id, region_name)
+        _set_group_rules(backend, group, new_props)
+        old_tags = _cfn.tag_list_to_dict(old_props.get("Tags"))
+        new_tags = _cfn.tag_list_to_dict(new_props.get("Tags"))
+        gone = [k for k in old_tags if k not in new_tags]
+        if gone:
+            backend.delete_tags([group.id], {k: None for k in gone})
+        group.add_tags(new_tags)
+        return group
+
+    @classmethod
+    def irlab_delete(cls, group: SecurityGroup, props: dict[str, Any], account_id: str, region_name: str) -> None:
+        _backend(account_id, region_name).delete_security_group(group_id=group.id)
+
+
+def _group_in_use(backend: Any, group_id: str) -> bool:
+    for eni in list(backend.enis.values()):
+        if any(getattr(g, "id", g) == group_id for g in eni.group_set):
+            return True
+    return False
+
+
+_orig_delete_security_group = SecurityGroupBackend.delete_security_group
+
+
+def _delete_security_group(self: Any, name: str | None = None, group_id: str | None = None) -> None:
+    target = group_id
+    if not target and name:
+        group = self.get_security_group_by_name_or_id(name)
+        target = group.id if group else None
+    if target and _group_in_use(self, target):
+        raise DependencyViolationError(f"resource {target} has a dependent object")
+    return _orig_delete_security_group(self, name=name, group_id=group_id)
+
+
+_orig_delete_subnet = SubnetBackend.delete_subnet
+
+
+def _delete_subnet(self: Any, subnet_id: str) -> Any:
+    for eni in list(self.enis.values()):
+        if getattr(eni.subnet, "id", None) == subnet_id:
+            raise DependencyViolationError(
+                f"The subnet '{subnet_id}' has dependencies and cannot be deleted."
+            )
+    return _orig_delete_subnet(self, subnet_id)
+
+
+_orig_delete_vpc = VPCBackend.delete_vpc
+
+
+def _delete_vpc(self: Any, vpc_id: str) -> Any:
+    for igw in self.internet_gateways.values():
+        if igw.vpc is not None and igw.vpc.id == vpc_id:
+            raise DependencyViolationError(f"The vpc '{vpc_id}' has dependencies and cannot be deleted.")
+    for group in self.groups.get(vpc_id, {}).values():
+        if group.name != "default":
+            raise DependencyViolationError(f"The vpc '{vpc_id}' has dependencies and cannot be deleted.")
+    return _orig_delete_vpc(self, vpc_id)
+
+
+# ------------------------------------------------------------------ routing
+
+
+class SubnetRouteTableAssociationHandler(CloudFormationModel):
+    """AWS::EC2::SubnetRouteTableAssociation (Ref: the association id)."""
+
+    def __init__(self, account_id: str, region_name: str, association_id: str, route_table_id: str, subnet_id: str):
+        self.account_id = account_id
+        self.region_name = region_name
+        self.id = association_id
+        self.route_table_id = route_table_id
+        self.subnet_id = subnet_id
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::EC2::SubnetRouteTableAssociation"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.id
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Id"
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name == "Id":
+            return self.id
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+        raise UnformattedGetAttTemplateException()
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> SubnetRouteTableAssociationHandler:
+        props = _cfn.props_of(cloudformation_json)
+        backend = _backend(account_id, region_name)
+        association_id = backend.associate_route_table(props["RouteTableId"], subnet_id=props["SubnetId"])
+        return cls(account_id, region_name, association_id, props["RouteTableId"], props["SubnetId"])
+
+    @classmethod
+    def irlab_update(cls, resource: Any, old_props: dict, new_props: dict, logical_id: str, account_id: str, region_name: str) -> Any:
+        raise _cfn.NeedsReplacement()
+
+    @classmethod
+    def irlab_delete(cls, resource: Any, props: dict[str, Any], account_id: str, region_name: str) -> None:
+        try:
+            _backend(account_id, region_name).disassociate_route_table(resource.id)
+        except InvalidAssociationIdError:
+            pass  # already gone
+
+
+class RouteHandler(Route):
+    """AWS::EC2::Route (delete removes the route)."""
+
+    @classmethod
+    def irlab_delete(cls, route: Route, props: dict[str, Any], account_id: str, region_name: str) -> None:
+        backend = _backend(account_id, region_name)
+        if route.route_table.id not in backend.route_tables:
+            return
+        backend.delete_route(
+            route.route_table.id,
+            route.destination_cidr_block,
+            destination_ipv6_cidr_block=route.destination_ipv6_cidr_block,
+            destination_prefix_list_id=route.destination_prefix_list_id,
+        )
+
+    @classmethod
+    def irlab_update(cls, route: Route, old_props: dict, new_props: dict, logical_id: str, account_id: str, region_name: str) -> Any:
+        for key in ("RouteTableId", "DestinationCidrBlock", "DestinationIpv6CidrBlock", "DestinationPrefixListId"):
+            if old_props.get(key) != new_props.get(key):
+                raise _cfn.NeedsReplacement()
+        cls.irlab_delete(route, old_props, account_id, region_name)
+        return cls.create_from_cloudformation_json("", {"Properties": new_props}, account_id, region_name)
+
+
+class VPCGatewayAttachmentHandler(VPCGatewayAttachment):
+    """AWS::EC2::VPCGatewayAttachment (delete detaches the gateway)."""
+
+    @classmethod
+    def irlab_delete(cls, attachment: Any, props: dict[str, Any], account_id: str, region_name: str) -> None:
+        backend = _backend(account_id, region_name)
+        if props.get("InternetGatewayId"):
+            igw = backend.internet_gateways.get(props["InternetGatewayId"])
+            if igw is not None and igw.vpc is not None and igw.vpc.id == props["VpcId"]:
+                backend.detach_internet_gateway(props["InternetGatewayId"], props["VpcId"])
+        elif props.get("VpnGatewayId"):
+            backend.detach_vpn_gateway(props["VpnGatewayId"], props["VpcId"])
+
+    @classmethod
+    def irlab_update(cls, attachment: Any, old_props: dict, new_props: dict, logical_id: str, account_id: str, region_name: str) -> Any:
+        raise _cfn.NeedsReplacement()
+
+
+# Moto has no CloudFormation delete for these types: without one a stack
+# delete reports them deleted and leaves them in place.
+
+
+def _delete_internet_gateway(resource: Any, props: dict, account_id: str, region_name: str) -> None:
+    backend = _backend(account_id, region_name)
+    if resource.id in backend.internet_gateways:
+        backend.delete_internet_gateway(resource.id)
+
+
+def _delete_route_table(resource: Any, props: dict, account_id: str, region_name: str) -> None:
+    backend = _backend(account_id, region_name)
+    if resource.id in backend.route_tables:
+        backend.delete_route_table(resource.id)
+
+
+def _delete_eip(resource: Any, props: dict, account_id: str, region_name: str) -> None:
+    backend = _backend(account_id, region_name)
+    if resource in backend.addresses:
+        if resource.allocation_id:
+            backend.release_address(allocation_id=resource.allocation_id)
+        else:
+            backend.release_address(address=resource.public_ip)
+
+
+def _delete_nat_gateway(resource: Any, props: dict, account_id: str, region_name: str) -> None:
+    backend = _backend(account_id, region_name)
+    if resource.id in backend.nat_gateways:
+        backend.delete_nat_gateway(resource.id)
+
+
+def _delete_network_interface(resource: Any, props: dict, account_id: str, region_name: str) -> None:
+    backend = _backend(account_id, region_name)
+    if resource.id in backend.enis:
+        if resource.instance is not None:
+            raise DependencyViolationError(f"Network interface '{resource.id}' is currently in use.")
+        resource.delete()
+
+
+def _delete_volume(resource: Any, props: dict, account_id: str, region_name: str) -> None:
+    backend = _backend(account_id, region_name)
+    if resource.id in backend.volumes:
+        backend.delete_volume(resource.id)
+
+
+def _delete_volume_attachment(resource: Any, props: dict, account_id: str, region_name: str) -> None:
+    backend = _backend(account_id, region_name)
+    volume = backend.volumes.get(props.get("VolumeId"))
+    if volume is not None and volume.attachment is not None:
+        backend.detach_volume(props["VolumeId"], props["InstanceId"], props.get("Device"))
+
+
+def _delete_vpc_endpoint(resource: Any, props: dict, account_id: str, region_name: str) -> None:
+    backend = _backend(account_id, region_name)
+    if resource.id in backend.vpc_end_points:
+        backend.delete_vpc_endpoints([resource.id])
+
+
+def _delete_flow_log(resource: Any, props: dict, account_id: str, region_name: str) -> None:
+    backend = _backend(account_id, region_name)
+    if resource.id in backend.flow_logs:
+        backend.delete_flow_logs([resource.id])
+
+
+def _with_delete(base: type, fn: Any) -> type:
+    return type(f"{base.__name__}Handler", (base,), {"irlab_delete": classmethod(lambda cls, *a: fn(*a))})
+
+
+def apply() -> None:
+    from moto.ec2.models.elastic_block_store import Volume, VolumeAttachment
+    from moto.ec2.models.elastic_ip_addresses import ElasticAddress
+    from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+    from moto.ec2.models.flow_logs import FlowLogs
+    from moto.ec2.models.internet_gateways import InternetGateway
+    from moto.ec2.models.nat_gateways import NatGateway
+    from moto.ec2.models.route_tables import RouteTable
+    from moto.ec2.models.vpcs import VPCEndPoint
+
+    for base, fn in (
+        (InternetGateway, _delete_internet_gateway),
+        (RouteTable, _delete_route_table),
+        (ElasticAddress, _delete_eip),
+        (NatGateway, _delete_nat_gateway),
+        (NetworkInterface, _delete_network_interface),
+        (Volume, _delete_volume),
+        (VolumeAttachment, _delete_volume_attachment),
+        (VPCEndPoint, _delete_vpc_endpoint),
+        (FlowLogs, _delete_flow_log),
+    ):
+        _cfn.register(_with_delete(base, fn))
+    for handler in (
+        InstanceHandler,
+        SecurityGroupHandler,
+        SubnetRouteTableAssociationHandler,
+        RouteHandler,
+        VPCGatewayAttachmentHandler,
+    ):
+        _cfn.register(handler)
+    Instance.get_cfn_attribute = _instance_get_cfn_attribute
+    Instance.security_groups = property(_instance_groups_get, _instance_groups_set)
+    NetworkInterface.group_set = property(_eni_group_set)
+    Instance.irlab_nic_group_ids = property(_nic_group_ids)
+    Instance.irlab_nic_group_names = property(_nic_group_names)
+    Instance.irlab_nic_ids = property(_nic_ids)
+    from moto.ec2 import utils as ec2_utils
+
+    ec2_utils.filter_dict_attribute_mapping.update(
+        {
+            "network-interface.group-id": "irlab_nic_group_ids",
+            "network-interface.group-name": "irlab_nic_group_names",
+            "network-interface.network-interface-id": "irlab_nic_ids",
+        }
+    )
+    SecurityGroupBackend.delete_security_group = _delete_security_group
+    SubnetBackend.delete_subnet = _delete_subnet
+    VPCBackend.delete_vpc = _delete_vpc

@@ -1,0 +1,232 @@
+"""SNS: ``AWS::SNS::Subscription`` and ``AWS::SNS::TopicPolicy`` (moto skips
+both), and an ``AWS::SNS::Topic`` that keeps its ARN on update and gets its
+``Tags`` as tags.
+
+* Subscription: subscribes ``Endpoint`` with ``Protocol`` to ``TopicArn`` and
+  sets ``RawMessageDelivery``, ``FilterPolicy`` (+``FilterPolicyScope``),
+  ``RedrivePolicy``, ``DeliveryPolicy``; ``Ref`` is the subscription ARN;
+  delete unsubscribes.
+* TopicPolicy: sets the ``Policy`` attribute of every topic in ``Topics``;
+  delete restores SNS's default topic policy.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from moto.core.common_models import CloudFormationModel
+from moto.sns.exceptions import TopicNotFound
+from moto.sns.models import Topic, sns_backends
+
+from . import _cfn
+
+TOPIC_ATTRIBUTES = ("DisplayName", "KmsMasterKeyId", "SignatureVersion", "TracingConfig")
+
+
+def _backend(account_id: str, region_name: str) -> Any:
+    return sns_backends[account_id][region_name]
+
+
+class TopicHandler(Topic):
+    """AWS::SNS::Topic"""
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> Topic:
+        props = _cfn.props_of(cloudformation_json)
+        backend = _backend(account_id, region_name)
+        attributes: dict[str, Any] = {k: props[k] for k in TOPIC_ATTRIBUTES if k in props}
+        if _cfn.as_bool(props.get("FifoTopic")):
+            attributes["FifoTopic"] = True
+            if "ContentBasedDeduplication" in props:
+                attributes["ContentBasedDeduplication"] = _cfn.as_bool(props["ContentBasedDeduplication"])
+        topic = backend.create_topic(
+            resource_name, attributes, _cfn.tag_list_to_dict(props.get("Tags")) or None
+        )
+        for subscription in props.get("Subscription") or []:
+            backend.subscribe(topic.arn, subscription["Endpoint"], subscription["Protocol"])
+        return topic
+
+    @classmethod
+    def irlab_update(
+        cls, topic: Topic, old_props: dict[str, Any], new_props: dict[str, Any], logical_id: str, account_id: str, region_name: str
+    ) -> Topic:
+        for key in ("TopicName", "FifoTopic"):
+            if old_props.get(key) != new_props.get(key):
+                raise _cfn.NeedsReplacement()
+        backend = _backend(account_id, region_name)
+        for key in TOPIC_ATTRIBUTES:
+            if old_props.get(key) != new_props.get(key):
+                backend.set_topic_attribute(topic.arn, key, new_props.get(key, ""))
+        old_tags = _cfn.tag_list_to_dict(old_props.get("Tags"))
+        new_tags = _cfn.tag_list_to_dict(new_props.get("Tags"))
+        gone = [k for k in old_tags if k not in new_tags]
+        if gone:
+            backend.untag_resource(topic.arn, gone)
+        if new_tags:
+            backend.tag_resource(topic.arn, new_tags)
+        old_subs = {(s["Endpoint"], s["Protocol"]) for s in old_props.get("Subscription") or []}
+        for subscription in new_props.get("Subscription") or []:
+            if (subscription["Endpoint"], subscription["Protocol"]) not in old_subs:
+                backend.subscribe(topic.arn, subscription["Endpoint"], subscription["Protocol"])
+        return topic
+
+    @classmethod
+    def irlab_tag(cls, topic: Topic, tags: dict[str, str], account_id: str, region_name: str) -> None:
+        new = {k: v for k, v in tags.items() if k.startswith("aws:") or k not in topic._tags}
+        if new:
+            _backend(account_id, region_name).tag_resource(topic.arn, new)
+
+
+class SubscriptionResource(CloudFormationModel):
+    """AWS::SNS::Subscription (Ref: the subscription ARN)."""
+
+    def __init__(self, arn: str, topic_arn: str):
+        self.arn = arn
+        self.topic_arn = topic_arn
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SNS::Subscription"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.arn
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name == "Arn":
+            return self.arn
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+        raise UnformattedGetAttTemplateException()
+
+    @staticmethod
+    def _set_attributes(backend: Any, arn: str, props: dict[str, Any], old: dict[str, Any] | None = None) -> None:
+        old = old or {}
+        if "FilterPolicyScope" in props or "FilterPolicyScope" in old:
+            backend.set_subscription_attributes(arn, "FilterPolicyScope", props.get("FilterPolicyScope", "MessageAttributes"))
+        for key in ("RawMessageDelivery", "FilterPolicy", "RedrivePolicy", "DeliveryPolicy", "SubscriptionRoleArn"):
+            if key not in props and key not in old:
+                continue
+            value = props.get(key)
+            if key == "RawMessageDelivery":
+                value = _cfn.as_bool(value)  # stored as a bool, like SetSubscriptionAttributes
+            elif isinstance(value, (dict, list)):
+                value = json.dumps(value)
+            elif value is None:
+                value = ""
+            backend.set_subscription_attributes(arn, key, value)
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> SubscriptionResource:
+        props = _cfn.props_of(cloudformation_json)
+        backend = _backend(account_id, region_name)
+        subscription = backend.subscribe(props["TopicArn"], props.get("Endpoint"), props["Protocol"])
+        try:
+            cls._set_attributes(backend, subscription.arn, props)
+        except Exception:
+            backend.unsubscribe(subscription.arn)
+            raise
+        return cls(subscription.arn, props["TopicArn"])
+
+    @classmethod
+    def irlab_update(
+        cls, resource: SubscriptionResource, old_props: dict[str, Any], new_props: dict[str, Any], logical_id: str, account_id: str, region_name: str
+    ) -> SubscriptionResource:
+        for key in ("TopicArn", "Endpoint", "Protocol", "Region"):
+            if old_props.get(key) != new_props.get(key):
+                raise _cfn.NeedsReplacement()
+        cls._set_attributes(_backend(account_id, region_name), resource.arn, new_props, old_props)
+        return resource
+
+    @classmethod
+    def irlab_delete(cls, resource: SubscriptionResource, props: dict[str, Any], account_id: str, region_name: str) -> None:
+        _backend(account_id, region_name).unsubscribe(resource.arn)
+
+
+class TopicPolicyResource(CloudFormationModel):
+    """AWS::SNS::TopicPolicy"""
+
+    def __init__(self, policy_id: str, topics: list[str]):
+        self.id = policy_id
+        self.topics = topics
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SNS::TopicPolicy"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.id
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Id"
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name == "Id":
+            return self.id
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+        raise UnformattedGetAttTemplateException()
+
+    @staticmethod
+    def _put(backend: Any, topics: list[str], document: Any) -> None:
+        text = _cfn.policy_text(document)
+        for topic_arn in topics:
+            backend.get_topic(topic_arn).policy = text
+
+    @staticmethod
+    def _reset(backend: Any, topics: list[str], account_id: str, region_name: str) -> None:
+        for topic_arn in topics:
+            try:
+                topic = backend.get_topic(topic_arn)
+            except TopicNotFound:
+                continue
+            topic._policy_json = topic._create_default_topic_policy(region_name, account_id, topic.name)
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> TopicPolicyResource:
+        props = _cfn.props_of(cloudformation_json)
+        topics = list(props.get("Topics") or [])
+        cls._put(_backend(account_id, region_name), topics, props["PolicyDocument"])
+        return cls(resource_name, topics)
+
+    @classmethod
+    def irlab_update(
+        cls, resource: TopicPolicyResource, old_props: dict[str, Any], new_props: dict[str, Any], logical_id: str, account_id: str, region_name: str
+    ) -> TopicPolicyResource:
+        backend = _backend(account_id, region_name)
+        new_topics = list(new_props.get("Topics") or [])
+        cls._reset(backend, [t for t in resource.topics if t not in new_topics], account_id, region_name)
+        cls._put(backend, new_topics, new_props["PolicyDocument"])
+        resource.topics = new_topics
+        return resource
+
+    @classmethod
+    def irlab_delete(cls, resource: TopicPolicyResource, props: dict[str, Any], account_id: str, region_name: str) -> None:
+        cls._reset(_backend(account_id, region_name), resource.topics, account_id, region_name)
+
+
+def apply() -> None:
+    _cfn.register(TopicHandler)
+    _cfn.register(SubscriptionResource)
+    _cfn.register(TopicPolicyResource)

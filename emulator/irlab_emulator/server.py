@@ -1,0 +1,141 @@
+"""Serving moto (all services, as ``moto_server`` does) with the lab's patches.
+
+The socket is bound first (werkzeug alone imports in a fraction of a second);
+requests that arrive while moto is still being imported and patched wait for
+that to finish, so the first answer is always from the patched stand-in.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+
+def build_app() -> Any:
+    """Apply the patches, then return moto's all-services WSGI application."""
+    from .patches import apply_all
+
+    apply_all()
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        create_backend_app,
+    )
+
+    return DomainDispatcherApplication(create_backend_app)
+
+
+class _Gate:
+    def __init__(self) -> None:
+        self.ready = threading.Event()
+        self.app: Any = None
+        self.error: BaseException | None = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        self.ready.wait()
+        if self.app is None:
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [f"irlab emulator failed to start: {self.error!r}\n".encode()]
+        return self.app(environ, start_response)
+
+
+def _handler_class(gate: _Gate) -> type[WSGIRequestHandler]:
+    class RequestHandler(WSGIRequestHandler):
+        """moto's MotoRequestHandler behaviour (keep header names with
+        underscores, e.g. S3 metadata), with moto imported lazily."""
+
+        def make_environ(self) -> dict[str, Any]:
+            environ = super().make_environ()
+            gate.ready.wait()
+            from moto.core.request import (
+                PRESERVED_HEADER_NAMES_ENVIRON_KEY,
+                environ_key_for_header,
+                should_preserve_original_header_name,
+            )
+
+            dashed_keys = {
+                environ_key_for_header(name) for name in self.headers.keys() if "_" not in name
+            }
+            names: dict[str, str] = {}
+            values: dict[str, list[str]] = {}
+            for name, value in self.headers.items():
+                if not should_preserve_original_header_name(name):
+                    continue
+                key = environ_key_for_header(name)
+                if key in dashed_keys:
+                    continue
+                names.setdefault(key, name)
+                values.setdefault(key, []).append(value.replace("\r\n", ""))
+            for key, key_values in values.items():
+                environ[key] = ",".join(key_values)
+            environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = names
+            return environ
+
+        def log_request(self, code: Any = "-", size: Any = "-") -> None:
+            if self.server.irlab_quiet:  # type: ignore[attr-defined]
+                return
+            super().log_request(code, size)
+
+    return RequestHandler
+
+
+class EmulatorServer:
+    """The patched moto server in a background thread (``port=0``: any free port)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, quiet: bool = True):
+        self.host = host
+        self.requested_port = port
+        self.quiet = quiet
+        self._gate = _Gate()
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "start() first"
+        return int(self._server.server_port)
+
+    @property
+    def endpoint(self) -> str:
+        host = self.host if self.host not in ("0.0.0.0", "::") else "127.0.0.1"
+        return f"http://{host}:{self.port}"
+
+    def bind(self) -> None:
+        """Open the socket and start answering (requests wait for :meth:`load`)."""
+        self._server = make_server(
+            self.host,
+            self.requested_port,
+            self._gate,
+            threaded=True,
+            request_handler=_handler_class(self._gate),
+        )
+        self._server.irlab_quiet = self.quiet  # type: ignore[attr-defined]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="irlab-emulator", daemon=True
+        )
+        self._thread.start()
+
+    def load(self) -> None:
+        """Import and patch moto; release the waiting requests."""
+        try:
+            self._gate.app = build_app()
+        except BaseException as exc:
+            self._gate.error = exc
+            raise
+        finally:
+            self._gate.ready.set()
+
+    def start(self) -> EmulatorServer:
+        self.bind()
+        self.load()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server = None
+        self._thread = None

@@ -1,0 +1,103 @@
+"""Test fixtures: the patched stand-in served in-process on a free port,
+reached with boto3 over HTTP exactly like a real client."""
+
+from __future__ import annotations
+
+import os
+import sys
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+EMULATOR_DIR = Path(__file__).resolve().parents[1]
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+REPO_ROOT = EMULATOR_DIR.parent
+sys.path.insert(0, str(EMULATOR_DIR))
+
+os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
+
+from irlab_emulator.server import EmulatorServer  # noqa: E402
+
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[EmulatorServer]:
+    server = EmulatorServer("127.0.0.1", 0).start()
+    yield server
+    server.stop()
+
+
+def _reset(endpoint: str) -> None:
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", data=b"", method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        response.read()
+
+
+@pytest.fixture
+def aws(emulator: EmulatorServer) -> Callable[..., Any]:
+    """``aws("ec2")`` -> a boto3 client of a freshly reset stand-in."""
+    _reset(emulator.endpoint)
+    config = Config(retries={"max_attempts": 1, "mode": "standard"}, s3={"addressing_style": "path"})
+
+    def client(service: str, region: str = REGION) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=emulator.endpoint,
+            region_name=region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=config,
+        )
+
+    return client
+
+
+def template(name: str) -> str:
+    return (TEMPLATES / name).read_text()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def stack_events(cf: Any, stack: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    for page in cf.get_paginator("describe_stack_events").paginate(StackName=stack):
+        events.extend(page["StackEvents"])
+    return events
+
+
+def resource_events(cf: Any, stack: str, logical_id: str) -> list[str]:
+    """Statuses of one resource, oldest first."""
+    return [
+        e["ResourceStatus"]
+        for e in reversed(stack_events(cf, stack))
+        if e["LogicalResourceId"] == logical_id
+    ]
+
+
+def physical_ids(cf: Any, stack: str) -> dict[str, str]:
+    return {
+        r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
+        for r in cf.list_stack_resources(StackName=stack)["StackResourceSummaries"]
+    }
+
+
+def create_stack(cf: Any, name: str, body: str, params: dict[str, str] | None = None, **kwargs: Any) -> dict[str, Any]:
+    cf.create_stack(
+        StackName=name,
+        TemplateBody=body,
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (params or {}).items()],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+        **kwargs,
+    )
+    return cf.describe_stacks(StackName=name)["Stacks"][0]

@@ -1,0 +1,67 @@
+"""EC2 calls the containment playbooks make, on an instance from a stack."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import create_stack, physical_ids, stack_events, template, unique
+
+
+def _instance(ec2, instance_id: str) -> dict:
+    return ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+
+
+def test_modify_instance_groups_replaces_the_groups(aws):
+    """ModifyInstanceAttribute ``Groups``: "Replaces the security groups of the
+    instance with the specified security groups" - the instance (its primary
+    network interface) then carries only the quarantine group. DescribeInstances
+    filter ``network-interface.group-id`` ("The ID of a security group
+    associated with the network interface") finds it by that group.
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyInstanceAttribute.html
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstances.html
+    """
+    cf, ec2 = aws("cloudformation"), aws("ec2")
+    name = unique("net")
+    create_stack(cf, name, template("network.yaml"))
+    ids = physical_ids(cf, name)
+    ec2.modify_instance_attribute(InstanceId=ids["Instance"], Groups=[ids["QuarantineSg"]])
+    instance = _instance(ec2, ids["Instance"])
+    assert [g["GroupId"] for g in instance["SecurityGroups"]] == [ids["QuarantineSg"]]
+    assert [[g["GroupId"] for g in n["Groups"]] for n in instance["NetworkInterfaces"]] == [[ids["QuarantineSg"]]]
+    eni = instance["NetworkInterfaces"][0]["NetworkInterfaceId"]
+    described = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"][0]
+    assert [g["GroupId"] for g in described["Groups"]] == [ids["QuarantineSg"]]
+
+    found = ec2.describe_instances(Filters=[{"Name": "network-interface.group-id", "Values": [ids["QuarantineSg"]]}])
+    assert [i["InstanceId"] for r in found["Reservations"] for i in r["Instances"]] == [ids["Instance"]]
+    assert ec2.describe_instances(Filters=[{"Name": "network-interface.group-id", "Values": [ids["AppSg"]]}])["Reservations"] == []
+
+    # and back through the interface: the instance view follows its primary interface
+    ec2.modify_network_interface_attribute(NetworkInterfaceId=eni, Groups=[ids["AppSg"]])
+    assert [g["GroupId"] for g in _instance(ec2, ids["Instance"])["SecurityGroups"]] == [ids["AppSg"]]
+
+
+def test_termination_protection_blocks_the_stack_delete(aws):
+    """With ``DisableApiTermination`` set (ModifyInstanceAttribute), the instance
+    "can't be terminated using the Amazon EC2 console, CLI, or API" - so a stack
+    delete fails on it (DELETE_FAILED) until the protection is removed.
+    https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Using_ChangingDisableAPITermination.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStack.html
+    """
+    cf, ec2 = aws("cloudformation"), aws("ec2")
+    name = unique("net")
+    stack_id = create_stack(cf, name, template("network.yaml"))["StackId"]
+    instance_id = physical_ids(cf, name)["Instance"]
+    ec2.modify_instance_attribute(InstanceId=instance_id, DisableApiTermination={"Value": True})
+    cf.delete_stack(StackName=name)
+    stack = cf.describe_stacks(StackName=name)["Stacks"][0]
+    assert stack["StackStatus"] == "DELETE_FAILED"
+    failed = [e for e in stack_events(cf, name) if e["ResourceStatus"] == "DELETE_FAILED" and e["LogicalResourceId"] != name]
+    assert [e["LogicalResourceId"] for e in failed] == ["Instance"]
+    assert _instance(ec2, instance_id)["State"]["Name"] == "running"
+    ec2.modify_instance_attribute(InstanceId=instance_id, DisableApiTermination={"Value": False})
+    cf.delete_stack(StackName=name)
+    assert cf.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
+    with pytest.raises(ClientError):
+        cf.describe_stacks(StackName=name)

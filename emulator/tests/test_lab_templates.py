@@ -1,0 +1,163 @@
+"""The lab's real templates (stacks/detection.yaml, stacks/victim.yaml) deployed
+and deleted on the stand-in, with their effects checked directly."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import ACCOUNT_ID, REPO_ROOT, create_stack, physical_ids, stack_events
+
+DETECTION = REPO_ROOT / "stacks" / "detection.yaml"
+VICTIM = REPO_ROOT / "stacks" / "victim.yaml"
+TAGS = [{"Key": "irlab:lab", "Value": "t1"}]
+
+pytestmark = pytest.mark.skipif(
+    not (DETECTION.exists() and VICTIM.exists()), reason="the lab templates are not in stacks/"
+)
+
+
+def _outputs(stack: dict) -> dict[str, str]:
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def _tags(tags: list[dict[str, str]]) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in tags}
+
+
+def test_lab_stacks_deploy_and_leave_nothing_behind(aws):
+    """Both stacks, created with LabName=t1 and the stack tag irlab:lab=t1, do
+    what the templates declare (as AWS would, per the resource reference pages
+    cited in the other tests): the trail exists and logs, its bucket has the
+    policy, the alert topic has the SQS subscription, the queue has its policy,
+    the victim carries only the app group (IMDSv2 required, encrypted root
+    volume), the quarantine group has no ingress and only the 127.0.0.1/32
+    egress rule, the instance profile is associated. Deleting both stacks
+    removes every resource (DELETE_COMPLETE, by stack id).
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cloudtrail-trail.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ec2-instance.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-ec2-securitygroup.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStack.html
+    """
+    cf = aws("cloudformation")
+    ec2, s3, ct, sns, sqs, iam = (aws(s) for s in ("ec2", "s3", "cloudtrail", "sns", "sqs", "iam"))
+
+    detection = create_stack(cf, "irlab-t1-detection", DETECTION.read_text(), {"LabName": "t1"}, Tags=TAGS)
+    assert detection["StackStatus"] == "CREATE_COMPLETE", detection.get("StackStatusReason")
+    victim = create_stack(cf, "irlab-t1-victim", VICTIM.read_text(), {"LabName": "t1"}, Tags=TAGS)
+    assert victim["StackStatus"] == "CREATE_COMPLETE", victim.get("StackStatusReason")
+    d_out, v_out = _outputs(detection), _outputs(victim)
+    d_ids, v_ids = physical_ids(cf, "irlab-t1-detection"), physical_ids(cf, "irlab-t1-victim")
+    for stack_name, ids in (("irlab-t1-detection", d_ids), ("irlab-t1-victim", v_ids)):
+        completed = {
+            e["LogicalResourceId"] for e in stack_events(cf, stack_name) if e["ResourceStatus"] == "CREATE_COMPLETE"
+        }
+        assert set(ids) <= completed
+
+    # --- detection
+    trail_arn = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT_ID}:trail/irlab-t1"
+    assert d_out["TrailName"] == "irlab-t1" and d_out["TrailArn"] == trail_arn
+    trail = ct.describe_trails(trailNameList=["irlab-t1"])["trailList"][0]
+    assert trail["S3BucketName"] == d_out["TrailBucketName"]
+    assert trail["IsMultiRegionTrail"] and trail["LogFileValidationEnabled"] and trail["IncludeGlobalServiceEvents"]
+    assert ct.get_trail_status(Name="irlab-t1")["IsLogging"] is True
+    bucket = d_out["TrailBucketName"]
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    assert {s["Sid"] for s in policy["Statement"]} == {"DenyInsecureTransport", "AWSCloudTrailAclCheck", "AWSCloudTrailWrite"}
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    assert _tags(s3.get_bucket_tagging(Bucket=bucket)["TagSet"])["irlab:lab"] == "t1"
+    # the TLS-only statement does not lock the stand-in's clients out
+    s3.put_object(Bucket=bucket, Key=f"AWSLogs/{ACCOUNT_ID}/probe.txt", Body=b"x")
+    assert s3.get_object(Bucket=bucket, Key=f"AWSLogs/{ACCOUNT_ID}/probe.txt")["Body"].read() == b"x"
+
+    topic = d_out["AlertTopicArn"]
+    subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [("sqs", d_out["AuditQueueArn"])]
+    assert "events.amazonaws.com" in sns.get_topic_attributes(TopicArn=topic)["Attributes"]["Policy"]
+    queue_url = sqs.get_queue_url(QueueName=d_out["AuditQueueArn"].rsplit(":", 1)[1])["QueueUrl"]
+    queue_policy = json.loads(
+        sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["Policy"])["Attributes"]["Policy"]
+    )
+    assert {s["Sid"] for s in queue_policy["Statement"]} == {
+        "DenyInsecureTransport", "AllowAlertTopic", "AllowEventBridgeOfThisAccount"
+    }
+    assert sqs.list_queue_tags(QueueUrl=queue_url)["Tags"]["irlab:lab"] == "t1"
+    sns.publish(TopicArn=topic, Message="incident summary")
+    body = json.loads(sqs.receive_message(QueueUrl=queue_url)["Messages"][0]["Body"])
+    assert body["Message"] == "incident summary" and body["TopicArn"] == topic
+
+    # --- victim
+    instance = ec2.describe_instances(InstanceIds=[v_out["InstanceId"]])["Reservations"][0]["Instances"][0]
+    assert [g["GroupId"] for g in instance["SecurityGroups"]] == [v_out["AppSecurityGroupId"]]
+    assert [[g["GroupId"] for g in n["Groups"]] for n in instance["NetworkInterfaces"]] == [[v_out["AppSecurityGroupId"]]]
+    assert instance["MetadataOptions"]["HttpTokens"] == "required"
+    assert instance["SubnetId"] == v_out["SubnetId"]
+    assert _tags(instance["Tags"])["irlab:lab"] == "t1"
+    root = ec2.describe_volumes(VolumeIds=[instance["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]])["Volumes"][0]
+    assert root["Encrypted"] is True and root["Size"] == 8 and root["VolumeType"] == "gp3"
+    quarantine = ec2.describe_security_groups(GroupIds=[v_out["QuarantineSecurityGroupId"]])["SecurityGroups"][0]
+    assert quarantine["IpPermissions"] == []
+    assert [(r["IpProtocol"], [x["CidrIp"] for x in r["IpRanges"]]) for r in quarantine["IpPermissionsEgress"]] == [
+        ("-1", ["127.0.0.1/32"])
+    ]
+    app = ec2.describe_security_groups(GroupIds=[v_out["AppSecurityGroupId"]])["SecurityGroups"][0]
+    assert app["IpPermissions"] == []
+    assert [(r["IpProtocol"], [x["CidrIp"] for x in r["IpRanges"]]) for r in app["IpPermissionsEgress"]] == [
+        ("-1", ["0.0.0.0/0"])
+    ]
+    associations = ec2.describe_iam_instance_profile_associations(
+        Filters=[{"Name": "instance-id", "Values": [v_out["InstanceId"]]}]
+    )["IamInstanceProfileAssociations"]
+    assert [a["IamInstanceProfile"]["Arn"] for a in associations] == [v_out["InstanceProfileArn"]]
+    assert [p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=v_out["InstanceRoleName"])["AttachedPolicies"]] == [
+        "AmazonSSMManagedInstanceCore"
+    ]
+    table = ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [v_out["SubnetId"]]}])
+    assert [t["RouteTableId"] for t in table["RouteTables"]] == [v_ids["PublicRouteTable"]]
+
+    # --- teardown: every resource goes
+    victim_id, detection_id = victim["StackId"], detection["StackId"]
+    cf.delete_stack(StackName="irlab-t1-victim")
+    s3.delete_object(Bucket=bucket, Key=f"AWSLogs/{ACCOUNT_ID}/probe.txt")
+    versions = s3.list_object_versions(Bucket=bucket)
+    objects = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions.get("Versions", []) + versions.get("DeleteMarkers", [])]
+    s3.delete_objects(Bucket=bucket, Delete={"Objects": objects})
+    cf.delete_stack(StackName="irlab-t1-detection")
+    for stack_id in (victim_id, detection_id):
+        stack = cf.describe_stacks(StackName=stack_id)["Stacks"][0]
+        assert stack["StackStatus"] == "DELETE_COMPLETE", stack.get("StackStatusReason")
+    assert [s["StackName"] for s in cf.describe_stacks()["Stacks"]] == []
+
+    assert [v for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]] == []
+    assert ec2.describe_internet_gateways()["InternetGateways"] == []
+    assert [t for t in ec2.describe_route_tables()["RouteTables"] if t["VpcId"] == v_out["VpcId"]] == []
+    assert [s for s in ec2.describe_subnets()["Subnets"] if s["VpcId"] == v_out["VpcId"]] == []
+    assert [g for g in ec2.describe_security_groups()["SecurityGroups"] if g.get("VpcId") == v_out["VpcId"]] == []
+    assert {i["State"]["Name"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]} == {"terminated"}
+    assert ec2.describe_network_interfaces()["NetworkInterfaces"] == []
+    assert ec2.describe_volumes()["Volumes"] == []
+    assert ec2.describe_iam_instance_profile_associations()["IamInstanceProfileAssociations"] == []
+    assert iam.list_roles(PathPrefix="/irlab/")["Roles"] == []
+    assert iam.list_instance_profiles(PathPrefix="/irlab/")["InstanceProfiles"] == []
+    assert ct.describe_trails()["trailList"] == []
+    assert s3.list_buckets()["Buckets"] == []
+    assert sns.list_topics()["Topics"] == [] and sns.list_subscriptions()["Subscriptions"] == []
+    assert sqs.list_queues().get("QueueUrls", []) == []
+
+
+def test_detection_stack_with_notify_email(aws):
+    """With NotifyEmail set, the HasNotifyEmail condition adds the email
+    subscription to the alert topic (Conditions section: the resource is created
+    only when its condition is true).
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/conditions-section-structure.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-sns-subscription.html
+    """
+    cf, sns = aws("cloudformation"), aws("sns")
+    stack = create_stack(
+        cf, "irlab-t2-detection", DETECTION.read_text(), {"LabName": "t2", "NotifyEmail": "soc@example.com"}, Tags=TAGS
+    )
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    subscriptions = sns.list_subscriptions_by_topic(TopicArn=_outputs(stack)["AlertTopicArn"])["Subscriptions"]
+    assert sorted(s["Protocol"] for s in subscriptions) == ["email", "sqs"]
+    assert "AlertEmailSubscription" in physical_ids(cf, "irlab-t2-detection")
