@@ -67,7 +67,8 @@ fn embedded_files() -> Vec<&'static include_dir::File<'static>> {
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or_default();
-            if name != "__pycache__" && !name.starts_with('.') && !name.ends_with(".egg-info") {
+            // The stand-in's own tests stay in the source tree; the binary needs only the package.
+            if name != "__pycache__" && name != "tests" && !name.starts_with('.') && !name.ends_with(".egg-info") {
                 walk(d, out);
             }
         }
