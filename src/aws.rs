@@ -64,16 +64,8 @@ impl AwsContext {
             let endpoint = conn.local_endpoint();
             check_local_endpoint(&endpoint)?;
             loader = loader
-                .credentials_provider(Credentials::new(
-                    "testing",
-                    "testing",
-                    None,
-                    None,
-                    "irlab-local",
-                ))
-                .region(Region::new(
-                    conn.region.clone().unwrap_or_else(|| "us-east-1".into()),
-                ))
+                .credentials_provider(Credentials::new("testing", "testing", None, None, "irlab-local"))
+                .region(Region::new(conn.region.clone().unwrap_or_else(|| "us-east-1".into())))
                 .endpoint_url(&endpoint);
             Some(endpoint)
         } else {
@@ -92,19 +84,13 @@ impl AwsContext {
         let region = match config.region() {
             Some(r) => r.to_string(),
             None => {
-                return Err(Error::problem("no AWS region is set").with_hint(
-                    "pass --region, set AWS_REGION, or give your profile a region (`aws configure`)",
-                ));
+                return Err(Error::problem("no AWS region is set")
+                    .with_hint("pass --region, set AWS_REGION, or give your profile a region (`aws configure`)"));
             }
         };
         regions::validate(&region)?;
         let endpoint = endpoint.or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
-        Ok(AwsContext {
-            config,
-            region,
-            endpoint,
-            local: conn.local,
-        })
+        Ok(AwsContext { config, region, endpoint, local: conn.local })
     }
 
     pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
@@ -131,25 +117,31 @@ impl AwsContext {
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&self.config)
     }
+    pub fn events(&self) -> aws_sdk_eventbridge::Client {
+        aws_sdk_eventbridge::Client::new(&self.config)
+    }
+    pub fn lambda(&self) -> aws_sdk_lambda::Client {
+        aws_sdk_lambda::Client::new(&self.config)
+    }
+    pub fn sfn(&self) -> aws_sdk_sfn::Client {
+        aws_sdk_sfn::Client::new(&self.config)
+    }
+    pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
+        aws_sdk_cloudwatchlogs::Client::new(&self.config)
+    }
     pub fn iam(&self) -> aws_sdk_iam::Client {
         aws_sdk_iam::Client::new(&self.config)
     }
     pub fn s3(&self) -> aws_sdk_s3::Client {
         // A host-name endpoint such as `localhost` cannot take virtual-hosted bucket names.
-        let conf = aws_sdk_s3::config::Builder::from(&self.config)
-            .force_path_style(self.endpoint.is_some())
-            .build();
+        let conf = aws_sdk_s3::config::Builder::from(&self.config).force_path_style(self.endpoint.is_some()).build();
         aws_sdk_s3::Client::from_conf(conf)
     }
 
     /// Who we are: the first AWS call of every command, so credential problems surface early.
     pub async fn identity(&self) -> Result<Identity> {
-        let out = self
-            .sts()
-            .get_caller_identity()
-            .send()
-            .await
-            .aws(|| "checking your AWS identity (STS)".into(), self)?;
+        let out =
+            self.sts().get_caller_identity().send().await.aws(|| "checking your AWS identity (STS)".into(), self)?;
         Ok(Identity {
             account: out.account().unwrap_or_default().to_string(),
             arn: out.arn().unwrap_or_default().to_string(),
@@ -166,20 +158,13 @@ pub struct Identity {
 /// Fails fast, with the fix, when nothing listens where the stand-in should be.
 fn check_local_endpoint(endpoint: &str) -> Result<()> {
     let Some(addr) = crate::emulator::socket_addr_of(endpoint) else {
-        return Err(Error::problem(format!(
-            "`{endpoint}` is not an http://host:port endpoint"
-        )));
+        return Err(Error::problem(format!("`{endpoint}` is not an http://host:port endpoint")));
     };
     match std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
         Ok(_) => Ok(()),
-        Err(e) => Err(Error::failure(format!(
-            "the local AWS stand-in is not running at {endpoint}"
-        ))
-        .with_hint(format!(
-            "start it with `irlab local start --port {}`",
-            addr.port()
-        ))
-        .with_source(e)),
+        Err(e) => Err(Error::failure(format!("the local AWS stand-in is not running at {endpoint}"))
+            .with_hint(format!("start it with `irlab local start --port {}`", addr.port()))
+            .with_source(e)),
     }
 }
 
@@ -199,17 +184,11 @@ where
 }
 
 /// The error code AWS returned, if the call reached AWS.
-pub fn error_code<E: ProvideErrorMetadata, R>(
-    err: &aws_sdk_sts::error::SdkError<E, R>,
-) -> Option<&str> {
+pub fn error_code<E: ProvideErrorMetadata, R>(err: &aws_sdk_sts::error::SdkError<E, R>) -> Option<&str> {
     err.as_service_error().and_then(|e| e.code())
 }
 
-fn describe_sdk_error<E, R>(
-    what: String,
-    err: aws_sdk_sts::error::SdkError<E, R>,
-    ctx: &AwsContext,
-) -> Error
+fn describe_sdk_error<E, R>(what: String, err: aws_sdk_sts::error::SdkError<E, R>, ctx: &AwsContext) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
@@ -231,13 +210,10 @@ where
             | "ExpiredTokenException"
             | "InvalidClientTokenId"
             | "UnrecognizedClientException"
-            | "InvalidToken" => Some(
-                "your AWS credentials are expired or invalid: refresh them (for SSO, `aws sso login`)",
-            ),
-            "AccessDenied"
-            | "AccessDeniedException"
-            | "UnauthorizedOperation"
-            | "AuthorizationError" => {
+            | "InvalidToken" => {
+                Some("your AWS credentials are expired or invalid: refresh them (for SSO, `aws sso login`)")
+            }
+            "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "AuthorizationError" => {
                 Some("your identity lacks a permission irlab needs; the README lists them")
             }
             "Throttling" | "ThrottlingException" | "RequestLimitExceeded" => {
@@ -245,11 +221,7 @@ where
             }
             _ => None,
         };
-        let line = if message.is_empty() {
-            format!("{what}: {code}")
-        } else {
-            format!("{what}: {code}: {message}")
-        };
+        let line = if message.is_empty() { format!("{what}: {code}") } else { format!("{what}: {code}: {message}") };
         let mut e = Error::failure(line).with_source(err);
         if let Some(h) = hint {
             e = e.with_hint(h);
@@ -259,17 +231,15 @@ where
     let (line, hint) = if chain.contains("credential") {
         (
             format!("{what}: no AWS credentials were found"),
-            "configure credentials (`aws configure`, `aws sso login --profile NAME`, or AWS_PROFILE), or use --local".to_string(),
+            "configure credentials (`aws configure`, `aws sso login --profile NAME`, or AWS_PROFILE), or use --local"
+                .to_string(),
         )
     } else if chain.contains("connection refused")
         || chain.contains("dns error")
         || chain.contains("timed out")
         || chain.contains("timeout")
     {
-        let target = ctx
-            .endpoint
-            .clone()
-            .unwrap_or_else(|| format!("AWS in {}", ctx.region));
+        let target = ctx.endpoint.clone().unwrap_or_else(|| format!("AWS in {}", ctx.region));
         let hint = if ctx.local {
             "start the stand-in with `irlab local start`".to_string()
         } else {

@@ -3,6 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 
 use crate::env_vars;
+use crate::lab::Variant;
 use crate::printer::OutputFormat;
 
 #[derive(Debug, Parser)]
@@ -58,21 +59,54 @@ pub enum Command {
     Up(UpArgs),
     /// Show each part of the lab, its state and what it costs
     Status,
+    /// Manage the automated-response playbook
+    #[command(subcommand)]
+    Playbook(PlaybookCommand),
     /// Remove everything the lab created and prove nothing is left
     Down(DownArgs),
     /// Manage the local AWS stand-in
     #[command(subcommand)]
     Local(LocalCommand),
+    /// Measure event-to-contained time of each playbook on the local stand-in (needs --local)
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
-    /// EC2 instance type of the victim
-    #[arg(long, default_value = "t3.micro")]
-    pub instance_type: String,
+    /// Playbook variant; asked on a terminal, else stepfunctions (or the one deployed)
+    #[arg(long, value_enum)]
+    pub playbook: Option<Variant>,
+    /// Lowest GuardDuty severity the playbook acts on (1-10; default 4, Medium and above)
+    #[arg(long, value_name = "N")]
+    pub min_severity: Option<f64>,
+    /// EC2 instance type of the victim [default: t3.micro, or what the lab has]
+    #[arg(long)]
+    pub instance_type: Option<String>,
     /// Also send alerts to this email address (AWS asks it to confirm the subscription)
     #[arg(long, value_name = "ADDRESS")]
     pub notify_email: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlaybookCommand {
+    /// Swap the deployed playbook variant without touching detection or the victim
+    Set {
+        #[arg(value_enum)]
+        variant: Variant,
+        /// Lowest GuardDuty severity the playbook acts on (1-10)
+        #[arg(long, value_name = "N")]
+        min_severity: Option<f64>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Runs per variant
+    #[arg(long, default_value_t = 7)]
+    pub runs: usize,
+    /// Variants to measure (default: all three)
+    #[arg(long = "variant", value_enum)]
+    pub variants: Vec<Variant>,
 }
 
 #[derive(Debug, Args)]

@@ -68,19 +68,13 @@ pub struct Estimate {
 }
 
 pub fn instance_hourly(instance_type: &str) -> Option<f64> {
-    INSTANCE_HOURLY
-        .iter()
-        .find(|(t, _)| *t == instance_type)
-        .map(|(_, p)| *p)
+    INSTANCE_HOURLY.iter().find(|(t, _)| *t == instance_type).map(|(_, p)| *p)
 }
 
 pub fn estimate(usage: &Usage) -> Estimate {
     let mut lines = Vec::new();
     if let Some(t) = &usage.running_instance_type {
-        lines.push(CostLine {
-            item: format!("EC2 instance {t} (running)"),
-            usd_per_hour: instance_hourly(t),
-        });
+        lines.push(CostLine { item: format!("EC2 instance {t} (running)"), usd_per_hour: instance_hourly(t) });
     }
     if usage.ebs_gb > 0 {
         lines.push(CostLine {
@@ -101,16 +95,11 @@ pub fn estimate(usage: &Usage) -> Estimate {
         });
     }
     if usage.guardduty_enabled_by_lab {
-        lines.push(CostLine {
-            item: "GuardDuty (usage-based estimate)".into(),
-            usd_per_hour: Some(GUARDDUTY_LAB_HOUR),
-        });
+        lines
+            .push(CostLine { item: "GuardDuty (usage-based estimate)".into(), usd_per_hour: Some(GUARDDUTY_LAB_HOUR) });
     }
     if usage.trail_logging {
-        lines.push(CostLine {
-            item: "CloudTrail log delivery to S3".into(),
-            usd_per_hour: Some(CLOUDTRAIL_S3_HOUR),
-        });
+        lines.push(CostLine { item: "CloudTrail log delivery to S3".into(), usd_per_hour: Some(CLOUDTRAIL_S3_HOUR) });
     }
     let complete = lines.iter().all(|l| l.usd_per_hour.is_some());
     let per_hour: f64 = lines.iter().filter_map(|l| l.usd_per_hour).sum();
@@ -146,20 +135,14 @@ mod tests {
 
     #[test]
     fn a_stopped_instance_bills_only_its_storage() {
-        let e = estimate(&Usage {
-            ebs_gb: 8,
-            ..Usage::default()
-        });
+        let e = estimate(&Usage { ebs_gb: 8, ..Usage::default() });
         assert_eq!(e.lines.len(), 1);
         assert!(e.usd_per_hour < 0.001);
     }
 
     #[test]
     fn an_unknown_type_makes_the_estimate_a_lower_bound() {
-        let e = estimate(&Usage {
-            running_instance_type: Some("x9.huge".into()),
-            ..Usage::default()
-        });
+        let e = estimate(&Usage { running_instance_type: Some("x9.huge".into()), ..Usage::default() });
         assert!(!e.complete);
         assert_eq!(e.lines[0].usd_per_hour, None);
     }

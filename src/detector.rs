@@ -6,8 +6,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_guardduty::types::{
-    DetectorFeature, DetectorFeatureConfiguration, DetectorStatus, FeatureStatus,
-    FindingPublishingFrequency,
+    DetectorFeature, DetectorFeatureConfiguration, DetectorStatus, FeatureStatus, FindingPublishingFrequency,
 };
 
 use crate::aws::{AwsContext, AwsResultExt, error_code};
@@ -26,20 +25,12 @@ pub struct DetectorInfo {
 
 pub async fn find(ctx: &AwsContext) -> Result<Option<DetectorInfo>> {
     let gd = ctx.guardduty();
-    let list = gd
-        .list_detectors()
-        .send()
-        .await
-        .aws(|| "listing GuardDuty detectors".into(), ctx)?;
+    let list = gd.list_detectors().send().await.aws(|| "listing GuardDuty detectors".into(), ctx)?;
     let Some(id) = list.detector_ids().first().cloned() else {
         return Ok(None);
     };
-    let got = gd
-        .get_detector()
-        .detector_id(&id)
-        .send()
-        .await
-        .aws(|| format!("reading GuardDuty detector {id}"), ctx)?;
+    let got =
+        gd.get_detector().detector_id(&id).send().await.aws(|| format!("reading GuardDuty detector {id}"), ctx)?;
     let tags: HashMap<String, String> = got.tags().cloned().unwrap_or_default();
     Ok(Some(DetectorInfo {
         enabled: got.status() == Some(&DetectorStatus::Enabled),
@@ -60,11 +51,9 @@ pub async fn ensure(
         Some(found) => {
             let record = match known {
                 Some(k) if k.id == found.id => k.clone(),
-                _ if found.owner_lab.as_deref() == Some(lab.as_str()) => DetectorRecord {
-                    id: found.id.clone(),
-                    ownership: Ownership::Owned,
-                    was_enabled: None,
-                },
+                _ if found.owner_lab.as_deref() == Some(lab.as_str()) => {
+                    DetectorRecord { id: found.id.clone(), ownership: Ownership::Owned, was_enabled: None }
+                }
                 _ => DetectorRecord {
                     id: found.id.clone(),
                     ownership: Ownership::Adopted,
@@ -96,12 +85,7 @@ pub async fn ensure(
                 DetectorFeature::RuntimeMonitoring,
             ]
             .into_iter()
-            .map(|name| {
-                DetectorFeatureConfiguration::builder()
-                    .name(name)
-                    .status(FeatureStatus::Disabled)
-                    .build()
-            })
+            .map(|name| DetectorFeatureConfiguration::builder().name(name).status(FeatureStatus::Disabled).build())
             .collect::<Vec<_>>();
             let out = gd
                 .create_detector()
@@ -114,14 +98,7 @@ pub async fn ensure(
                 .await
                 .aws(|| "creating a GuardDuty detector".into(), ctx)?;
             let id = out.detector_id().unwrap_or_default().to_string();
-            Ok((
-                DetectorRecord {
-                    id,
-                    ownership: Ownership::Owned,
-                    was_enabled: None,
-                },
-                Adoption::Created,
-            ))
+            Ok((DetectorRecord { id, ownership: Ownership::Owned, was_enabled: None }, Adoption::Created))
         }
     }
 }
@@ -160,9 +137,7 @@ impl DetectorAction {
                 Ownership::Adopted => Some(DetectorAction::Leave { id }),
             },
             // No record (an interrupted `up`): the tag is the proof of ownership.
-            _ if found.owner_lab.as_deref() == Some(lab.as_str()) => {
-                Some(DetectorAction::Delete { id })
-            }
+            _ if found.owner_lab.as_deref() == Some(lab.as_str()) => Some(DetectorAction::Delete { id }),
             _ => None,
         }
     }
@@ -184,18 +159,11 @@ impl DetectorAction {
     pub async fn execute(&self, ctx: &AwsContext) -> Result<()> {
         let gd = ctx.guardduty();
         match self {
-            DetectorAction::Delete { id } => {
-                match gd.delete_detector().detector_id(id).send().await {
-                    Ok(_) => Ok(()),
-                    Err(e)
-                        if error_code(&e) == Some("BadRequestException")
-                            && find(ctx).await?.is_none() =>
-                    {
-                        Ok(())
-                    }
-                    Err(e) => Err(e).aws(|| format!("deleting GuardDuty detector {id}"), ctx),
-                }
-            }
+            DetectorAction::Delete { id } => match gd.delete_detector().detector_id(id).send().await {
+                Ok(_) => Ok(()),
+                Err(e) if error_code(&e) == Some("BadRequestException") && find(ctx).await?.is_none() => Ok(()),
+                Err(e) => Err(e).aws(|| format!("deleting GuardDuty detector {id}"), ctx),
+            },
             DetectorAction::Disable { id } => {
                 gd.update_detector()
                     .detector_id(id)
@@ -219,40 +187,24 @@ mod tests {
     }
 
     fn found(enabled: bool, owner: Option<&str>) -> DetectorInfo {
-        DetectorInfo {
-            id: "d1".into(),
-            enabled,
-            owner_lab: owner.map(String::from),
-        }
+        DetectorInfo { id: "d1".into(), enabled, owner_lab: owner.map(String::from) }
     }
 
     #[test]
     fn an_owned_detector_is_deleted() {
-        let rec = DetectorRecord {
-            id: "d1".into(),
-            ownership: Ownership::Owned,
-            was_enabled: None,
-        };
+        let rec = DetectorRecord { id: "d1".into(), ownership: Ownership::Owned, was_enabled: None };
         let plan = DetectorAction::plan(&lab(), Some(&rec), Some(&found(true, Some("t"))));
         assert_eq!(plan, Some(DetectorAction::Delete { id: "d1".into() }));
     }
 
     #[test]
     fn an_adopted_detector_goes_back_to_how_it_was() {
-        let was_off = DetectorRecord {
-            id: "d1".into(),
-            ownership: Ownership::Adopted,
-            was_enabled: Some(false),
-        };
+        let was_off = DetectorRecord { id: "d1".into(), ownership: Ownership::Adopted, was_enabled: Some(false) };
         assert_eq!(
             DetectorAction::plan(&lab(), Some(&was_off), Some(&found(true, None))),
             Some(DetectorAction::Disable { id: "d1".into() })
         );
-        let was_on = DetectorRecord {
-            id: "d1".into(),
-            ownership: Ownership::Adopted,
-            was_enabled: Some(true),
-        };
+        let was_on = DetectorRecord { id: "d1".into(), ownership: Ownership::Adopted, was_enabled: Some(true) };
         assert_eq!(
             DetectorAction::plan(&lab(), Some(&was_on), Some(&found(true, None))),
             Some(DetectorAction::Leave { id: "d1".into() })
@@ -265,27 +217,14 @@ mod tests {
             DetectorAction::plan(&lab(), None, Some(&found(true, Some("t")))),
             Some(DetectorAction::Delete { id: "d1".into() })
         );
-        assert_eq!(
-            DetectorAction::plan(&lab(), None, Some(&found(true, Some("other")))),
-            None
-        );
-        assert_eq!(
-            DetectorAction::plan(&lab(), None, Some(&found(true, None))),
-            None
-        );
+        assert_eq!(DetectorAction::plan(&lab(), None, Some(&found(true, Some("other")))), None);
+        assert_eq!(DetectorAction::plan(&lab(), None, Some(&found(true, None))), None);
         assert_eq!(DetectorAction::plan(&lab(), None, None), None);
     }
 
     #[test]
     fn a_record_for_a_detector_that_was_replaced_is_not_trusted() {
-        let rec = DetectorRecord {
-            id: "old".into(),
-            ownership: Ownership::Owned,
-            was_enabled: None,
-        };
-        assert_eq!(
-            DetectorAction::plan(&lab(), Some(&rec), Some(&found(true, None))),
-            None
-        );
+        let rec = DetectorRecord { id: "old".into(), ownership: Ownership::Owned, was_enabled: None };
+        assert_eq!(DetectorAction::plan(&lab(), Some(&rec), Some(&found(true, None))), None);
     }
 }

@@ -34,8 +34,7 @@ pub fn cache_dir() -> Result<PathBuf> {
         return Ok(PathBuf::from(dir));
     }
     dirs::cache_dir().map(|d| d.join("irlab")).ok_or_else(|| {
-        Error::failure("no cache directory on this machine")
-            .with_hint(format!("set {}", env_vars::IRLAB_CACHE_DIR))
+        Error::failure("no cache directory on this machine").with_hint(format!("set {}", env_vars::IRLAB_CACHE_DIR))
     })
 }
 
@@ -62,11 +61,7 @@ fn embedded_files() -> Vec<&'static include_dir::File<'static>> {
             out.push(f);
         }
         for d in dir.dirs() {
-            let name = d
-                .path()
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
+            let name = d.path().file_name().and_then(|n| n.to_str()).unwrap_or_default();
             // The stand-in's own tests stay in the source tree; the binary needs only the package.
             if name != "__pycache__" && name != "tests" && !name.starts_with('.') && !name.ends_with(".egg-info") {
                 walk(d, out);
@@ -81,10 +76,7 @@ fn embedded_files() -> Vec<&'static include_dir::File<'static>> {
 }
 
 fn requirements() -> &'static str {
-    SOURCES
-        .get_file("requirements.txt")
-        .and_then(|f| f.contents_utf8())
-        .unwrap_or("moto[server]==5.2.5\n")
+    SOURCES.get_file("requirements.txt").and_then(|f| f.contents_utf8()).unwrap_or("moto[server]==5.2.5\n")
 }
 
 /// The virtualenv and sources, ready to run.
@@ -100,8 +92,7 @@ pub fn install(reporter: &dyn Reporter) -> Result<Installation> {
     fs::create_dir_all(&cache).context(|| format!("creating {}", cache.display()))?;
     let lock_path = cache.join("install.lock");
     let lock = File::create(&lock_path).context(|| format!("creating {}", lock_path.display()))?;
-    lock.lock()
-        .context(|| format!("locking {}", lock_path.display()))?;
+    lock.lock().context(|| format!("locking {}", lock_path.display()))?;
 
     let sources = cache.join("emulator").join(sources_digest());
     if !sources.join(".complete").exists() {
@@ -112,8 +103,7 @@ pub fn install(reporter: &dyn Reporter) -> Result<Installation> {
             }
             fs::write(&dest, file.contents()).context(|| format!("writing {}", dest.display()))?;
         }
-        fs::write(sources.join(".complete"), b"")
-            .context(|| "marking the stand-in sources complete".into())?;
+        fs::write(sources.join(".complete"), b"").context(|| "marking the stand-in sources complete".into())?;
     }
 
     let venv = cache.join(format!("venv-{}", digest_str(requirements())));
@@ -125,8 +115,7 @@ pub fn install(reporter: &dyn Reporter) -> Result<Installation> {
             what: format!("creating a Python virtualenv in {}", venv.display()),
         });
         if venv.exists() {
-            fs::remove_dir_all(&venv)
-                .context(|| format!("removing the unfinished {}", venv.display()))?;
+            fs::remove_dir_all(&venv).context(|| format!("removing the unfinished {}", venv.display()))?;
         }
         run(Command::new(&base).args(["-m", "venv"]).arg(&venv), "creating the stand-in's virtualenv").map_err(|e| {
             e.with_hint(format!("irlab needs Python 3.9+ with the venv module (Debian: `apt-get install python3-venv`); set {} to choose the interpreter", env_vars::IRLAB_PYTHON))
@@ -137,26 +126,13 @@ pub fn install(reporter: &dyn Reporter) -> Result<Installation> {
         });
         run(
             Command::new(&python)
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--disable-pip-version-check",
-                    "--quiet",
-                    "-r",
-                ])
+                .args(["-m", "pip", "install", "--disable-pip-version-check", "--quiet", "-r"])
                 .arg(sources.join("requirements.txt")),
             "installing the stand-in's packages with pip",
         )
-        .map_err(|e| {
-            e.with_hint("pip needs to reach PyPI (or your pip mirror); the error above is pip's")
-        })?;
-        fs::write(venv.join(".complete"), b"")
-            .context(|| "marking the virtualenv complete".into())?;
-        reporter.report(Progress::Finished {
-            task: TASK.into(),
-            what: "stand-in installed".into(),
-        });
+        .map_err(|e| e.with_hint("pip needs to reach PyPI (or your pip mirror); the error above is pip's"))?;
+        fs::write(venv.join(".complete"), b"").context(|| "marking the virtualenv complete".into())?;
+        reporter.report(Progress::Finished { task: TASK.into(), what: "stand-in installed".into() });
     }
     drop(lock);
     Ok(Installation { python, sources })
@@ -172,26 +148,14 @@ fn digest_str(s: &str) -> String {
 }
 
 fn run(cmd: &mut Command, what: &str) -> Result<()> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .context(|| format!("{what}: could not start {:?}", cmd.get_program()))?;
+    let out =
+        cmd.stdin(Stdio::null()).output().context(|| format!("{what}: could not start {:?}", cmd.get_program()))?;
     if out.status.success() {
         return Ok(());
     }
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let tail: Vec<&str> = stderr
-        .lines()
-        .rev()
-        .take(5)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    Err(Error::failure(format!(
-        "{what} failed: {}",
-        tail.join(" | ")
-    )))
+    let tail: Vec<&str> = stderr.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
+    Err(Error::failure(format!("{what} failed: {}", tail.join(" | "))))
 }
 
 /// The files that describe one running stand-in.
@@ -203,10 +167,7 @@ struct Files {
 fn files(port: u16) -> Result<Files> {
     let dir = cache_dir()?.join("local");
     fs::create_dir_all(&dir).context(|| format!("creating {}", dir.display()))?;
-    Ok(Files {
-        pid: dir.join(format!("{port}.pid")),
-        log: dir.join(format!("{port}.log")),
-    })
+    Ok(Files { pid: dir.join(format!("{port}.pid")), log: dir.join(format!("{port}.log")) })
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -234,10 +195,7 @@ pub fn answers(host: &str, port: u16) -> bool {
         return false;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    if stream
-        .write_all(format!("GET /moto-api/ HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
-        .is_err()
-    {
+    if stream.write_all(format!("GET /moto-api/ HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes()).is_err() {
         return false;
     }
     let mut head = [0u8; 12];
@@ -249,9 +207,7 @@ fn live_pid(pid_file: &Path) -> Option<u32> {
     let pid: u32 = fs::read_to_string(pid_file).ok()?.trim().parse().ok()?;
     let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok();
     match cmdline {
-        Some(c) => String::from_utf8_lossy(&c)
-            .contains("irlab_emulator")
-            .then_some(pid),
+        Some(c) => String::from_utf8_lossy(&c).contains("irlab_emulator").then_some(pid),
         // Without /proc (macOS) fall back to "the process exists".
         None => (unsafe { libc::kill(pid as i32, 0) } == 0).then_some(pid),
     }
@@ -259,12 +215,7 @@ fn live_pid(pid_file: &Path) -> Option<u32> {
 
 pub fn status(host: &str, port: u16) -> Result<Status> {
     let f = files(port)?;
-    Ok(Status {
-        endpoint: endpoint(host, port),
-        running: answers(host, port),
-        pid: live_pid(&f.pid),
-        log: f.log,
-    })
+    Ok(Status { endpoint: endpoint(host, port), running: answers(host, port), pid: live_pid(&f.pid), log: f.log })
 }
 
 /// Starts the stand-in unless it already runs; returns when it answers requests.
@@ -272,80 +223,48 @@ pub fn start(host: &str, port: u16, reporter: &dyn Reporter) -> Result<Status> {
     let f = files(port)?;
     if answers(host, port) {
         if live_pid(&f.pid).is_some() {
-            reporter.report(Progress::Note(format!(
-                "the stand-in is already running at {}",
-                endpoint(host, port)
-            )));
+            reporter.report(Progress::Note(format!("the stand-in is already running at {}", endpoint(host, port))));
             return status(host, port);
         }
-        return Err(Error::problem(format!("another program already answers on {}", endpoint(host, port)))
-            .with_hint("stop it (LocalStack uses this port too), or choose another port with `irlab local start --port N`"));
+        return Err(Error::problem(format!("another program already answers on {}", endpoint(host, port))).with_hint(
+            "stop it (LocalStack uses this port too), or choose another port with `irlab local start --port N`",
+        ));
     }
     let install = install(reporter)?;
-    reporter.report(Progress::Started {
-        task: TASK.into(),
-        what: format!("starting at {}", endpoint(host, port)),
-    });
+    reporter.report(Progress::Started { task: TASK.into(), what: format!("starting at {}", endpoint(host, port)) });
     let log = File::create(&f.log).context(|| format!("creating {}", f.log.display()))?;
     let mut cmd = Command::new(&install.python);
-    cmd.args([
-        "-m",
-        "irlab_emulator",
-        "--host",
-        host,
-        "--port",
-        &port.to_string(),
-    ])
-    .env("PYTHONPATH", &install.sources)
-    .env("PYTHONDONTWRITEBYTECODE", "1")
-    .stdin(Stdio::null())
-    .stdout(log.try_clone()?)
-    .stderr(log);
+    cmd.args(["-m", "irlab_emulator", "--host", host, "--port", &port.to_string()])
+        .env("PYTHONPATH", &install.sources)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
     #[cfg(unix)]
     {
         // Its own process group: the stand-in outlives this command and ignores the terminal's Ctrl-C.
         use std::os::unix::process::CommandExt;
         cmd.process_group(0);
     }
-    let mut child = cmd
-        .spawn()
-        .context(|| format!("starting {}", install.python.display()))?;
+    let mut child = cmd.spawn().context(|| format!("starting {}", install.python.display()))?;
     fs::write(&f.pid, child.id().to_string()).context(|| format!("writing {}", f.pid.display()))?;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if answers(host, port) {
-            reporter.report(Progress::Finished {
-                task: TASK.into(),
-                what: format!("running at {}", endpoint(host, port)),
-            });
+            reporter
+                .report(Progress::Finished { task: TASK.into(), what: format!("running at {}", endpoint(host, port)) });
             return status(host, port);
         }
         if let Some(exit) = child.try_wait()? {
             let _ = fs::remove_file(&f.pid);
             let text = fs::read_to_string(&f.log).unwrap_or_default();
-            let tail: Vec<&str> = text
-                .lines()
-                .rev()
-                .take(3)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
-            return Err(Error::failure(format!(
-                "the stand-in exited ({exit}) before answering: {}",
-                tail.join(" | ")
-            ))
-            .with_hint(format!("its log is {}", f.log.display())));
+            let tail: Vec<&str> = text.lines().rev().take(3).collect::<Vec<_>>().into_iter().rev().collect();
+            return Err(Error::failure(format!("the stand-in exited ({exit}) before answering: {}", tail.join(" | ")))
+                .with_hint(format!("its log is {}", f.log.display())));
         }
         if Instant::now() > deadline {
-            return Err(Error::failure(format!(
-                "the stand-in did not answer at {} within 60 s",
-                endpoint(host, port)
-            ))
-            .with_hint(format!(
-                "its log is {}; stop it with `irlab local stop --port {port}`",
-                f.log.display()
-            )));
+            return Err(Error::failure(format!("the stand-in did not answer at {} within 60 s", endpoint(host, port)))
+                .with_hint(format!("its log is {}; stop it with `irlab local stop --port {port}`", f.log.display())));
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -358,27 +277,18 @@ pub fn stop(port: u16, reporter: &dyn Reporter) -> Result<bool> {
         let _ = fs::remove_file(&f.pid);
         return Ok(false);
     };
-    reporter.report(Progress::Started {
-        task: TASK.into(),
-        what: format!("stopping process {pid}"),
-    });
+    reporter.report(Progress::Started { task: TASK.into(), what: format!("stopping process {pid}") });
     let pid = pid as i32;
     unsafe { libc::kill(pid, libc::SIGTERM) };
     let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline
-        && unsafe { libc::kill(pid, 0) } == 0
-        && live_pid(&f.pid).is_some()
-    {
+    while Instant::now() < deadline && unsafe { libc::kill(pid, 0) } == 0 && live_pid(&f.pid).is_some() {
         std::thread::sleep(Duration::from_millis(100));
     }
     if live_pid(&f.pid).is_some() {
         unsafe { libc::kill(pid, libc::SIGKILL) };
     }
     let _ = fs::remove_file(&f.pid);
-    reporter.report(Progress::Finished {
-        task: TASK.into(),
-        what: "stopped".into(),
-    });
+    reporter.report(Progress::Finished { task: TASK.into(), what: "stopped".into() });
     Ok(true)
 }
 
@@ -388,27 +298,15 @@ mod tests {
 
     #[test]
     fn endpoints_resolve_to_socket_addresses() {
-        assert_eq!(
-            socket_addr_of("http://127.0.0.1:4566").unwrap().port(),
-            4566
-        );
-        assert_eq!(
-            socket_addr_of("http://127.0.0.1:5000/").unwrap().port(),
-            5000
-        );
+        assert_eq!(socket_addr_of("http://127.0.0.1:4566").unwrap().port(), 4566);
+        assert_eq!(socket_addr_of("http://127.0.0.1:5000/").unwrap().port(), 5000);
         assert!(socket_addr_of("https://example.com").is_none());
     }
 
     #[test]
     fn the_embedded_sources_hold_the_package_and_its_pins() {
-        let names: Vec<String> = embedded_files()
-            .iter()
-            .map(|f| f.path().to_string_lossy().into_owned())
-            .collect();
-        assert!(
-            names.iter().any(|n| n == "irlab_emulator/__main__.py"),
-            "{names:?}"
-        );
+        let names: Vec<String> = embedded_files().iter().map(|f| f.path().to_string_lossy().into_owned()).collect();
+        assert!(names.iter().any(|n| n == "irlab_emulator/__main__.py"), "{names:?}");
         assert!(requirements().contains("moto[server]==5.2.5"));
         assert!(!names.iter().any(|n| n.contains("__pycache__")));
     }

@@ -43,22 +43,12 @@ impl fmt::Display for Error {
 impl Error {
     /// The user asked for something invalid, or a check found a problem.
     pub fn problem(message: impl Into<String>) -> Self {
-        Error {
-            kind: Kind::Problem,
-            message: message.into(),
-            hint: None,
-            source: None,
-        }
+        Error { kind: Kind::Problem, message: message.into(), hint: None, source: None }
     }
 
     /// AWS or the machine failed.
     pub fn failure(message: impl Into<String>) -> Self {
-        Error {
-            kind: Kind::Failure,
-            message: message.into(),
-            hint: None,
-            source: None,
-        }
+        Error { kind: Kind::Failure, message: message.into(), hint: None, source: None }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {

@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::aws::{AwsContext, AwsResultExt, error_code};
 use crate::detector;
 use crate::error::Result;
-use crate::lab::{LAB_TAG, LabName};
+use crate::lab::{LAB_TAG, LabName, Part, Variant};
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct LabResource {
@@ -25,10 +25,7 @@ pub struct LabResource {
 
 impl LabResource {
     fn new(kind: &str, id: impl Into<String>) -> Self {
-        LabResource {
-            kind: kind.to_string(),
-            id: id.into(),
-        }
+        LabResource { kind: kind.to_string(), id: id.into() }
     }
 }
 
@@ -40,7 +37,7 @@ impl std::fmt::Display for LabResource {
 
 /// Lists every resource of the lab in the context's region (and its IAM roles and profiles).
 pub async fn sweep(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
-    let (stacks, ec2, s3, sns, sqs, trails, iam, ssm, detector) = futures::try_join!(
+    let (stacks, ec2, s3, sns, sqs, trails, iam, ssm, detector, engines) = futures::try_join!(
         stacks(ctx, lab),
         ec2(ctx, lab),
         buckets(ctx, lab),
@@ -50,11 +47,10 @@ pub async fn sweep(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> 
         iam(ctx, lab),
         parameters(ctx, lab),
         owned_detector(ctx, lab),
+        playbook_engines(ctx, lab),
     )?;
-    let mut all: Vec<LabResource> = [stacks, ec2, s3, sns, sqs, trails, iam, ssm, detector]
-        .into_iter()
-        .flatten()
-        .collect();
+    let mut all: Vec<LabResource> =
+        [stacks, ec2, s3, sns, sqs, trails, iam, ssm, detector, engines].into_iter().flatten().collect();
     all.sort();
     all.dedup();
     Ok(all)
@@ -76,19 +72,11 @@ async fn stacks(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
             .await
             .aws(|| "listing CloudFormation stacks".into(), ctx)?;
         for s in page.stacks() {
-            let tags: HashMap<String, String> = s
-                .tags()
-                .iter()
-                .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-                .collect();
-            let gone = s
-                .stack_status()
-                .is_some_and(|st| st.as_str() == "DELETE_COMPLETE");
+            let tags: HashMap<String, String> =
+                s.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect();
+            let gone = s.stack_status().is_some_and(|st| st.as_str() == "DELETE_COMPLETE");
             if tag_matches(&tags, lab) && !gone {
-                out.push(LabResource::new(
-                    "cloudformation:stack",
-                    s.stack_name().unwrap_or_default(),
-                ));
+                out.push(LabResource::new("cloudformation:stack", s.stack_name().unwrap_or_default()));
             }
         }
         token = page.next_token().map(String::from);
@@ -100,12 +88,7 @@ async fn stacks(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
 
 async fn ec2(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
     let ec2 = ctx.ec2();
-    let by_tag = || {
-        Filter::builder()
-            .name(format!("tag:{LAB_TAG}"))
-            .values(lab.as_str())
-            .build()
-    };
+    let by_tag = || Filter::builder().name(format!("tag:{LAB_TAG}")).values(lab.as_str()).build();
     let what = |t: &str| format!("listing the lab's EC2 {t}");
     let alive_states = ["pending", "running", "shutting-down", "stopping", "stopped"];
     let instances = ec2
@@ -124,22 +107,14 @@ async fn ec2(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
     let igws = ec2.describe_internet_gateways().filters(by_tag()).send();
     let tables = ec2.describe_route_tables().filters(by_tag()).send();
     let volumes = ec2.describe_volumes().filters(by_tag()).send();
-    let snapshots = ec2
-        .describe_snapshots()
-        .owner_ids("self")
-        .filters(by_tag())
-        .send();
+    let snapshots = ec2.describe_snapshots().owner_ids("self").filters(by_tag()).send();
     let templates = ec2.describe_launch_templates().filters(by_tag()).send();
-    let (instances, vpcs, subnets, groups, igws, tables, volumes, snapshots, templates) = futures::join!(
-        instances, vpcs, subnets, groups, igws, tables, volumes, snapshots, templates
-    );
+    let (instances, vpcs, subnets, groups, igws, tables, volumes, snapshots, templates) =
+        futures::join!(instances, vpcs, subnets, groups, igws, tables, volumes, snapshots, templates);
     let mut out = Vec::new();
     for r in instances.aws(|| what("instances"), ctx)?.reservations() {
         for i in r.instances() {
-            out.push(LabResource::new(
-                "ec2:instance",
-                i.instance_id().unwrap_or_default(),
-            ));
+            out.push(LabResource::new("ec2:instance", i.instance_id().unwrap_or_default()));
         }
     }
     out.extend(
@@ -166,12 +141,7 @@ async fn ec2(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
         igws.aws(|| what("internet gateways"), ctx)?
             .internet_gateways()
             .iter()
-            .map(|g| {
-                LabResource::new(
-                    "ec2:internet-gateway",
-                    g.internet_gateway_id().unwrap_or_default(),
-                )
-            }),
+            .map(|g| LabResource::new("ec2:internet-gateway", g.internet_gateway_id().unwrap_or_default())),
     );
     out.extend(
         tables
@@ -188,10 +158,7 @@ async fn ec2(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
             .volumes()
             .iter()
             .filter(|v| {
-                !v.attachments().iter().any(|a| {
-                    a.instance_id()
-                        .is_some_and(|i| lab_instances.iter().any(|l| l == i))
-                })
+                !v.attachments().iter().any(|a| a.instance_id().is_some_and(|i| lab_instances.iter().any(|l| l == i)))
             })
             .map(|v| LabResource::new("ec2:volume", v.volume_id().unwrap_or_default())),
     );
@@ -207,12 +174,7 @@ async fn ec2(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
             .aws(|| what("launch templates"), ctx)?
             .launch_templates()
             .iter()
-            .map(|t| {
-                LabResource::new(
-                    "ec2:launch-template",
-                    t.launch_template_id().unwrap_or_default(),
-                )
-            }),
+            .map(|t| LabResource::new("ec2:launch-template", t.launch_template_id().unwrap_or_default())),
     );
     Ok(out)
 }
@@ -241,11 +203,8 @@ async fn buckets(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
     let checks = candidates.iter().map(|name| async move {
         match s3.get_bucket_tagging().bucket(name).send().await {
             Ok(t) => {
-                let tags: HashMap<String, String> = t
-                    .tag_set()
-                    .iter()
-                    .map(|t| (t.key().to_string(), t.value().to_string()))
-                    .collect();
+                let tags: HashMap<String, String> =
+                    t.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
                 Ok(tag_matches(&tags, lab).then(|| LabResource::new("s3:bucket", name.clone())))
             }
             Err(e) if matches!(error_code(&e), Some("NoSuchTagSet" | "NoSuchBucket")) => Ok(None),
@@ -260,12 +219,7 @@ async fn topics(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
     let mut arns = Vec::new();
     let mut token = None;
     loop {
-        let page = sns
-            .list_topics()
-            .set_next_token(token)
-            .send()
-            .await
-            .aws(|| "listing SNS topics".into(), ctx)?;
+        let page = sns.list_topics().set_next_token(token).send().await.aws(|| "listing SNS topics".into(), ctx)?;
         arns.extend(
             page.topics()
                 .iter()
@@ -285,26 +239,17 @@ async fn topics(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
             .send()
             .await
             .aws(|| format!("reading the tags of topic {arn}"), ctx)?;
-        let tags: HashMap<String, String> = tags
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect();
-        Ok::<_, crate::error::Error>(
-            tag_matches(&tags, lab).then(|| LabResource::new("sns:topic", arn.clone())),
-        )
+        let tags: HashMap<String, String> =
+            tags.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+        Ok::<_, crate::error::Error>(tag_matches(&tags, lab).then(|| LabResource::new("sns:topic", arn.clone())))
     });
     Ok(try_join_all(checks).await?.into_iter().flatten().collect())
 }
 
 async fn queues(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
     let sqs = &ctx.sqs();
-    let list = sqs
-        .list_queues()
-        .queue_name_prefix(stack_prefix(lab))
-        .send()
-        .await
-        .aws(|| "listing SQS queues".into(), ctx)?;
+    let list =
+        sqs.list_queues().queue_name_prefix(stack_prefix(lab)).send().await.aws(|| "listing SQS queues".into(), ctx)?;
     let checks = list.queue_urls().iter().map(|url| async move {
         let tags = match sqs.list_queue_tags().queue_url(url).send().await {
             Ok(t) => t,
@@ -323,11 +268,7 @@ async fn queues(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
 
 async fn trails(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
     let ct = ctx.cloudtrail();
-    let list = ct
-        .list_trails()
-        .send()
-        .await
-        .aws(|| "listing CloudTrail trails".into(), ctx)?;
+    let list = ct.list_trails().send().await.aws(|| "listing CloudTrail trails".into(), ctx)?;
     // A multi-region trail is listed in every region; only its home region owns it.
     let arns: Vec<String> = list
         .trails()
@@ -351,20 +292,12 @@ async fn trails(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
             let map: HashMap<String, String> = r
                 .tags_list()
                 .iter()
-                .map(|t| {
-                    (
-                        t.key().to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    )
-                })
+                .map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string()))
                 .collect();
             if tag_matches(&map, lab) {
                 // Named as CloudFormation names it (the physical id), not by ARN.
                 let arn = r.resource_id().unwrap_or_default();
-                out.push(LabResource::new(
-                    "cloudtrail:trail",
-                    arn.rsplit_once("trail/").map_or(arn, |(_, name)| name),
-                ));
+                out.push(LabResource::new("cloudtrail:trail", arn.rsplit_once("trail/").map_or(arn, |(_, name)| name)));
             }
         }
     }
@@ -407,12 +340,7 @@ async fn parameters(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>>
         .send()
         .await
         .aws(|| "listing the lab's SSM parameters".into(), ctx)?;
-    Ok(out
-        .parameters()
-        .iter()
-        .filter_map(|p| p.name())
-        .map(|n| LabResource::new("ssm:parameter", n))
-        .collect())
+    Ok(out.parameters().iter().filter_map(|p| p.name()).map(|n| LabResource::new("ssm:parameter", n)).collect())
 }
 
 async fn owned_detector(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
@@ -422,4 +350,197 @@ async fn owned_detector(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResour
         .map(|d| LabResource::new("guardduty:detector", d.id))
         .into_iter()
         .collect())
+}
+
+/// What the playbook stacks create: functions, state machines, rules, runbooks, log groups.
+/// Their names start with `irlab-<lab>-` (log groups may carry it after a path prefix); the tag decides.
+async fn playbook_engines(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
+    let prefix = stack_prefix(lab);
+    let (functions, machines, rules, documents, logs) = futures::try_join!(
+        functions(ctx, lab, &prefix),
+        state_machines(ctx, lab, &prefix),
+        rules(ctx, lab, &prefix),
+        documents(ctx, lab, &prefix),
+        log_groups(ctx, lab, &prefix),
+    )?;
+    Ok([functions, machines, rules, documents, logs].into_iter().flatten().collect())
+}
+
+async fn functions(ctx: &AwsContext, lab: &LabName, prefix: &str) -> Result<Vec<LabResource>> {
+    let lambda = &ctx.lambda();
+    let mut found = Vec::new();
+    let mut marker = None;
+    loop {
+        let page =
+            lambda.list_functions().set_marker(marker).send().await.aws(|| "listing Lambda functions".into(), ctx)?;
+        found.extend(
+            page.functions()
+                .iter()
+                .filter(|f| f.function_name().is_some_and(|n| n.starts_with(prefix)))
+                .filter_map(|f| Some((f.function_name()?.to_string(), f.function_arn()?.to_string()))),
+        );
+        marker = page.next_marker().map(String::from);
+        if marker.is_none() {
+            break;
+        }
+    }
+    let checks = found.iter().map(|(name, arn)| async move {
+        let tags = lambda
+            .list_tags()
+            .resource(arn)
+            .send()
+            .await
+            .aws(|| format!("reading the tags of function {name}"), ctx)?;
+        Ok::<_, crate::error::Error>(
+            tag_matches(&tags.tags().cloned().unwrap_or_default(), lab)
+                .then(|| LabResource::new("lambda:function", name.clone())),
+        )
+    });
+    Ok(try_join_all(checks).await?.into_iter().flatten().collect())
+}
+
+async fn state_machines(ctx: &AwsContext, lab: &LabName, prefix: &str) -> Result<Vec<LabResource>> {
+    let sfn = &ctx.sfn();
+    let mut found = Vec::new();
+    let mut token = None;
+    loop {
+        let page = sfn
+            .list_state_machines()
+            .set_next_token(token)
+            .send()
+            .await
+            .aws(|| "listing Step Functions state machines".into(), ctx)?;
+        found.extend(
+            page.state_machines()
+                .iter()
+                .filter(|m| m.name().starts_with(prefix))
+                .map(|m| m.state_machine_arn().to_string()),
+        );
+        token = page.next_token().map(String::from);
+        if token.is_none() {
+            break;
+        }
+    }
+    let checks = found.iter().map(|arn| async move {
+        let tags = sfn
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .aws(|| format!("reading the tags of {arn}"), ctx)?;
+        let tags: HashMap<String, String> =
+            tags.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect();
+        Ok::<_, crate::error::Error>(
+            tag_matches(&tags, lab).then(|| LabResource::new("states:state-machine", arn.clone())),
+        )
+    });
+    Ok(try_join_all(checks).await?.into_iter().flatten().collect())
+}
+
+async fn rules(ctx: &AwsContext, lab: &LabName, prefix: &str) -> Result<Vec<LabResource>> {
+    let events = &ctx.events();
+    let page = events.list_rules().name_prefix(prefix).send().await.aws(|| "listing EventBridge rules".into(), ctx)?;
+    let found: Vec<(String, String)> =
+        page.rules().iter().filter_map(|r| Some((r.name()?.to_string(), r.arn()?.to_string()))).collect();
+    let checks = found.iter().map(|(name, arn)| async move {
+        let tags = events
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .aws(|| format!("reading the tags of rule {name}"), ctx)?;
+        let tags: HashMap<String, String> =
+            tags.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+        // Rule tags are not documented to come from stack tags; the playbook stacks name their rule
+        // exactly like the stack, which is as unambiguous as the tag.
+        let named = Variant::ALL.iter().any(|v| *name == lab.stack_name(Part::Playbook(*v)));
+        Ok::<_, crate::error::Error>(
+            (named || tag_matches(&tags, lab)).then(|| LabResource::new("events:rule", name.clone())),
+        )
+    });
+    Ok(try_join_all(checks).await?.into_iter().flatten().collect())
+}
+
+async fn documents(ctx: &AwsContext, lab: &LabName, prefix: &str) -> Result<Vec<LabResource>> {
+    use aws_sdk_ssm::types::DocumentKeyValuesFilter;
+    let ssm = &ctx.ssm();
+    let mut found = Vec::new();
+    let mut token = None;
+    loop {
+        let page = ssm
+            .list_documents()
+            .filters(DocumentKeyValuesFilter::builder().key("Owner").values("Self").build())
+            .set_next_token(token)
+            .send()
+            .await
+            .aws(|| "listing SSM documents".into(), ctx)?;
+        found.extend(
+            page.document_identifiers()
+                .iter()
+                .filter_map(|d| d.name())
+                .filter(|n| n.starts_with(prefix))
+                .map(String::from),
+        );
+        token = page.next_token().map(String::from);
+        if token.is_none() {
+            break;
+        }
+    }
+    let checks = found.iter().map(|name| async move {
+        let tags = ssm
+            .list_tags_for_resource()
+            .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Document)
+            .resource_id(name)
+            .send()
+            .await
+            .aws(|| format!("reading the tags of document {name}"), ctx)?;
+        let tags: HashMap<String, String> =
+            tags.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+        Ok::<_, crate::error::Error>(tag_matches(&tags, lab).then(|| LabResource::new("ssm:document", name.clone())))
+    });
+    Ok(try_join_all(checks).await?.into_iter().flatten().collect())
+}
+
+async fn log_groups(ctx: &AwsContext, lab: &LabName, prefix: &str) -> Result<Vec<LabResource>> {
+    let logs = &ctx.logs();
+    let mut found = Vec::new();
+    let mut token = None;
+    loop {
+        let page = logs
+            .describe_log_groups()
+            .set_next_token(token)
+            .send()
+            .await
+            .aws(|| "listing CloudWatch log groups".into(), ctx)?;
+        found.extend(
+            page.log_groups()
+                .iter()
+                .filter_map(|g| g.log_group_name())
+                .filter(|n| {
+                    n.rsplit('/').next().is_some_and(|last| last.starts_with(prefix))
+                        || n.contains(&format!("/irlab/{}/", lab.as_str()))
+                })
+                .map(String::from),
+        );
+        token = page.next_token().map(String::from);
+        if token.is_none() {
+            break;
+        }
+    }
+    // The name pattern is specific to the lab (`irlab-<lab>-`, or `/irlab/<lab>/`), but `irlab-a-`
+    // also prefixes lab `a-b`'s names: the tag settles it.
+    let checks = found.iter().map(|name| async move {
+        #[allow(deprecated)]
+        let tags = logs
+            .list_tags_log_group()
+            .log_group_name(name)
+            .send()
+            .await
+            .aws(|| format!("reading the tags of log group {name}"), ctx)?;
+        Ok::<_, crate::error::Error>(
+            tag_matches(&tags.tags().cloned().unwrap_or_default(), lab)
+                .then(|| LabResource::new("logs:log-group", name.clone())),
+        )
+    });
+    Ok(try_join_all(checks).await?.into_iter().flatten().collect())
 }

@@ -22,10 +22,9 @@ impl LabName {
     /// Validates against the stricter of CloudFormation stack-name and S3 bucket-name rules:
     /// lowercase letters, digits and single hyphens, starting with a letter.
     pub fn parse(name: &str) -> Result<Self> {
-        let hint = "use 1-24 lowercase letters, digits and hyphens, starting with a letter (for example `irlab` or `class-3`)";
-        let bad = |why: &str| {
-            Err(Error::problem(format!("invalid lab name `{name}`: {why}")).with_hint(hint))
-        };
+        let hint =
+            "use 1-24 lowercase letters, digits and hyphens, starting with a letter (for example `irlab` or `class-3`)";
+        let bad = |why: &str| Err(Error::problem(format!("invalid lab name `{name}`: {why}")).with_hint(hint));
         if name.is_empty() {
             return bad("it is empty");
         }
@@ -35,10 +34,7 @@ impl LabName {
         if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
             return bad("it must start with a lowercase letter");
         }
-        if let Some(c) = name
-            .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-        {
+        if let Some(c) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
             return bad(&format!("`{c}` is not allowed"));
         }
         if name.ends_with('-') || name.contains("--") {
@@ -73,20 +69,29 @@ impl fmt::Display for LabName {
 }
 
 /// The lab's CloudFormation stacks. Each is one template in `stacks/`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Part {
     Detection,
     Victim,
+    Playbook(Variant),
 }
 
 impl Part {
-    pub const ALL: [Part; 2] = [Part::Detection, Part::Victim];
+    pub const ALL: [Part; 5] = [
+        Part::Detection,
+        Part::Victim,
+        Part::Playbook(Variant::Lambda),
+        Part::Playbook(Variant::StepFunctions),
+        Part::Playbook(Variant::Ssm),
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Part::Detection => "detection",
             Part::Victim => "victim",
+            Part::Playbook(Variant::Lambda) => "playbook-lambda",
+            Part::Playbook(Variant::StepFunctions) => "playbook-stepfunctions",
+            Part::Playbook(Variant::Ssm) => "playbook-ssm",
         }
     }
 
@@ -94,11 +99,67 @@ impl Part {
         match self {
             Part::Detection => include_str!("../stacks/detection.yaml"),
             Part::Victim => include_str!("../stacks/victim.yaml"),
+            Part::Playbook(Variant::Lambda) => include_str!("../stacks/playbook-lambda.yaml"),
+            Part::Playbook(Variant::StepFunctions) => include_str!("../stacks/playbook-stepfunctions.yaml"),
+            Part::Playbook(Variant::Ssm) => include_str!("../stacks/playbook-ssm.yaml"),
         }
     }
 }
 
 impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl serde::Serialize for Part {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// The three ways the lab automates the same containment.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Variant {
+    /// One Lambda function: fast, but capped at 15 minutes, so it starts the snapshots and returns.
+    Lambda,
+    /// A Step Functions Standard workflow: long-running, parallel, retries, waits for the snapshots.
+    #[value(name = "stepfunctions")]
+    #[serde(rename = "stepfunctions")]
+    StepFunctions,
+    /// An SSM Automation runbook: AWS's own operations tooling, waits for the snapshots.
+    Ssm,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 3] = [Variant::Lambda, Variant::StepFunctions, Variant::Ssm];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Variant::Lambda => "lambda",
+            Variant::StepFunctions => "stepfunctions",
+            Variant::Ssm => "ssm",
+        }
+    }
+
+    /// One line for the prompt and `--help`.
+    pub fn pitch(self) -> &'static str {
+        match self {
+            Variant::Lambda => {
+                "Lambda: one function, contains in seconds; capped at 15 minutes, so it only starts the snapshots"
+            }
+            Variant::StepFunctions => {
+                "Step Functions: a workflow with parallel steps and retries that waits for the snapshots (recommended)"
+            }
+            Variant::Ssm => "SSM Automation: a runbook in AWS's operations tooling that waits for the snapshots",
+        }
+    }
+}
+
+impl fmt::Display for Variant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(self.as_str())
     }
@@ -110,31 +171,16 @@ mod tests {
 
     #[test]
     fn good_names_pass() {
-        for name in [
-            "irlab",
-            "a",
-            "class-3",
-            "x1-y2-z3",
-            "abcdefghijklmnopqrstuvwx",
-        ] {
+        for name in ["irlab", "a", "class-3", "x1-y2-z3", "abcdefghijklmnopqrstuvwx"] {
             assert!(LabName::parse(name).is_ok(), "{name}");
         }
     }
 
     #[test]
     fn names_that_break_stack_or_bucket_rules_fail() {
-        for name in [
-            "",
-            "Irlab",
-            "1lab",
-            "-lab",
-            "lab-",
-            "la--b",
-            "lab_1",
-            "lab.1",
-            "abcdefghijklmnopqrstuvwxy",
-            "lab 1",
-        ] {
+        for name in
+            ["", "Irlab", "1lab", "-lab", "lab-", "la--b", "lab_1", "lab.1", "abcdefghijklmnopqrstuvwxy", "lab 1"]
+        {
             let err = LabName::parse(name).unwrap_err();
             assert_eq!(err.exit_code(), 1, "{name}");
             assert!(err.hint.is_some());

@@ -10,8 +10,10 @@ mod detector;
 mod emulator;
 mod env_vars;
 mod error;
+mod finding;
 mod inventory;
 mod lab;
+mod playbook;
 mod printer;
 mod progress;
 mod regions;
@@ -31,24 +33,19 @@ fn main() {
         Err(e) => {
             let _ = e.print();
             // Help and version are successes; every other parse error is an invalid request.
-            std::process::exit(if e.use_stderr() {
-                exit::PROBLEM
-            } else {
-                exit::OK
-            });
+            std::process::exit(if e.use_stderr() { exit::PROBLEM } else { exit::OK });
         }
     };
     let printer = Printer::new(cli.global.output, cli.global.quiet, cli.global.verbose);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime starts");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime starts");
     let result = runtime.block_on(async {
         match &cli.command {
             Command::Up(args) => commands::up::run(&cli.global, args, &printer).await,
             Command::Status => commands::status::run(&cli.global, &printer).await,
+            Command::Playbook(cmd) => commands::playbook::run(&cli.global, cmd, &printer).await,
             Command::Down(args) => commands::down::run(&cli.global, args, &printer).await,
             Command::Local(cmd) => commands::local::run(cmd, &printer),
+            Command::Bench(args) => commands::bench::run(&cli.global, args, &printer).await,
         }
     });
     match result {

@@ -31,13 +31,7 @@ impl Printer {
     pub fn new(format: OutputFormat, quiet: bool, verbose: bool) -> Self {
         let live = format == OutputFormat::Text && !quiet && std::io::stderr().is_terminal();
         let bars = live.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
-        Printer {
-            format,
-            quiet,
-            verbose,
-            bars,
-            tasks: Mutex::new(HashMap::new()),
-        }
+        Printer { format, quiet, verbose, bars, tasks: Mutex::new(HashMap::new()) }
     }
 
     pub fn is_json(&self) -> bool {
@@ -54,10 +48,7 @@ impl Printer {
     /// The command's result as JSON (stdout, JSON mode only).
     pub fn json(&self, value: &serde_json::Value) {
         if self.is_json() {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(value).expect("JSON values serialize")
-            );
+            println!("{}", serde_json::to_string_pretty(value).expect("JSON values serialize"));
         }
     }
 
@@ -99,10 +90,8 @@ impl Printer {
                 .or_insert_with(|| {
                     let bar = bars.add(ProgressBar::new_spinner());
                     bar.set_style(
-                        ProgressStyle::with_template(
-                            "{spinner:.cyan} {prefix:.bold} {wide_msg} {elapsed:.dim}",
-                        )
-                        .expect("valid template"),
+                        ProgressStyle::with_template("{spinner:.cyan} {prefix:.bold} {wide_msg} {elapsed:.dim}")
+                            .expect("valid template"),
                     );
                     bar.set_prefix(task.to_string());
                     bar.enable_steady_tick(Duration::from_millis(120));
@@ -123,13 +112,7 @@ impl Reporter for Printer {
                 Some(bar) => bar.set_message(what),
                 None => self.info(format!("{task}: {what}")),
             },
-            Progress::Resource {
-                task,
-                logical_id,
-                resource_type,
-                status,
-                reason,
-            } => {
+            Progress::Resource { task, logical_id, resource_type, status, reason } => {
                 let reason = reason.map(|r| format!(" ({r})")).unwrap_or_default();
                 let line = format!("{status:<20} {logical_id} [{resource_type}]{reason}");
                 match self.bar(&task) {

@@ -7,13 +7,7 @@ pub enum Progress {
     /// A step began (`deleting stack irlab-x-victim`).
     Started { task: String, what: String },
     /// A CloudFormation resource changed state.
-    Resource {
-        task: String,
-        logical_id: String,
-        resource_type: String,
-        status: String,
-        reason: Option<String>,
-    },
+    Resource { task: String, logical_id: String, resource_type: String, status: String, reason: Option<String> },
     /// A step ended well.
     Finished { task: String, what: String },
     /// A step failed; the error itself travels as a `Result`.

@@ -7,9 +7,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use aws_sdk_cloudformation::types::{
-    Capability, ChangeSetStatus, ChangeSetType, Parameter, StackEvent, Tag,
-};
+use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, ChangeSetType, Parameter, StackEvent, Tag};
 
 use crate::aws::{AwsContext, AwsResultExt, error_code};
 use crate::error::{Error, Result};
@@ -23,6 +21,7 @@ pub struct StackInfo {
     pub status: String,
     pub reason: Option<String>,
     pub outputs: BTreeMap<String, String>,
+    pub parameters: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
 }
 
@@ -31,25 +30,31 @@ impl StackInfo {
         self.outputs.get(key).map(String::as_str)
     }
 
+    /// A parameter's value, only while the stack is in a state worth keeping
+    /// (a stack left by a failed create is replaced, not updated).
+    pub fn kept_parameter(&self, key: &str) -> Option<&str> {
+        let healthy =
+            matches!(self.status.as_str(), "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "UPDATE_ROLLBACK_COMPLETE");
+        healthy.then(|| self.parameters.get(key).map(String::as_str)).flatten()
+    }
+
     fn from_sdk(s: &aws_sdk_cloudformation::types::Stack) -> Self {
         StackInfo {
             name: s.stack_name().unwrap_or_default().to_string(),
             id: s.stack_id().unwrap_or_default().to_string(),
-            status: s
-                .stack_status()
-                .map(|x| x.as_str().to_string())
-                .unwrap_or_default(),
+            status: s.stack_status().map(|x| x.as_str().to_string()).unwrap_or_default(),
             reason: s.stack_status_reason().map(String::from),
             outputs: s
                 .outputs()
                 .iter()
                 .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
                 .collect(),
-            tags: s
-                .tags()
+            parameters: s
+                .parameters()
                 .iter()
-                .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+                .filter_map(|p| Some((p.parameter_key()?.to_string(), p.parameter_value()?.to_string())))
                 .collect(),
+            tags: s.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect(),
         }
     }
 }
@@ -81,11 +86,7 @@ pub struct Deployment<'a> {
 }
 
 fn poll_interval(ctx: &AwsContext) -> Duration {
-    if ctx.local {
-        Duration::from_millis(250)
-    } else {
-        Duration::from_secs(3)
-    }
+    if ctx.local { Duration::from_millis(250) } else { Duration::from_secs(3) }
 }
 
 fn is_terminal(status: &str) -> bool {
@@ -93,20 +94,9 @@ fn is_terminal(status: &str) -> bool {
 }
 
 pub async fn describe(ctx: &AwsContext, name_or_id: &str) -> Result<Option<StackInfo>> {
-    match ctx
-        .cloudformation()
-        .describe_stacks()
-        .stack_name(name_or_id)
-        .send()
-        .await
-    {
+    match ctx.cloudformation().describe_stacks().stack_name(name_or_id).send().await {
         Ok(out) => Ok(out.stacks().first().map(StackInfo::from_sdk)),
-        Err(e)
-            if error_code(&e) == Some("ValidationError")
-                && e.to_string().contains("does not exist") =>
-        {
-            Ok(None)
-        }
+        Err(e) if error_code(&e) == Some("ValidationError") && e.to_string().contains("does not exist") => Ok(None),
         Err(e)
             if e.as_service_error()
                 .and_then(|s| aws_smithy_types::error::metadata::ProvideErrorMetadata::message(s))
@@ -133,15 +123,9 @@ pub async fn resources(ctx: &AwsContext, stack: &str) -> Result<Vec<StackResourc
         for r in page.stack_resource_summaries() {
             out.push(StackResource {
                 logical_id: r.logical_resource_id().unwrap_or_default().to_string(),
-                physical_id: r
-                    .physical_resource_id()
-                    .filter(|p| !p.is_empty())
-                    .map(String::from),
+                physical_id: r.physical_resource_id().filter(|p| !p.is_empty()).map(String::from),
                 resource_type: r.resource_type().unwrap_or_default().to_string(),
-                status: r
-                    .resource_status()
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_default(),
+                status: r.resource_status().map(|s| s.as_str().to_string()).unwrap_or_default(),
             });
         }
         token = page.next_token().map(String::from);
@@ -190,27 +174,12 @@ pub async fn deploy(
         }
     }
     let cfn = ctx.cloudformation();
-    let parameters: Vec<Parameter> = d
-        .parameters
-        .iter()
-        .map(|(k, v)| {
-            Parameter::builder()
-                .parameter_key(k)
-                .parameter_value(v)
-                .build()
-        })
-        .collect();
-    let tags: Vec<Tag> = d
-        .tags
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
+    let parameters: Vec<Parameter> =
+        d.parameters.iter().map(|(k, v)| Parameter::builder().parameter_key(k).parameter_value(v).build()).collect();
+    let tags: Vec<Tag> = d.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
 
     let Some(current) = existing else {
-        reporter.report(Progress::Started {
-            task: task.into(),
-            what: format!("creating {name}"),
-        });
+        reporter.report(Progress::Started { task: task.into(), what: format!("creating {name}") });
         let out = cfn
             .create_stack()
             .stack_name(name)
@@ -223,24 +192,12 @@ pub async fn deploy(
             .aws(|| format!("creating stack {name}"), ctx)?;
         let id = out.stack_id().unwrap_or(name).to_string();
         let done = watch(ctx, &id, None, task, reporter).await?;
-        return finish(
-            done,
-            "CREATE_COMPLETE",
-            "creating",
-            Outcome::Created,
-            ctx,
-            task,
-            reporter,
-        )
-        .await;
+        return finish(done, "CREATE_COMPLETE", "creating", Outcome::Created, ctx, task, reporter).await;
     };
 
     // An existing stack changes only through a change set, so an unchanged lab is a no-op.
     let change_set = format!("irlab-{}", jiff::Timestamp::now().as_second());
-    reporter.report(Progress::Started {
-        task: task.into(),
-        what: format!("checking {name} for changes"),
-    });
+    reporter.report(Progress::Started { task: task.into(), what: format!("checking {name} for changes") });
     // By name: moto answers "does not exist" to change sets addressed by stack id.
     cfn.create_change_set()
         .stack_name(name)
@@ -260,39 +217,23 @@ pub async fn deploy(
             .change_set_name(&change_set)
             .send()
             .await
-            .aws(
-                || format!("reading change set {change_set} of stack {name}"),
-                ctx,
-            )?;
+            .aws(|| format!("reading change set {change_set} of stack {name}"), ctx)?;
         match cs.status() {
             Some(ChangeSetStatus::CreateComplete) => break,
             Some(ChangeSetStatus::Failed) => {
                 let reason = cs.status_reason().unwrap_or_default().to_string();
-                let _ = cfn
-                    .delete_change_set()
-                    .stack_name(name)
-                    .change_set_name(&change_set)
-                    .send()
-                    .await;
+                let _ = cfn.delete_change_set().stack_name(name).change_set_name(&change_set).send().await;
                 if reason.contains("didn't contain changes") || reason.contains("No updates") {
-                    reporter.report(Progress::Finished {
-                        task: task.into(),
-                        what: format!("{name} is up to date"),
-                    });
+                    reporter.report(Progress::Finished { task: task.into(), what: format!("{name} is up to date") });
                     return Ok((Outcome::Unchanged, current));
                 }
-                return Err(Error::failure(format!(
-                    "updating stack {name} failed: {reason}"
-                )));
+                return Err(Error::failure(format!("updating stack {name} failed: {reason}")));
             }
             _ => tokio::time::sleep(poll_interval(ctx)).await,
         }
     }
     let marker = latest_event_id(ctx, &current.id).await?;
-    reporter.report(Progress::Started {
-        task: task.into(),
-        what: format!("updating {name}"),
-    });
+    reporter.report(Progress::Started { task: task.into(), what: format!("updating {name}") });
     cfn.execute_change_set()
         .stack_name(name)
         .change_set_name(&change_set)
@@ -300,16 +241,7 @@ pub async fn deploy(
         .await
         .aws(|| format!("updating stack {name}"), ctx)?;
     let done = watch(ctx, &current.id, marker, task, reporter).await?;
-    finish(
-        done,
-        "UPDATE_COMPLETE",
-        "updating",
-        Outcome::Updated,
-        ctx,
-        task,
-        reporter,
-    )
-    .await
+    finish(done, "UPDATE_COMPLETE", "updating", Outcome::Updated, ctx, task, reporter).await
 }
 
 async fn finish(
@@ -322,30 +254,17 @@ async fn finish(
     reporter: &dyn Reporter,
 ) -> Result<(Outcome, StackInfo)> {
     if done.status == want {
-        reporter.report(Progress::Finished {
-            task: task.into(),
-            what: format!("{} {}", done.name, done.status),
-        });
+        reporter.report(Progress::Finished { task: task.into(), what: format!("{} {}", done.name, done.status) });
         return Ok((outcome, done));
     }
-    reporter.report(Progress::Failed {
-        task: task.into(),
-        what: format!("{} {}", done.name, done.status),
-    });
-    let cause = first_failure(ctx, &done.id)
-        .await
-        .unwrap_or_else(|| done.reason.clone().unwrap_or_default());
+    reporter.report(Progress::Failed { task: task.into(), what: format!("{} {}", done.name, done.status) });
+    let cause = first_failure(ctx, &done.id).await.unwrap_or_else(|| done.reason.clone().unwrap_or_default());
     Err(Error::failure(format!("{verb} stack {} failed ({}): {cause}", done.name, done.status))
         .with_hint("CloudFormation rolled the change back; fix the cause, then run `irlab up` again, or `irlab down` to remove what is left"))
 }
 
 /// Deletes a stack and waits until it is gone; a stack that does not exist is already deleted.
-pub async fn delete(
-    ctx: &AwsContext,
-    name_or_id: &str,
-    task: &str,
-    reporter: &dyn Reporter,
-) -> Result<()> {
+pub async fn delete(ctx: &AwsContext, name_or_id: &str, task: &str, reporter: &dyn Reporter) -> Result<()> {
     let Some(stack) = describe(ctx, name_or_id).await? else {
         return Ok(());
     };
@@ -353,10 +272,7 @@ pub async fn delete(
         return Ok(());
     }
     let marker = latest_event_id(ctx, &stack.id).await?;
-    reporter.report(Progress::Started {
-        task: task.into(),
-        what: format!("deleting {}", stack.name),
-    });
+    reporter.report(Progress::Started { task: task.into(), what: format!("deleting {}", stack.name) });
     ctx.cloudformation()
         .delete_stack()
         .stack_name(&stack.id)
@@ -365,24 +281,13 @@ pub async fn delete(
         .aws(|| format!("deleting stack {}", stack.name), ctx)?;
     let done = watch(ctx, &stack.id, marker, task, reporter).await?;
     if done.status == "DELETE_COMPLETE" {
-        reporter.report(Progress::Finished {
-            task: task.into(),
-            what: format!("{} deleted", stack.name),
-        });
+        reporter.report(Progress::Finished { task: task.into(), what: format!("{} deleted", stack.name) });
         return Ok(());
     }
-    reporter.report(Progress::Failed {
-        task: task.into(),
-        what: format!("{} {}", stack.name, done.status),
-    });
-    let cause = first_failure(ctx, &stack.id)
-        .await
-        .unwrap_or_else(|| done.reason.clone().unwrap_or_default());
-    Err(
-        Error::failure(format!("deleting stack {} failed: {cause}", stack.name)).with_hint(
-            "run `irlab down` again; if it fails the same way, remove the named resource by hand",
-        ),
-    )
+    reporter.report(Progress::Failed { task: task.into(), what: format!("{} {}", stack.name, done.status) });
+    let cause = first_failure(ctx, &stack.id).await.unwrap_or_else(|| done.reason.clone().unwrap_or_default());
+    Err(Error::failure(format!("deleting stack {} failed: {cause}", stack.name))
+        .with_hint("run `irlab down` again; if it fails the same way, remove the named resource by hand"))
 }
 
 /// Polls until the stack leaves every `*_IN_PROGRESS` state, reporting each new resource event.
@@ -396,9 +301,7 @@ async fn watch(
 ) -> Result<StackInfo> {
     let mut seen: HashSet<String> = HashSet::new();
     loop {
-        let events = new_events(ctx, stack_id, marker.as_deref())
-            .await
-            .unwrap_or_default();
+        let events = new_events(ctx, stack_id, marker.as_deref()).await.unwrap_or_default();
         for ev in events.iter().rev() {
             let id = ev.event_id().unwrap_or_default().to_string();
             if !seen.insert(id) {
@@ -412,14 +315,8 @@ async fn watch(
                 task: task.into(),
                 logical_id: ev.logical_resource_id().unwrap_or_default().to_string(),
                 resource_type: ev.resource_type().unwrap_or_default().to_string(),
-                status: ev
-                    .resource_status()
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_default(),
-                reason: ev
-                    .resource_status_reason()
-                    .filter(|r| !r.is_empty())
-                    .map(String::from),
+                status: ev.resource_status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                reason: ev.resource_status_reason().filter(|r| !r.is_empty()).map(String::from),
             });
         }
         match describe(ctx, stack_id).await? {
@@ -430,6 +327,7 @@ async fn watch(
                     status: "DELETE_COMPLETE".into(),
                     reason: None,
                     outputs: BTreeMap::new(),
+                    parameters: BTreeMap::new(),
                     tags: BTreeMap::new(),
                 });
             }
@@ -447,19 +345,11 @@ async fn latest_event_id(ctx: &AwsContext, stack_id: &str) -> Result<Option<Stri
         .send()
         .await
         .aws(|| format!("reading events of stack {stack_id}"), ctx)?;
-    Ok(out
-        .stack_events()
-        .first()
-        .and_then(|e| e.event_id())
-        .map(String::from))
+    Ok(out.stack_events().first().and_then(|e| e.event_id()).map(String::from))
 }
 
 /// Events newer than `marker`, newest first.
-async fn new_events(
-    ctx: &AwsContext,
-    stack_id: &str,
-    marker: Option<&str>,
-) -> Result<Vec<StackEvent>> {
+async fn new_events(ctx: &AwsContext, stack_id: &str, marker: Option<&str>) -> Result<Vec<StackEvent>> {
     let mut out = Vec::new();
     let mut token = None;
     loop {
@@ -513,15 +403,8 @@ pub fn failure_cause(events_newest_first: &[StackEvent]) -> Option<String> {
         .iter()
         .rev()
         .filter(|ev| ev.resource_type() != Some("AWS::CloudFormation::Stack"))
-        .filter(|ev| {
-            ev.resource_status()
-                .is_some_and(|s| s.as_str().ends_with("_FAILED"))
-        })
-        .filter(|ev| {
-            !ev.resource_status_reason()
-                .unwrap_or_default()
-                .contains("cancelled")
-        })
+        .filter(|ev| ev.resource_status().is_some_and(|s| s.as_str().ends_with("_FAILED")))
+        .filter(|ev| !ev.resource_status_reason().unwrap_or_default().contains("cancelled"))
         .map(|ev| {
             format!(
                 "{} ({}): {}",
@@ -557,12 +440,7 @@ mod tests {
         let events = vec![
             ev("s", "AWS::CloudFormation::Stack", "ROLLBACK_COMPLETE", None),
             ev("Vpc", "AWS::EC2::VPC", "DELETE_COMPLETE", None),
-            ev(
-                "Topic",
-                "AWS::SNS::Topic",
-                "CREATE_FAILED",
-                Some("Resource creation cancelled"),
-            ),
+            ev("Topic", "AWS::SNS::Topic", "CREATE_FAILED", Some("Resource creation cancelled")),
             ev(
                 "Instance",
                 "AWS::EC2::Instance",
@@ -570,24 +448,12 @@ mod tests {
                 Some("The requested configuration is currently not supported"),
             ),
             ev("Vpc", "AWS::EC2::VPC", "CREATE_COMPLETE", None),
-            ev(
-                "s",
-                "AWS::CloudFormation::Stack",
-                "CREATE_IN_PROGRESS",
-                None,
-            ),
-            ev(
-                "Old",
-                "AWS::EC2::VPC",
-                "CREATE_FAILED",
-                Some("an older operation"),
-            ),
+            ev("s", "AWS::CloudFormation::Stack", "CREATE_IN_PROGRESS", None),
+            ev("Old", "AWS::EC2::VPC", "CREATE_FAILED", Some("an older operation")),
         ];
         assert_eq!(
             failure_cause(&events).as_deref(),
-            Some(
-                "Instance (AWS::EC2::Instance): The requested configuration is currently not supported"
-            )
+            Some("Instance (AWS::EC2::Instance): The requested configuration is currently not supported")
         );
     }
 

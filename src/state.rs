@@ -79,16 +79,10 @@ impl LabState {
             put = put.overwrite(true);
         } else {
             put = put.tags(
-                aws_sdk_ssm::types::Tag::builder()
-                    .key(LAB_TAG)
-                    .value(lab.as_str())
-                    .build()
-                    .expect("key and value set"),
+                aws_sdk_ssm::types::Tag::builder().key(LAB_TAG).value(lab.as_str()).build().expect("key and value set"),
             );
         }
-        put.send()
-            .await
-            .aws(|| format!("writing lab state {name}"), ctx)?;
+        put.send().await.aws(|| format!("writing lab state {name}"), ctx)?;
         Ok(())
     }
 
@@ -110,18 +104,12 @@ mod tests {
     fn state_round_trips_and_tolerates_missing_optional_fields() {
         let lab = LabName::parse("t").unwrap();
         let mut state = LabState::new(&lab, "123456789012", "us-east-1");
-        state.detector = Some(DetectorRecord {
-            id: "d1".into(),
-            ownership: Ownership::Adopted,
-            was_enabled: Some(false),
-        });
+        state.detector =
+            Some(DetectorRecord { id: "d1".into(), ownership: Ownership::Adopted, was_enabled: Some(false) });
         let text = serde_json::to_string(&state).unwrap();
         assert!(text.contains("\"ownership\":\"adopted\""));
         assert_eq!(serde_json::from_str::<LabState>(&text).unwrap(), state);
         let old = r#"{"lab":"t","account":"1","region":"us-east-1","created_at":"x","irlab_version":"0.0.1"}"#;
-        assert_eq!(
-            serde_json::from_str::<LabState>(old).unwrap().detector,
-            None
-        );
+        assert_eq!(serde_json::from_str::<LabState>(old).unwrap().detector, None);
     }
 }

@@ -42,20 +42,14 @@ pub struct PlannedStack {
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
-        self.stacks.is_empty()
-            && self.detector.is_none()
-            && self.outside.is_empty()
-            && self.state_parameter.is_none()
+        self.stacks.is_empty() && self.detector.is_none() && self.outside.is_empty() && self.state_parameter.is_none()
     }
 
     /// The plan as lines for people.
     pub fn lines(&self) -> Vec<String> {
         let mut out = Vec::new();
         for s in &self.stacks {
-            out.push(format!(
-                "delete stack {} ({}, {} resources)",
-                s.name, s.status, s.resources
-            ));
+            out.push(format!("delete stack {} ({}, {} resources)", s.name, s.status, s.resources));
             for t in &s.trails {
                 out.push(format!("  first stop trail {t} logging"));
             }
@@ -67,9 +61,7 @@ impl Plan {
             out.push(d.describe());
         }
         for r in &self.outside {
-            out.push(format!(
-                "delete {r} (tagged with the lab, outside any stack)"
-            ));
+            out.push(format!("delete {r} (tagged with the lab, outside any stack)"));
         }
         if let Some(p) = &self.state_parameter {
             out.push(format!("delete lab state {p}"));
@@ -82,21 +74,12 @@ impl Plan {
 pub async fn plan(ctx: &AwsContext, lab: &LabName) -> Result<Plan> {
     let state = LabState::load(ctx, lab).await?;
     let found = detector::find(ctx).await?;
-    let detector = DetectorAction::plan(
-        lab,
-        state.as_ref().and_then(|s| s.detector.as_ref()),
-        found.as_ref(),
-    );
+    let detector = DetectorAction::plan(lab, state.as_ref().and_then(|s| s.detector.as_ref()), found.as_ref());
     let inventory = inventory::sweep(ctx, lab).await?;
 
     // The lab's own stacks by name, plus any other stack tagged with the lab.
     let mut names: Vec<String> = Part::ALL.iter().map(|p| lab.stack_name(*p)).collect();
-    names.extend(
-        inventory
-            .iter()
-            .filter(|r| r.kind == "cloudformation:stack")
-            .map(|r| r.id.clone()),
-    );
+    names.extend(inventory.iter().filter(|r| r.kind == "cloudformation:stack").map(|r| r.id.clone()));
     names.dedup();
     let mut planned = Vec::new();
     let mut managed: HashSet<String> = HashSet::new();
@@ -104,9 +87,7 @@ pub async fn plan(ctx: &AwsContext, lab: &LabName) -> Result<Plan> {
         let Some(info) = stacks::describe(ctx, &name).await? else {
             continue;
         };
-        if info.status == "DELETE_COMPLETE"
-            || planned.iter().any(|p: &PlannedStack| p.id == info.id)
-        {
+        if info.status == "DELETE_COMPLETE" || planned.iter().any(|p: &PlannedStack| p.id == info.id) {
             continue;
         }
         planned.push(plan_stack(ctx, &info, &mut managed).await?);
@@ -127,11 +108,7 @@ pub async fn plan(ctx: &AwsContext, lab: &LabName) -> Result<Plan> {
     })
 }
 
-async fn plan_stack(
-    ctx: &AwsContext,
-    info: &StackInfo,
-    managed: &mut HashSet<String>,
-) -> Result<PlannedStack> {
+async fn plan_stack(ctx: &AwsContext, info: &StackInfo, managed: &mut HashSet<String>) -> Result<PlannedStack> {
     let resources = stacks::resources(ctx, &info.id).await?;
     let mut trails = Vec::new();
     let mut buckets = Vec::new();
@@ -139,9 +116,7 @@ async fn plan_stack(
         let Some(id) = &r.physical_id else { continue };
         managed.insert(short_id(id).to_string());
         match r.resource_type.as_str() {
-            "AWS::CloudTrail::Trail" if !r.status.starts_with("DELETE_COMPLETE") => {
-                trails.push(id.clone())
-            }
+            "AWS::CloudTrail::Trail" if !r.status.starts_with("DELETE_COMPLETE") => trails.push(id.clone()),
             "AWS::S3::Bucket" if !r.status.starts_with("DELETE_COMPLETE") => {
                 if let Some(n) = count_versions(ctx, id).await? {
                     buckets.push((id.clone(), n));
@@ -200,47 +175,26 @@ pub struct Outcome {
     pub failures: Vec<Error>,
 }
 
-pub async fn execute(
-    ctx: &AwsContext,
-    lab: &LabName,
-    plan: &Plan,
-    reporter: &dyn Reporter,
-) -> Outcome {
+pub async fn execute(ctx: &AwsContext, lab: &LabName, plan: &Plan, reporter: &dyn Reporter) -> Outcome {
     let stack_work = plan.stacks.iter().map(|s| remove_stack(ctx, s, reporter));
     let detector_work = async {
         match &plan.detector {
             Some(action) => {
-                reporter.report(Progress::Started {
-                    task: "guardduty".into(),
-                    what: action.describe(),
-                });
+                reporter.report(Progress::Started { task: "guardduty".into(), what: action.describe() });
                 let r = action.execute(ctx).await;
                 if r.is_ok() {
-                    reporter.report(Progress::Finished {
-                        task: "guardduty".into(),
-                        what: "done".into(),
-                    });
+                    reporter.report(Progress::Finished { task: "guardduty".into(), what: "done".into() });
                 }
                 r
             }
             None => Ok(()),
         }
     };
-    let outside_work = plan
-        .outside
-        .iter()
-        .map(|r| remove_outside(ctx, r, reporter));
-    let (stack_results, detector_result, outside_results) = futures::join!(
-        futures::future::join_all(stack_work),
-        detector_work,
-        futures::future::join_all(outside_work)
-    );
-    let mut failures: Vec<Error> = stack_results
-        .into_iter()
-        .chain([detector_result])
-        .chain(outside_results)
-        .filter_map(|r| r.err())
-        .collect();
+    let outside_work = plan.outside.iter().map(|r| remove_outside(ctx, r, reporter));
+    let (stack_results, detector_result, outside_results) =
+        futures::join!(futures::future::join_all(stack_work), detector_work, futures::future::join_all(outside_work));
+    let mut failures: Vec<Error> =
+        stack_results.into_iter().chain([detector_result]).chain(outside_results).filter_map(|r| r.err()).collect();
     // The state goes last and only after a clean run: a later `down` still needs its ownership facts.
     if failures.is_empty()
         && plan.state_parameter.is_some()
@@ -261,10 +215,7 @@ async fn remove_stack(ctx: &AwsContext, s: &PlannedStack, reporter: &dyn Reporte
         }
     }
     for (bucket, _) in &s.buckets {
-        reporter.report(Progress::Started {
-            task: task.into(),
-            what: format!("emptying bucket {bucket}"),
-        });
+        reporter.report(Progress::Started { task: task.into(), what: format!("emptying bucket {bucket}") });
         empty_bucket(ctx, bucket).await?;
     }
     match stacks::delete(ctx, &s.id, task, reporter).await {
@@ -294,28 +245,14 @@ pub async fn empty_bucket(ctx: &AwsContext, bucket: &str) -> Result<()> {
             .versions()
             .iter()
             .map(|v| (v.key(), v.version_id()))
-            .chain(
-                page.delete_markers()
-                    .iter()
-                    .map(|m| (m.key(), m.version_id())),
-            )
-            .filter_map(|(k, v)| {
-                ObjectIdentifier::builder()
-                    .key(k?)
-                    .set_version_id(v.map(String::from))
-                    .build()
-                    .ok()
-            })
+            .chain(page.delete_markers().iter().map(|m| (m.key(), m.version_id())))
+            .filter_map(|(k, v)| ObjectIdentifier::builder().key(k?).set_version_id(v.map(String::from)).build().ok())
             .collect();
         if ids.is_empty() {
             return Ok(());
         }
         for chunk in ids.chunks(1000) {
-            let delete = Delete::builder()
-                .set_objects(Some(chunk.to_vec()))
-                .quiet(true)
-                .build()
-                .expect("objects set");
+            let delete = Delete::builder().set_objects(Some(chunk.to_vec())).quiet(true).build().expect("objects set");
             let out = s3
                 .delete_objects()
                 .bucket(bucket)
@@ -338,37 +275,12 @@ async fn remove_outside(ctx: &AwsContext, r: &LabResource, reporter: &dyn Report
     let ec2 = ctx.ec2();
     let what = || format!("deleting {r}");
     let result = match r.kind.as_str() {
-        "ec2:snapshot" => ec2
-            .delete_snapshot()
-            .snapshot_id(&r.id)
-            .send()
-            .await
-            .map(|_| ())
-            .aws(what, ctx),
-        "ec2:volume" => ec2
-            .delete_volume()
-            .volume_id(&r.id)
-            .send()
-            .await
-            .map(|_| ())
-            .aws(what, ctx),
-        "ssm:parameter" => ctx
-            .ssm()
-            .delete_parameter()
-            .name(&r.id)
-            .send()
-            .await
-            .map(|_| ())
-            .aws(what, ctx),
+        "ec2:snapshot" => ec2.delete_snapshot().snapshot_id(&r.id).send().await.map(|_| ()).aws(what, ctx),
+        "ec2:volume" => ec2.delete_volume().volume_id(&r.id).send().await.map(|_| ()).aws(what, ctx),
+        "ssm:parameter" => ctx.ssm().delete_parameter().name(&r.id).send().await.map(|_| ()).aws(what, ctx),
         "s3:bucket" => {
             empty_bucket(ctx, &r.id).await?;
-            ctx.s3()
-                .delete_bucket()
-                .bucket(&r.id)
-                .send()
-                .await
-                .map(|_| ())
-                .aws(what, ctx)
+            ctx.s3().delete_bucket().bucket(&r.id).send().await.map(|_| ()).aws(what, ctx)
         }
         _ => {
             reporter.report(Progress::Skipped {

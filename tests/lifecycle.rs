@@ -30,23 +30,10 @@ async fn up_builds_the_lab_status_shows_it_and_down_leaves_nothing() {
     let cfn = aws_sdk_cloudformation::Client::new(&sdk);
     for part in ["detection", "victim"] {
         let name = format!("irlab-irlab-{part}");
-        let st = cfn
-            .describe_stacks()
-            .stack_name(&name)
-            .send()
-            .await
-            .unwrap();
+        let st = cfn.describe_stacks().stack_name(&name).send().await.unwrap();
         let st = &st.stacks()[0];
-        assert_eq!(
-            st.stack_status().unwrap().as_str(),
-            "CREATE_COMPLETE",
-            "{name}"
-        );
-        assert!(
-            st.tags()
-                .iter()
-                .any(|t| t.key() == Some("irlab:lab") && t.value() == Some("irlab"))
-        );
+        assert_eq!(st.stack_status().unwrap().as_str(), "CREATE_COMPLETE", "{name}");
+        assert!(st.tags().iter().any(|t| t.key() == Some("irlab:lab") && t.value() == Some("irlab")));
     }
     let outputs = |name: &str| {
         let cfn = cfn.clone();
@@ -56,12 +43,7 @@ async fn up_builds_the_lab_status_shows_it_and_down_leaves_nothing() {
             st.stacks()[0]
                 .outputs()
                 .iter()
-                .map(|o| {
-                    (
-                        o.output_key().unwrap().to_string(),
-                        o.output_value().unwrap().to_string(),
-                    )
-                })
+                .map(|o| (o.output_key().unwrap().to_string(), o.output_value().unwrap().to_string()))
                 .collect::<std::collections::HashMap<_, _>>()
         }
     };
@@ -70,35 +52,16 @@ async fn up_builds_the_lab_status_shows_it_and_down_leaves_nothing() {
 
     // The trail logs; GuardDuty is on and owned by the lab.
     let ct = aws_sdk_cloudtrail::Client::new(&sdk);
-    assert_eq!(
-        ct.get_trail_status()
-            .name(&det["TrailName"])
-            .send()
-            .await
-            .unwrap()
-            .is_logging(),
-        Some(true)
-    );
+    assert_eq!(ct.get_trail_status().name(&det["TrailName"]).send().await.unwrap().is_logging(), Some(true));
     let gd = aws_sdk_guardduty::Client::new(&sdk);
-    let ids = gd
-        .list_detectors()
-        .send()
-        .await
-        .unwrap()
-        .detector_ids()
-        .to_vec();
+    let ids = gd.list_detectors().send().await.unwrap().detector_ids().to_vec();
     assert_eq!(ids.len(), 1);
     let d = gd.get_detector().detector_id(&ids[0]).send().await.unwrap();
     assert_eq!(d.status().unwrap().as_str(), "ENABLED");
 
     // The victim runs with only the app group on every interface; quarantine allows nothing.
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
-    let inst = ec2
-        .describe_instances()
-        .instance_ids(&vic["InstanceId"])
-        .send()
-        .await
-        .unwrap();
+    let inst = ec2.describe_instances().instance_ids(&vic["InstanceId"]).send().await.unwrap();
     let inst = &inst.reservations()[0].instances()[0];
     assert_eq!(inst.state().unwrap().name().unwrap().as_str(), "running");
     assert!(!inst.network_interfaces().is_empty());
@@ -106,18 +69,9 @@ async fn up_builds_the_lab_status_shows_it_and_down_leaves_nothing() {
         let groups: Vec<&str> = eni.groups().iter().filter_map(|g| g.group_id()).collect();
         assert_eq!(groups, vec![vic["AppSecurityGroupId"].as_str()]);
     }
-    let q = ec2
-        .describe_security_groups()
-        .group_ids(&vic["QuarantineSecurityGroupId"])
-        .send()
-        .await
-        .unwrap();
+    let q = ec2.describe_security_groups().group_ids(&vic["QuarantineSecurityGroupId"]).send().await.unwrap();
     let q = &q.security_groups()[0];
-    assert!(
-        q.ip_permissions().is_empty(),
-        "quarantine has ingress: {:?}",
-        q.ip_permissions()
-    );
+    assert!(q.ip_permissions().is_empty(), "quarantine has ingress: {:?}", q.ip_permissions());
     let egress: Vec<String> = q
         .ip_permissions_egress()
         .iter()
@@ -142,17 +96,10 @@ async fn up_builds_the_lab_status_shows_it_and_down_leaves_nothing() {
     let again = s.irlab(&["up", "--output", "json"]).ok().json();
     assert_eq!(again["stacks"]["victim"]["outcome"], "unchanged");
     assert_eq!(again["stacks"]["detection"]["outcome"], "unchanged");
-    assert_eq!(
-        again["stacks"]["victim"]["outputs"]["InstanceId"],
-        vic["InstanceId"].as_str()
-    );
+    assert_eq!(again["stacks"]["victim"]["outputs"]["InstanceId"], vic["InstanceId"].as_str());
 
     // CloudTrail writes into a versioned bucket: down must remove every version and delete marker.
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
     let key = "AWSLogs/123456789012/CloudTrail/us-east-1/log.json.gz";
     for body in ["first", "second"] {
         s3.put_object()
@@ -163,40 +110,20 @@ async fn up_builds_the_lab_status_shows_it_and_down_leaves_nothing() {
             .await
             .unwrap();
     }
-    s3.delete_object()
-        .bucket(&det["TrailBucketName"])
-        .key(key)
-        .send()
-        .await
-        .unwrap();
+    s3.delete_object().bucket(&det["TrailBucketName"]).key(key).send().await.unwrap();
     let plan = s.irlab(&["down", "--dry-run"]).ok();
-    assert!(
-        plan.stdout.contains("(3 object versions)"),
-        "{}",
-        plan.stdout
-    );
+    assert!(plan.stdout.contains("(3 object versions)"), "{}", plan.stdout);
 
     // down removes all of it and says so.
     let down = s.irlab(&["down", "--yes"]).ok();
     assert!(down.stdout.contains("0 resources left"), "{}", down.stdout);
     assert_eq!(leftovers(&sdk, "irlab").await, Vec::<String>::new());
     assert_eq!(custom_vpcs(&sdk).await, Vec::<String>::new());
-    assert!(
-        gd.list_detectors()
-            .send()
-            .await
-            .unwrap()
-            .detector_ids()
-            .is_empty()
-    );
+    assert!(gd.list_detectors().send().await.unwrap().detector_ids().is_empty());
 
     // A second down finds nothing and still succeeds.
     let second = s.irlab(&["down", "--yes"]).ok();
-    assert!(
-        second.stdout.contains("does not exist"),
-        "{}",
-        second.stdout
-    );
+    assert!(second.stdout.contains("does not exist"), "{}", second.stdout);
 }
 
 #[tokio::test]
@@ -204,55 +131,17 @@ async fn an_adopted_detector_is_put_back_as_it_was() {
     let s = Standin::start();
     let sdk = s.sdk().await;
     let gd = aws_sdk_guardduty::Client::new(&sdk);
-    let id = gd
-        .create_detector()
-        .enable(false)
-        .send()
-        .await
-        .unwrap()
-        .detector_id()
-        .unwrap()
-        .to_string();
+    let id = gd.create_detector().enable(false).send().await.unwrap().detector_id().unwrap().to_string();
 
     s.irlab(&["up"]).ok();
-    assert_eq!(
-        gd.get_detector()
-            .detector_id(&id)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .unwrap()
-            .as_str(),
-        "ENABLED"
-    );
+    assert_eq!(gd.get_detector().detector_id(&id).send().await.unwrap().status().unwrap().as_str(), "ENABLED");
     let status = s.irlab(&["status", "--output", "json"]).ok().json();
     assert_eq!(status["detector"]["ownership"], "adopted");
 
     s.irlab(&["down", "--yes"]).ok();
-    let ids = gd
-        .list_detectors()
-        .send()
-        .await
-        .unwrap()
-        .detector_ids()
-        .to_vec();
-    assert_eq!(
-        ids,
-        vec![id.clone()],
-        "the adopted detector must survive down"
-    );
-    assert_eq!(
-        gd.get_detector()
-            .detector_id(&id)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .unwrap()
-            .as_str(),
-        "DISABLED"
-    );
+    let ids = gd.list_detectors().send().await.unwrap().detector_ids().to_vec();
+    assert_eq!(ids, vec![id.clone()], "the adopted detector must survive down");
+    assert_eq!(gd.get_detector().detector_id(&id).send().await.unwrap().status().unwrap().as_str(), "DISABLED");
     assert_eq!(leftovers(&sdk, "irlab").await, Vec::<String>::new());
 }
 
@@ -265,14 +154,8 @@ async fn down_removes_one_lab_and_never_touches_another() {
 
     // A snapshot a playbook would take: tagged with the lab, outside every stack.
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
-    let vol = ec2.describe_volumes().send().await.unwrap().volumes()[0]
-        .volume_id()
-        .unwrap()
-        .to_string();
-    let tag = aws_sdk_ec2::types::Tag::builder()
-        .key("irlab:lab")
-        .value("a")
-        .build();
+    let vol = ec2.describe_volumes().send().await.unwrap().volumes()[0].volume_id().unwrap().to_string();
+    let tag = aws_sdk_ec2::types::Tag::builder().key("irlab:lab").value("a").build();
     let spec = aws_sdk_ec2::types::TagSpecification::builder()
         .resource_type(aws_sdk_ec2::types::ResourceType::Snapshot)
         .tags(tag)
@@ -289,36 +172,16 @@ async fn down_removes_one_lab_and_never_touches_another() {
         .to_string();
 
     let dry = s.irlab(&["--lab", "a", "down", "--dry-run"]).ok();
-    assert!(
-        dry.stdout.contains(&snap),
-        "the plan must list the snapshot:\n{}",
-        dry.stdout
-    );
-    assert!(
-        dry.stdout.contains("irlab-a-victim") && !dry.stdout.contains("irlab-a-b-"),
-        "{}",
-        dry.stdout
-    );
-    assert!(
-        !leftovers(&sdk, "a").await.is_empty(),
-        "dry run deleted something"
-    );
+    assert!(dry.stdout.contains(&snap), "the plan must list the snapshot:\n{}", dry.stdout);
+    assert!(dry.stdout.contains("irlab-a-victim") && !dry.stdout.contains("irlab-a-b-"), "{}", dry.stdout);
+    assert!(!leftovers(&sdk, "a").await.is_empty(), "dry run deleted something");
 
     s.irlab(&["--lab", "a", "down", "--yes"]).ok();
     assert_eq!(leftovers(&sdk, "a").await, Vec::<String>::new());
     let other = leftovers(&sdk, "a-b").await;
-    assert!(
-        other.contains(&"stack irlab-a-b-victim".to_string()),
-        "{other:?}"
-    );
-    assert!(
-        other.iter().any(|r| r.starts_with("instance ")),
-        "{other:?}"
-    );
-    let status = s
-        .irlab(&["--lab", "a-b", "status", "--output", "json"])
-        .ok()
-        .json();
+    assert!(other.contains(&"stack irlab-a-b-victim".to_string()), "{other:?}");
+    assert!(other.iter().any(|r| r.starts_with("instance ")), "{other:?}");
+    let status = s.irlab(&["--lab", "a-b", "status", "--output", "json"]).ok().json();
     assert_eq!(status["instance"]["state"], "running");
 
     s.irlab(&["--lab", "a-b", "down", "--yes"]).ok();
@@ -331,12 +194,8 @@ async fn down_finishes_what_an_interrupted_up_left() {
     let sdk = s.sdk().await;
     // As if `up` died after creating only the detection stack: no state, no victim.
     let cfn = aws_sdk_cloudformation::Client::new(&sdk);
-    let tags = [("irlab:lab", "half"), ("irlab:part", "detection")].map(|(k, v)| {
-        aws_sdk_cloudformation::types::Tag::builder()
-            .key(k)
-            .value(v)
-            .build()
-    });
+    let tags = [("irlab:lab", "half"), ("irlab:part", "detection")]
+        .map(|(k, v)| aws_sdk_cloudformation::types::Tag::builder().key(k).value(v).build());
     cfn.create_stack()
         .stack_name("irlab-half-detection")
         .template_body(include_str!("../stacks/detection.yaml"))

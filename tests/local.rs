@@ -17,19 +17,13 @@ fn start_is_idempotent_and_stop_ends_the_process() {
     let again = irlab(&["local", "start", "--port", &port]).ok();
     assert!(again.stderr.contains("already running"), "{}", again.stderr);
 
-    let status = irlab(&["local", "status", "--port", &port, "--output", "json"])
-        .ok()
-        .json();
+    let status = irlab(&["local", "status", "--port", &port, "--output", "json"]).ok().json();
     assert_eq!(status["running"], true);
-    let pid = status["pid"]
-        .as_u64()
-        .expect("irlab knows the pid it started");
+    let pid = status["pid"].as_u64().expect("irlab knows the pid it started");
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
 
     irlab(&["local", "stop", "--port", &port]).ok();
-    let after = irlab(&["local", "status", "--port", &port, "--output", "json"])
-        .ok()
-        .json();
+    let after = irlab(&["local", "status", "--port", &port, "--output", "json"]).ok().json();
     assert_eq!(after["running"], false);
     assert!(after["pid"].is_null());
     let r = s.irlab(&["status"]).code(2);

@@ -15,17 +15,11 @@ pub async fn run(g: &Global, args: &DownArgs, p: &Printer) -> Result<()> {
     let started = Instant::now();
     let (lab, ctx) = super::open(g).await?;
     let me = ctx.identity().await?;
-    p.info(format!(
-        "account {}, region {}, lab {lab}",
-        me.account, ctx.region
-    ));
+    p.info(format!("account {}, region {}, lab {lab}", me.account, ctx.region));
 
     let plan = teardown::plan(&ctx, &lab).await?;
     if plan.is_empty() {
-        p.out(format!(
-            "lab {lab} does not exist in {} / {}; nothing to remove",
-            me.account, ctx.region
-        ));
+        p.out(format!("lab {lab} does not exist in {} / {}; nothing to remove", me.account, ctx.region));
         p.json(&json!({ "lab": lab.as_str(), "plan": plan, "deleted": false, "left": [] }));
         return Ok(());
     }
@@ -34,10 +28,7 @@ pub async fn run(g: &Global, args: &DownArgs, p: &Printer) -> Result<()> {
         return Ok(());
     }
     // The plan is shown even with --yes: it is the record of what was removed.
-    let header = format!(
-        "plan to remove lab {lab} from {} / {}:",
-        me.account, ctx.region
-    );
+    let header = format!("plan to remove lab {lab} from {} / {}:", me.account, ctx.region);
     if p.is_json() {
         p.info(&header);
         plan.lines().iter().for_each(|l| p.info(format!("  {l}")));
@@ -60,10 +51,7 @@ pub async fn run(g: &Global, args: &DownArgs, p: &Printer) -> Result<()> {
     }
     p.json(&json!({ "lab": lab.as_str(), "plan": plan, "deleted": true, "left": left, "failures": outcome.failures.iter().map(|e| e.to_string()).collect::<Vec<_>>() }));
     if left.is_empty() && outcome.failures.is_empty() {
-        p.out(format!(
-            "0 resources left (lab {lab} removed in {})",
-            super::elapsed(started)
-        ));
+        p.out(format!("0 resources left (lab {lab} removed in {})", super::elapsed(started)));
         return Ok(());
     }
     if !left.is_empty() {
@@ -73,15 +61,9 @@ pub async fn run(g: &Global, args: &DownArgs, p: &Printer) -> Result<()> {
         }
     }
     let err = if outcome.failures.is_empty() {
-        Error::problem(format!(
-            "{} resources of lab {lab} are still there",
-            left.len()
-        ))
+        Error::problem(format!("{} resources of lab {lab} are still there", left.len()))
     } else {
-        Error::failure(format!(
-            "{} step(s) of removing lab {lab} failed",
-            outcome.failures.len()
-        ))
+        Error::failure(format!("{} step(s) of removing lab {lab} failed", outcome.failures.len()))
     };
     Err(err.with_hint("run `irlab down` again; it picks up where this one stopped"))
 }
@@ -90,19 +72,15 @@ pub async fn run(g: &Global, args: &DownArgs, p: &Printer) -> Result<()> {
 fn confirm(lab: &str) -> Result<()> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
-        return Err(Error::problem(
-            "refusing to delete without confirmation: standard input is not a terminal",
-        )
-        .with_hint("pass --yes to confirm, or --dry-run to see the plan only"));
+        return Err(Error::problem("refusing to delete without confirmation: standard input is not a terminal")
+            .with_hint("pass --yes to confirm, or --dry-run to see the plan only"));
     }
     eprint!("type the lab name ({lab}) to delete it: ");
     std::io::stderr().flush()?;
     let mut answer = String::new();
     stdin.lock().read_line(&mut answer)?;
     if answer.trim() != lab {
-        return Err(Error::problem(
-            "the name did not match; nothing was deleted",
-        ));
+        return Err(Error::problem("the name did not match; nothing was deleted"));
     }
     Ok(())
 }

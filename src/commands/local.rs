@@ -9,11 +9,7 @@ pub fn run(cmd: &LocalCommand, p: &Printer) -> Result<()> {
     match cmd {
         LocalCommand::Start(a) => {
             let s = emulator::start(&a.host, a.port, p)?;
-            p.out(format!(
-                "stand-in running at {} (log: {})",
-                s.endpoint,
-                s.log.display()
-            ));
+            p.out(format!("stand-in running at {} (log: {})", s.endpoint, s.log.display()));
             p.out(format!("use it with: irlab --local{} up", endpoint_flag(a)));
             p.json(&serde_json::to_value(&s).expect("status serializes"));
         }
@@ -22,27 +18,16 @@ pub fn run(cmd: &LocalCommand, p: &Printer) -> Result<()> {
             if stopped {
                 p.out(format!("stand-in on port {} stopped", a.port));
             } else {
-                p.out(format!(
-                    "no stand-in started by irlab runs on port {}",
-                    a.port
-                ));
+                p.out(format!("no stand-in started by irlab runs on port {}", a.port));
             }
             p.json(&serde_json::json!({"port": a.port, "stopped": stopped}));
         }
         LocalCommand::Status(a) => {
             let s = emulator::status(&a.host, a.port)?;
             match (s.running, s.pid) {
-                (true, Some(pid)) => {
-                    p.out(format!("stand-in running at {} (pid {pid})", s.endpoint))
-                }
-                (true, None) => p.out(format!(
-                    "something answers at {}, but irlab did not start it",
-                    s.endpoint
-                )),
-                (false, _) => p.out(format!(
-                    "no stand-in at {}; start it with `irlab local start`",
-                    s.endpoint
-                )),
+                (true, Some(pid)) => p.out(format!("stand-in running at {} (pid {pid})", s.endpoint)),
+                (true, None) => p.out(format!("something answers at {}, but irlab did not start it", s.endpoint)),
+                (false, _) => p.out(format!("no stand-in at {}; start it with `irlab local start`", s.endpoint)),
             }
             p.json(&serde_json::to_value(&s).expect("status serializes"));
         }

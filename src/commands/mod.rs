@@ -1,7 +1,9 @@
 //! One file per command, each reading like the lab's own steps.
 
+pub mod bench;
 pub mod down;
 pub mod local;
+pub mod playbook;
 pub mod status;
 pub mod up;
 
@@ -26,9 +28,5 @@ pub async fn open(g: &Global) -> Result<(LabName, AwsContext)> {
 /// `1m 05s` style durations for people.
 pub fn elapsed(since: std::time::Instant) -> String {
     let secs = since.elapsed().as_secs();
-    if secs < 60 {
-        format!("{secs}s")
-    } else {
-        format!("{}m {:02}s", secs / 60, secs % 60)
-    }
+    if secs < 60 { format!("{secs}s") } else { format!("{}m {:02}s", secs / 60, secs % 60) }
 }

@@ -9,6 +9,7 @@ use crate::cost::{self, Usage};
 use crate::detector::{self, DetectorInfo};
 use crate::error::Result;
 use crate::lab::{LAB_TAG, LabName, Part};
+use crate::playbook::{self, Health};
 use crate::printer::Printer;
 use crate::stacks;
 use crate::state::{LabState, Ownership};
@@ -21,6 +22,8 @@ pub struct Snapshot {
     pub region: String,
     pub deployed: bool,
     pub stacks: Vec<StackView>,
+    /// The deployed playbook variant(s) and whether each can answer a finding.
+    pub playbooks: Vec<Health>,
     pub trail: Option<TrailView>,
     pub detector: Option<DetectorView>,
     pub instance: Option<InstanceView>,
@@ -75,20 +78,20 @@ pub async fn run(g: &Global, p: &Printer) -> Result<()> {
 pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
     let me = ctx.identity().await?;
     let detection_name = lab.stack_name(Part::Detection);
-    let (state, det, found) = futures::try_join!(
-        LabState::load(ctx, lab),
-        stacks::describe(ctx, &detection_name),
-        detector::find(ctx),
-    )?;
+    let (state, det, found) =
+        futures::try_join!(LabState::load(ctx, lab), stacks::describe(ctx, &detection_name), detector::find(ctx),)?;
     let victim = stacks::describe(ctx, &lab.stack_name(Part::Victim)).await?;
-    let stack_views = [(Part::Detection, &det), (Part::Victim, &victim)]
+    let deployed_playbooks = playbook::deployed(ctx, lab).await?;
+    let mut stack_views: Vec<StackView> = [(Part::Detection, &det), (Part::Victim, &victim)]
         .into_iter()
-        .map(|(part, s)| StackView {
-            part,
-            name: lab.stack_name(part),
-            status: s.as_ref().map(|s| s.status.clone()),
-        })
+        .map(|(part, s)| StackView { part, name: lab.stack_name(part), status: s.as_ref().map(|s| s.status.clone()) })
         .collect();
+    let mut playbooks = Vec::new();
+    for (variant, stack) in &deployed_playbooks {
+        let part = Part::Playbook(*variant);
+        stack_views.push(StackView { part, name: stack.name.clone(), status: Some(stack.status.clone()) });
+        playbooks.push(playbook::health(ctx, *variant, stack).await?);
+    }
 
     let trail = match det.as_ref().and_then(|s| s.output("TrailName")) {
         Some(name) => {
@@ -99,16 +102,11 @@ pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
                 .send()
                 .await
                 .aws(|| format!("reading the status of trail {name}"), ctx)?;
-            Some(TrailView {
-                name: name.to_string(),
-                logging: st.is_logging().unwrap_or(false),
-            })
+            Some(TrailView { name: name.to_string(), logging: st.is_logging().unwrap_or(false) })
         }
         None => None,
     };
-    let detector = found
-        .as_ref()
-        .map(|d| detector_view(lab, state.as_ref(), d));
+    let detector = found.as_ref().map(|d| detector_view(lab, state.as_ref(), d));
     let instance = match victim.as_ref().and_then(|s| s.output("InstanceId")) {
         Some(id) => instance_view(ctx, id).await?,
         None => None,
@@ -116,28 +114,21 @@ pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
     let snapshots = lab_snapshots(ctx, lab).await?;
 
     let usage = Usage {
-        running_instance_type: instance
-            .as_ref()
-            .filter(|i| i.state == "running")
-            .map(|i| i.instance_type.clone()),
+        running_instance_type: instance.as_ref().filter(|i| i.state == "running").map(|i| i.instance_type.clone()),
         ebs_gb: instance.as_ref().map(|i| i.volume_gb).unwrap_or(0),
         snapshot_gb: snapshots.len() as u64 * instance.as_ref().map(|i| i.volume_gb).unwrap_or(8),
-        public_ipv4: instance
-            .as_ref()
-            .map(|i| u32::from(i.public_ip.is_some()))
-            .unwrap_or(0),
-        guardduty_enabled_by_lab: detector
-            .as_ref()
-            .is_some_and(|d| d.enabled && d.ownership == "owned"),
+        public_ipv4: instance.as_ref().map(|i| u32::from(i.public_ip.is_some())).unwrap_or(0),
+        guardduty_enabled_by_lab: detector.as_ref().is_some_and(|d| d.enabled && d.ownership == "owned"),
         trail_logging: trail.as_ref().is_some_and(|t| t.logging),
     };
-    let deployed = state.is_some() || det.is_some() || victim.is_some();
+    let deployed = state.is_some() || det.is_some() || victim.is_some() || !deployed_playbooks.is_empty();
     Ok(Snapshot {
         lab: lab.to_string(),
         account: me.account,
         region: ctx.region.clone(),
         deployed,
         stacks: stack_views,
+        playbooks,
         trail,
         detector,
         instance,
@@ -147,20 +138,14 @@ pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
 }
 
 fn detector_view(lab: &LabName, state: Option<&LabState>, d: &DetectorInfo) -> DetectorView {
-    let record = state
-        .and_then(|s| s.detector.as_ref())
-        .filter(|r| r.id == d.id);
+    let record = state.and_then(|s| s.detector.as_ref()).filter(|r| r.id == d.id);
     let ownership = match record.map(|r| r.ownership) {
         Some(Ownership::Owned) => "owned",
         Some(Ownership::Adopted) => "adopted",
         None if d.owner_lab.as_deref() == Some(lab.as_str()) => "owned",
         None => "not the lab's",
     };
-    DetectorView {
-        id: d.id.clone(),
-        enabled: d.enabled,
-        ownership: ownership.into(),
-    }
+    DetectorView { id: d.id.clone(), enabled: d.enabled, ownership: ownership.into() }
 }
 
 async fn instance_view(ctx: &AwsContext, id: &str) -> Result<Option<InstanceView>> {
@@ -190,10 +175,7 @@ async fn instance_view(ctx: &AwsContext, id: &str) -> Result<Option<InstanceView
             .send()
             .await
             .aws(|| format!("describing the volumes of {id}"), ctx)?;
-        v.volumes()
-            .iter()
-            .map(|v| v.size().unwrap_or(0) as u64)
-            .sum()
+        v.volumes().iter().map(|v| v.size().unwrap_or(0) as u64).sum()
     };
     let info = ctx
         .ssm()
@@ -209,34 +191,17 @@ async fn instance_view(ctx: &AwsContext, id: &str) -> Result<Option<InstanceView
         .await;
     // SSM's answer is informative only: a missing registration is shown, an API error too.
     let ssm_ping = match info {
-        Ok(info) => info
-            .instance_information_list()
-            .first()
-            .and_then(|x| x.ping_status())
-            .map(|s| s.as_str().to_string()),
-        Err(e) => Some(format!(
-            "unknown ({})",
-            crate::aws::error_code(&e).unwrap_or("error")
-        )),
+        Ok(info) => {
+            info.instance_information_list().first().and_then(|x| x.ping_status()).map(|s| s.as_str().to_string())
+        }
+        Err(e) => Some(format!("unknown ({})", crate::aws::error_code(&e).unwrap_or("error"))),
     };
     Ok(Some(InstanceView {
         id: id.to_string(),
-        state: i
-            .state()
-            .and_then(|s| s.name())
-            .map(|n| n.as_str().to_string())
-            .unwrap_or_default(),
-        instance_type: i
-            .instance_type()
-            .map(|t| t.as_str().to_string())
-            .unwrap_or_default(),
+        state: i.state().and_then(|s| s.name()).map(|n| n.as_str().to_string()).unwrap_or_default(),
+        instance_type: i.instance_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
         public_ip: i.public_ip_address().map(String::from),
-        security_groups: i
-            .security_groups()
-            .iter()
-            .filter_map(|g| g.group_id())
-            .map(String::from)
-            .collect(),
+        security_groups: i.security_groups().iter().filter_map(|g| g.group_id()).map(String::from).collect(),
         volume_gb,
         ssm_ping,
     }))
@@ -247,48 +212,50 @@ async fn lab_snapshots(ctx: &AwsContext, lab: &LabName) -> Result<Vec<String>> {
         .ec2()
         .describe_snapshots()
         .owner_ids("self")
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name(format!("tag:{LAB_TAG}"))
-                .values(lab.as_str())
-                .build(),
-        )
+        .filters(aws_sdk_ec2::types::Filter::builder().name(format!("tag:{LAB_TAG}")).values(lab.as_str()).build())
         .send()
         .await
         .aws(|| "listing the lab's snapshots".into(), ctx)?;
-    Ok(out
-        .snapshots()
-        .iter()
-        .filter_map(|s| s.snapshot_id())
-        .map(String::from)
-        .collect())
+    Ok(out.snapshots().iter().filter_map(|s| s.snapshot_id()).map(String::from).collect())
 }
 
 fn print(s: &Snapshot, p: &Printer) {
     if !s.deployed {
-        p.out(format!(
-            "lab {} is not deployed in {} / {}",
-            s.lab, s.account, s.region
-        ));
+        p.out(format!("lab {} is not deployed in {} / {}", s.lab, s.account, s.region));
         p.out("start it with `irlab up`");
         return;
     }
     p.out(format!("lab {} in {} / {}", s.lab, s.account, s.region));
     for st in &s.stacks {
-        p.out(format!(
+        p.out(format!("  {:<22} {:<36} {}", st.part.as_str(), st.name, st.status.as_deref().unwrap_or("not deployed")));
+    }
+    match s.playbooks.as_slice() {
+        [] => p.out(format!(
             "  {:<12} {:<30} {}",
-            st.part.as_str(),
-            st.name,
-            st.status.as_deref().unwrap_or("not deployed")
-        ));
+            "playbook", "-", "none: findings are not contained (`irlab playbook set stepfunctions`)"
+        )),
+        list => {
+            for h in list {
+                let verdict =
+                    if h.healthy() { "ready".to_string() } else { format!("NOT READY: {}", h.problems.join("; ")) };
+                p.out(format!(
+                    "  {:<12} {:<30} {verdict} (rule {}, severity >= {}, {})",
+                    "playbook",
+                    h.variant.as_str(),
+                    h.rule.as_deref().unwrap_or("-"),
+                    h.min_severity.as_deref().unwrap_or("-"),
+                    h.engine
+                ));
+            }
+            if list.len() > 1 {
+                p.out("  more than one playbook is deployed: keep one with `irlab playbook set VARIANT`");
+            }
+        }
     }
     match &s.trail {
-        Some(t) => p.out(format!(
-            "  {:<12} {:<30} {}",
-            "trail",
-            t.name,
-            if t.logging { "logging" } else { "NOT logging" }
-        )),
+        Some(t) => {
+            p.out(format!("  {:<12} {:<30} {}", "trail", t.name, if t.logging { "logging" } else { "NOT logging" }))
+        }
         None => p.out(format!("  {:<12} {:<30} {}", "trail", "-", "none")),
     }
     match &s.detector {
@@ -299,10 +266,7 @@ fn print(s: &Snapshot, p: &Printer) {
             if d.enabled { "enabled" } else { "DISABLED" },
             d.ownership
         )),
-        None => p.out(format!(
-            "  {:<12} {:<30} {}",
-            "guardduty", "-", "no detector"
-        )),
+        None => p.out(format!("  {:<12} {:<30} {}", "guardduty", "-", "no detector")),
     }
     match &s.instance {
         Some(i) => {
@@ -314,18 +278,8 @@ fn print(s: &Snapshot, p: &Printer) {
                 i.instance_type,
                 i.public_ip.as_deref().unwrap_or("-")
             ));
-            p.out(format!(
-                "  {:<12} {:<30} {}",
-                "ssm agent",
-                "",
-                i.ssm_ping.as_deref().unwrap_or("not registered")
-            ));
-            p.out(format!(
-                "  {:<12} {:<30} {}",
-                "groups",
-                "",
-                i.security_groups.join(", ")
-            ));
+            p.out(format!("  {:<12} {:<30} {}", "ssm agent", "", i.ssm_ping.as_deref().unwrap_or("not registered")));
+            p.out(format!("  {:<12} {:<30} {}", "groups", "", i.security_groups.join(", ")));
         }
         None => p.out(format!("  {:<12} {:<30} {}", "instance", "-", "none")),
     }
@@ -342,16 +296,10 @@ fn print(s: &Snapshot, p: &Printer) {
         c.price_date
     ));
     for l in &c.lines {
-        let price = l
-            .usd_per_hour
-            .map(|x| format!("${x:.4}/h"))
-            .unwrap_or_else(|| "no price in table".into());
+        let price = l.usd_per_hour.map(|x| format!("${x:.4}/h")).unwrap_or_else(|| "no price in table".into());
         p.out(format!("  {:<40} {price}", l.item));
     }
     if s.region != c.price_region {
-        p.out(format!(
-            "  prices are for {}; {} may differ",
-            c.price_region, s.region
-        ));
+        p.out(format!("  prices are for {}; {} may differ", c.price_region, s.region));
     }
 }

@@ -1,6 +1,7 @@
 //! `irlab up`: preflight, adopt or create the GuardDuty detector, deploy the detection and
-//! victim stacks side by side, and print what the lab now has.
+//! victim stacks side by side, then the chosen playbook, and print what the lab now has.
 
+use std::io::IsTerminal;
 use std::time::Instant;
 
 use serde_json::json;
@@ -8,7 +9,8 @@ use serde_json::json;
 use crate::cli::{Global, UpArgs};
 use crate::detector::{self, Adoption};
 use crate::error::{Error, Result};
-use crate::lab::{LAB_TAG, LabName, PART_TAG, Part};
+use crate::lab::{LAB_TAG, LabName, PART_TAG, Part, Variant};
+use crate::playbook;
 use crate::printer::Printer;
 use crate::progress::Reporter;
 use crate::stacks::{self, Deployment, Outcome, StackInfo};
@@ -16,64 +18,65 @@ use crate::state::{LabState, Ownership};
 
 const AMI_X86: &str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
 const AMI_ARM: &str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64";
+const DEFAULT_INSTANCE_TYPE: &str = "t3.micro";
 
 pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
     let started = Instant::now();
     check_args(args)?;
     let (lab, ctx) = super::open(g).await?;
     let me = ctx.identity().await?;
-    p.info(format!(
-        "account {} ({}), region {}, lab {lab}",
-        me.account, me.arn, ctx.region
-    ));
+    p.info(format!("account {} ({}), region {}, lab {lab}", me.account, me.arn, ctx.region));
 
-    // Preflight: what is already there decides between create and update.
-    let mut state = LabState::load(&ctx, &lab)
-        .await?
-        .unwrap_or_else(|| LabState::new(&lab, &me.account, &ctx.region));
-    let mut deployed = Vec::new();
-    for part in Part::ALL {
-        if let Some(s) = stacks::describe(&ctx, &lab.stack_name(part)).await? {
-            deployed.push(format!("{} ({})", s.name, s.status));
-        }
+    // Preflight: what is already there decides between create and update, and what is kept.
+    let mut state = LabState::load(&ctx, &lab).await?.unwrap_or_else(|| LabState::new(&lab, &me.account, &ctx.region));
+    let old_detection = stacks::describe(&ctx, &lab.stack_name(Part::Detection)).await?;
+    let old_victim = stacks::describe(&ctx, &lab.stack_name(Part::Victim)).await?;
+    let old_playbooks = playbook::deployed(&ctx, &lab).await?;
+    let existing: Vec<String> = [&old_detection, &old_victim]
+        .into_iter()
+        .flatten()
+        .chain(old_playbooks.iter().map(|(_, s)| s))
+        .map(|s| format!("{} ({})", s.name, s.status))
+        .collect();
+    if !existing.is_empty() {
+        p.info(format!("lab {lab} exists: {}; bringing it up to date", existing.join(", ")));
     }
-    if !deployed.is_empty() {
-        p.info(format!(
-            "lab {lab} exists: {}; bringing it up to date",
-            deployed.join(", ")
-        ));
-    }
+    let variant = choose_variant(args.playbook, old_playbooks.first().map(|(v, _)| *v), g, p)?;
 
     let (record, adoption) = detector::ensure(&ctx, &lab, state.detector.as_ref()).await?;
     let detector_line = match (record.ownership, adoption) {
-        (Ownership::Owned, Adoption::Created) => {
-            format!("GuardDuty detector {} created by the lab", record.id)
-        }
+        (Ownership::Owned, Adoption::Created) => format!("GuardDuty detector {} created by the lab", record.id),
         (Ownership::Owned, _) => format!("GuardDuty detector {} (owned by the lab)", record.id),
         (Ownership::Adopted, Adoption::Enabled) => {
-            format!(
-                "GuardDuty detector {} adopted and enabled; `irlab down` disables it again",
-                record.id
-            )
+            format!("GuardDuty detector {} adopted and enabled; `irlab down` disables it again", record.id)
         }
-        (Ownership::Adopted, _) => format!(
-            "GuardDuty detector {} adopted; `irlab down` leaves it as it was",
-            record.id
-        ),
+        (Ownership::Adopted, _) => {
+            format!("GuardDuty detector {} adopted; `irlab down` leaves it as it was", record.id)
+        }
     };
     p.info(&detector_line);
     // Recorded before the stacks, so an interrupted `up` still tells `down` what it owns.
     state.detector = Some(record.clone());
     state.save(&ctx, &lab).await?;
 
-    let detection = deployment(&lab, Part::Detection, detection_parameters(&lab, args));
-    let victim = deployment(&lab, Part::Victim, victim_parameters(&lab, args));
+    let notify_email = args
+        .notify_email
+        .clone()
+        .or_else(|| old_detection.as_ref().and_then(|s| s.kept_parameter("NotifyEmail")).map(String::from));
+    let instance_type = args
+        .instance_type
+        .clone()
+        .or_else(|| old_victim.as_ref().and_then(|s| s.kept_parameter("InstanceType")).map(String::from))
+        .unwrap_or_else(|| DEFAULT_INSTANCE_TYPE.into());
+    let detection = deployment(&lab, Part::Detection, detection_parameters(&lab, notify_email.as_deref()));
+    let victim = deployment(&lab, Part::Victim, victim_parameters(&lab, &instance_type));
     let reporter: &dyn Reporter = p;
     let (d, v) = futures::join!(
         stacks::deploy(&ctx, &detection, Part::Detection.as_str(), reporter),
         stacks::deploy(&ctx, &victim, Part::Victim.as_str(), reporter),
     );
     let (d, v) = (d?, v?);
+    let pb = playbook::switch(&ctx, &lab, variant, &d.1, &v.1, args.min_severity, reporter).await?;
 
     if p.is_json() {
         p.json(&json!({
@@ -81,71 +84,71 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
             "account": me.account,
             "region": ctx.region,
             "detector": record,
-            "stacks": { "detection": stack_json(&d), "victim": stack_json(&v) },
+            "playbook": variant,
+            "stacks": { "detection": stack_json(&d), "victim": stack_json(&v), "playbook": stack_json(&pb) },
         }));
         return Ok(());
     }
-    p.out(format!(
-        "lab {lab} is up in {} / {} ({})",
-        me.account,
-        ctx.region,
-        super::elapsed(started)
-    ));
-    for (part, (outcome, s)) in [(Part::Detection, &d), (Part::Victim, &v)] {
-        p.out(format!(
-            "  {part:<10} {:<28} {:<16} {}",
-            s.name,
-            s.status,
-            outcome_word(*outcome)
-        ));
+    p.out(format!("lab {lab} is up in {} / {} ({})", me.account, ctx.region, super::elapsed(started)));
+    for (part, (outcome, s)) in [(Part::Detection, &d), (Part::Victim, &v), (Part::Playbook(variant), &pb)] {
+        p.out(format!("  {part:<22} {:<36} {:<16} {}", s.name, s.status, outcome_word(*outcome)));
     }
     p.out(format!("  {detector_line}"));
     let o = |s: &(Outcome, StackInfo), k: &str| s.1.output(k).unwrap_or("-").to_string();
     p.out(format!("  victim instance   {}", o(&v, "InstanceId")));
-    p.out(format!(
-        "  quarantine group  {}",
-        o(&v, "QuarantineSecurityGroupId")
-    ));
-    p.out(format!(
-        "  trail             {} -> s3://{}",
-        o(&d, "TrailName"),
-        o(&d, "TrailBucketName")
-    ));
+    p.out(format!("  quarantine group  {}", o(&v, "QuarantineSecurityGroupId")));
+    p.out(format!("  trail             {} -> s3://{}", o(&d, "TrailName"), o(&d, "TrailBucketName")));
     p.out(format!("  alert topic       {}", o(&d, "AlertTopicArn")));
+    p.out(format!("  playbook          {variant}: rule {} -> {}", o(&pb, "RuleName"), o(&pb, "PlaybookName")));
     p.out("next: `irlab status` to see it and what it costs; `irlab down` when you are done");
     Ok(())
 }
 
+/// The flag wins; then the variant already deployed; then a prompt on a terminal; else Step Functions.
+fn choose_variant(flag: Option<Variant>, deployed: Option<Variant>, g: &Global, p: &Printer) -> Result<Variant> {
+    if let Some(v) = flag.or(deployed) {
+        return Ok(v);
+    }
+    let interactive =
+        std::io::stdin().is_terminal() && std::io::stderr().is_terminal() && !g.yes && !p.is_json() && !p.quiet;
+    if !interactive {
+        return Ok(Variant::StepFunctions);
+    }
+    let items: Vec<&str> = Variant::ALL.iter().map(|v| v.pitch()).collect();
+    let default = Variant::ALL.iter().position(|v| *v == Variant::StepFunctions).unwrap_or(0);
+    let chosen = dialoguer::Select::new()
+        .with_prompt("Which playbook should contain the victim when GuardDuty reports it? (switch later with `irlab playbook set`)")
+        .items(&items)
+        .default(default)
+        .interact()
+        .map_err(|e| Error::problem("no playbook chosen").with_hint("pass --playbook lambda|stepfunctions|ssm").with_source(e))?;
+    Ok(Variant::ALL[chosen])
+}
+
 fn check_args(args: &UpArgs) -> Result<()> {
     if let Some(email) = &args.notify_email {
-        let ok = email.split_once('@').is_some_and(|(user, host)| {
-            !user.is_empty() && host.contains('.') && !email.contains(' ')
-        });
+        let ok = email
+            .split_once('@')
+            .is_some_and(|(user, host)| !user.is_empty() && host.contains('.') && !email.contains(' '));
         if !ok {
             return Err(Error::problem(format!("`{email}` is not an email address"))
                 .with_hint("pass --notify-email you@example.com"));
         }
     }
-    let valid_type = args
-        .instance_type
-        .split_once('.')
-        .is_some_and(|(family, size)| {
-            family
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_lowercase())
-                && family
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    if let Some(t) = &args.instance_type {
+        let valid_type = t.split_once('.').is_some_and(|(family, size)| {
+            family.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                && family.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                 && !size.is_empty()
                 && size.chars().all(|c| c.is_ascii_alphanumeric())
         });
-    if !valid_type {
-        return Err(Error::problem(format!(
-            "`{}` is not an EC2 instance type",
-            args.instance_type
-        ))
-        .with_hint("use a type such as t3.micro (the default) or t4g.micro"));
+        if !valid_type {
+            return Err(Error::problem(format!("`{t}` is not an EC2 instance type"))
+                .with_hint("use a type such as t3.micro (the default) or t4g.micro"));
+        }
+    }
+    if let Some(x) = args.min_severity {
+        playbook::check_min_severity(x)?;
     }
     Ok(())
 }
@@ -158,25 +161,15 @@ fn is_arm(instance_type: &str) -> bool {
     !after_letters.is_empty() && suffix.contains('g')
 }
 
-fn detection_parameters(lab: &LabName, args: &UpArgs) -> Vec<(String, String)> {
-    vec![
-        ("LabName".into(), lab.to_string()),
-        (
-            "NotifyEmail".into(),
-            args.notify_email.clone().unwrap_or_default(),
-        ),
-    ]
+fn detection_parameters(lab: &LabName, notify_email: Option<&str>) -> Vec<(String, String)> {
+    vec![("LabName".into(), lab.to_string()), ("NotifyEmail".into(), notify_email.unwrap_or_default().to_string())]
 }
 
-fn victim_parameters(lab: &LabName, args: &UpArgs) -> Vec<(String, String)> {
-    let ami = if is_arm(&args.instance_type) {
-        AMI_ARM
-    } else {
-        AMI_X86
-    };
+fn victim_parameters(lab: &LabName, instance_type: &str) -> Vec<(String, String)> {
+    let ami = if is_arm(instance_type) { AMI_ARM } else { AMI_X86 };
     vec![
         ("LabName".into(), lab.to_string()),
-        ("InstanceType".into(), args.instance_type.clone()),
+        ("InstanceType".into(), instance_type.to_string()),
         ("LatestAmiId".into(), ami.into()),
     ]
 }
@@ -186,10 +179,7 @@ fn deployment(lab: &LabName, part: Part, parameters: Vec<(String, String)>) -> D
         stack_name: lab.stack_name(part),
         template: part.template(),
         parameters,
-        tags: vec![
-            (LAB_TAG.into(), lab.to_string()),
-            (PART_TAG.into(), part.to_string()),
-        ],
+        tags: vec![(LAB_TAG.into(), lab.to_string()), (PART_TAG.into(), part.to_string())],
     }
 }
 
@@ -211,45 +201,37 @@ mod tests {
 
     #[test]
     fn graviton_types_get_the_arm_image() {
-        for t in [
-            "t4g.micro",
-            "m7g.large",
-            "c6gn.xlarge",
-            "x2gd.medium",
-            "m6gd.large",
-        ] {
+        for t in ["t4g.micro", "m7g.large", "c6gn.xlarge", "x2gd.medium", "m6gd.large"] {
             assert!(is_arm(t), "{t}");
         }
-        for t in [
-            "t3.micro",
-            "t3a.small",
-            "g4dn.xlarge",
-            "m7i.large",
-            "c5.large",
-        ] {
+        for t in ["t3.micro", "t3a.small", "g4dn.xlarge", "m7i.large", "c5.large"] {
             assert!(!is_arm(t), "{t}");
+        }
+    }
+
+    fn args(t: Option<&str>, e: Option<&str>, sev: Option<f64>) -> UpArgs {
+        UpArgs {
+            playbook: None,
+            min_severity: sev,
+            instance_type: t.map(String::from),
+            notify_email: e.map(String::from),
         }
     }
 
     #[test]
     fn bad_arguments_are_refused_before_any_aws_call() {
-        let ok = UpArgs {
-            instance_type: "t3.micro".into(),
-            notify_email: Some("a@example.com".into()),
-        };
-        assert!(check_args(&ok).is_ok());
-        for (t, e) in [
-            ("t3micro", None),
-            ("T3.micro", None),
-            ("t3.", None),
-            ("t3.micro", Some("nobody")),
-            ("t3.micro", Some("a@b")),
+        assert!(check_args(&args(Some("t3.micro"), Some("a@example.com"), Some(4.0))).is_ok());
+        assert!(check_args(&args(None, None, None)).is_ok());
+        for bad in [
+            args(Some("t3micro"), None, None),
+            args(Some("T3.micro"), None, None),
+            args(Some("t3."), None, None),
+            args(None, Some("nobody"), None),
+            args(None, Some("a@b"), None),
+            args(None, None, Some(0.0)),
+            args(None, None, Some(10.5)),
         ] {
-            let args = UpArgs {
-                instance_type: t.into(),
-                notify_email: e.map(String::from),
-            };
-            assert_eq!(check_args(&args).unwrap_err().exit_code(), 1, "{t} {e:?}");
+            assert_eq!(check_args(&bad).unwrap_err().exit_code(), 1, "{bad:?}");
         }
     }
 }

@@ -19,31 +19,16 @@ pub struct Standin {
 
 impl Standin {
     pub fn start() -> Standin {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let out = Command::new(BIN)
-            .args(["local", "start", "--port", &port.to_string()])
-            .output()
-            .expect("irlab runs");
-        assert!(
-            out.status.success(),
-            "irlab local start failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Standin {
-            port,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        }
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let out = Command::new(BIN).args(["local", "start", "--port", &port.to_string()]).output().expect("irlab runs");
+        assert!(out.status.success(), "irlab local start failed: {}", String::from_utf8_lossy(&out.stderr));
+        Standin { port, endpoint: format!("http://127.0.0.1:{port}") }
     }
 
     /// Runs `irlab --local --endpoint-url <this stand-in> ARGS...`.
     pub fn irlab(&self, args: &[&str]) -> Run {
         let mut cmd = Command::new(BIN);
-        cmd.args(["--local", "--endpoint-url", &self.endpoint])
-            .args(args);
+        cmd.args(["--local", "--endpoint-url", &self.endpoint]).args(args);
         Run::from(cmd.output().expect("irlab runs"))
     }
 
@@ -64,9 +49,7 @@ impl Standin {
 
 impl Drop for Standin {
     fn drop(&mut self) {
-        let _ = Command::new(BIN)
-            .args(["local", "stop", "--port", &self.port.to_string()])
-            .output();
+        let _ = Command::new(BIN).args(["local", "stop", "--port", &self.port.to_string()]).output();
     }
 }
 
@@ -90,166 +73,77 @@ impl From<Output> for Run {
 impl Run {
     #[track_caller]
     pub fn ok(self) -> Run {
-        assert_eq!(
-            self.code, 0,
-            "expected success\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
+        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
         self
     }
 
     #[track_caller]
     pub fn code(self, code: i32) -> Run {
-        assert_eq!(
-            self.code, code,
-            "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
+        assert_eq!(self.code, code, "expected exit {code}\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
         self
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
 }
 
 /// What the stand-in still holds for a lab, read service by service with the SDK.
 pub async fn leftovers(sdk: &SdkConfig, lab: &str) -> Vec<String> {
-    let tag = |k: &str| {
-        aws_sdk_ec2::types::Filter::builder()
-            .name(format!("tag:{k}"))
-            .values(lab)
-            .build()
-    };
+    let tag = |k: &str| aws_sdk_ec2::types::Filter::builder().name(format!("tag:{k}")).values(lab).build();
     let mut left = Vec::new();
     let cfn = aws_sdk_cloudformation::Client::new(sdk);
     for s in cfn.describe_stacks().send().await.unwrap().stacks() {
-        let ours = s
-            .tags()
-            .iter()
-            .any(|t| t.key() == Some("irlab:lab") && t.value() == Some(lab));
+        let ours = s.tags().iter().any(|t| t.key() == Some("irlab:lab") && t.value() == Some(lab));
         if ours && s.stack_status().map(|x| x.as_str()) != Some("DELETE_COMPLETE") {
             left.push(format!("stack {}", s.stack_name().unwrap()));
         }
     }
     let ec2 = aws_sdk_ec2::Client::new(sdk);
-    for r in ec2
-        .describe_instances()
-        .filters(tag("irlab:lab"))
-        .send()
-        .await
-        .unwrap()
-        .reservations()
-    {
+    for r in ec2.describe_instances().filters(tag("irlab:lab")).send().await.unwrap().reservations() {
         for i in r.instances() {
             if i.state().and_then(|s| s.name()).map(|n| n.as_str()) != Some("terminated") {
                 left.push(format!("instance {}", i.instance_id().unwrap()));
             }
         }
     }
-    for v in ec2
-        .describe_vpcs()
-        .filters(tag("irlab:lab"))
-        .send()
-        .await
-        .unwrap()
-        .vpcs()
-    {
+    for v in ec2.describe_vpcs().filters(tag("irlab:lab")).send().await.unwrap().vpcs() {
         left.push(format!("vpc {}", v.vpc_id().unwrap()));
     }
-    for g in ec2
-        .describe_security_groups()
-        .filters(tag("irlab:lab"))
-        .send()
-        .await
-        .unwrap()
-        .security_groups()
-    {
+    for g in ec2.describe_security_groups().filters(tag("irlab:lab")).send().await.unwrap().security_groups() {
         left.push(format!("security group {}", g.group_id().unwrap()));
     }
-    for s in ec2
-        .describe_snapshots()
-        .owner_ids("self")
-        .filters(tag("irlab:lab"))
-        .send()
-        .await
-        .unwrap()
-        .snapshots()
-    {
+    for s in ec2.describe_snapshots().owner_ids("self").filters(tag("irlab:lab")).send().await.unwrap().snapshots() {
         left.push(format!("snapshot {}", s.snapshot_id().unwrap()));
     }
-    for t in ec2
-        .describe_internet_gateways()
-        .filters(tag("irlab:lab"))
-        .send()
-        .await
-        .unwrap()
-        .internet_gateways()
-    {
-        left.push(format!(
-            "internet gateway {}",
-            t.internet_gateway_id().unwrap()
-        ));
+    for t in ec2.describe_internet_gateways().filters(tag("irlab:lab")).send().await.unwrap().internet_gateways() {
+        left.push(format!("internet gateway {}", t.internet_gateway_id().unwrap()));
     }
     // Names alone are ambiguous (`irlab-a-` prefixes lab `a-b` too): the lab tag decides.
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build());
     for b in s3.list_buckets().send().await.unwrap().buckets() {
         let name = b.name().unwrap();
-        let tags = s3
-            .get_bucket_tagging()
-            .bucket(name)
-            .send()
-            .await
-            .map(|t| t.tag_set().to_vec())
-            .unwrap_or_default();
-        if tags
-            .iter()
-            .any(|t| t.key() == "irlab:lab" && t.value() == lab)
-        {
+        let tags = s3.get_bucket_tagging().bucket(name).send().await.map(|t| t.tag_set().to_vec()).unwrap_or_default();
+        if tags.iter().any(|t| t.key() == "irlab:lab" && t.value() == lab) {
             left.push(format!("bucket {name}"));
         }
     }
     let sns = aws_sdk_sns::Client::new(sdk);
     for t in sns.list_topics().send().await.unwrap().topics() {
         let arn = t.topic_arn().unwrap();
-        let tags = sns
-            .list_tags_for_resource()
-            .resource_arn(arn)
-            .send()
-            .await
-            .unwrap();
-        if tags
-            .tags()
-            .iter()
-            .any(|t| t.key() == "irlab:lab" && t.value() == lab)
-        {
+        let tags = sns.list_tags_for_resource().resource_arn(arn).send().await.unwrap();
+        if tags.tags().iter().any(|t| t.key() == "irlab:lab" && t.value() == lab) {
             left.push(format!("topic {arn}"));
         }
     }
     let sqs = aws_sdk_sqs::Client::new(sdk);
     for q in sqs.list_queues().send().await.unwrap().queue_urls() {
         let tags = sqs.list_queue_tags().queue_url(q).send().await.unwrap();
-        if tags
-            .tags()
-            .and_then(|t| t.get("irlab:lab"))
-            .map(String::as_str)
-            == Some(lab)
-        {
+        if tags.tags().and_then(|t| t.get("irlab:lab")).map(String::as_str) == Some(lab) {
             left.push(format!("queue {q}"));
         }
     }
-    for t in aws_sdk_cloudtrail::Client::new(sdk)
-        .describe_trails()
-        .send()
-        .await
-        .unwrap()
-        .trail_list()
-    {
+    for t in aws_sdk_cloudtrail::Client::new(sdk).describe_trails().send().await.unwrap().trail_list() {
         if t.name() == Some(format!("irlab-{lab}").as_str()) {
             left.push(format!("trail {}", t.name().unwrap()));
         }
@@ -261,39 +155,155 @@ pub async fn leftovers(sdk: &SdkConfig, lab: &str) -> Vec<String> {
             left.push(format!("role {}", r.role_name()));
         }
     }
-    for p in iam
-        .list_instance_profiles()
-        .send()
-        .await
-        .unwrap()
-        .instance_profiles()
-    {
+    for p in iam.list_instance_profiles().send().await.unwrap().instance_profiles() {
         if p.path().starts_with(&path) {
             left.push(format!("instance profile {}", p.instance_profile_name()));
         }
     }
     let ssm = aws_sdk_ssm::Client::new(sdk);
-    for p in ssm
-        .get_parameters_by_path()
-        .path(format!("/irlab/{lab}"))
-        .recursive(true)
-        .send()
-        .await
-        .unwrap()
-        .parameters()
+    for p in
+        ssm.get_parameters_by_path().path(format!("/irlab/{lab}")).recursive(true).send().await.unwrap().parameters()
     {
         left.push(format!("parameter {}", p.name().unwrap()));
     }
     let gd = aws_sdk_guardduty::Client::new(sdk);
     for id in gd.list_detectors().send().await.unwrap().detector_ids() {
         let d = gd.get_detector().detector_id(id).send().await.unwrap();
-        if d.tags()
-            .and_then(|t| t.get("irlab:lab"))
-            .map(String::as_str)
-            == Some(lab)
-        {
+        if d.tags().and_then(|t| t.get("irlab:lab")).map(String::as_str) == Some(lab) {
             left.push(format!("detector {id}"));
         }
+    }
+    left
+}
+
+/// Stack outputs by key.
+pub async fn outputs(sdk: &SdkConfig, stack: &str) -> std::collections::HashMap<String, String> {
+    let cfn = aws_sdk_cloudformation::Client::new(sdk);
+    let out = cfn.describe_stacks().stack_name(stack).send().await.unwrap();
+    out.stacks()[0]
+        .outputs()
+        .iter()
+        .map(|o| (o.output_key().unwrap().to_string(), o.output_value().unwrap().to_string()))
+        .collect()
+}
+
+/// Puts a GuardDuty-format finding for `instance` on the default bus, as `irlab attack --mode inject`
+/// will: the lab's own source, since PutEvents refuses `aws.*` sources. Returns the finding id.
+pub async fn put_finding(sdk: &SdkConfig, instance: &str, finding_type: &str, severity: f64) -> String {
+    let id = format!(
+        "irlab-test-{}",
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    );
+    let detail = serde_json::json!({
+        "schemaVersion": "2.0",
+        "accountId": "123456789012",
+        "region": "us-east-1",
+        "id": id,
+        "type": finding_type,
+        "severity": severity,
+        "title": "test finding",
+        "resource": {"resourceType": "Instance", "instanceDetails": {"instanceId": instance}},
+        "service": {"additionalInfo": {"sample": false}},
+    });
+    let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+        .source("irlab.simulation")
+        .detail_type("GuardDuty Finding")
+        .detail(detail.to_string())
+        .build();
+    let out = aws_sdk_eventbridge::Client::new(sdk).put_events().entries(entry).send().await.unwrap();
+    assert_eq!(out.failed_entry_count(), 0, "{out:?}");
+    id
+}
+
+/// The instance's tags.
+pub async fn instance_tags(sdk: &SdkConfig, instance: &str) -> std::collections::HashMap<String, String> {
+    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    let out = ec2.describe_instances().instance_ids(instance).send().await.unwrap();
+    out.reservations()[0].instances()[0]
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string()))
+        .collect()
+}
+
+/// Waits until the instance's `irlab:ir-status` tag is one of `done`; returns it.
+pub async fn wait_for_ir_status(sdk: &SdkConfig, instance: &str, done: &[&str]) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        let tags = instance_tags(sdk, instance).await;
+        if let Some(status) = tags.get("irlab:ir-status").filter(|s| done.contains(&s.as_str())) {
+            return status.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "instance {instance} never reached {done:?}; tags {tags:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// Messages of the audit queue until `want` says it has seen enough (or 60 s pass).
+pub async fn audit_messages(
+    sdk: &SdkConfig,
+    queue_url: &str,
+    want: impl Fn(&[serde_json::Value]) -> bool,
+) -> Vec<serde_json::Value> {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut seen = Vec::new();
+    while !want(&seen) && std::time::Instant::now() < deadline {
+        let out = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        for m in out.messages() {
+            seen.push(serde_json::from_str(m.body().unwrap()).unwrap_or(serde_json::Value::Null));
+            sqs.delete_message().queue_url(queue_url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
+        }
+    }
+    seen
+}
+
+/// SNS notifications (as delivered to SQS) among audit messages.
+pub fn notifications(messages: &[serde_json::Value]) -> Vec<String> {
+    messages
+        .iter()
+        .filter(|m| m["Type"] == "Notification")
+        .map(|m| {
+            format!("{}\n{}", m["Subject"].as_str().unwrap_or_default(), m["Message"].as_str().unwrap_or_default())
+        })
+        .collect()
+}
+
+/// GuardDuty finding events (as EventBridge delivered them) among audit messages.
+pub fn finding_events(messages: &[serde_json::Value]) -> Vec<String> {
+    messages
+        .iter()
+        .filter(|m| m["detail-type"] == "GuardDuty Finding")
+        .map(|m| m["detail"]["id"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Every function, state machine, rule, own SSM document and log group in the stand-in: in a
+/// test's private stand-in only the lab makes them, so after `down` this must be empty.
+pub async fn engines_left(sdk: &SdkConfig) -> Vec<String> {
+    let mut left = Vec::new();
+    for f in aws_sdk_lambda::Client::new(sdk).list_functions().send().await.unwrap().functions() {
+        left.push(format!("function {}", f.function_name().unwrap()));
+    }
+    for m in aws_sdk_sfn::Client::new(sdk).list_state_machines().send().await.unwrap().state_machines() {
+        left.push(format!("state machine {}", m.name()));
+    }
+    for r in aws_sdk_eventbridge::Client::new(sdk).list_rules().send().await.unwrap().rules() {
+        left.push(format!("rule {}", r.name().unwrap()));
+    }
+    let own = aws_sdk_ssm::types::DocumentKeyValuesFilter::builder().key("Owner").values("Self").build();
+    for d in aws_sdk_ssm::Client::new(sdk).list_documents().filters(own).send().await.unwrap().document_identifiers() {
+        left.push(format!("document {}", d.name().unwrap()));
+    }
+    for g in aws_sdk_cloudwatchlogs::Client::new(sdk).describe_log_groups().send().await.unwrap().log_groups() {
+        left.push(format!("log group {}", g.log_group_name().unwrap()));
     }
     left
 }

@@ -1,0 +1,220 @@
+//! The automated response: one playbook stack per variant, fed by the detection and victim
+//! stacks' outputs, and exactly one variant deployed at a time.
+
+use serde::Serialize;
+
+use crate::aws::{AwsContext, AwsResultExt, error_code};
+use crate::error::{Error, Result};
+use crate::lab::{LAB_TAG, LabName, PART_TAG, Part, Variant};
+use crate::progress::Reporter;
+use crate::stacks::{self, Deployment, Outcome, StackInfo};
+
+/// GuardDuty's Medium band starts at 4.0: Low findings are noise for a containment.
+pub const DEFAULT_MIN_SEVERITY: f64 = 4.0;
+
+/// The playbook stacks that exist now (normally zero or one).
+pub async fn deployed(ctx: &AwsContext, lab: &LabName) -> Result<Vec<(Variant, StackInfo)>> {
+    let mut out = Vec::new();
+    for v in Variant::ALL {
+        if let Some(s) = stacks::describe(ctx, &lab.stack_name(Part::Playbook(v))).await? {
+            out.push((v, s));
+        }
+    }
+    Ok(out)
+}
+
+/// Deploys `variant` and removes any other variant, so one rule answers each finding.
+/// `min_severity` None keeps what the deployed playbook has, else the default.
+pub async fn switch(
+    ctx: &AwsContext,
+    lab: &LabName,
+    variant: Variant,
+    detection: &StackInfo,
+    victim: &StackInfo,
+    min_severity: Option<f64>,
+    reporter: &dyn Reporter,
+) -> Result<(Outcome, StackInfo)> {
+    let current = deployed(ctx, lab).await?;
+    let kept = current.iter().find_map(|(_, s)| s.kept_parameter("MinSeverity").and_then(|v| v.parse::<f64>().ok()));
+    let min_severity = min_severity.or(kept).unwrap_or(DEFAULT_MIN_SEVERITY);
+    // The old variant goes first: two rules would contain the same instance twice.
+    for (v, s) in &current {
+        if *v != variant {
+            stacks::delete(ctx, &s.id, &s.name, reporter).await?;
+        }
+    }
+    let part = Part::Playbook(variant);
+    let d = Deployment {
+        stack_name: lab.stack_name(part),
+        template: part.template(),
+        parameters: parameters(lab, detection, victim, min_severity)?,
+        tags: vec![(LAB_TAG.into(), lab.to_string()), (PART_TAG.into(), part.to_string())],
+    };
+    stacks::deploy(ctx, &d, part.as_str(), reporter).await
+}
+
+fn parameters(
+    lab: &LabName,
+    detection: &StackInfo,
+    victim: &StackInfo,
+    min_severity: f64,
+) -> Result<Vec<(String, String)>> {
+    let need = |s: &StackInfo, key: &str| {
+        s.output(key).map(String::from).ok_or_else(|| {
+            Error::problem(format!("stack {} has no output {key}", s.name))
+                .with_hint("run `irlab up` to bring the lab up to date")
+        })
+    };
+    Ok(vec![
+        ("LabName".into(), lab.to_string()),
+        ("AlertTopicArn".into(), need(detection, "AlertTopicArn")?),
+        ("AuditQueueArn".into(), need(detection, "AuditQueueArn")?),
+        ("QuarantineSecurityGroupId".into(), need(victim, "QuarantineSecurityGroupId")?),
+        ("VpcId".into(), need(victim, "VpcId")?),
+        ("MinSeverity".into(), format_severity(min_severity)),
+    ])
+}
+
+fn format_severity(x: f64) -> String {
+    if x.fract() == 0.0 { format!("{x:.0}") } else { format!("{x}") }
+}
+
+pub fn check_min_severity(x: f64) -> Result<f64> {
+    if (1.0..=10.0).contains(&x) {
+        Ok(x)
+    } else {
+        Err(Error::problem(format!("--min-severity {x} is outside GuardDuty's 1-10 scale"))
+            .with_hint("Low is 1-3.9, Medium 4-6.9, High 7-8.9, Critical 9-10; the default is 4"))
+    }
+}
+
+/// Is the deployed playbook able to answer a finding?
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    pub variant: Variant,
+    pub stack: String,
+    pub stack_status: String,
+    pub min_severity: Option<String>,
+    pub rule: Option<String>,
+    pub rule_enabled: bool,
+    pub targets: usize,
+    /// The engine's own state ("function Active", "state machine ACTIVE", "document Active").
+    pub engine: String,
+    pub problems: Vec<String>,
+}
+
+impl Health {
+    pub fn healthy(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+pub async fn health(ctx: &AwsContext, variant: Variant, stack: &StackInfo) -> Result<Health> {
+    let mut problems = Vec::new();
+    if !matches!(stack.status.as_str(), "CREATE_COMPLETE" | "UPDATE_COMPLETE") {
+        problems.push(format!("stack is {}", stack.status));
+    }
+    let rule = stack.output("RuleName").map(String::from);
+    let (mut rule_enabled, mut targets) = (false, 0);
+    if let Some(name) = &rule {
+        let events = ctx.events();
+        match events.describe_rule().name(name).send().await {
+            Ok(r) => rule_enabled = r.state().is_some_and(|s| s.as_str() == "ENABLED"),
+            Err(e) if error_code(&e) == Some("ResourceNotFoundException") => {
+                problems.push(format!("rule {name} is missing"))
+            }
+            Err(e) => return Err(e).aws(|| format!("reading rule {name}"), ctx),
+        }
+        if let Ok(t) = events.list_targets_by_rule().rule(name).send().await {
+            targets = t.targets().len();
+        }
+        if !rule_enabled {
+            problems.push(format!("rule {name} is not enabled"));
+        }
+        if targets < 2 {
+            problems.push(format!("rule {name} has {targets} targets, expected the playbook and the audit queue"));
+        }
+    } else {
+        problems.push("the stack has no RuleName output".into());
+    }
+    let engine = match (variant, stack.output("PlaybookName")) {
+        (_, None) => "unknown".to_string(),
+        (Variant::Lambda, Some(name)) => {
+            let f = ctx
+                .lambda()
+                .get_function()
+                .function_name(name)
+                .send()
+                .await
+                .aws(|| format!("reading function {name}"), ctx)?;
+            let state = f
+                .configuration()
+                .and_then(|c| c.state())
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|| "Active".into());
+            if state != "Active" {
+                problems.push(format!("function {name} is {state}"));
+            }
+            format!("function {state}")
+        }
+        (Variant::StepFunctions, Some(_)) => {
+            let arn = stack.output("PlaybookArn").unwrap_or_default();
+            let m = ctx
+                .sfn()
+                .describe_state_machine()
+                .state_machine_arn(arn)
+                .send()
+                .await
+                .aws(|| format!("reading state machine {arn}"), ctx)?;
+            let status = m.status().map(|s| s.as_str().to_string()).unwrap_or_else(|| "ACTIVE".into());
+            if status != "ACTIVE" {
+                problems.push(format!("state machine is {status}"));
+            }
+            format!("state machine {status}")
+        }
+        (Variant::Ssm, Some(name)) => {
+            let d = ctx
+                .ssm()
+                .describe_document()
+                .name(name)
+                .send()
+                .await
+                .aws(|| format!("reading document {name}"), ctx)?;
+            let status = d
+                .document()
+                .and_then(|d| d.status())
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|| "Active".into());
+            if status != "Active" {
+                problems.push(format!("document {name} is {status}"));
+            }
+            format!("document {status}")
+        }
+    };
+    Ok(Health {
+        variant,
+        stack: stack.name.clone(),
+        stack_status: stack.status.clone(),
+        min_severity: stack.parameters.get("MinSeverity").cloned(),
+        rule,
+        rule_enabled,
+        targets,
+        engine,
+        problems,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severities_outside_guardduty_scale_are_refused() {
+        assert_eq!(check_min_severity(4.0).unwrap(), 4.0);
+        assert_eq!(check_min_severity(8.5).unwrap(), 8.5);
+        assert_eq!(check_min_severity(0.5).unwrap_err().exit_code(), 1);
+        assert!(check_min_severity(11.0).is_err());
+        assert_eq!(format_severity(4.0), "4");
+        assert_eq!(format_severity(7.5), "7.5");
+    }
+}
