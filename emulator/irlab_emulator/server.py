@@ -111,6 +111,9 @@ class EmulatorServer:
             request_handler=_handler_class(self._gate),
         )
         self._server.irlab_quiet = self.quiet  # type: ignore[attr-defined]
+        from .patches import _local
+
+        _local.set_endpoint(self.endpoint)  # engines inside the stand-in call it here
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="irlab-emulator", daemon=True
         )

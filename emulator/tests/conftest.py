@@ -3,8 +3,10 @@ reached with boto3 over HTTP exactly like a real client."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -101,3 +103,25 @@ def create_stack(cf: Any, name: str, body: str, params: dict[str, str] | None = 
         **kwargs,
     )
     return cf.describe_stacks(StackName=name)["Stacks"][0]
+
+
+def wait_idle(endpoint: str, timeout: float = 60.0) -> None:
+    """Wait until the stand-in has no background work left (event deliveries,
+    asynchronous Lambda invocations): ``GET /moto-api/irlab/idle``."""
+    import urllib.error
+
+    try:
+        with urllib.request.urlopen(f"{endpoint}/moto-api/irlab/idle?timeout={timeout}", timeout=timeout + 10) as response:
+            assert json.loads(response.read())["idle"]
+    except urllib.error.HTTPError as exc:  # 408: still busy when the time ran out
+        raise AssertionError(f"background work still running after {timeout} s: {exc.read()!r}") from exc
+
+
+def eventually(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2) -> Any:
+    """Poll ``check`` until it returns something truthy (its value) or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)

@@ -65,3 +65,17 @@ def test_termination_protection_blocks_the_stack_delete(aws):
     assert cf.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
     with pytest.raises(ClientError):
         cf.describe_stacks(StackName=name)
+
+
+def test_an_unknown_instance_type_is_refused(aws):
+    """RunInstances refuses an instance type that does not exist (an
+    ``InvalidInstanceType`` / ``InvalidParameterValue`` client error), so a stack
+    with a mistyped ``InstanceType`` fails at the instance and rolls back.
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html
+    """
+    ec2 = aws("ec2")
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    with pytest.raises(ClientError) as err:
+        ec2.run_instances(ImageId=image, InstanceType="t3.bogus", MinCount=1, MaxCount=1)
+    assert "t3.bogus" in str(err.value)
+    assert ec2.run_instances(ImageId=image, InstanceType="t3.micro", MinCount=1, MaxCount=1)["Instances"]

@@ -22,6 +22,11 @@ MODULES = [
     "cloudtrail",
     "guardduty",
     "awslambda",
+    "events",
+    "logs",
+    "ssm",
+    "stepfunctions",
+    "ssm_automation",
 ]
 
 _lock = threading.Lock()

@@ -83,3 +83,66 @@ def policy_text(document: Any) -> str:
 
 def props_of(cloudformation_json: dict[str, Any]) -> dict[str, Any]:
     return cloudformation_json.get("Properties") or {}
+
+
+# --------------------------------------------------------------------------
+# literal nulls in Json-typed properties
+#
+# moto's ``parsing.clean_json`` drops every key whose value resolves to None,
+# which is right for ``Ref: AWS::NoValue`` but not for a literal ``null`` in a
+# JSON document property (``ResultPath: null`` in a state machine
+# ``Definition``): CloudFormation passes those on.
+
+KEEP_NULLS: dict[str, set[str]] = {}
+
+
+class _Null:
+    def __repr__(self) -> str:
+        return "null"
+
+
+_NULL = _Null()
+
+
+def _mark_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _NULL if v is None else _mark_nulls(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_NULL if v is None else _mark_nulls(v) for v in value]
+    return value
+
+
+def _unmark_nulls(value: Any) -> Any:
+    if value is _NULL:
+        return None
+    if isinstance(value, dict):
+        return {k: _unmark_nulls(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unmark_nulls(v) for v in value]
+    return value
+
+
+def keep_literal_nulls(cfn_type: str, prop: str) -> None:
+    """Keep literal nulls inside ``prop`` of resources of ``cfn_type``."""
+    from moto.cloudformation import parsing
+
+    KEEP_NULLS.setdefault(cfn_type, set()).add(prop)
+    if getattr(parsing.clean_json, "irlab_keeps_nulls", False):
+        return
+    original = parsing.clean_json
+
+    def clean_json(resource_json: Any, resources_map: Any) -> Any:
+        if (
+            isinstance(resource_json, dict)
+            and resource_json.get("Type") in KEEP_NULLS
+            and isinstance(resource_json.get("Properties"), dict)
+        ):
+            props = dict(resource_json["Properties"])
+            for name in KEEP_NULLS[resource_json["Type"]]:
+                if name in props:
+                    props[name] = _mark_nulls(props[name])
+            return _unmark_nulls(original({**resource_json, "Properties": props}, resources_map))
+        return original(resource_json, resources_map)
+
+    clean_json.irlab_keeps_nulls = True  # type: ignore[attr-defined]
+    parsing.clean_json = clean_json

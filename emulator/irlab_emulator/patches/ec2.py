@@ -746,3 +746,8 @@ def apply() -> None:
     SecurityGroupBackend.delete_security_group = _delete_security_group
     SubnetBackend.delete_subnet = _delete_subnet
     VPCBackend.delete_vpc = _delete_vpc
+    # AWS refuses RunInstances for an instance type that does not exist; moto only
+    # checks when told to.
+    from moto import settings
+
+    settings.EC2_ENABLE_INSTANCE_TYPE_VALIDATION = True

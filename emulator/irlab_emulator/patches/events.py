@@ -1,0 +1,816 @@
+"""EventBridge: rules deliver events to their targets, as in AWS.
+
+moto 5.2.5 answers HTTP 500 on PutEvents when a matching rule has an SNS,
+Lambda or Step Functions target, delivers to disabled rules, accepts sources
+AWS reserves, and passes unknown pattern operators as "match".  Here:
+
+* ``PutEvents`` (default and custom buses) validates each entry - a
+  ``source`` beginning with ``aws.`` fails with
+  ``NotAuthorizedForSourceException`` - returns at once and delivers in the
+  background, in order (``GET /moto-api/irlab/idle`` waits for the delivery);
+* a rule delivers only when its ``State`` is ENABLED and its pattern matches;
+  the matcher (moto's ``prefix``/``suffix``/``anything-but``/``numeric``/
+  ``exists``/``cidr``/``wildcard``/``equals-ignore-case``/``$or``) also
+  reaches into arrays of objects, and PutRule refuses unknown operators;
+* targets: SQS (``SqsParameters.MessageGroupId``), SNS (the event JSON is the
+  message), Lambda (asynchronous invocation through the Lambda runner of
+  ``awslambda.py``), Step Functions (``StartExecution`` with the event as
+  input; the target needs a ``RoleArn``), SSM Automation
+  (``arn:aws:ssm:REGION:ACCOUNT:automation-definition/NAME[:VERSION]`` with a
+  ``RoleArn``: ``StartAutomationExecution`` of the stand-in with the target's
+  input as the parameters), CloudWatch Logs, another event bus; archives and
+  API destinations stay moto's;
+* target input: ``Input``, ``InputPath``, ``InputTransformer``
+  (``InputPathsMap`` + ``InputTemplate``, predefined ``aws.events.*``
+  variables; a variable inside a JSON string is inserted as is, elsewhere as
+  JSON);
+* Lambda, SNS and SQS targets need a resource-based policy that lets
+  ``events.amazonaws.com`` invoke/publish/send (conditions on
+  ``aws:SourceArn``/``aws:SourceAccount`` are evaluated);
+* a failed delivery is logged (logger ``irlab_emulator.events``), counted in
+  CloudWatch (``AWS/Events`` ``FailedInvocations``, dimension ``RuleName``;
+  also ``Invocations``, ``TriggeredRules``, ``InvocationsSentToDlq``) and sent
+  to the target's ``DeadLetterConfig`` queue when there is one;
+* ``TestEventPattern`` answers; ``AWS::Events::Rule`` takes ``EventPattern`` as
+  an object, ``State``, ``Targets`` (with ``RoleArn``, ``Input*``,
+  ``RetryPolicy``, ``DeadLetterConfig``), ``Tags``; updates in place.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import fnmatch
+import json
+import logging
+import re
+import uuid
+from typing import Any
+
+from moto.core.utils import unix_time
+from moto.events import responses as events_responses
+from moto.events.exceptions import InvalidEventPatternException, ValidationException
+from moto.events.models import EventPattern, EventPatternParser, EventsBackend, Rule, events_backends
+from moto.utilities.arns import parse_arn
+
+from . import _cfn, _local, _runtime
+
+log = logging.getLogger("irlab_emulator.events")
+
+_delivery = _runtime.Worker("events-delivery", threads=1)
+
+OPERATORS = {
+    "prefix",
+    "suffix",
+    "anything-but",
+    "numeric",
+    "exists",
+    "cidr",
+    "wildcard",
+    "equals-ignore-case",
+}
+NUMERIC_OPERATORS = {"<", "<=", "=", ">=", ">"}
+
+
+class DeliveryFailure(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# --------------------------------------------------------------------------
+# event patterns
+
+
+def _validate_filters(key: str, filters: list[Any]) -> None:
+    for item in filters:
+        if not isinstance(item, dict):
+            continue
+        if len(item) != 1:
+            raise InvalidEventPatternException(
+                reason=f"Only one key allowed in match expression for field {key}"
+            )
+        name, value = next(iter(item.items()))
+        if name not in OPERATORS:
+            raise InvalidEventPatternException(reason=f"Unrecognized match type {name}")
+        if name == "numeric":
+            if not isinstance(value, list) or not value or len(value) % 2 or len(value) > 4:
+                raise InvalidEventPatternException(reason="Value of numeric must be an array.")
+            for op, number in zip(value[::2], value[1::2], strict=False):
+                if op not in NUMERIC_OPERATORS:
+                    raise InvalidEventPatternException(reason=f"Unrecognized numeric range operator: {op}")
+                if isinstance(number, bool) or not isinstance(number, (int, float)):
+                    raise InvalidEventPatternException(reason=f"Value of {op} must be numeric")
+        elif name == "exists" and not isinstance(value, bool):
+            raise InvalidEventPatternException(reason="exists match pattern must be either true or false.")
+        elif name in ("prefix", "suffix") and not isinstance(value, (str, dict)):
+            raise InvalidEventPatternException(reason=f"{name} match pattern must be a string.")
+
+
+_orig_validate = EventPatternParser._validate_event_pattern
+
+
+def _validate_event_pattern(self: EventPatternParser, pattern: dict[str, Any]) -> None:
+    _orig_validate(self, pattern)
+    for key, value in pattern.items():
+        if key == "$or" and isinstance(value, list):
+            for alternative in value:
+                if isinstance(alternative, dict):
+                    _validate_event_pattern(self, alternative)
+        elif isinstance(value, dict):
+            _validate_event_pattern(self, value)
+        elif isinstance(value, list):
+            _validate_filters(key, value)
+
+
+def _add_leaf(result: dict[str, Any], key: str, value: Any, merge: bool) -> None:
+    if not merge or key not in result:
+        result[key] = value
+        return
+    existing = result[key]
+    merged = list(existing) if isinstance(existing, list) else [existing]
+    merged.extend(value if isinstance(value, list) else [value])
+    result[key] = merged
+
+
+def _flatten_dict(node: Any, prefix: str = "", result: dict[str, Any] | None = None, merge: bool = False) -> dict[str, Any]:
+    """Leaf paths of an event; the leaves inside arrays of objects become
+    arrays of their values (a pattern field matches if any element does)."""
+    if result is None:
+        result = {}
+    if isinstance(node, dict):
+        for k, v in node.items():
+            key = f"{prefix}.{k}" if prefix else k
+            if isinstance(v, dict) and v:
+                _flatten_dict(v, key, result, merge)
+            elif isinstance(v, list) and any(isinstance(x, dict) for x in v):
+                for element in v:
+                    if isinstance(element, dict):
+                        _flatten_dict(element, key, result, True)
+                    else:
+                        _add_leaf(result, key, element, True)
+            else:
+                _add_leaf(result, key, v, merge)
+    return result
+
+
+# --------------------------------------------------------------------------
+# PutEvents
+
+
+def _iso(value: datetime.datetime) -> str:
+    return value.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _event_time(raw: Any) -> str:
+    if raw in (None, ""):
+        return _iso(datetime.datetime.now(datetime.timezone.utc))
+    if isinstance(raw, (int, float)):
+        return _iso(datetime.datetime.fromtimestamp(float(raw), datetime.timezone.utc))
+    try:
+        return _iso(datetime.datetime.fromisoformat(str(raw).replace("Z", "+00:00")))
+    except ValueError:
+        try:
+            return _iso(datetime.datetime.fromtimestamp(float(raw), datetime.timezone.utc))
+        except ValueError:
+            return str(raw)
+
+
+def _entry_error(entry: dict[str, Any]) -> dict[str, str] | None:
+    source = entry.get("Source")
+    if not source:
+        return {"ErrorCode": "InvalidArgument", "ErrorMessage": "Parameter Source is not valid. Reason: Source is a required argument."}
+    if not entry.get("DetailType"):
+        return {"ErrorCode": "InvalidArgument", "ErrorMessage": "Parameter DetailType is not valid. Reason: DetailType is a required argument."}
+    if not entry.get("Detail"):
+        return {"ErrorCode": "InvalidArgument", "ErrorMessage": "Parameter Detail is not valid. Reason: Detail is a required argument."}
+    if str(source).lower().startswith("aws."):
+        return {"ErrorCode": "NotAuthorizedForSourceException", "ErrorMessage": "Not authorized for the source."}
+    try:
+        detail = json.loads(entry["Detail"])
+    except ValueError:
+        return {"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}
+    if not isinstance(detail, dict):
+        return {"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}
+    return None
+
+
+def _put_events(self: EventsBackend, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if len(events) > 10:
+        raise ValidationException(
+            "1 validation error detected: Value '[PutEventsRequestEntry]' at 'entries' failed to satisfy "
+            "constraint: Member must have length less than or equal to 10"
+        )
+    results: list[dict[str, Any]] = []
+    for entry in events:
+        error = _entry_error(entry)
+        if error:
+            results.append(error)
+            continue
+        bus_name = self._normalize_event_bus_arn(entry.get("EventBusName"))
+        self.describe_event_bus(bus_name)  # ResourceNotFoundException for an unknown bus
+        event_id = str(uuid.uuid4())
+        event = {
+            "version": "0",
+            "id": event_id,
+            "detail-type": entry["DetailType"],
+            "source": entry["Source"],
+            "account": self.account_id,
+            "time": _event_time(entry.get("Time")),
+            "region": self.region_name,
+            "resources": list(entry.get("Resources") or []),
+            "detail": json.loads(entry["Detail"]),
+        }
+        results.append({"EventId": event_id})
+        submit(self.account_id, self.region_name, bus_name, event)
+    return results
+
+
+def submit(account_id: str, region_name: str, bus_name: str, event: dict[str, Any]) -> None:
+    """Queue ``event`` (an EventBridge event envelope) for delivery on a bus."""
+    ingestion = _iso(datetime.datetime.now(datetime.timezone.utc))
+    _delivery.submit(deliver, account_id, region_name, bus_name, event, ingestion)
+
+
+def deliver(account_id: str, region_name: str, bus_name: str, event: dict[str, Any], ingestion_time: str) -> None:
+    backend: EventsBackend = events_backends[account_id][region_name]
+    bus = backend.event_buses.get(bus_name)
+    if bus is None:
+        log.warning("event %s: event bus %s no longer exists", event.get("id"), bus_name)
+        return
+    matched = False
+    for rule in list(bus.rules.values()):
+        if not str(rule.state or "ENABLED").startswith("ENABLED"):
+            continue
+        if not rule.event_pattern.get_pattern() or not rule.event_pattern.matches_event(event):
+            continue
+        matched = True
+        _metric(account_id, region_name, "TriggeredRules", rule.name)
+        for target in list(rule.targets):
+            _invoke_target(backend, rule, target, event, ingestion_time)
+    if matched:
+        _metric(account_id, region_name, "MatchedEvents", None)
+
+
+def _invoke_target(backend: EventsBackend, rule: Rule, target: dict[str, Any], event: dict[str, Any], ingestion_time: str) -> None:
+    try:
+        payload = render_input(target, event, rule, ingestion_time)
+        _send(backend, rule, target, event, payload)
+    except DeliveryFailure as failure:
+        _failed(backend, rule, target, event, failure)
+    except Exception as exc:  # noqa: BLE001 - every failure must be visible
+        log.debug("delivery error", exc_info=True)
+        _failed(backend, rule, target, event, DeliveryFailure("InternalFailure", f"{type(exc).__name__}: {exc}"))
+    else:
+        _metric(backend.account_id, backend.region_name, "Invocations", rule.name)
+
+
+def _failed(backend: EventsBackend, rule: Rule, target: dict[str, Any], event: dict[str, Any], failure: DeliveryFailure) -> None:
+    log.warning(
+        "rule %s: delivery of event %s to target %s (%s) failed: %s: %s",
+        rule.arn,
+        event.get("id"),
+        target.get("Id"),
+        target.get("Arn"),
+        failure.code,
+        failure.message,
+    )
+    account, region = backend.account_id, backend.region_name
+    _metric(account, region, "Invocations", rule.name)
+    dlq = (target.get("DeadLetterConfig") or {}).get("Arn")
+    if not dlq:
+        _metric(account, region, "FailedInvocations", rule.name)
+        return
+    try:
+        arn = parse_arn(dlq)
+        from moto.sqs.models import sqs_backends
+
+        queue_backend = sqs_backends[arn.account or account][arn.region or region]
+        queue = queue_backend.get_queue(arn.resource_id)
+        _require_policy(queue.policy, "sqs:SendMessage", rule, f"queue {dlq}")
+        attributes = {
+            "RULE_ARN": rule.arn,
+            "TARGET_ARN": target.get("Arn", ""),
+            "ERROR_CODE": failure.code,
+            "ERROR_MESSAGE": failure.message[:256],
+            "EXHAUSTED_RETRY_CONDITION": "MaximumRetryAttempts",
+            "RETRY_ATTEMPTS": "0",
+        }
+        queue_backend.send_message(
+            queue_name=arn.resource_id,
+            message_body=json.dumps(event, separators=(",", ":")),
+            message_attributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
+        )
+        _metric(account, region, "InvocationsSentToDlq", rule.name)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("rule %s: could not send event %s to the dead-letter queue %s: %s", rule.arn, event.get("id"), dlq, exc)
+        _metric(account, region, "InvocationsFailedToBeSentToDlq", rule.name)
+        _metric(account, region, "FailedInvocations", rule.name)
+
+
+def _metric(account_id: str, region_name: str, name: str, rule_name: str | None) -> None:
+    try:
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        datum: dict[str, Any] = {
+            "MetricName": name,
+            "Value": 1.0,
+            "Unit": "Count",
+        }
+        if rule_name:
+            datum["Dimensions"] = [{"Name": "RuleName", "Value": rule_name}]
+        cloudwatch_backends[account_id][region_name].put_metric_data("AWS/Events", [datum])
+    except Exception:  # noqa: BLE001 - metrics must never break delivery
+        log.debug("could not record metric %s", name, exc_info=True)
+
+
+# --------------------------------------------------------------------------
+# target input
+
+
+def _jsonpath(path: str, data: Any) -> tuple[bool, Any]:
+    from jsonpath_ng.ext import parse
+
+    try:
+        matches = parse(path).find(data)
+    except Exception as exc:  # noqa: BLE001
+        raise DeliveryFailure("InvalidArgument", f"Invalid JSON path {path}: {exc}") from exc
+    if not matches:
+        return False, None
+    if len(matches) == 1 and "*" not in path:
+        return True, matches[0].value
+    return True, [m.value for m in matches]
+
+
+_PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.\-]+)>")
+
+
+def _transform(transformer: dict[str, Any], event: dict[str, Any], rule: Rule, ingestion_time: str) -> str:
+    template = transformer.get("InputTemplate")
+    if template is None:
+        return json.dumps(event, separators=(",", ":"))
+    values: dict[str, Any] = {}
+    missing: set[str] = set()
+    for name, path in (transformer.get("InputPathsMap") or {}).items():
+        found, value = _jsonpath(path, event)
+        if found:
+            values[name] = value
+        else:
+            missing.add(name)
+    values.update(
+        {
+            "aws.events.rule-arn": rule.arn,
+            "aws.events.rule-name": rule.name,
+            "aws.events.event.ingestion-time": ingestion_time,
+            "aws.events.event": {k: v for k, v in event.items() if k != "detail"},
+            "aws.events.event.json": event,
+        }
+    )
+    is_json = template.lstrip()[:1] in ("{", "[", '"')
+    out: list[str] = []
+    in_string = False
+    i = 0
+    while i < len(template):
+        ch = template[i]
+        if is_json and ch == "\\" and in_string:
+            out.append(template[i : i + 2])
+            i += 2
+            continue
+        if is_json and ch == '"':
+            in_string = not in_string
+            out.append(ch)
+            i += 1
+            continue
+        if ch == "<":
+            match = _PLACEHOLDER.match(template, i)
+            if match and (match.group(1) in values or match.group(1) in missing):
+                name = match.group(1)
+                value = values.get(name)
+                if not is_json or in_string:
+                    out.append("" if name in missing else (value if isinstance(value, str) else json.dumps(value)))
+                else:
+                    out.append("null" if name in missing else json.dumps(value))
+                i = match.end()
+                continue
+        out.append(ch)
+        i += 1
+    text = "".join(out)
+    if is_json:
+        try:
+            return json.dumps(json.loads(text), separators=(",", ":"))
+        except ValueError:
+            return text
+    return text
+
+
+def render_input(target: dict[str, Any], event: dict[str, Any], rule: Rule, ingestion_time: str = "") -> str:
+    """What EventBridge sends to ``target`` for ``event`` (text)."""
+    if target.get("Input") is not None:
+        return str(target["Input"])
+    if target.get("InputPath"):
+        found, value = _jsonpath(target["InputPath"], event)
+        return json.dumps(value if found else None, separators=(",", ":"))
+    if target.get("InputTransformer"):
+        return _transform(target["InputTransformer"], event, rule, ingestion_time)
+    return json.dumps(event, separators=(",", ":"))
+
+
+# --------------------------------------------------------------------------
+# resource-based policies
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _principal_matches(principal: Any) -> bool:
+    if principal == "*":
+        return True
+    if isinstance(principal, dict):
+        if "*" in _as_list(principal.get("AWS")):
+            return True
+        return "events.amazonaws.com" in _as_list(principal.get("Service"))
+    return False
+
+
+def _action_matches(actions: Any, action: str) -> bool:
+    return any(fnmatch.fnmatchcase(action.lower(), str(a).lower()) for a in _as_list(actions))
+
+
+def _condition_matches(condition: Any, context: dict[str, str]) -> bool:
+    for operator, clauses in (condition or {}).items():
+        op = operator.split(":")[-1]  # ForAnyValue:/ForAllValues: on single values
+        if_exists = op.endswith("IfExists")
+        if if_exists:
+            op = op[: -len("IfExists")]
+        for key, expected in (clauses or {}).items():
+            actual = context.get(key.lower())
+            if actual is None:
+                if if_exists:
+                    continue
+                return False
+            wanted = [str(v) for v in _as_list(expected)]
+            if op in ("StringEquals", "ArnEquals"):
+                ok = actual in wanted
+            elif op == "StringEqualsIgnoreCase":
+                ok = actual.lower() in [w.lower() for w in wanted]
+            elif op in ("StringLike", "ArnLike"):
+                ok = any(fnmatch.fnmatchcase(actual, w) for w in wanted)
+            elif op in ("StringNotEquals", "ArnNotEquals"):
+                ok = actual not in wanted
+            elif op in ("StringNotLike", "ArnNotLike"):
+                ok = not any(fnmatch.fnmatchcase(actual, w) for w in wanted)
+            elif op == "Bool":
+                ok = actual.lower() in [w.lower() for w in wanted]
+            else:
+                return False  # an operator this evaluator does not know never matches
+            if not ok:
+                return False
+    return True
+
+
+def policy_allows(policy: Any, action: str, rule: Rule) -> bool:
+    """Whether a resource policy lets EventBridge (for ``rule``) do ``action``."""
+    if not policy:
+        return False
+    document = json.loads(policy) if isinstance(policy, str) else policy
+    context = {
+        "aws:sourcearn": rule.arn,
+        "aws:sourceaccount": rule.account_id,
+        "aws:securetransport": "true",
+        "aws:principalservicename": "events.amazonaws.com",
+    }
+    allowed = False
+    for statement in _as_list(document.get("Statement")):
+        if "NotPrincipal" in statement or "NotAction" in statement:
+            continue
+        if not _principal_matches(statement.get("Principal")):
+            continue
+        if not _action_matches(statement.get("Action"), action):
+            continue
+        if not _condition_matches(statement.get("Condition"), context):
+            continue
+        if statement.get("Effect") == "Deny":
+            return False
+        if statement.get("Effect") == "Allow":
+            allowed = True
+    return allowed
+
+
+def _require_policy(policy: Any, action: str, rule: Rule, what: str) -> None:
+    if not policy_allows(policy, action, rule):
+        raise DeliveryFailure(
+            "NO_PERMISSIONS",
+            f"EventBridge is not authorized to perform {action} on {what}: its resource-based policy "
+            f"does not allow the service principal events.amazonaws.com for rule {rule.arn}",
+        )
+
+
+# --------------------------------------------------------------------------
+# targets
+
+
+def _send(backend: EventsBackend, rule: Rule, target: dict[str, Any], event: dict[str, Any], payload: str) -> None:
+    arn_text = target["Arn"]
+    arn = parse_arn(arn_text)
+    account = arn.account or backend.account_id
+    region = arn.region or backend.region_name
+    if arn.service == "sqs":
+        _send_sqs(rule, target, account, region, arn.resource_id, payload)
+    elif arn.service == "sns":
+        _send_sns(rule, account, region, arn_text, payload)
+    elif arn.service == "lambda":
+        _send_lambda(rule, account, region, arn_text, payload)
+    elif arn.service == "states":
+        _send_stepfunctions(rule, target, arn_text, payload, account, region)
+    elif arn.service == "ssm" and arn.resource_type == "automation-definition":
+        _send_automation(rule, target, account, region, arn.resource_id, payload)
+    elif arn.service == "logs" and arn.resource_type == "log-group":
+        _send_logs(account, region, arn.resource_id, payload)
+    elif arn.service == "events" and arn.resource_type == "event-bus":
+        bus = arn.resource_id
+        if bus not in events_backends[account][region].event_buses:
+            raise DeliveryFailure("RESOURCE_NOT_FOUND", f"Event bus {bus} does not exist.")
+        submit(account, region, bus, copy.deepcopy(event))
+    else:
+        _send_with_moto(rule, target, event)
+
+
+def _send_sqs(rule: Rule, target: dict[str, Any], account: str, region: str, queue_name: str, payload: str) -> None:
+    from moto.sqs.exceptions import QueueDoesNotExist
+    from moto.sqs.models import sqs_backends
+
+    backend = sqs_backends[account][region]
+    try:
+        queue = backend.get_queue(queue_name)
+    except QueueDoesNotExist as exc:
+        raise DeliveryFailure("RESOURCE_NOT_FOUND", f"Queue {queue_name} does not exist.") from exc
+    _require_policy(queue.policy, "sqs:SendMessage", rule, f"queue {queue_name}")
+    group_id = (target.get("SqsParameters") or {}).get("MessageGroupId")
+    kwargs: dict[str, Any] = {}
+    if queue.fifo_queue:
+        if not group_id:
+            raise DeliveryFailure("InvalidParameter", "A FIFO queue target needs SqsParameters.MessageGroupId")
+        if str(queue.content_based_deduplication).lower() != "true":
+            raise DeliveryFailure(
+                "InvalidParameter",
+                "To let EventBridge send messages to an SQS FIFO queue, enable content-based deduplication.",
+            )
+        kwargs["group_id"] = group_id
+    backend.send_message(queue_name=queue_name, message_body=payload, **kwargs)
+
+
+def _send_sns(rule: Rule, account: str, region: str, topic_arn: str, payload: str) -> None:
+    from moto.sns.exceptions import TopicNotFound
+    from moto.sns.models import sns_backends
+
+    backend = sns_backends[account][region]
+    try:
+        topic = backend.get_topic(topic_arn)
+    except TopicNotFound as exc:
+        raise DeliveryFailure("RESOURCE_NOT_FOUND", f"Topic {topic_arn} does not exist.") from exc
+    _require_policy(topic.policy, "sns:Publish", rule, f"topic {topic_arn}")
+    backend.publish(payload, arn=topic_arn)
+
+
+def _send_lambda(rule: Rule, account: str, region: str, function_arn: str, payload: str) -> None:
+    from moto.awslambda.models import lambda_backends
+
+    from . import awslambda
+
+    try:
+        fn = lambda_backends[account][region].get_function(function_arn)
+    except Exception as exc:  # noqa: BLE001 - UnknownFunctionException and friends
+        raise DeliveryFailure("RESOURCE_NOT_FOUND", f"Function not found: {function_arn}") from exc
+    statements = getattr(fn.policy, "statements", [])
+    _require_policy({"Statement": statements} if statements else None, "lambda:InvokeFunction", rule, f"function {function_arn}")
+    try:
+        event: Any = json.loads(payload)
+    except ValueError:
+        event = payload
+    if awslambda.runs_locally(fn):
+        awslambda.invoke_async(fn, event)
+    else:
+        fn.invoke(json.dumps(event), {"x-amz-invocation-type": "Event"}, {})
+
+
+def _require_role(rule: Rule, target: dict[str, Any]) -> None:
+    if not target.get("RoleArn"):
+        raise DeliveryFailure(
+            "NO_PERMISSIONS",
+            f"target {target.get('Id')} of rule {rule.arn} has no RoleArn: EventBridge needs a role to call {target['Arn']}",
+        )
+
+
+def _send_stepfunctions(rule: Rule, target: dict[str, Any], arn: str, payload: str, account: str, region: str) -> None:
+    _require_role(rule, target)
+    try:
+        from . import stepfunctions  # the executing Step Functions engine, when present
+
+        starter = getattr(stepfunctions, "start_execution", None)
+    except ImportError:
+        starter = None
+    try:
+        if starter is not None:
+            starter(arn, payload)
+        else:
+            _local.client("stepfunctions", region, account).start_execution(stateMachineArn=arn, input=payload)
+    except Exception as exc:  # noqa: BLE001
+        raise DeliveryFailure("StepFunctions.StartExecution", f"StartExecution on {arn} failed: {exc}") from exc
+
+
+def automation_parameters(payload: str) -> dict[str, list[str]]:
+    """The target input of an SSM Automation target is the automation's
+    parameters: a JSON object of parameter name -> string or list of strings."""
+    try:
+        value = json.loads(payload)
+    except ValueError as exc:
+        raise DeliveryFailure("InvalidParameter", f"the input of an SSM Automation target must be a JSON object: {exc}") from exc
+    if not isinstance(value, dict):
+        raise DeliveryFailure("InvalidParameter", "the input of an SSM Automation target must be a JSON object")
+    params: dict[str, list[str]] = {}
+    for name, item in value.items():
+        items = item if isinstance(item, list) else [item]
+        params[name] = [x if isinstance(x, str) else json.dumps(x) for x in items]
+    return params
+
+
+def _send_automation(rule: Rule, target: dict[str, Any], account: str, region: str, resource: str, payload: str) -> None:
+    _require_role(rule, target)
+    name, _, version = resource.partition(":")
+    request: dict[str, Any] = {"DocumentName": name, "Parameters": automation_parameters(payload)}
+    if version and version != "$DEFAULT":
+        request["DocumentVersion"] = version
+    try:
+        _local.client("ssm", region, account).start_automation_execution(**request)
+    except Exception as exc:  # noqa: BLE001 - e.g. Automation not (yet) available in the stand-in
+        raise DeliveryFailure("SSM.StartAutomationExecution", f"StartAutomationExecution of {name} failed: {exc}") from exc
+
+
+def _send_logs(account: str, region: str, group: str, payload: str) -> None:
+    from moto.core.utils import unix_time_millis
+    from moto.logs.models import logs_backends
+
+    backend = logs_backends[account][region]
+    if group not in backend.groups:
+        raise DeliveryFailure("RESOURCE_NOT_FOUND", f"Log group {group} does not exist.")
+    stream = str(uuid.uuid4())
+    backend.create_log_stream(group, stream)
+    backend.put_log_events(group, stream, [{"timestamp": int(unix_time_millis()), "message": payload}])
+
+
+def _send_with_moto(rule: Rule, target: dict[str, Any], event: dict[str, Any]) -> None:
+    """Archives, API destinations: moto's own delivery, one target at a time."""
+    single = copy.copy(rule)
+    single.targets = [target]
+    single.event_pattern = EventPattern(None, {})
+    moto_event = copy.deepcopy(event)
+    moto_event["time"] = unix_time()
+    moto_event["ingestion-time"] = unix_time()
+    try:
+        single.send_to_targets(moto_event)
+    except NotImplementedError as exc:
+        raise DeliveryFailure("UNSUPPORTED_TARGET", f"the stand-in does not deliver to {target['Arn']}") from exc
+
+
+# --------------------------------------------------------------------------
+# TestEventPattern
+
+
+TEST_EVENT_FIELDS = ("id", "account", "source", "time", "region", "detail-type")
+
+
+def _response_test_event_pattern(self: Any) -> str:
+    pattern = EventPattern.load(self._get_param("EventPattern"))
+    try:
+        event = json.loads(self._get_param("Event") or "")
+    except ValueError as exc:
+        raise ValidationException("Parameter Event is not valid.") from exc
+    if not isinstance(event, dict) or any(f not in event for f in TEST_EVENT_FIELDS):
+        raise ValidationException(
+            "Parameter Event is not valid. Reason: Provided Event must have the fields "
+            + ", ".join(TEST_EVENT_FIELDS)
+        )
+    return json.dumps({"Result": pattern.matches_event(event)})
+
+
+# --------------------------------------------------------------------------
+# CloudFormation
+
+
+def _pattern_text(pattern: Any) -> str | None:
+    if pattern is None or pattern == "":
+        return None
+    return pattern if isinstance(pattern, str) else json.dumps(pattern)
+
+
+def _targets(props: dict[str, Any]) -> list[dict[str, Any]]:
+    targets = copy.deepcopy(props.get("Targets") or [])
+    for target in targets:
+        for key in ("Input",):
+            if key in target and not isinstance(target[key], str):
+                target[key] = json.dumps(target[key])
+        transformer = target.get("InputTransformer")
+        if transformer and not isinstance(transformer.get("InputTemplate", ""), str):
+            transformer["InputTemplate"] = json.dumps(transformer["InputTemplate"])
+    return targets
+
+
+def _tag_list(tags: Any) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in _cfn.tag_list_to_dict(tags).items()]
+
+
+class RuleHandler(Rule):
+    """AWS::Events::Rule (Ref: the rule name; GetAtt Arn)."""
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> Rule:
+        props = _cfn.props_of(cloudformation_json)
+        backend: EventsBackend = events_backends[account_id][region_name]
+        bus = props.get("EventBusName") or "default"
+        rule = backend.put_rule(
+            resource_name,
+            scheduled_expression=props.get("ScheduleExpression"),
+            event_pattern=_pattern_text(props.get("EventPattern")),
+            state=props.get("State"),
+            description=props.get("Description"),
+            role_arn=props.get("RoleArn"),
+            event_bus_arn=bus,
+            tags=_tag_list(props.get("Tags")) or None,
+        )
+        targets = _targets(props)
+        try:
+            if targets:
+                backend.put_targets(rule.name, bus, targets)
+        except Exception:
+            backend.delete_rule(rule.name, bus)
+            raise
+        return rule
+
+    @classmethod
+    def irlab_update(
+        cls, rule: Rule, old_props: dict[str, Any], new_props: dict[str, Any], logical_id: str, account_id: str, region_name: str
+    ) -> Rule:
+        for key in ("Name", "EventBusName"):
+            if old_props.get(key) != new_props.get(key):
+                raise _cfn.NeedsReplacement()
+        backend: EventsBackend = events_backends[account_id][region_name]
+        bus = new_props.get("EventBusName") or "default"
+        updated = backend.put_rule(
+            rule.name,
+            scheduled_expression=new_props.get("ScheduleExpression"),
+            event_pattern=_pattern_text(new_props.get("EventPattern")),
+            state=new_props.get("State"),
+            description=new_props.get("Description"),
+            role_arn=new_props.get("RoleArn"),
+            event_bus_arn=bus,
+        )
+        targets = _targets(new_props)
+        wanted = {t["Id"] for t in targets}
+        gone = [t["Id"] for t in updated.targets if t["Id"] not in wanted]
+        if gone:
+            backend.remove_targets(updated.name, bus, gone)
+        if targets:
+            backend.put_targets(updated.name, bus, targets)
+        old_tags = _cfn.tag_list_to_dict(old_props.get("Tags"))
+        new_tags = _cfn.tag_list_to_dict(new_props.get("Tags"))
+        removed = [k for k in old_tags if k not in new_tags]
+        if removed:
+            backend.tagger.untag_resource_using_names(updated.arn, removed)
+        if new_tags:
+            backend.tagger.tag_resource(updated.arn, _tag_list(new_tags))
+        return updated
+
+    @classmethod
+    def irlab_delete(cls, rule: Rule, props: dict[str, Any], account_id: str, region_name: str) -> None:
+        backend: EventsBackend = events_backends[account_id][region_name]
+        bus = props.get("EventBusName") or rule.event_bus_name or "default"
+        try:
+            current = backend.describe_rule(rule.name, bus)
+        except Exception:  # noqa: BLE001 - already gone (or its bus is)
+            return
+        if current.targets:
+            backend.remove_targets(rule.name, bus, [t["Id"] for t in current.targets])
+        backend.delete_rule(rule.name, bus)
+
+    @classmethod
+    def irlab_tag(cls, rule: Rule, tags: dict[str, str], account_id: str, region_name: str) -> None:
+        backend: EventsBackend = events_backends[account_id][region_name]
+        existing = {t["Key"] for t in backend.tagger.list_tags_for_resource(rule.arn).get("Tags", [])}
+        new = {k: v for k, v in tags.items() if k.startswith("aws:") or k not in existing}
+        if new:
+            backend.tagger.tag_resource(rule.arn, _tag_list(new))
+
+
+def apply() -> None:
+    _runtime.apply()
+    EventPatternParser._validate_event_pattern = _validate_event_pattern  # type: ignore[method-assign]
+    EventPattern._flatten_dict = staticmethod(_flatten_dict)  # type: ignore[method-assign]
+    EventsBackend.put_events = _put_events  # type: ignore[method-assign]
+    events_responses.EventsHandler.test_event_pattern = _response_test_event_pattern  # type: ignore[attr-defined]
+    _cfn.register(RuleHandler)

@@ -1,0 +1,168 @@
+"""The lab's playbook templates (stacks/playbook-stepfunctions.yaml,
+stacks/playbook-ssm.yaml) deployed on top of stacks/detection.yaml and
+stacks/victim.yaml and started directly, with the containment checked in EC2."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import REPO_ROOT, create_stack
+from test_ssm_automation import finish as finish_automation
+from test_stepfunctions import finish as finish_execution
+from test_stepfunctions import history, set_wait_scale
+
+STACKS = REPO_ROOT / "stacks"
+DETECTION, VICTIM = STACKS / "detection.yaml", STACKS / "victim.yaml"
+LAB = "t1"
+TAGS = [{"Key": "irlab:lab", "Value": LAB}]
+
+
+def _needs(*paths: Path) -> Any:
+    missing = [p.name for p in paths if not p.exists()]
+    return pytest.mark.skipif(bool(missing), reason=f"not in stacks/: {', '.join(missing)}")
+
+
+def _outputs(stack: dict[str, Any]) -> dict[str, str]:
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def deploy(cf: Any, playbook: Path, part: str) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """Detection, victim and the playbook stack, as irlab deploys them."""
+    stacks = []
+    for name, body, params in (
+        ("detection", DETECTION, {"LabName": LAB}),
+        ("victim", VICTIM, {"LabName": LAB}),
+    ):
+        stack = create_stack(cf, f"irlab-{LAB}-{name}", body.read_text(), params, Tags=TAGS)
+        assert stack["StackStatus"] == "CREATE_COMPLETE", (name, stack.get("StackStatusReason"))
+        stacks.append(_outputs(stack))
+    detection, victim = stacks
+    stack = create_stack(
+        cf,
+        f"irlab-{LAB}-{part}",
+        playbook.read_text(),
+        {
+            "LabName": LAB,
+            "AlertTopicArn": detection["AlertTopicArn"],
+            "AuditQueueArn": detection["AuditQueueArn"],
+            "QuarantineSecurityGroupId": victim["QuarantineSecurityGroupId"],
+            "VpcId": victim["VpcId"],
+        },
+        Tags=TAGS,
+    )
+    if stack["StackStatus"] != "CREATE_COMPLETE":
+        failed = [
+            (e["LogicalResourceId"], e.get("ResourceStatusReason"))
+            for e in cf.describe_stack_events(StackName=f"irlab-{LAB}-{part}")["StackEvents"]
+            if e["ResourceStatus"].endswith("FAILED")
+        ]
+        pytest.fail(f"{playbook.name}: {stack['StackStatus']} {failed}")
+    return detection, victim, _outputs(stack)
+
+
+def finding_event(instance_id: str) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "source": "irlab.simulation",
+        "detail-type": "GuardDuty Finding",
+        "account": "123456789012",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {
+            "id": uuid.uuid4().hex,
+            "type": "UnauthorizedAccess:EC2/TorClient",
+            "severity": 8,
+            "resource": {"resourceType": "Instance", "instanceDetails": {"instanceId": instance_id}},
+        },
+    }
+
+
+def assert_contained(aws: Any, victim: dict[str, str]) -> None:
+    """The containment effects irlab verifies, read from EC2 directly."""
+    ec2 = aws("ec2")
+    instance_id, quarantine = victim["InstanceId"], victim["QuarantineSecurityGroupId"]
+    instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+    assert instance["NetworkInterfaces"]
+    for interface in instance["NetworkInterfaces"]:
+        assert [g["GroupId"] for g in interface["Groups"]] == [quarantine], interface["NetworkInterfaceId"]
+    assert [g["GroupId"] for g in instance["SecurityGroups"]] == [quarantine]
+    associations = ec2.describe_iam_instance_profile_associations(
+        Filters=[{"Name": "instance-id", "Values": [instance_id]}]
+    )["IamInstanceProfileAssociations"]
+    assert [a for a in associations if a["State"] in ("associating", "associated")] == []
+    assert "IamInstanceProfile" not in instance
+    for attribute, key in (("disableApiTermination", "DisableApiTermination"), ("disableApiStop", "DisableApiStop")):
+        assert ec2.describe_instance_attribute(InstanceId=instance_id, Attribute=attribute)[key]["Value"] is True, key
+    volumes = {m["Ebs"]["VolumeId"] for m in instance["BlockDeviceMappings"]}
+    snapshots = ec2.describe_snapshots(Filters=[{"Name": "tag:irlab:lab", "Values": [LAB]}])["Snapshots"]
+    assert volumes and {s["VolumeId"] for s in snapshots} >= volumes
+    assert {s["State"] for s in snapshots if s["VolumeId"] in volumes} == {"completed"}
+    tags = {t["Key"]: t["Value"] for t in instance["Tags"]}
+    assert tags["irlab:ir-status"] == "contained"
+
+
+@_needs(DETECTION, VICTIM, STACKS / "playbook-stepfunctions.yaml")
+def test_stepfunctions_playbook_contains_the_victim(aws, emulator):
+    """stacks/playbook-stepfunctions.yaml on the lab: StartExecution with a
+    GuardDuty finding event about the victim (source irlab.simulation,
+    detail-type GuardDuty Finding, UnauthorizedAccess:EC2/TorClient, severity
+    8) SUCCEEDS, and EC2 shows the containment: every interface carries only
+    the quarantine group, no instance profile association, termination and
+    stop protection on, completed snapshots of every volume tagged with the
+    lab, the instance tagged irlab:ir-status=contained.  (Its 60-second Wait
+    runs at wait scale 0.01.)
+    https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html
+    https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_findings_eventbridge.html
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyNetworkInterfaceAttribute.html
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DisassociateIamInstanceProfile.html
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyInstanceAttribute.html
+    """
+    cf, sfn = aws("cloudformation"), aws("stepfunctions")
+    set_wait_scale(emulator, 0.01)
+    _, victim, playbook = deploy(cf, STACKS / "playbook-stepfunctions.yaml", "playbook")
+    arn = playbook["PlaybookArn"]
+    execution_arn = sfn.start_execution(stateMachineArn=arn, input=json.dumps(finding_event(victim["InstanceId"])))[
+        "executionArn"
+    ]
+    described = finish_execution(sfn, execution_arn, timeout=60)
+    failures = [e for e in history(sfn, execution_arn) if e["type"].endswith("Failed")]
+    assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"), failures[:3])
+    assert_contained(aws, victim)
+
+
+@_needs(DETECTION, VICTIM, STACKS / "playbook-ssm.yaml")
+def test_ssm_playbook_contains_the_victim(aws, emulator):
+    """stacks/playbook-ssm.yaml on the lab: StartAutomationExecution of its
+    runbook with the finding's parameters (FindingId, FindingType,
+    InstanceId, Severity, AutomationAssumeRole - as the rule's input
+    transformer passes them) ends Success, and EC2 shows the same containment
+    as for the Step Functions playbook.
+    https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_StartAutomationExecution.html
+    https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetAutomationExecution.html
+    """
+    cf, ssm = aws("cloudformation"), aws("ssm")
+    set_wait_scale(emulator, 0.01)
+    _, victim, playbook = deploy(cf, STACKS / "playbook-ssm.yaml", "playbook")
+    document = playbook["PlaybookName"]
+    declared = {p["Name"] for p in ssm.describe_document(Name=document)["Document"].get("Parameters", [])}
+    detail = finding_event(victim["InstanceId"])["detail"]
+    # what the rule's input transformer hands the runbook (each value a list)
+    candidates = {
+        "FindingId": [detail["id"]],
+        "FindingType": [detail["type"]],
+        "InstanceId": [victim["InstanceId"]],
+        "Severity": [str(detail["severity"])],
+        "AutomationAssumeRole": [playbook["PlaybookRoleArn"]],
+    }
+    parameters = {k: v for k, v in candidates.items() if k in declared}
+    execution_id = ssm.start_automation_execution(DocumentName=document, Parameters=parameters)["AutomationExecutionId"]
+    execution = finish_automation(ssm, execution_id, timeout=60)
+    failed = [(s["StepName"], s.get("FailureMessage")) for s in execution["StepExecutions"] if s["StepStatus"] != "Success"]
+    assert execution["AutomationExecutionStatus"] == "Success", (execution.get("FailureMessage"), failed)
+    assert_contained(aws, victim)
