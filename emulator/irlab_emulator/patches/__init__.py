@@ -21,10 +21,13 @@ MODULES = [
     "sqs",
     "cloudtrail",
     "guardduty",
+    "guardduty_lists",
+    "guardduty_findings",
     "awslambda",
     "events",
     "logs",
     "ssm",
+    "ssm_run_command",
     "stepfunctions",
     "ssm_automation",
 ]
