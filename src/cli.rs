@@ -119,7 +119,7 @@ pub struct DownArgs {
 #[derive(Debug, Subcommand)]
 pub enum LocalCommand {
     /// Install (first time) and start the stand-in; returns when it answers
-    Start(LocalArgs),
+    Start(StartArgs),
     /// Stop the stand-in that irlab started
     Stop(LocalArgs),
     /// Say whether the stand-in runs
@@ -134,4 +134,14 @@ pub struct LocalArgs {
     /// Address to listen on
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    #[command(flatten)]
+    pub at: LocalArgs,
+    /// Multiplies the playbook engines' own waits (Step Functions Wait states, SSM sleeps and
+    /// polls): 0.05 turns a 60 s Wait into 3 s; 1 waits in real time
+    #[arg(long, default_value_t = 0.05, value_name = "FACTOR")]
+    pub wait_scale: f64,
 }

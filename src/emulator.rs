@@ -219,7 +219,8 @@ pub fn status(host: &str, port: u16) -> Result<Status> {
 }
 
 /// Starts the stand-in unless it already runs; returns when it answers requests.
-pub fn start(host: &str, port: u16, reporter: &dyn Reporter) -> Result<Status> {
+/// `wait_scale` compresses the playbook engines' own waits (see `emulator/README.md`).
+pub fn start(host: &str, port: u16, wait_scale: f64, reporter: &dyn Reporter) -> Result<Status> {
     let f = files(port)?;
     if answers(host, port) {
         if live_pid(&f.pid).is_some() {
@@ -237,6 +238,7 @@ pub fn start(host: &str, port: u16, reporter: &dyn Reporter) -> Result<Status> {
     cmd.args(["-m", "irlab_emulator", "--host", host, "--port", &port.to_string()])
         .env("PYTHONPATH", &install.sources)
         .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env(env_vars::IRLAB_WAIT_SCALE, wait_scale.to_string())
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);

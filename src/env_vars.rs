@@ -11,3 +11,5 @@ pub const IRLAB_PYTHON: &str = "IRLAB_PYTHON";
 pub const IRLAB_LOCAL_ENDPOINT: &str = "IRLAB_LOCAL_ENDPOINT";
 /// Set by clap for `--lab`.
 pub const IRLAB_LAB: &str = "IRLAB_LAB";
+/// Read by the stand-in (set by `irlab local start --wait-scale`): compresses engine waits.
+pub const IRLAB_WAIT_SCALE: &str = "IRLAB_WAIT_SCALE";

@@ -79,7 +79,7 @@ async fn stacks(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
                 out.push(LabResource::new("cloudformation:stack", s.stack_name().unwrap_or_default()));
             }
         }
-        token = page.next_token().map(String::from);
+        token = page.next_token().filter(|t| !t.is_empty()).map(String::from);
         if token.is_none() {
             return Ok(out);
         }
@@ -227,7 +227,7 @@ async fn topics(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
                 .filter(|a| a.contains(&stack_prefix(lab)))
                 .map(String::from),
         );
-        token = page.next_token().map(String::from);
+        token = page.next_token().filter(|t| !t.is_empty()).map(String::from);
         if token.is_none() {
             break;
         }
@@ -379,7 +379,7 @@ async fn functions(ctx: &AwsContext, lab: &LabName, prefix: &str) -> Result<Vec<
                 .filter(|f| f.function_name().is_some_and(|n| n.starts_with(prefix)))
                 .filter_map(|f| Some((f.function_name()?.to_string(), f.function_arn()?.to_string()))),
         );
-        marker = page.next_marker().map(String::from);
+        marker = page.next_marker().filter(|t| !t.is_empty()).map(String::from);
         if marker.is_none() {
             break;
         }
@@ -416,7 +416,7 @@ async fn state_machines(ctx: &AwsContext, lab: &LabName, prefix: &str) -> Result
                 .filter(|m| m.name().starts_with(prefix))
                 .map(|m| m.state_machine_arn().to_string()),
         );
-        token = page.next_token().map(String::from);
+        token = page.next_token().filter(|t| !t.is_empty()).map(String::from);
         if token.is_none() {
             break;
         }
@@ -481,7 +481,7 @@ async fn documents(ctx: &AwsContext, lab: &LabName, prefix: &str) -> Result<Vec<
                 .filter(|n| n.starts_with(prefix))
                 .map(String::from),
         );
-        token = page.next_token().map(String::from);
+        token = page.next_token().filter(|t| !t.is_empty()).map(String::from);
         if token.is_none() {
             break;
         }
@@ -522,7 +522,7 @@ async fn log_groups(ctx: &AwsContext, lab: &LabName, prefix: &str) -> Result<Vec
                 })
                 .map(String::from),
         );
-        token = page.next_token().map(String::from);
+        token = page.next_token().filter(|t| !t.is_empty()).map(String::from);
         if token.is_none() {
             break;
         }

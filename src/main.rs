@@ -17,6 +17,7 @@ mod playbook;
 mod printer;
 mod progress;
 mod regions;
+mod scenario;
 mod stacks;
 mod state;
 mod teardown;

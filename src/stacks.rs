@@ -128,7 +128,7 @@ pub async fn resources(ctx: &AwsContext, stack: &str) -> Result<Vec<StackResourc
                 status: r.resource_status().map(|s| s.as_str().to_string()).unwrap_or_default(),
             });
         }
-        token = page.next_token().map(String::from);
+        token = page.next_token().filter(|t| !t.is_empty()).map(String::from);
         if token.is_none() {
             return Ok(out);
         }
@@ -367,7 +367,7 @@ async fn new_events(ctx: &AwsContext, stack_id: &str, marker: Option<&str>) -> R
             }
             out.push(ev.clone());
         }
-        token = page.next_token().map(String::from);
+        token = page.next_token().filter(|t| !t.is_empty()).map(String::from);
         if token.is_none() {
             return Ok(out);
         }

@@ -38,6 +38,8 @@ pub struct PlannedStack {
     pub trails: Vec<String>,
     /// Buckets in the stack and how many object versions each holds.
     pub buckets: Vec<(String, usize)>,
+    /// Instances a playbook protected: CloudFormation cannot terminate them until lifted.
+    pub protected: Vec<String>,
 }
 
 impl Plan {
@@ -52,6 +54,9 @@ impl Plan {
             out.push(format!("delete stack {} ({}, {} resources)", s.name, s.status, s.resources));
             for t in &s.trails {
                 out.push(format!("  first stop trail {t} logging"));
+            }
+            for i in &s.protected {
+                out.push(format!("  first lift the termination and stop protection of {i} (set by the playbook)"));
             }
             for (b, n) in &s.buckets {
                 out.push(format!("  first empty bucket {b} ({n} object versions)"));
@@ -112,6 +117,7 @@ async fn plan_stack(ctx: &AwsContext, info: &StackInfo, managed: &mut HashSet<St
     let resources = stacks::resources(ctx, &info.id).await?;
     let mut trails = Vec::new();
     let mut buckets = Vec::new();
+    let mut protected = Vec::new();
     for r in &resources {
         let Some(id) = &r.physical_id else { continue };
         managed.insert(short_id(id).to_string());
@@ -120,6 +126,11 @@ async fn plan_stack(ctx: &AwsContext, info: &StackInfo, managed: &mut HashSet<St
             "AWS::S3::Bucket" if !r.status.starts_with("DELETE_COMPLETE") => {
                 if let Some(n) = count_versions(ctx, id).await? {
                     buckets.push((id.clone(), n));
+                }
+            }
+            "AWS::EC2::Instance" if !r.status.starts_with("DELETE_COMPLETE") => {
+                if is_protected(ctx, id).await? {
+                    protected.push(id.clone());
                 }
             }
             // Inventory reports queues by URL and topics by ARN, as CloudFormation does.
@@ -133,7 +144,48 @@ async fn plan_stack(ctx: &AwsContext, info: &StackInfo, managed: &mut HashSet<St
         resources: resources.len(),
         trails,
         buckets,
+        protected,
     })
+}
+
+/// True when termination or stop protection is on; a terminated or missing instance is not.
+async fn is_protected(ctx: &AwsContext, instance: &str) -> Result<bool> {
+    use aws_sdk_ec2::types::InstanceAttributeName;
+    let ec2 = ctx.ec2();
+    let mut on = false;
+    for attr in [InstanceAttributeName::DisableApiTermination, InstanceAttributeName::DisableApiStop] {
+        let out = match ec2.describe_instance_attribute().instance_id(instance).attribute(attr.clone()).send().await {
+            Ok(out) => out,
+            Err(e) if error_code(&e).is_some_and(|c| c.starts_with("InvalidInstanceID")) => return Ok(false),
+            Err(e) => return Err(e).aws(|| format!("reading the protection of {instance}"), ctx),
+        };
+        let value = match attr {
+            InstanceAttributeName::DisableApiTermination => out.disable_api_termination().and_then(|b| b.value()),
+            _ => out.disable_api_stop().and_then(|b| b.value()),
+        };
+        on |= value == Some(true);
+    }
+    Ok(on)
+}
+
+/// Turns off termination and stop protection, which playbooks turn on to preserve evidence.
+async fn lift_protection(ctx: &AwsContext, instance: &str) -> Result<()> {
+    use aws_sdk_ec2::types::AttributeBooleanValue;
+    let ec2 = ctx.ec2();
+    let off = || AttributeBooleanValue::builder().value(false).build();
+    ec2.modify_instance_attribute()
+        .instance_id(instance)
+        .disable_api_termination(off())
+        .send()
+        .await
+        .aws(|| format!("lifting the termination protection of {instance}"), ctx)?;
+    ec2.modify_instance_attribute()
+        .instance_id(instance)
+        .disable_api_stop(off())
+        .send()
+        .await
+        .aws(|| format!("lifting the stop protection of {instance}"), ctx)?;
+    Ok(())
 }
 
 /// The last path segment: a queue URL and the queue's name compare equal, whichever form a
@@ -214,6 +266,10 @@ async fn remove_stack(ctx: &AwsContext, s: &PlannedStack, reporter: &dyn Reporte
             Err(e) => return Err(e).aws(|| format!("stopping trail {trail}"), ctx),
         }
     }
+    for instance in &s.protected {
+        reporter.report(Progress::Started { task: task.into(), what: format!("lifting the protection of {instance}") });
+        lift_protection(ctx, instance).await?;
+    }
     for (bucket, _) in &s.buckets {
         reporter.report(Progress::Started { task: task.into(), what: format!("emptying bucket {bucket}") });
         empty_bucket(ctx, bucket).await?;
@@ -277,6 +333,11 @@ async fn remove_outside(ctx: &AwsContext, r: &LabResource, reporter: &dyn Report
     let result = match r.kind.as_str() {
         "ec2:snapshot" => ec2.delete_snapshot().snapshot_id(&r.id).send().await.map(|_| ()).aws(what, ctx),
         "ec2:volume" => ec2.delete_volume().volume_id(&r.id).send().await.map(|_| ()).aws(what, ctx),
+        // An instance the lab launched outside its stacks (`irlab bench`), possibly protected by a playbook.
+        "ec2:instance" => {
+            lift_protection(ctx, &r.id).await?;
+            ec2.terminate_instances().instance_ids(&r.id).send().await.map(|_| ()).aws(what, ctx)
+        }
         "ssm:parameter" => ctx.ssm().delete_parameter().name(&r.id).send().await.map(|_| ()).aws(what, ctx),
         "s3:bucket" => {
             empty_bucket(ctx, &r.id).await?;

@@ -79,3 +79,41 @@ def test_an_unknown_instance_type_is_refused(aws):
         ec2.run_instances(ImageId=image, InstanceType="t3.bogus", MinCount=1, MaxCount=1)
     assert "t3.bogus" in str(err.value)
     assert ec2.run_instances(ImageId=image, InstanceType="t3.micro", MinCount=1, MaxCount=1)["Instances"]
+
+
+def test_isolating_into_a_missing_group_is_refused(aws):
+    """ModifyNetworkInterfaceAttribute with a security group id that does not
+    exist fails with ``InvalidGroup.NotFound`` and leaves the interface's groups
+    as they were, so a playbook whose quarantine group was deleted fails loudly.
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyNetworkInterfaceAttribute.html
+    """
+    cf, ec2 = aws("cloudformation"), aws("ec2")
+    name = unique("net")
+    create_stack(cf, name, template("network.yaml"))
+    ids = physical_ids(cf, name)
+    eni = _instance(ec2, ids["Instance"])["NetworkInterfaces"][0]["NetworkInterfaceId"]
+    before = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"][0]["Groups"]
+    with pytest.raises(ClientError) as err:
+        ec2.modify_network_interface_attribute(NetworkInterfaceId=eni, Groups=["sg-0123456789abcdef0"])
+    assert err.value.response["Error"]["Code"] == "InvalidGroup.NotFound"
+    after = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"][0]["Groups"]
+    assert after == before
+
+
+def test_a_resource_deleted_outside_the_stack_does_not_block_its_deletion(aws):
+    """A stack whose resource was deleted outside CloudFormation still deletes:
+    the resource's delete handler answers NotFound ("if the resource did not exist
+    prior to the delete request") and CloudFormation takes the resource as gone.
+    https://docs.aws.amazon.com/cloudformation-cli/latest/userguide/resource-type-test-contract.html
+    """
+    cf, ec2 = aws("cloudformation"), aws("ec2")
+    name = unique("net")
+    create_stack(cf, name, template("network.yaml"))
+    ids = physical_ids(cf, name)
+    ec2.delete_security_group(GroupId=ids["QuarantineSg"])
+    stack_id = cf.describe_stacks(StackName=name)["Stacks"][0]["StackId"]
+    cf.delete_stack(StackName=name)
+    assert cf.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
+    left = [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v.get("IsDefault")]
+    assert left == []

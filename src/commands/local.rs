@@ -1,14 +1,17 @@
 //! `irlab local start|stop|status`: the local AWS stand-in.
 
-use crate::cli::{LocalArgs, LocalCommand};
+use crate::cli::{LocalArgs, LocalCommand, StartArgs};
 use crate::emulator;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::printer::Printer;
 
 pub fn run(cmd: &LocalCommand, p: &Printer) -> Result<()> {
     match cmd {
-        LocalCommand::Start(a) => {
-            let s = emulator::start(&a.host, a.port, p)?;
+        LocalCommand::Start(StartArgs { at: a, wait_scale }) => {
+            if !(*wait_scale >= 0.0 && wait_scale.is_finite()) {
+                return Err(Error::problem(format!("--wait-scale {wait_scale} must be a number of at least 0")));
+            }
+            let s = emulator::start(&a.host, a.port, *wait_scale, p)?;
             p.out(format!("stand-in running at {} (log: {})", s.endpoint, s.log.display()));
             p.out(format!("use it with: irlab --local{} up", endpoint_flag(a)));
             p.json(&serde_json::to_value(&s).expect("status serializes"));

@@ -487,7 +487,19 @@ def _rm_create(self: ResourceMap, template: dict[str, Any]) -> bool:
 def _rm_delete_one(self: ResourceMap, logical_id: str, resource_type: str, resource: Any, props: dict[str, Any]) -> None:
     if resource is None:
         return
-    _call_delete(resource, resource_type, props, self._account_id, self._region_name)
+    try:
+        _call_delete(resource, resource_type, props, self._account_id, self._region_name)
+    except Exception as exc:
+        # A resource deleted outside CloudFormation is already gone: the delete handler's
+        # NotFound counts as success, and the stack deletion goes on.
+        if not _is_not_found(exc):
+            raise
+        log.info("%s (%s) was already deleted: %s", logical_id, resource_type, exc)
+
+
+def _is_not_found(exc: BaseException) -> bool:
+    code = str(getattr(exc, "error_type", "") or getattr(exc, "code", "") or "")
+    return code.endswith(".NotFound") or code.endswith("NotFound") or code in {"NoSuchEntity", "NoSuchBucket", "ResourceNotFoundException"}
 
 
 def _rm_delete(self: ResourceMap, retain: Iterable[str] | None = None, rollback: bool = False) -> None:

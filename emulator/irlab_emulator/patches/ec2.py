@@ -751,3 +751,23 @@ def apply() -> None:
     from moto import settings
 
     settings.EC2_ENABLE_INSTANCE_TYPE_VALIDATION = True
+    from moto.ec2.models.elastic_network_interfaces import NetworkInterfaceBackend
+
+    NetworkInterfaceBackend.modify_network_interface_attribute = _checked_modify_eni(
+        NetworkInterfaceBackend.modify_network_interface_attribute
+    )
+
+
+def _checked_modify_eni(original: Any) -> Any:
+    """ModifyNetworkInterfaceAttribute refuses a group that does not exist
+    (InvalidGroup.NotFound) and changes nothing; moto stored ``None`` in its place."""
+
+    def modify(self: Any, eni_id: str, group_ids: list[str], *args: Any, **kwargs: Any) -> None:
+        from moto.ec2.exceptions import InvalidSecurityGroupNotFoundError
+
+        for group_id in group_ids or []:
+            if self.get_security_group_from_id(group_id) is None:
+                raise InvalidSecurityGroupNotFoundError(group_id)
+        return original(self, eni_id, group_ids, *args, **kwargs)
+
+    return modify
