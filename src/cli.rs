@@ -59,6 +59,13 @@ pub enum Command {
     Up(UpArgs),
     /// Show each part of the lab, its state and what it costs
     Status,
+    /// List the attack scenarios, or show one
+    Scenarios {
+        #[command(subcommand)]
+        command: Option<ScenariosCommand>,
+    },
+    /// Start the incident: run scenarios as real traffic, sample findings or a simulated finding
+    Attack(AttackArgs),
     /// Manage the automated-response playbook
     #[command(subcommand)]
     Playbook(PlaybookCommand),
@@ -85,6 +92,45 @@ pub struct UpArgs {
     /// Also send alerts to this email address (AWS asks it to confirm the subscription)
     #[arg(long, value_name = "ADDRESS")]
     pub notify_email: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScenariosCommand {
+    /// Print one scenario with its expected findings and commands
+    Show { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct AttackArgs {
+    /// Scenario ids (see `irlab scenarios`)
+    pub scenarios: Vec<String>,
+    /// Every built-in scenario
+    #[arg(long)]
+    pub all: bool,
+    /// traffic: real commands on the victim (default on AWS); sample: GuardDuty sample findings;
+    /// inject: a simulated finding for the victim on the bus (default with --local)
+    #[arg(long, value_enum)]
+    pub mode: Option<AttackMode>,
+    /// Run your own scenario file (same schema as scenarios/*.yaml)
+    #[arg(long = "scenario-file", value_name = "PATH")]
+    pub scenario_files: Vec<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AttackMode {
+    Traffic,
+    Sample,
+    Inject,
+}
+
+impl AttackMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttackMode::Traffic => "traffic",
+            AttackMode::Sample => "sample",
+            AttackMode::Inject => "inject",
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

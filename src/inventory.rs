@@ -343,13 +343,17 @@ async fn parameters(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>>
     Ok(out.parameters().iter().filter_map(|p| p.name()).map(|n| LabResource::new("ssm:parameter", n)).collect())
 }
 
+/// An owned detector, and the lab's threat list on whichever detector the account has.
 async fn owned_detector(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
-    Ok(detector::find(ctx)
-        .await?
-        .filter(|d| d.owner_lab.as_deref() == Some(lab.as_str()))
-        .map(|d| LabResource::new("guardduty:detector", d.id))
-        .into_iter()
-        .collect())
+    let Some(d) = detector::find(ctx).await? else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    if let Some(set) = crate::threat_list::find(ctx, lab, &d.id).await? {
+        out.push(LabResource::new("guardduty:threat-intel-set", format!("{}/{set}", d.id)));
+    }
+    if d.owner_lab.as_deref() == Some(lab.as_str()) {
+        out.push(LabResource::new("guardduty:detector", d.id));
+    }
+    Ok(out)
 }
 
 /// What the playbook stacks create: functions, state machines, rules, runbooks, log groups.

@@ -21,6 +21,7 @@ mod scenario;
 mod stacks;
 mod state;
 mod teardown;
+mod threat_list;
 
 use clap::Parser;
 
@@ -43,6 +44,8 @@ fn main() {
         match &cli.command {
             Command::Up(args) => commands::up::run(&cli.global, args, &printer).await,
             Command::Status => commands::status::run(&cli.global, &printer).await,
+            Command::Scenarios { command } => commands::scenarios::run(command, &printer),
+            Command::Attack(args) => commands::attack::run(&cli.global, args, &printer).await,
             Command::Playbook(cmd) => commands::playbook::run(&cli.global, cmd, &printer).await,
             Command::Down(args) => commands::down::run(&cli.global, args, &printer).await,
             Command::Local(cmd) => commands::local::run(cmd, &printer),

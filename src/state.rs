@@ -17,6 +17,29 @@ pub struct LabState {
     pub irlab_version: String,
     #[serde(default)]
     pub detector: Option<DetectorRecord>,
+    /// Every `irlab attack`, so `verify` and `report` can find a run from any machine.
+    #[serde(default)]
+    pub runs: Vec<AttackRun>,
+}
+
+/// One `irlab attack`: what was started, how, and against which instance.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AttackRun {
+    pub id: String,
+    pub scenarios: Vec<String>,
+    pub mode: String,
+    pub instance: String,
+    /// RFC 3339.
+    pub started_at: String,
+    /// SSM Run Command ids (traffic mode).
+    #[serde(default)]
+    pub command_ids: Vec<String>,
+    /// Simulated finding ids (inject mode).
+    #[serde(default)]
+    pub finding_ids: Vec<String>,
+    /// The finding types the run should raise.
+    #[serde(default)]
+    pub expected_findings: Vec<String>,
 }
 
 /// Whether the lab created the GuardDuty detector or adopted one that was already there.
@@ -45,6 +68,7 @@ impl LabState {
             created_at: jiff::Timestamp::now().to_string(),
             irlab_version: env!("CARGO_PKG_VERSION").to_string(),
             detector: None,
+            runs: Vec::new(),
         }
     }
 

@@ -242,9 +242,13 @@ pub async fn execute(ctx: &AwsContext, lab: &LabName, plan: &Plan, reporter: &dy
             None => Ok(()),
         }
     };
-    let outside_work = plan.outside.iter().map(|r| remove_outside(ctx, r, reporter));
-    let (stack_results, detector_result, outside_results) =
-        futures::join!(futures::future::join_all(stack_work), detector_work, futures::future::join_all(outside_work));
+    // The lab's threat list lives on the detector: remove it before the detector changes.
+    let outside_then_detector = async {
+        let outside = futures::future::join_all(plan.outside.iter().map(|r| remove_outside(ctx, r, reporter))).await;
+        (outside, detector_work.await)
+    };
+    let (stack_results, (outside_results, detector_result)) =
+        futures::join!(futures::future::join_all(stack_work), outside_then_detector);
     let mut failures: Vec<Error> =
         stack_results.into_iter().chain([detector_result]).chain(outside_results).filter_map(|r| r.err()).collect();
     // The state goes last and only after a clean run: a later `down` still needs its ownership facts.
@@ -339,6 +343,10 @@ async fn remove_outside(ctx: &AwsContext, r: &LabResource, reporter: &dyn Report
             ec2.terminate_instances().instance_ids(&r.id).send().await.map(|_| ()).aws(what, ctx)
         }
         "ssm:parameter" => ctx.ssm().delete_parameter().name(&r.id).send().await.map(|_| ()).aws(what, ctx),
+        "guardduty:threat-intel-set" => {
+            let (detector, set) = r.id.split_once('/').unwrap_or_default();
+            crate::threat_list::delete(ctx, detector, set).await
+        }
         "s3:bucket" => {
             empty_bucket(ctx, &r.id).await?;
             ctx.s3().delete_bucket().bucket(&r.id).send().await.map(|_| ()).aws(what, ctx)

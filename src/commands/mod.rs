@@ -1,9 +1,11 @@
 //! One file per command, each reading like the lab's own steps.
 
+pub mod attack;
 pub mod bench;
 pub mod down;
 pub mod local;
 pub mod playbook;
+pub mod scenarios;
 pub mod status;
 pub mod up;
 

@@ -1,0 +1,198 @@
+//! `irlab attack`: start the incident. Real traffic on the victim through SSM Run Command,
+//! GuardDuty sample findings, or a simulated finding for the real victim on the bus.
+
+use std::time::Duration;
+
+use aws_sdk_ssm::types::InstanceInformationFilter;
+use serde_json::json;
+
+use crate::aws::{AwsContext, AwsResultExt};
+use crate::cli::{AttackArgs, AttackMode, Global};
+use crate::detector;
+use crate::error::{Error, Result};
+use crate::finding::Simulated;
+use crate::lab::{LabName, Part};
+use crate::printer::Printer;
+use crate::scenario::{self, Scenario};
+use crate::stacks;
+use crate::state::{AttackRun, LabState};
+use crate::threat_list;
+
+/// The lab state is one Standard SSM parameter (4 KB): older runs make room for new ones.
+const RUNS_KEPT: usize = 10;
+
+pub async fn run(g: &Global, args: &AttackArgs, p: &Printer) -> Result<()> {
+    let scenarios = chosen(args)?;
+    let (lab, ctx) = super::open(g).await?;
+    let mode = args.mode.unwrap_or(if g.local { AttackMode::Inject } else { AttackMode::Traffic });
+    let me = ctx.identity().await?;
+    let Some(mut state) = LabState::load(&ctx, &lab).await? else {
+        return Err(not_deployed(&lab, &ctx));
+    };
+    let victim =
+        stacks::describe(&ctx, &lab.stack_name(Part::Victim)).await?.ok_or_else(|| not_deployed(&lab, &ctx))?;
+    let instance = victim.output("InstanceId").ok_or_else(|| not_deployed(&lab, &ctx))?.to_string();
+    let started_at = jiff::Timestamp::now();
+    let mut run = AttackRun {
+        id: format!("run-{}", started_at.strftime("%Y%m%d-%H%M%S")),
+        scenarios: scenarios.iter().map(|s| s.id.clone()).collect(),
+        mode: mode.as_str().into(),
+        instance: instance.clone(),
+        started_at: started_at.to_string(),
+        command_ids: Vec::new(),
+        finding_ids: Vec::new(),
+        expected_findings: scenarios.iter().flat_map(|s| s.findings.clone()).collect(),
+    };
+
+    match mode {
+        AttackMode::Inject => {
+            for s in &scenarios {
+                let id = Simulated {
+                    account: &me.account,
+                    region: &ctx.region,
+                    instance_id: &instance,
+                    finding_type: &s.inject.finding_type,
+                    severity: s.inject.severity,
+                    title: &s.inject.title,
+                }
+                .put(&ctx)
+                .await?;
+                p.info(format!("{}: put a simulated {} finding ({id}) for {instance}", s.id, s.inject.finding_type));
+                run.finding_ids.push(id);
+            }
+        }
+        AttackMode::Sample => {
+            let detector = detector::find(&ctx).await?.ok_or_else(|| {
+                Error::problem("GuardDuty has no detector in this region").with_hint("run `irlab up` first")
+            })?;
+            let types: Vec<String> = run.expected_findings.clone();
+            ctx.guardduty()
+                .create_sample_findings()
+                .detector_id(&detector.id)
+                .set_finding_types(Some(types.clone()))
+                .send()
+                .await
+                .aws(|| format!("creating GuardDuty sample findings on detector {}", detector.id), &ctx)?;
+            p.info(format!("GuardDuty created sample findings: {}", types.join(", ")));
+            p.info("note: sample findings name a placeholder instance (i-99999999), so the playbook skips them and says so in its notification");
+        }
+        AttackMode::Traffic => {
+            check_online(&ctx, &instance).await?;
+            for s in &scenarios {
+                if let Some(list) = &s.traffic.threat_list {
+                    let detector = detector::find(&ctx).await?.ok_or_else(|| {
+                        Error::problem("GuardDuty has no detector in this region").with_hint("run `irlab up` first")
+                    })?;
+                    let detection = stacks::describe(&ctx, &lab.stack_name(Part::Detection))
+                        .await?
+                        .ok_or_else(|| not_deployed(&lab, &ctx))?;
+                    let bucket = detection.output("TrailBucketName").ok_or_else(|| not_deployed(&lab, &ctx))?;
+                    let (id, status) = threat_list::ensure(&ctx, &lab, &detector.id, bucket, &list.addresses).await?;
+                    p.info(format!(
+                        "{}: threat list {id} on detector {} lists {} ({status}; GuardDuty may take up to 15 minutes to use it)",
+                        s.id,
+                        detector.id,
+                        list.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
+                    ));
+                }
+                let out = ctx
+                    .ssm()
+                    .send_command()
+                    .instance_ids(&instance)
+                    .document_name("AWS-RunShellScript")
+                    .comment(format!("irlab attack {} ({})", s.id, run.id))
+                    .timeout_seconds(60)
+                    .parameters("commands", s.traffic.commands.clone())
+                    .parameters("executionTimeout", vec![s.traffic.timeout_seconds.to_string()])
+                    .send()
+                    .await
+                    .aws(|| format!("sending the {} commands to {instance} (SSM Run Command)", s.id), &ctx)?;
+                let id = out.command().and_then(|c| c.command_id()).unwrap_or_default().to_string();
+                p.info(format!(
+                    "{}: Run Command {id} started on {instance} ({} commands)",
+                    s.id,
+                    s.traffic.commands.len()
+                ));
+                run.command_ids.push(id);
+            }
+        }
+    }
+
+    state.runs.push(run.clone());
+    let excess = state.runs.len().saturating_sub(RUNS_KEPT);
+    state.runs.drain(..excess);
+    state.save(&ctx, &lab).await?;
+
+    let wait = match mode {
+        AttackMode::Inject | AttackMode::Sample => Duration::from_secs(10),
+        AttackMode::Traffic => scenarios.iter().map(Scenario::typical_delay).max().unwrap_or_default(),
+    };
+    if p.is_json() {
+        p.json(&json!({ "run": run, "expected_wait_seconds": wait.as_secs() }));
+        return Ok(());
+    }
+    p.out(format!(
+        "attack {} started: {} in {} mode against {instance}",
+        run.id,
+        run.scenarios.join(", "),
+        mode.as_str()
+    ));
+    p.out(format!("expect GuardDuty findings: {}", run.expected_findings.join(", ")));
+    p.out(match mode {
+        AttackMode::Inject => "the playbook answers within seconds".to_string(),
+        AttackMode::Sample => {
+            "sample findings reach EventBridge within about 5 minutes; the playbook skips their placeholder instance"
+                .to_string()
+        }
+        AttackMode::Traffic => format!("GuardDuty typically reports this within {}", humantime::format_duration(wait)),
+    });
+    p.out("then see the victim's state with `irlab status`");
+    Ok(())
+}
+
+fn not_deployed(lab: &LabName, ctx: &AwsContext) -> Error {
+    Error::problem(format!("lab {lab} is not deployed in {}", ctx.region)).with_hint("run `irlab up` first")
+}
+
+/// The scenarios named, from files, or all; nothing runs unless every one is valid.
+fn chosen(args: &AttackArgs) -> Result<Vec<Scenario>> {
+    let mut out = if args.all { scenario::builtin()? } else { Vec::new() };
+    for id in &args.scenarios {
+        out.push(scenario::find(id)?);
+    }
+    for path in &args.scenario_files {
+        out.push(scenario::load(path)?);
+    }
+    if out.is_empty() {
+        let known: Vec<String> = scenario::builtin()?.into_iter().map(|s| s.id).collect();
+        return Err(Error::problem("name a scenario, --all, or --scenario-file PATH")
+            .with_hint(format!("known scenarios: {}", known.join(", "))));
+    }
+    out.dedup_by(|a, b| a.id == b.id);
+    Ok(out)
+}
+
+/// Run Command reaches only managed instances whose agent is online.
+async fn check_online(ctx: &AwsContext, instance: &str) -> Result<()> {
+    let out = ctx
+        .ssm()
+        .describe_instance_information()
+        .instance_information_filter_list(
+            InstanceInformationFilter::builder()
+                .key(aws_sdk_ssm::types::InstanceInformationFilterKey::InstanceIds)
+                .value_set(instance)
+                .build()
+                .expect("key and values set"),
+        )
+        .send()
+        .await
+        .aws(|| format!("checking that {instance} is managed by Systems Manager"), ctx)?;
+    let ping = out.instance_information_list().first().and_then(|i| i.ping_status()).map(|p| p.as_str().to_string());
+    match ping.as_deref() {
+        Some("Online") => Ok(()),
+        Some(other) => Err(Error::problem(format!("the victim {instance} is managed but its SSM agent is {other}"))
+            .with_hint("a contained victim has lost its instance profile: run `irlab up` for a fresh lab, or use --mode inject")),
+        None => Err(Error::problem(format!("the victim {instance} is not registered with Systems Manager yet"))
+            .with_hint("wait a few minutes after `irlab up` for the SSM agent to register, then check `irlab status`")),
+    }
+}

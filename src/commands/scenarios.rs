@@ -1,0 +1,45 @@
+//! `irlab scenarios [show ID]`: the built-in attack scenarios.
+
+use serde_json::json;
+
+use crate::cli::ScenariosCommand;
+use crate::error::Result;
+use crate::printer::Printer;
+use crate::scenario;
+
+pub fn run(cmd: &Option<ScenariosCommand>, p: &Printer) -> Result<()> {
+    match cmd {
+        None => {
+            let all = scenario::builtin()?;
+            p.json(&json!(all));
+            p.out(format!("{:<16} {:<10} {:<44} {}", "ID", "DELAY", "TITLE", "FINDINGS"));
+            for s in &all {
+                p.out(format!("{:<16} {:<10} {:<44} {}", s.id, s.typical_delay, s.title, s.findings.join(", ")));
+            }
+            p.out("run one with `irlab attack ID` (see `irlab scenarios show ID`)");
+        }
+        Some(ScenariosCommand::Show { id }) => {
+            let s = scenario::find(id)?;
+            p.json(&json!(s));
+            p.out(format!("{} - {}", s.id, s.title));
+            p.out(format!("\n{}", s.story.trim_end()));
+            let mitre: Vec<String> = s.mitre.iter().map(|t| format!("{} {}", t.id, t.name)).collect();
+            p.out(format!("\nMITRE ATT&CK: {}", mitre.join("; ")));
+            p.out(format!("expected GuardDuty findings: {}", s.findings.join(", ")));
+            p.out(format!("typical time to a finding: {}", s.typical_delay));
+            p.out(format!("\ntraffic mode runs on the victim (source: {}):", s.traffic.source));
+            for c in &s.traffic.commands {
+                p.out(format!("  {c}"));
+            }
+            if let Some(list) = &s.traffic.threat_list {
+                let addrs: Vec<String> = list.addresses.iter().map(|a| a.to_string()).collect();
+                p.out(format!("  (first lists {} in the lab's GuardDuty threat list)", addrs.join(", ")));
+            }
+            if let Some(notes) = &s.traffic.notes {
+                p.out(format!("\nnotes: {}", notes.trim_end()));
+            }
+            p.out(format!("\ninject mode simulates: {} (severity {})", s.inject.finding_type, s.inject.severity));
+        }
+    }
+    Ok(())
+}
