@@ -128,10 +128,8 @@ async fn plan_stack(ctx: &AwsContext, info: &StackInfo, managed: &mut HashSet<St
                     buckets.push((id.clone(), n));
                 }
             }
-            "AWS::EC2::Instance" if !r.status.starts_with("DELETE_COMPLETE") => {
-                if is_protected(ctx, id).await? {
-                    protected.push(id.clone());
-                }
+            "AWS::EC2::Instance" if !r.status.starts_with("DELETE_COMPLETE") && is_protected(ctx, id).await? => {
+                protected.push(id.clone());
             }
             // Inventory reports queues by URL and topics by ARN, as CloudFormation does.
             _ => {}
