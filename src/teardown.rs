@@ -226,6 +226,11 @@ pub struct Outcome {
 }
 
 pub async fn execute(ctx: &AwsContext, lab: &LabName, plan: &Plan, reporter: &dyn Reporter) -> Outcome {
+    // Instances outside the stacks go first and must be gone: their interfaces hold the
+    // stacks' subnet and security groups until termination completes.
+    let (instances, rest): (Vec<&LabResource>, Vec<&LabResource>) =
+        plan.outside.iter().partition(|r| r.kind == "ec2:instance");
+    let instance_results = futures::future::join_all(instances.iter().map(|r| remove_outside(ctx, r, reporter))).await;
     let stack_work = plan.stacks.iter().map(|s| remove_stack(ctx, s, reporter));
     let detector_work = async {
         match &plan.detector {
@@ -242,13 +247,18 @@ pub async fn execute(ctx: &AwsContext, lab: &LabName, plan: &Plan, reporter: &dy
     };
     // The lab's threat list lives on the detector: remove it before the detector changes.
     let outside_then_detector = async {
-        let outside = futures::future::join_all(plan.outside.iter().map(|r| remove_outside(ctx, r, reporter))).await;
+        let outside = futures::future::join_all(rest.iter().map(|r| remove_outside(ctx, r, reporter))).await;
         (outside, detector_work.await)
     };
     let (stack_results, (outside_results, detector_result)) =
         futures::join!(futures::future::join_all(stack_work), outside_then_detector);
-    let mut failures: Vec<Error> =
-        stack_results.into_iter().chain([detector_result]).chain(outside_results).filter_map(|r| r.err()).collect();
+    let mut failures: Vec<Error> = instance_results
+        .into_iter()
+        .chain(stack_results)
+        .chain([detector_result])
+        .chain(outside_results)
+        .filter_map(|r| r.err())
+        .collect();
     // The state goes last and only after a clean run: a later `down` still needs its ownership facts.
     if failures.is_empty()
         && plan.state_parameter.is_some()
@@ -338,7 +348,8 @@ async fn remove_outside(ctx: &AwsContext, r: &LabResource, reporter: &dyn Report
         // An instance the lab launched outside its stacks (`irlab bench`), possibly protected by a playbook.
         "ec2:instance" => {
             lift_protection(ctx, &r.id).await?;
-            ec2.terminate_instances().instance_ids(&r.id).send().await.map(|_| ()).aws(what, ctx)
+            ec2.terminate_instances().instance_ids(&r.id).send().await.aws(what, ctx)?;
+            wait_terminated(ctx, &r.id).await
         }
         "ssm:parameter" => ctx.ssm().delete_parameter().name(&r.id).send().await.map(|_| ()).aws(what, ctx),
         "guardduty:threat-intel-set" => {
@@ -361,4 +372,30 @@ async fn remove_outside(ctx: &AwsContext, r: &LabResource, reporter: &dyn Report
         reporter.report(Progress::Note(format!("deleted {r}")));
     }
     result
+}
+
+async fn wait_terminated(ctx: &AwsContext, instance: &str) -> Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    loop {
+        let out = ctx
+            .ec2()
+            .describe_instances()
+            .instance_ids(instance)
+            .send()
+            .await
+            .aws(|| format!("waiting for {instance} to terminate"), ctx)?;
+        let state = out.reservations().iter().flat_map(|r| r.instances()).find_map(|i| i.state()?.name().cloned());
+        if state.is_none_or(|s| s.as_str() == "terminated") {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(Error::failure(format!("{instance} did not terminate within 10 minutes")));
+        }
+        tokio::time::sleep(if ctx.local {
+            std::time::Duration::from_millis(200)
+        } else {
+            std::time::Duration::from_secs(5)
+        })
+        .await;
+    }
 }

@@ -102,3 +102,9 @@ fn local_stop_ends_only_what_irlab_started() {
     assert!(stop.stdout.contains("no stand-in started by irlab"), "{}", stop.stdout);
     assert!(listener.local_addr().is_ok());
 }
+
+#[test]
+fn bench_refuses_to_run_against_a_real_account() {
+    let r = Run::from(Command::new(BIN).args(["--region", "us-east-1", "bench"]).output().unwrap()).code(1);
+    assert!(r.stderr.contains("only on the local stand-in"), "{}", r.stderr);
+}

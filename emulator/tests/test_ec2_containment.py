@@ -117,3 +117,23 @@ def test_a_resource_deleted_outside_the_stack_does_not_block_its_deletion(aws):
     assert cf.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
     left = [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v.get("IsDefault")]
     assert left == []
+
+
+def test_the_interface_made_at_launch_goes_with_the_instance(aws):
+    """The network interface RunInstances creates for an instance is deleted when
+    the instance terminates ("DeleteOnTermination ... default is true for network
+    interfaces that are created with the instance"), releasing its security groups.
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_InstanceNetworkInterfaceSpecification.html
+    """
+    ec2 = aws("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName=unique("g"), Description="x", VpcId=vpc)["GroupId"]
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    inst = ec2.run_instances(ImageId=image, InstanceType="t3.micro", MinCount=1, MaxCount=1, SubnetId=subnet, SecurityGroupIds=[group])
+    instance = inst["Instances"][0]["InstanceId"]
+    eni = inst["Instances"][0]["NetworkInterfaces"][0]["NetworkInterfaceId"]
+    ec2.terminate_instances(InstanceIds=[instance])
+    assert ec2.describe_network_interfaces(Filters=[{"Name": "network-interface-id", "Values": [eni]}])["NetworkInterfaces"] == []
+    ec2.delete_security_group(GroupId=group)
+    ec2.delete_subnet(SubnetId=subnet)

@@ -756,6 +756,23 @@ def apply() -> None:
     NetworkInterfaceBackend.modify_network_interface_attribute = _checked_modify_eni(
         NetworkInterfaceBackend.modify_network_interface_attribute
     )
+    Instance.prep_nics = _launch_nics_die_with_instance(Instance.prep_nics)
+
+
+def _launch_nics_die_with_instance(original: Any) -> Any:
+    """A network interface that RunInstances creates is deleted when the instance
+    terminates (DeleteOnTermination defaults to true for it); moto kept it, and
+    with it a hold on its security groups and subnet."""
+
+    def prep_nics(self: Any, nic_spec: list[dict[str, Any]], *args: Any, **kwargs: Any) -> None:
+        original(self, nic_spec, *args, **kwargs)
+        specs = {int(n.get("DeviceIndex", 0)): n for n in nic_spec or []}
+        for index, eni in self.nics.items():
+            spec = specs.get(int(index), {})
+            if not spec.get("NetworkInterfaceId") and spec.get("DeleteOnTermination") is not False:
+                eni.delete_on_termination = True
+
+    return prep_nics
 
 
 def _checked_modify_eni(original: Any) -> Any:
