@@ -29,6 +29,9 @@ async fn inject_triggers_the_playbook_and_records_the_run() {
     assert_eq!(wait_for_ir_status(&sdk, &victim, &["contained", "failed"]).await, "contained");
     let tags = instance_tags(&sdk, &victim).await;
     assert_eq!(tags["irlab:finding-type"], "UnauthorizedAccess:EC2/TorClient");
+    let status = s.irlab(&["status", "--output", "json"]).ok().json();
+    assert_eq!(status["instance"]["ir_status"], "contained");
+    assert_eq!(status["instance"]["finding"], "UnauthorizedAccess:EC2/TorClient");
     // The run is in the lab's state in the account, for any machine to find.
     let ssm = aws_sdk_ssm::Client::new(&sdk);
     let state = ssm.get_parameter().name("/irlab/irlab/state").send().await.unwrap();

@@ -59,6 +59,10 @@ pub struct InstanceView {
     pub instance_type: String,
     pub public_ip: Option<String>,
     pub security_groups: Vec<String>,
+    /// The playbook's verdict (`containing`, `contained`, `failed`), from the instance's tags.
+    pub ir_status: Option<String>,
+    /// The finding the playbook answered, from the instance's tags.
+    pub finding: Option<String>,
     pub volume_gb: u64,
     /// SSM agent ping status ("Online", "ConnectionLost", ...), None when not registered.
     pub ssm_ping: Option<String>,
@@ -202,6 +206,18 @@ async fn instance_view(ctx: &AwsContext, id: &str) -> Result<Option<InstanceView
         instance_type: i.instance_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
         public_ip: i.public_ip_address().map(String::from),
         security_groups: i.security_groups().iter().filter_map(|g| g.group_id()).map(String::from).collect(),
+        ir_status: i
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some("irlab:ir-status"))
+            .and_then(|t| t.value())
+            .map(String::from),
+        finding: i
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some("irlab:finding-type"))
+            .and_then(|t| t.value())
+            .map(String::from),
         volume_gb,
         ssm_ping,
     }))
@@ -280,6 +296,10 @@ fn print(s: &Snapshot, p: &Printer) {
             ));
             p.out(format!("  {:<12} {:<30} {}", "ssm agent", "", i.ssm_ping.as_deref().unwrap_or("not registered")));
             p.out(format!("  {:<12} {:<30} {}", "groups", "", i.security_groups.join(", ")));
+            if let Some(ir) = &i.ir_status {
+                let finding = i.finding.as_deref().map(|f| format!(" after {f}")).unwrap_or_default();
+                p.out(format!("  {:<12} {:<30} {ir}{finding}", "response", ""));
+            }
         }
         None => p.out(format!("  {:<12} {:<30} {}", "instance", "-", "none")),
     }
