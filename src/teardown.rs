@@ -167,7 +167,7 @@ async fn is_protected(ctx: &AwsContext, instance: &str) -> Result<bool> {
 }
 
 /// Turns off termination and stop protection, which playbooks turn on to preserve evidence.
-async fn lift_protection(ctx: &AwsContext, instance: &str) -> Result<()> {
+pub async fn lift_protection(ctx: &AwsContext, instance: &str) -> Result<()> {
     use aws_sdk_ec2::types::AttributeBooleanValue;
     let ec2 = ctx.ec2();
     let off = || AttributeBooleanValue::builder().value(false).build();

@@ -105,10 +105,10 @@ async fn traffic_sends_exactly_the_scenario_commands_to_the_victim_and_down_remo
     assert_eq!(c.instance_ids(), std::slice::from_ref(&victim));
     assert_eq!(c.document_name(), Some("AWS-RunShellScript"));
     let sent = c.parameters().unwrap()["commands"].clone();
-    let scenario = std::fs::read_to_string("scenarios/malicious-ip.yaml").unwrap();
-    for line in &sent {
-        assert!(scenario.contains(line.as_str()), "{line} is not in the scenario");
-    }
+    let scenario = s.irlab(&["scenarios", "show", "malicious-ip", "--output", "json"]).ok().json();
+    let want: Vec<String> =
+        scenario["traffic"]["commands"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
+    assert_eq!(sent, want, "exactly the scenario's commands, in order");
     assert_eq!(out["run"]["command_ids"][0], c.command_id().unwrap());
 
     let sets = gd.list_threat_intel_sets().detector_id(&detector).send().await.unwrap().threat_intel_set_ids().to_vec();

@@ -215,3 +215,32 @@ async fn down_finishes_what_an_interrupted_up_left() {
     assert!(down.stdout.contains("0 resources left"), "{}", down.stdout);
     assert_eq!(leftovers(&sdk, "half").await, Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn a_failed_create_names_the_resource_and_the_next_up_recovers() {
+    let s = Standin::start();
+    let sdk = s.sdk().await;
+    let r = s.irlab(&["up", "--playbook", "lambda", "--instance-type", "t3.bogus"]).code(2);
+    assert!(r.stderr.contains("VictimInstance (AWS::EC2::Instance)"), "the error names the resource: {}", r.stderr);
+    assert!(r.stderr.contains("t3.bogus"), "and CloudFormation's reason: {}", r.stderr);
+    let cfn = aws_sdk_cloudformation::Client::new(&sdk);
+    let victim = cfn.describe_stacks().stack_name("irlab-irlab-victim").send().await.unwrap();
+    assert_eq!(victim.stacks()[0].stack_status().unwrap().as_str(), "ROLLBACK_COMPLETE");
+    assert!(
+        aws_sdk_ec2::Client::new(&sdk)
+            .describe_vpcs()
+            .send()
+            .await
+            .unwrap()
+            .vpcs()
+            .iter()
+            .all(|v| v.is_default() == Some(true)),
+        "the rollback removed the victim's network"
+    );
+
+    // The next up replaces the rolled-back stack instead of failing on it.
+    let up = s.irlab(&["up", "--output", "json"]).ok().json();
+    assert_eq!(up["stacks"]["victim"]["status"], "CREATE_COMPLETE");
+    s.irlab(&["down", "--yes"]).ok();
+    assert_eq!(leftovers(&sdk, "irlab").await, Vec::<String>::new());
+}

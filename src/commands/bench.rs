@@ -7,9 +7,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use aws_sdk_ec2::types::{
-    Filter, IamInstanceProfileSpecification, InstanceAttributeName, ResourceType, Tag, TagSpecification,
-};
+use aws_sdk_ec2::types::{Filter, IamInstanceProfileSpecification, ResourceType, Tag, TagSpecification};
 use serde::Serialize;
 use serde_json::json;
 
@@ -20,6 +18,7 @@ use crate::finding::Simulated;
 use crate::lab::{LAB_TAG, LabName, Part, Variant};
 use crate::printer::Printer;
 use crate::stacks;
+use crate::teardown;
 
 #[derive(Debug, Serialize)]
 pub struct Row {
@@ -183,18 +182,13 @@ async fn wait_contained(ctx: &AwsContext, instance: &str, timeout: Duration) -> 
 
 /// Lifts the protections the playbook set and terminates the run's instance.
 async fn release(ctx: &AwsContext, instance: &str) -> Result<()> {
-    let ec2 = ctx.ec2();
-    for attr in [InstanceAttributeName::DisableApiTermination, InstanceAttributeName::DisableApiStop] {
-        let req = ec2.modify_instance_attribute().instance_id(instance);
-        let req = match attr {
-            InstanceAttributeName::DisableApiTermination => {
-                req.disable_api_termination(aws_sdk_ec2::types::AttributeBooleanValue::builder().value(false).build())
-            }
-            _ => req.disable_api_stop(aws_sdk_ec2::types::AttributeBooleanValue::builder().value(false).build()),
-        };
-        req.send().await.aws(|| format!("lifting the protections of {instance}"), ctx)?;
-    }
-    ec2.terminate_instances().instance_ids(instance).send().await.aws(|| format!("terminating {instance}"), ctx)?;
+    teardown::lift_protection(ctx, instance).await?;
+    ctx.ec2()
+        .terminate_instances()
+        .instance_ids(instance)
+        .send()
+        .await
+        .aws(|| format!("terminating {instance}"), ctx)?;
     Ok(())
 }
 
