@@ -66,6 +66,8 @@ pub enum Command {
     },
     /// Start the incident: run scenarios as real traffic, sample findings or a simulated finding
     Attack(AttackArgs),
+    /// Prove the remediation of an attack run happened (exit 0 when every check passes)
+    Verify(VerifyArgs),
     /// Manage the automated-response playbook
     #[command(subcommand)]
     Playbook(PlaybookCommand),
@@ -143,6 +145,22 @@ pub enum PlaybookCommand {
         #[arg(long, value_name = "N")]
         min_severity: Option<f64>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The run to verify (default: the latest `irlab attack`)
+    #[arg(long)]
+    pub run: Option<String>,
+    /// How long to wait [default: 2m for inject, 10m for sample, 1h for traffic]
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Time between polls
+    #[arg(long, default_value = "2s", value_name = "DURATION")]
+    pub interval: String,
+    /// Also write the checks as JUnit XML (for grading a class)
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

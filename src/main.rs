@@ -22,6 +22,7 @@ mod stacks;
 mod state;
 mod teardown;
 mod threat_list;
+mod verify;
 
 use clap::Parser;
 
@@ -46,6 +47,7 @@ fn main() {
             Command::Status => commands::status::run(&cli.global, &printer).await,
             Command::Scenarios { command } => commands::scenarios::run(command, &printer),
             Command::Attack(args) => commands::attack::run(&cli.global, args, &printer).await,
+            Command::Verify(args) => commands::verify::run(&cli.global, args, &printer).await,
             Command::Playbook(cmd) => commands::playbook::run(&cli.global, cmd, &printer).await,
             Command::Down(args) => commands::down::run(&cli.global, args, &printer).await,
             Command::Local(cmd) => commands::local::run(cmd, &printer),

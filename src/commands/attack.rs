@@ -146,7 +146,7 @@ pub async fn run(g: &Global, args: &AttackArgs, p: &Printer) -> Result<()> {
         }
         AttackMode::Traffic => format!("GuardDuty typically reports this within {}", humantime::format_duration(wait)),
     });
-    p.out("then see the victim's state with `irlab status`");
+    p.out(format!("then prove the response with `irlab verify --run {}`", run.id));
     Ok(())
 }
 

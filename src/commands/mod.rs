@@ -8,6 +8,7 @@ pub mod playbook;
 pub mod scenarios;
 pub mod status;
 pub mod up;
+pub mod verify;
 
 use crate::aws::{AwsContext, Connection};
 use crate::cli::Global;

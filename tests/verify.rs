@@ -1,0 +1,81 @@
+//! `irlab verify` passes after each playbook contained an injected finding, and names the check
+//! that fails when a containment step is undone.
+
+mod common;
+
+use common::{Standin, outputs};
+
+async fn verify_passes_then_catches_a_reattached_profile(variant: &str) {
+    let s = Standin::start();
+    let sdk = s.sdk().await;
+    s.irlab(&["up", "--playbook", variant]).ok();
+    s.irlab(&["attack", "tor-client"]).ok();
+    let junit = tempfile::NamedTempFile::new().unwrap();
+    let ok = s
+        .irlab(&[
+            "verify",
+            "--timeout",
+            "90s",
+            "--interval",
+            "500ms",
+            "--junit",
+            junit.path().to_str().unwrap(),
+            "--output",
+            "json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(ok["passed"], true, "{ok}");
+    let names: Vec<&str> = ok["checks"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    for want in [
+        "finding arrived",
+        "playbook succeeded",
+        "isolated",
+        "credentials revoked",
+        "protected",
+        "evidence preserved",
+        "responders notified",
+    ] {
+        assert!(names.contains(&want), "{names:?}");
+    }
+    assert!(std::fs::read_to_string(junit.path()).unwrap().contains("failures=\"0\""));
+
+    // Undo one containment step: the victim gets its instance profile back.
+    let v = outputs(&sdk, "irlab-irlab-victim").await;
+    let spec = aws_sdk_ec2::types::IamInstanceProfileSpecification::builder().arn(&v["InstanceProfileArn"]).build();
+    aws_sdk_ec2::Client::new(&sdk)
+        .associate_iam_instance_profile()
+        .instance_id(&v["InstanceId"])
+        .iam_instance_profile(spec)
+        .send()
+        .await
+        .unwrap();
+    let bad = s.irlab(&["verify", "--timeout", "3s", "--interval", "1s"]).code(1);
+    assert!(bad.stdout.contains("FAIL credentials revoked"), "{}", bad.stdout);
+    assert!(bad.stderr.contains("1 check(s) failed: credentials revoked"), "{}", bad.stderr);
+    s.irlab(&["down", "--yes"]).ok();
+}
+
+#[tokio::test]
+async fn verify_lambda() {
+    verify_passes_then_catches_a_reattached_profile("lambda").await;
+}
+
+#[tokio::test]
+async fn verify_stepfunctions() {
+    verify_passes_then_catches_a_reattached_profile("stepfunctions").await;
+}
+
+#[tokio::test]
+async fn verify_ssm() {
+    verify_passes_then_catches_a_reattached_profile("ssm").await;
+}
+
+#[test]
+fn verify_without_a_run_says_to_attack_first() {
+    let s = Standin::start();
+    s.irlab(&["up", "--playbook", "lambda", "--quiet"]).ok();
+    let r = s.irlab(&["verify"]).code(1);
+    assert!(r.stderr.contains("irlab attack"), "{}", r.stderr);
+    s.irlab(&["down", "--yes", "--quiet"]).ok();
+}
