@@ -68,6 +68,8 @@ pub enum Command {
     Attack(AttackArgs),
     /// Prove the remediation of an attack run happened (exit 0 when every check passes)
     Verify(VerifyArgs),
+    /// Undo the containment on the victim for the next exercise
+    Reset,
     /// Manage the automated-response playbook
     #[command(subcommand)]
     Playbook(PlaybookCommand),

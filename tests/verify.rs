@@ -79,3 +79,61 @@ fn verify_without_a_run_says_to_attack_first() {
     assert!(r.stderr.contains("irlab attack"), "{}", r.stderr);
     s.irlab(&["down", "--yes", "--quiet"]).ok();
 }
+
+#[tokio::test]
+async fn reset_restores_the_starting_state_and_the_next_exercise_runs() {
+    let s = Standin::start();
+    let sdk = s.sdk().await;
+    s.irlab(&["up", "--playbook", "stepfunctions"]).ok();
+    s.irlab(&["attack", "bitcoin-mining"]).ok();
+    s.irlab(&["verify", "--timeout", "90s", "--interval", "500ms"]).ok();
+    s.irlab(&["reset"]).ok();
+
+    let v = outputs(&sdk, "irlab-irlab-victim").await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let inst = ec2.describe_instances().instance_ids(&v["InstanceId"]).send().await.unwrap();
+    let inst = &inst.reservations()[0].instances()[0];
+    for eni in inst.network_interfaces() {
+        let groups: Vec<&str> = eni.groups().iter().filter_map(|g| g.group_id()).collect();
+        assert_eq!(groups, vec![v["AppSecurityGroupId"].as_str()]);
+    }
+    assert!(
+        !inst
+            .tags()
+            .iter()
+            .any(|t| t.key().is_some_and(|k| k.starts_with("irlab:") && k != "irlab:lab" && k != "irlab:part")),
+        "{:?}",
+        inst.tags()
+    );
+    let assoc = ec2
+        .describe_iam_instance_profile_associations()
+        .filters(aws_sdk_ec2::types::Filter::builder().name("instance-id").values(&v["InstanceId"]).build())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        assoc.iam_instance_profile_associations().iter().any(|a| a.state().map(|s| s.as_str()) == Some("associated"))
+    );
+    let term = ec2
+        .describe_instance_attribute()
+        .instance_id(&v["InstanceId"])
+        .attribute(aws_sdk_ec2::types::InstanceAttributeName::DisableApiTermination)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(term.disable_api_termination().and_then(|b| b.value()), Some(false));
+    let snaps = ec2
+        .describe_snapshots()
+        .owner_ids("self")
+        .filters(aws_sdk_ec2::types::Filter::builder().name("tag:irlab:lab").values("irlab").build())
+        .send()
+        .await
+        .unwrap();
+    assert!(snaps.snapshots().is_empty());
+
+    // Verify now fails (nothing is contained), and a new attack is contained again.
+    s.irlab(&["verify", "--timeout", "2s", "--interval", "1s"]).code(1);
+    s.irlab(&["attack", "tor-client"]).ok();
+    s.irlab(&["verify", "--timeout", "90s", "--interval", "500ms"]).ok();
+    s.irlab(&["down", "--yes"]).ok();
+}

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod down;
 pub mod local;
 pub mod playbook;
+pub mod reset;
 pub mod scenarios;
 pub mod status;
 pub mod up;

@@ -1,0 +1,192 @@
+//! `irlab reset`: undo the containment so the next exercise runs without provisioning again.
+
+use aws_sdk_ec2::types::{Filter, IamInstanceProfileSpecification, Tag};
+use aws_sdk_guardduty::types::{Condition, FindingCriteria};
+use serde_json::json;
+
+use crate::aws::{AwsContext, AwsResultExt};
+use crate::cli::Global;
+use crate::error::{Error, Result};
+use crate::lab::{LAB_TAG, Part};
+use crate::printer::Printer;
+use crate::stacks;
+use crate::teardown;
+
+/// The tags a playbook writes on the victim.
+const RUN_TAGS: [&str; 4] = ["irlab:finding-id", "irlab:finding-type", "irlab:ir-status", "irlab:original-groups"];
+
+pub async fn run(g: &Global, p: &Printer) -> Result<()> {
+    let (lab, ctx) = super::open(g).await?;
+    let victim = stacks::describe(&ctx, &lab.stack_name(Part::Victim)).await?.ok_or_else(|| {
+        Error::problem(format!("lab {lab} is not deployed in {}", ctx.region)).with_hint("run `irlab up`")
+    })?;
+    let out = |k: &str| {
+        victim
+            .output(k)
+            .map(String::from)
+            .ok_or_else(|| Error::failure(format!("stack {} has no output {k}", victim.name)))
+    };
+    let instance = out("InstanceId")?;
+    let ec2 = ctx.ec2();
+    let mut done = Vec::new();
+
+    // 1. The original groups, per interface, from the tag the playbook recorded.
+    let desc =
+        ec2.describe_instances().instance_ids(&instance).send().await.aws(|| format!("describing {instance}"), &ctx)?;
+    let inst = desc
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .next()
+        .ok_or_else(|| Error::failure(format!("{instance} is gone")))?;
+    let tags: Vec<(String, String)> =
+        inst.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect();
+    let original =
+        tags.iter().find(|(k, _)| k == "irlab:original-groups").map(|(_, v)| parse_groups(v)).unwrap_or_default();
+    let app_group = out("AppSecurityGroupId")?;
+    for eni in inst.network_interfaces() {
+        let id = eni.network_interface_id().unwrap_or_default();
+        let want =
+            original.iter().find(|(e, _)| e == id).map(|(_, g)| g.clone()).unwrap_or_else(|| vec![app_group.clone()]);
+        let now: Vec<String> = eni.groups().iter().filter_map(|g| g.group_id()).map(String::from).collect();
+        if now != want {
+            ec2.modify_network_interface_attribute()
+                .network_interface_id(id)
+                .set_groups(Some(want.clone()))
+                .send()
+                .await
+                .aws(|| format!("restoring the groups of {id}"), &ctx)?;
+            done.push(format!("restored {} on {id}", want.join(", ")));
+        }
+    }
+
+    // 2. The instance profile.
+    let assoc = ec2
+        .describe_iam_instance_profile_associations()
+        .filters(Filter::builder().name("instance-id").values(&instance).build())
+        .send()
+        .await
+        .aws(|| format!("reading the profile associations of {instance}"), &ctx)?;
+    let associated =
+        assoc.iam_instance_profile_associations().iter().any(|a| a.state().is_some_and(|s| s.as_str() == "associated"));
+    if !associated {
+        let spec = IamInstanceProfileSpecification::builder().arn(out("InstanceProfileArn")?).build();
+        ec2.associate_iam_instance_profile()
+            .instance_id(&instance)
+            .iam_instance_profile(spec)
+            .send()
+            .await
+            .aws(|| format!("re-associating the instance profile of {instance}"), &ctx)?;
+        done.push("re-associated the instance profile".into());
+    }
+
+    // 3. The protections.
+    teardown::lift_protection(&ctx, &instance).await?;
+    done.push("lifted termination and stop protection".into());
+
+    // 4. The lab's snapshots.
+    let snaps = ec2
+        .describe_snapshots()
+        .owner_ids("self")
+        .filters(Filter::builder().name(format!("tag:{LAB_TAG}")).values(lab.as_str()).build())
+        .send()
+        .await
+        .aws(|| "listing the lab's snapshots".into(), &ctx)?;
+    for s in snaps.snapshots() {
+        let id = s.snapshot_id().unwrap_or_default();
+        ec2.delete_snapshot().snapshot_id(id).send().await.aws(|| format!("deleting snapshot {id}"), &ctx)?;
+        done.push(format!("deleted snapshot {id}"));
+    }
+
+    // 5. The lab's findings: those about the victim, and the samples the lab asked for.
+    let archived = archive_findings(&ctx, &instance).await?;
+    if archived > 0 {
+        done.push(format!("archived {archived} GuardDuty finding(s)"));
+    }
+
+    // 6. The run's tags.
+    let present: Vec<Tag> = tags
+        .iter()
+        .filter(|(k, _)| RUN_TAGS.contains(&k.as_str()))
+        .map(|(k, _)| Tag::builder().key(k).build())
+        .collect();
+    if !present.is_empty() {
+        ec2.delete_tags()
+            .resources(&instance)
+            .set_tags(Some(present))
+            .send()
+            .await
+            .aws(|| format!("clearing the run's tags on {instance}"), &ctx)?;
+        done.push("cleared the run's tags".into());
+    }
+
+    p.json(&json!({ "lab": lab.as_str(), "instance": instance, "done": done }));
+    p.out(format!("victim {instance} is back in its starting state:"));
+    for d in &done {
+        p.out(format!("  {d}"));
+    }
+    p.out("next: `irlab attack SCENARIO` for another exercise");
+    Ok(())
+}
+
+/// `eni-a=sg-1,sg-2;eni-b=sg-3`, as the playbooks record it.
+fn parse_groups(value: &str) -> Vec<(String, Vec<String>)> {
+    value
+        .split(';')
+        .filter_map(|part| {
+            let (eni, groups) = part.split_once('=')?;
+            let groups: Vec<String> =
+                groups.split(',').map(str::trim).filter(|g| !g.is_empty()).map(String::from).collect();
+            (!eni.trim().is_empty() && !groups.is_empty()).then(|| (eni.trim().to_string(), groups))
+        })
+        .collect()
+}
+
+async fn archive_findings(ctx: &AwsContext, instance: &str) -> Result<usize> {
+    let Some(d) = crate::detector::find(ctx).await? else { return Ok(0) };
+    let gd = ctx.guardduty();
+    let mut total = 0;
+    for target in [instance, "i-99999999"] {
+        let criteria = FindingCriteria::builder()
+            .criterion("resource.instanceDetails.instanceId", Condition::builder().equals(target).build())
+            .criterion("service.archived", Condition::builder().equals("false").build())
+            .build();
+        let ids = gd
+            .list_findings()
+            .detector_id(&d.id)
+            .finding_criteria(criteria)
+            .send()
+            .await
+            .aws(|| "listing the lab's GuardDuty findings".into(), ctx)?
+            .finding_ids()
+            .to_vec();
+        for chunk in ids.chunks(50) {
+            gd.archive_findings()
+                .detector_id(&d.id)
+                .set_finding_ids(Some(chunk.to_vec()))
+                .send()
+                .await
+                .aws(|| "archiving the lab's GuardDuty findings".into(), ctx)?;
+            total += chunk.len();
+        }
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_recorded_groups_parse_per_interface() {
+        assert_eq!(
+            parse_groups("eni-a=sg-1,sg-2;eni-b=sg-3"),
+            vec![
+                ("eni-a".to_string(), vec!["sg-1".to_string(), "sg-2".to_string()]),
+                ("eni-b".to_string(), vec!["sg-3".to_string()])
+            ]
+        );
+        assert_eq!(parse_groups(""), vec![]);
+        assert_eq!(parse_groups("eni-a=;junk"), vec![]);
+    }
+}
