@@ -70,6 +70,8 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Undo the containment on the victim for the next exercise
     Reset,
+    /// Run the lab end to end: up, attack (inject), verify, down; with --local on the stand-in
+    Demo(DemoArgs),
     /// Manage the automated-response playbook
     #[command(subcommand)]
     Playbook(PlaybookCommand),
@@ -147,6 +149,19 @@ pub enum PlaybookCommand {
         #[arg(long, value_name = "N")]
         min_severity: Option<f64>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Playbook variant [default: stepfunctions]
+    #[arg(long, value_enum, conflicts_with = "all_variants")]
+    pub playbook: Option<Variant>,
+    /// Each playbook in turn, with a comparison at the end
+    #[arg(long)]
+    pub all_variants: bool,
+    /// Scenario to inject [default: tor-client]
+    #[arg(long)]
+    pub scenario: Option<String>,
 }
 
 #[derive(Debug, Args)]

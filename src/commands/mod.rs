@@ -2,6 +2,7 @@
 
 pub mod attack;
 pub mod bench;
+pub mod demo;
 pub mod down;
 pub mod local;
 pub mod playbook;

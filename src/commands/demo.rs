@@ -1,0 +1,123 @@
+//! `irlab demo`: the lab end to end in one command: (stand-in,) up, attack, verify, down, for one
+//! playbook or each in turn, with a comparison at the end. Exit 0 only when every check passed
+//! and nothing is left.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use serde_json::json;
+
+use crate::cli::{DemoArgs, Global};
+use crate::cost;
+use crate::emulator;
+use crate::error::{Error, Result};
+use crate::lab::Variant;
+use crate::printer::Printer;
+
+pub async fn run(g: &Global, args: &DemoArgs, p: &Printer) -> Result<()> {
+    let variants: Vec<Variant> =
+        if args.all_variants { Variant::ALL.to_vec() } else { vec![args.playbook.unwrap_or(Variant::StepFunctions)] };
+    let scenario = args.scenario.clone().unwrap_or_else(|| "tor-client".into());
+    crate::scenario::find(&scenario)?;
+    crate::lab::LabName::parse(&g.lab)?;
+
+    let mut started_standin = None;
+    if g.local {
+        let conn = crate::aws::Connection { endpoint_url: g.endpoint_url.clone(), local: true, ..Default::default() };
+        let addr = emulator::socket_addr_of(&conn.local_endpoint()).ok_or_else(|| {
+            Error::problem(format!("`{}` is not an http://host:port endpoint", conn.local_endpoint()))
+        })?;
+        let host = addr.ip().to_string();
+        if !emulator::answers(&host, addr.port()) {
+            emulator::start(&host, addr.port(), 0.05, p)?;
+            started_standin = Some(addr.port());
+        }
+    } else {
+        let hourly = cost::instance_hourly("t3.micro").unwrap_or(0.0104) + 0.01;
+        p.out(format!(
+            "this runs the lab in your AWS account: about ${hourly:.2}/hour while it runs, a few cents for the demo (GuardDuty's 30-day trial applies to new detectors), and removes everything at the end"
+        ));
+        if !g.yes {
+            confirm()?;
+        }
+    }
+
+    let result = steps(g, &variants, &scenario, p);
+    if let Some(port) = started_standin {
+        emulator::stop(port, p)?;
+    }
+    let rows = result?;
+    p.json(&json!({ "scenario": scenario, "results": rows.iter().map(|r| json!({"variant": r.0, "verified": r.1, "seconds_to_verified": r.2})).collect::<Vec<_>>() }));
+    p.out(format!("\n{scenario}, injected finding to verified containment:"));
+    p.out("| variant | verified | attack to all checks passed |");
+    p.out("|---|---|---|");
+    for (v, ok, secs) in &rows {
+        p.out(format!("| {v} | {} | {secs:.1} s |", if *ok { "yes" } else { "NO" }));
+    }
+    if rows.iter().all(|r| r.1) {
+        p.out("demo passed: every check passed and 0 resources are left");
+        Ok(())
+    } else {
+        Err(Error::problem("the demo's verification failed for some variant").with_hint("see the FAIL lines above"))
+    }
+}
+
+/// The steps, each the real command in a child process, with the caller's connection flags.
+fn steps(g: &Global, variants: &[Variant], scenario: &str, p: &Printer) -> Result<Vec<(Variant, bool, f64)>> {
+    let mut rows = Vec::new();
+    let mut first = true;
+    let outcome = (|| -> Result<()> {
+        for v in variants {
+            p.info(format!("== {v}"));
+            if first {
+                myself(g, &["up", "--playbook", v.as_str()])?;
+                first = false;
+            } else {
+                myself(g, &["reset"])?;
+                myself(g, &["playbook", "set", v.as_str()])?;
+            }
+            let t = Instant::now();
+            myself(g, &["attack", scenario, "--mode", "inject"])?;
+            let ok = myself(g, &["verify", "--timeout", if g.local { "2m" } else { "10m" }]).is_ok();
+            rows.push((*v, ok, t.elapsed().as_secs_f64()));
+        }
+        Ok(())
+    })();
+    // Whatever happened, the lab goes away.
+    let down = myself(g, &["down", "--yes"]);
+    outcome?;
+    down?;
+    Ok(rows)
+}
+
+fn myself(g: &Global, args: &[&str]) -> Result<()> {
+    let exe = std::env::current_exe()?;
+    let mut cmd = Command::new(exe);
+    cmd.args(["--lab", &g.lab]);
+    if g.local {
+        cmd.arg("--local");
+    }
+    for (flag, value) in [("--endpoint-url", &g.endpoint_url), ("--region", &g.region), ("--profile", &g.profile)] {
+        if let Some(v) = value {
+            cmd.args([flag, v]);
+        }
+    }
+    if g.quiet {
+        cmd.arg("--quiet");
+    }
+    let status = cmd.args(args).stdin(Stdio::null()).status()?;
+    if status.success() { Ok(()) } else { Err(Error::problem(format!("`irlab {}` failed ({status})", args.join(" ")))) }
+}
+
+fn confirm() -> Result<()> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::problem("refusing to create billable resources without confirmation")
+            .with_hint("pass --yes, or use --local"));
+    }
+    eprint!("continue? [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") { Ok(()) } else { Err(Error::problem("nothing was created")) }
+}

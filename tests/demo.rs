@@ -1,0 +1,33 @@
+//! `irlab demo` runs the whole lab and leaves nothing.
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::{BIN, Run, Standin, engines_left, leftovers};
+
+#[tokio::test]
+async fn the_demo_runs_every_variant_and_leaves_nothing() {
+    let s = Standin::start();
+    let r = s.irlab(&["demo", "--all-variants"]).ok();
+    assert!(r.stdout.contains("demo passed"), "{}", r.stdout);
+    for v in ["lambda", "stepfunctions", "ssm"] {
+        assert!(r.stdout.contains(&format!("| {v} | yes |")), "{}", r.stdout);
+    }
+    let sdk = s.sdk().await;
+    assert_eq!(leftovers(&sdk, "irlab").await, Vec::<String>::new());
+    assert_eq!(engines_left(&sdk).await, Vec::<String>::new());
+}
+
+#[test]
+fn the_demo_against_aws_asks_first_and_creates_nothing_without_an_answer() {
+    let out = Command::new(BIN)
+        .args(["--region", "us-east-1", "demo"])
+        .stdin(Stdio::null())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let r = Run::from(out).code(1);
+    assert!(r.stdout.contains("your AWS account"), "the cost is stated: {}", r.stdout);
+    assert!(r.stderr.contains("--yes"), "{}", r.stderr);
+}
