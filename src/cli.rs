@@ -68,6 +68,8 @@ pub enum Command {
     Attack(AttackArgs),
     /// Prove the remediation of an attack run happened (exit 0 when every check passes)
     Verify(VerifyArgs),
+    /// Write the incident's timeline (Markdown, self-contained HTML with a chart, or JSON)
+    Report(ReportArgs),
     /// Undo the containment on the victim for the next exercise
     Reset,
     /// Run the lab end to end: up, attack (inject), verify, down; with --local on the stand-in
@@ -149,6 +151,29 @@ pub enum PlaybookCommand {
         #[arg(long, value_name = "N")]
         min_severity: Option<f64>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run to report (default: the latest `irlab attack`)
+    #[arg(long, conflicts_with = "compare")]
+    pub run: Option<String>,
+    /// Put the latest run of each playbook variant side by side
+    #[arg(long)]
+    pub compare: bool,
+    /// md, html or json [default: from the -o file's extension, else md]
+    #[arg(long, value_enum)]
+    pub format: Option<ReportFormat>,
+    /// Write to this file instead of standard output
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Md,
+    Html,
+    Json,
 }
 
 #[derive(Debug, Args)]

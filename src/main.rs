@@ -17,6 +17,7 @@ mod playbook;
 mod printer;
 mod progress;
 mod regions;
+mod report;
 mod scenario;
 mod stacks;
 mod state;
@@ -49,6 +50,7 @@ fn main() {
             Command::Attack(args) => commands::attack::run(&cli.global, args, &printer).await,
             Command::Verify(args) => commands::verify::run(&cli.global, args, &printer).await,
             Command::Reset => commands::reset::run(&cli.global, &printer).await,
+            Command::Report(args) => commands::report::run(&cli.global, args, &printer).await,
             Command::Demo(args) => commands::demo::run(&cli.global, args, &printer).await,
             Command::Playbook(cmd) => commands::playbook::run(&cli.global, cmd, &printer).await,
             Command::Down(args) => commands::down::run(&cli.global, args, &printer).await,

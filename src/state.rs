@@ -40,6 +40,12 @@ pub struct AttackRun {
     /// The finding types the run should raise.
     #[serde(default)]
     pub expected_findings: Vec<String>,
+    /// The playbook variant deployed when the attack started.
+    #[serde(default)]
+    pub variant: Option<String>,
+    /// When `irlab verify` first saw every check pass (RFC 3339).
+    #[serde(default)]
+    pub verified_at: Option<String>,
 }
 
 /// Whether the lab created the GuardDuty detector or adopted one that was already there.

@@ -42,6 +42,8 @@ pub async fn run(g: &Global, args: &AttackArgs, p: &Printer) -> Result<()> {
         command_ids: Vec::new(),
         finding_ids: Vec::new(),
         expected_findings: scenarios.iter().flat_map(|s| s.findings.clone()).collect(),
+        variant: crate::playbook::deployed(&ctx, &lab).await?.first().map(|(v, _)| v.as_str().to_string()),
+        verified_at: None,
     };
 
     match mode {

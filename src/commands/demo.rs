@@ -81,7 +81,12 @@ fn steps(g: &Global, variants: &[Variant], scenario: &str, p: &Printer) -> Resul
             myself(g, &["attack", scenario, "--mode", "inject"])?;
             let ok = myself(g, &["verify", "--timeout", if g.local { "2m" } else { "10m" }]).is_ok();
             rows.push((*v, ok, t.elapsed().as_secs_f64()));
+            myself(g, &["report"])?;
         }
+        // The timelines side by side, as one page, before the lab (and its records) goes away.
+        let page = std::env::temp_dir().join(format!("irlab-{}-demo-report.html", g.lab));
+        myself(g, &["report", "--compare", "-o", &page.to_string_lossy()])?;
+        p.out(format!("the incident report with its timelines is {}", page.display()));
         Ok(())
     })();
     // Whatever happened, the lab goes away.

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod down;
 pub mod local;
 pub mod playbook;
+pub mod report;
 pub mod reset;
 pub mod scenarios;
 pub mod status;

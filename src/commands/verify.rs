@@ -78,6 +78,14 @@ pub async fn run(g: &Global, args: &VerifyArgs, p: &Printer) -> Result<()> {
             last = checks.clone();
         }
         let all = checks.iter().all(|c| c.passed);
+        if all && run.verified_at.is_none() {
+            // Recorded for `irlab report`: the moment the remediation was proven.
+            let mut state = LabState::load(&ctx, &lab).await?.unwrap_or(state.clone());
+            if let Some(r) = state.runs.iter_mut().find(|r| r.id == run.id) {
+                r.verified_at = Some(jiff::Timestamp::now().to_string());
+            }
+            state.save(&ctx, &lab).await?;
+        }
         if all || started.elapsed() >= timeout {
             return finish(&lab, &run, &checks, all, args, p);
         }
@@ -111,15 +119,15 @@ fn finish(lab: &LabName, run: &AttackRun, checks: &[Check], all: bool, args: &Ve
 }
 
 /// Where the evidence lives, read once from the stacks.
-struct Sources {
-    quarantine_group: String,
-    queue_url: String,
-    variant: Option<Variant>,
-    playbook: Option<StackInfo>,
+pub(super) struct Sources {
+    pub quarantine_group: String,
+    pub queue_url: String,
+    pub variant: Option<Variant>,
+    pub playbook: Option<StackInfo>,
 }
 
 impl Sources {
-    async fn load(ctx: &AwsContext, lab: &LabName) -> Result<Sources> {
+    pub(super) async fn load(ctx: &AwsContext, lab: &LabName) -> Result<Sources> {
         let missing = || Error::problem(format!("lab {lab} is not fully deployed")).with_hint("run `irlab up`");
         let victim = stacks::describe(ctx, &lab.stack_name(Part::Victim)).await?.ok_or_else(missing)?;
         let detection = stacks::describe(ctx, &lab.stack_name(Part::Detection)).await?.ok_or_else(missing)?;

@@ -307,3 +307,12 @@ pub async fn engines_left(sdk: &SdkConfig) -> Vec<String> {
     }
     left
 }
+
+/// The report's duration format (`report::duration`), for matching rendered pages.
+pub fn report_duration(secs: Option<f64>) -> String {
+    match secs {
+        None => "n/a".into(),
+        Some(s) if s < 60.0 => format!("{s:.1} s"),
+        Some(s) => format!("{}m {:02}s", (s / 60.0) as u64, (s % 60.0) as u64),
+    }
+}

@@ -1,0 +1,312 @@
+//! `irlab report`: the incident's timeline for a run (or a comparison of runs), collected from
+//! the audit queue, GuardDuty and the playbook engine's own records, then rendered.
+
+use std::collections::HashMap;
+
+use jiff::Timestamp;
+use serde_json::Value;
+
+use super::verify::Sources;
+use crate::aws::{AwsContext, AwsResultExt};
+use crate::cli::{Global, ReportArgs, ReportFormat};
+use crate::error::{Error, Result};
+use crate::lab::Variant;
+use crate::printer::Printer;
+use crate::report::{self, ATTACK, CONTAINED, FINDING, Point, Timeline};
+use crate::state::{AttackRun, LabState};
+
+pub async fn run(g: &Global, args: &ReportArgs, p: &Printer) -> Result<()> {
+    let (lab, ctx) = super::open(g).await?;
+    let state = LabState::load(&ctx, &lab).await?.ok_or_else(|| {
+        Error::problem(format!("lab {lab} is not deployed in {}", ctx.region))
+            .with_hint("run `irlab up`, `irlab attack`, then `irlab report`")
+    })?;
+    let runs: Vec<AttackRun> = if args.compare {
+        // The latest run of each playbook variant, oldest first.
+        let mut latest: Vec<AttackRun> = Vec::new();
+        for r in state.runs.iter().rev() {
+            if !latest.iter().any(|l| l.variant == r.variant) {
+                latest.insert(0, r.clone());
+            }
+        }
+        latest
+    } else {
+        match &args.run {
+            Some(id) => vec![
+                state
+                    .runs
+                    .iter()
+                    .find(|r| &r.id == id)
+                    .cloned()
+                    .ok_or_else(|| Error::problem(format!("no run {id} in lab {lab}")))?,
+            ],
+            None => state.runs.last().cloned().into_iter().collect(),
+        }
+    };
+    if runs.is_empty() {
+        return Err(
+            Error::problem(format!("lab {lab} has no attack run yet")).with_hint("run `irlab attack SCENARIO` first")
+        );
+    }
+    let sources = Sources::load(&ctx, &lab).await?;
+    let messages = audit_messages(&ctx, &sources.queue_url).await?;
+    let mut timelines = Vec::new();
+    for r in &runs {
+        timelines.push(timeline(&ctx, &lab, &sources, &messages, r).await?);
+    }
+    let format = args.format.unwrap_or(match args.out.as_ref().and_then(|o| o.extension()).and_then(|e| e.to_str()) {
+        Some("html" | "htm") => ReportFormat::Html,
+        Some("json") => ReportFormat::Json,
+        _ if p.is_json() => ReportFormat::Json,
+        _ => ReportFormat::Md,
+    });
+    let text = match format {
+        ReportFormat::Md => report::markdown(&timelines),
+        ReportFormat::Html => report::html(&timelines),
+        ReportFormat::Json => serde_json::to_string_pretty(&timelines).expect("timelines serialize"),
+    };
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, text)
+                .map_err(|e| Error::failure(format!("writing {}: {e}", path.display())).with_source(e))?;
+            p.info(format!("report written to {}", path.display()));
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+/// Every message of the audit queue with its SentTimestamp, read without consuming them.
+async fn audit_messages(ctx: &AwsContext, queue_url: &str) -> Result<Vec<(Value, Timestamp)>> {
+    let mut seen: HashMap<String, (Value, Timestamp)> = HashMap::new();
+    let mut quiet = 0;
+    while quiet < 2 {
+        let out = ctx
+            .sqs()
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::SentTimestamp)
+            .send()
+            .await
+            .aws(|| "reading the audit queue".into(), ctx)?;
+        let before = seen.len();
+        for m in out.messages() {
+            let sent = m
+                .attributes()
+                .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::SentTimestamp))
+                .and_then(|t| t.parse::<i64>().ok())
+                .and_then(|ms| Timestamp::from_millisecond(ms).ok())
+                .unwrap_or_else(Timestamp::now);
+            if let (Some(id), Some(body)) = (m.message_id(), m.body()) {
+                seen.entry(id.to_string()).or_insert_with(|| (serde_json::from_str(body).unwrap_or(Value::Null), sent));
+            }
+        }
+        quiet = if seen.len() == before { quiet + 1 } else { 0 };
+    }
+    Ok(seen.into_values().collect())
+}
+
+fn ts(s: &str) -> Option<Timestamp> {
+    s.parse().ok()
+}
+
+async fn timeline(
+    ctx: &AwsContext,
+    lab: &crate::lab::LabName,
+    s: &Sources,
+    messages: &[(Value, Timestamp)],
+    run: &AttackRun,
+) -> Result<Timeline> {
+    let mut points = Vec::new();
+    let started = ts(&run.started_at).unwrap_or_else(Timestamp::now);
+    points.push(Point { label: ATTACK.into(), at: started, key: true });
+
+    let mut finding_ids = run.finding_ids.clone();
+    for (m, sent) in messages {
+        if m["detail-type"] != "GuardDuty Finding" {
+            continue;
+        }
+        let id = m["detail"]["id"].as_str().unwrap_or_default();
+        let for_run = finding_ids.iter().any(|f| f == id)
+            || (run.finding_ids.is_empty()
+                && *sent >= started
+                && run.expected_findings.iter().any(|t| m["detail"]["type"] == t.as_str()));
+        if for_run && !points.iter().any(|p: &Point| p.label == FINDING) {
+            let created = m["detail"]["createdAt"].as_str().and_then(ts).unwrap_or(*sent);
+            points.push(Point { label: FINDING.into(), at: created, key: true });
+            points.push(Point { label: "event delivered (audit queue)".into(), at: *sent, key: false });
+            if !finding_ids.iter().any(|f| f == id) {
+                finding_ids.push(id.to_string());
+            }
+        }
+    }
+    for (m, sent) in messages {
+        if m["Type"] == "Notification"
+            && *sent >= started
+            && m["Message"].as_str().is_some_and(|x| x.contains(&run.instance))
+        {
+            points.push(Point { label: "responders notified".into(), at: *sent, key: false });
+            break;
+        }
+    }
+    let variant = run.variant.as_deref().and_then(|v| Variant::ALL.into_iter().find(|x| x.as_str() == v)).or(s.variant);
+    if variant == s.variant
+        && let Some(stack) = &s.playbook
+    {
+        engine_points(ctx, variant, stack, &finding_ids, started, &mut points).await?;
+    }
+    if let Some(v) = run.verified_at.as_deref().and_then(ts) {
+        points.push(Point { label: "verified".into(), at: v, key: true });
+    }
+    Ok(Timeline::new(Timeline {
+        lab: lab.to_string(),
+        run: run.id.clone(),
+        scenarios: run.scenarios.clone(),
+        mode: run.mode.clone(),
+        variant: variant.map(|v| v.as_str().to_string()),
+        instance: run.instance.clone(),
+        points,
+        time_to_detect: None,
+        time_to_contain: None,
+    }))
+}
+
+fn smithy(t: &aws_smithy_types::DateTime) -> Option<Timestamp> {
+    Timestamp::from_millisecond(t.to_millis().ok()?).ok()
+}
+
+/// The engine's own record: when it started, each step, when it ended.
+async fn engine_points(
+    ctx: &AwsContext,
+    variant: Option<Variant>,
+    stack: &crate::stacks::StackInfo,
+    findings: &[String],
+    started: Timestamp,
+    points: &mut Vec<Point>,
+) -> Result<()> {
+    match variant {
+        Some(Variant::StepFunctions) => {
+            let arn = stack.output("PlaybookArn").unwrap_or_default();
+            let list = ctx
+                .sfn()
+                .list_executions()
+                .state_machine_arn(arn)
+                .send()
+                .await
+                .aws(|| format!("listing executions of {arn}"), ctx)?;
+            for e in list.executions() {
+                let d = ctx
+                    .sfn()
+                    .describe_execution()
+                    .execution_arn(e.execution_arn())
+                    .send()
+                    .await
+                    .aws(|| "reading an execution".into(), ctx)?;
+                if !findings.iter().any(|f| d.input().is_some_and(|i| i.contains(f.as_str()))) {
+                    continue;
+                }
+                if let Some(t) = smithy(d.start_date()) {
+                    points.push(Point { label: "playbook started (Step Functions)".into(), at: t, key: false });
+                }
+                let history = ctx
+                    .sfn()
+                    .get_execution_history()
+                    .execution_arn(e.execution_arn())
+                    .max_results(1000)
+                    .send()
+                    .await
+                    .aws(|| "reading the execution history".into(), ctx)?;
+                let mut last: Vec<(String, Timestamp)> = Vec::new();
+                for ev in history.events() {
+                    if let (Some(exit), Some(t)) = (ev.state_exited_event_details(), smithy(ev.timestamp())) {
+                        match last.iter_mut().find(|(n, _)| n == exit.name()) {
+                            Some(slot) => slot.1 = t,
+                            None => last.push((exit.name().to_string(), t)),
+                        }
+                    }
+                }
+                for (name, t) in last {
+                    points.push(Point { label: format!("step: {name}"), at: t, key: false });
+                }
+                if d.status().as_str() == "SUCCEEDED"
+                    && let Some(t) = d.stop_date().and_then(smithy)
+                {
+                    points.push(Point { label: CONTAINED.into(), at: t, key: true });
+                }
+                break;
+            }
+        }
+        Some(Variant::Ssm) => {
+            let name = stack.output("AutomationDocumentName").or(stack.output("PlaybookName")).unwrap_or_default();
+            let filter = aws_sdk_ssm::types::AutomationExecutionFilter::builder()
+                .key(aws_sdk_ssm::types::AutomationExecutionFilterKey::DocumentNamePrefix)
+                .values(name)
+                .build()
+                .expect("key and values set");
+            let list = ctx
+                .ssm()
+                .describe_automation_executions()
+                .filters(filter)
+                .send()
+                .await
+                .aws(|| format!("listing executions of {name}"), ctx)?;
+            for e in list.automation_execution_metadata_list() {
+                let Some(id) = e.automation_execution_id() else { continue };
+                let got = ctx
+                    .ssm()
+                    .get_automation_execution()
+                    .automation_execution_id(id)
+                    .send()
+                    .await
+                    .aws(|| format!("reading automation {id}"), ctx)?;
+                let Some(x) = got.automation_execution() else { continue };
+                let params = x.parameters().cloned().unwrap_or_default();
+                if !params.get("FindingId").is_some_and(|v| v.iter().any(|p| findings.contains(p))) {
+                    continue;
+                }
+                if let Some(t) = x.execution_start_time().and_then(smithy) {
+                    points.push(Point { label: "playbook started (SSM Automation)".into(), at: t, key: false });
+                }
+                for step in x.step_executions() {
+                    if let (Some(n), Some(t)) = (step.step_name(), step.execution_end_time().and_then(smithy)) {
+                        points.push(Point { label: format!("step: {n}"), at: t, key: false });
+                    }
+                }
+                if x.automation_execution_status().is_some_and(|s| s.as_str() == "Success")
+                    && let Some(t) = x.execution_end_time().and_then(smithy)
+                {
+                    points.push(Point { label: CONTAINED.into(), at: t, key: true });
+                }
+                break;
+            }
+        }
+        Some(Variant::Lambda) => {
+            let group = stack.output("LogGroupName").unwrap_or_default();
+            let events = ctx
+                .logs()
+                .filter_log_events()
+                .log_group_name(group)
+                .start_time(started.as_millisecond())
+                .send()
+                .await
+                .aws(|| format!("reading log group {group}"), ctx)?;
+            let at = |e: &aws_sdk_cloudwatchlogs::types::FilteredLogEvent| {
+                e.timestamp().and_then(|ms| Timestamp::from_millisecond(ms).ok())
+            };
+            if let Some(t) =
+                events.events().iter().find(|e| e.message().is_some_and(|m| m.starts_with("START"))).and_then(at)
+            {
+                points.push(Point { label: "playbook started (Lambda)".into(), at: t, key: false });
+            }
+            if let Some(t) =
+                events.events().iter().find(|e| e.message().is_some_and(|m| m.starts_with("REPORT"))).and_then(at)
+            {
+                points.push(Point { label: CONTAINED.into(), at: t, key: true });
+            }
+        }
+        None => {}
+    }
+    Ok(())
+}
