@@ -14,6 +14,12 @@ async fn the_demo_runs_every_variant_and_leaves_nothing() {
     for v in ["lambda", "stepfunctions", "ssm"] {
         assert!(r.stdout.contains(&format!("| {v} | yes |")), "{}", r.stdout);
     }
+    // The comparison page puts each variant's run side by side.
+    let page = std::fs::read_to_string(std::env::temp_dir().join("irlab-irlab-demo-report.html")).unwrap();
+    let table = &page[page.find("id=\"compare\"").expect("a comparison table")..];
+    for v in ["lambda", "stepfunctions", "ssm"] {
+        assert!(table.contains(&format!("<td>{v}</td>")), "{v} missing from the comparison");
+    }
     let sdk = s.sdk().await;
     assert_eq!(leftovers(&sdk, "irlab").await, Vec::<String>::new());
     assert_eq!(engines_left(&sdk).await, Vec::<String>::new());

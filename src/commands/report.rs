@@ -142,20 +142,26 @@ async fn timeline(
             }
         }
     }
-    for (m, sent) in messages {
-        if m["Type"] == "Notification"
-            && *sent >= started
-            && m["Message"].as_str().is_some_and(|x| x.contains(&run.instance))
-        {
-            points.push(Point { label: "responders notified".into(), at: *sent, key: false });
-            break;
-        }
+    let notified = messages
+        .iter()
+        .filter(|(m, sent)| {
+            m["Type"] == "Notification"
+                && *sent >= started
+                && m["Message"].as_str().is_some_and(|x| x.contains(&run.instance))
+        })
+        .map(|(_, sent)| *sent)
+        .min();
+    if let Some(at) = notified {
+        points.push(Point { label: "responders notified".into(), at, key: false });
     }
     let variant = run.variant.as_deref().and_then(|v| Variant::ALL.into_iter().find(|x| x.as_str() == v)).or(s.variant);
     if variant == s.variant
         && let Some(stack) = &s.playbook
     {
         engine_points(ctx, variant, stack, &finding_ids, started, &mut points).await?;
+    } else {
+        // A replaced playbook's records (executions, logs) went with its stack.
+        points.push(Point { label: "playbook records gone with its replaced stack".into(), at: started, key: false });
     }
     if let Some(v) = run.verified_at.as_deref().and_then(ts) {
         points.push(Point { label: "verified".into(), at: v, key: true });
