@@ -220,9 +220,21 @@ mod tests {
     }
 
     #[test]
-    fn nothing_yet_fails_everything_but_is_still_judged() {
+    fn nothing_observed_yet_fails_every_check_that_needs_evidence() {
         let checks = judge(&Observation::default(), Expect::Contained { snapshots_completed: true });
-        assert_eq!(failed(&checks).len(), 8);
+        // No association is the one state "nothing observed" genuinely satisfies.
+        assert_eq!(
+            failed(&checks),
+            vec![
+                "finding arrived",
+                "playbook succeeded",
+                "isolated",
+                "tagged contained",
+                "protected",
+                "evidence preserved",
+                "responders notified"
+            ]
+        );
     }
 
     #[test]
