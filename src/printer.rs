@@ -132,6 +132,11 @@ impl Reporter for Printer {
                     None => self.info(format!("{task}: {what}")),
                 }
             }
+            Progress::Tick { task, what } => {
+                if let Some(bar) = self.bar(&task) {
+                    bar.set_message(what);
+                }
+            }
             Progress::Skipped { what, why } => self.info(format!("skipped {what}: {why}")),
             Progress::Note(line) => self.info(line),
         }

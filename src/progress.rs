@@ -14,6 +14,8 @@ pub enum Progress {
     Failed { task: String, what: String },
     /// A best-effort step was skipped, and why.
     Skipped { what: String, why: String },
+    /// A passing state worth showing live (a countdown), but not worth a line in a log.
+    Tick { task: String, what: String },
     /// A plain note for the user.
     Note(String),
 }

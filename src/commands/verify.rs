@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::lab::{LabName, Part, Variant};
 use crate::playbook;
 use crate::printer::Printer;
+use crate::progress::{Progress, Reporter};
 use crate::stacks::{self, StackInfo};
 use crate::state::{AttackRun, LabState};
 use crate::verify::{self, Check, Expect, Observation};
@@ -44,9 +45,13 @@ pub async fn run(g: &Global, args: &VerifyArgs, p: &Printer) -> Result<()> {
     };
     let interval = humantime::parse_duration(&args.interval)
         .map_err(|e| Error::problem(format!("--interval `{}`: {e}", args.interval)))?;
-    let expect =
-        if run.mode == "sample" { Expect::SamplesOnly } else { Expect::Contained { snapshots_completed: false } };
     let sources = Sources::load(&ctx, &lab).await?;
+    // A variant that waits for its snapshots must see them completed; Lambda only starts them.
+    let expect = match (run.mode.as_str(), sources.variant) {
+        ("sample", _) => Expect::SamplesOnly,
+        (_, Some(Variant::StepFunctions | Variant::Ssm)) => Expect::Contained { snapshots_completed: true },
+        _ => Expect::Contained { snapshots_completed: false },
+    };
     p.info(format!(
         "verifying {} ({} in {} mode against {}), up to {}",
         run.id,
@@ -61,13 +66,6 @@ pub async fn run(g: &Global, args: &VerifyArgs, p: &Printer) -> Result<()> {
     let mut last: Vec<Check> = Vec::new();
     loop {
         let o = collect(&ctx, &sources, &run, &mut seen).await?;
-        // A variant that waits for its snapshots must see them completed; Lambda only starts them.
-        let expect = match (expect, sources.variant) {
-            (Expect::Contained { .. }, Some(Variant::StepFunctions | Variant::Ssm)) => {
-                Expect::Contained { snapshots_completed: true }
-            }
-            (e, _) => e,
-        };
         let checks = verify::judge(&o, expect);
         if checks != last {
             let left = timeout.saturating_sub(started.elapsed());
@@ -77,6 +75,15 @@ pub async fn run(g: &Global, args: &VerifyArgs, p: &Printer) -> Result<()> {
             }
             last = checks.clone();
         }
+        let passed = checks.iter().filter(|c| c.passed).count();
+        p.report(Progress::Tick {
+            task: "verify".into(),
+            what: format!(
+                "{passed}/{} checks pass, {}s left",
+                checks.len(),
+                timeout.saturating_sub(started.elapsed()).as_secs()
+            ),
+        });
         let all = checks.iter().all(|c| c.passed);
         if all && run.verified_at.is_none() {
             // Recorded for `irlab report`: the moment the remediation was proven.
@@ -94,6 +101,8 @@ pub async fn run(g: &Global, args: &VerifyArgs, p: &Printer) -> Result<()> {
 }
 
 fn finish(lab: &LabName, run: &AttackRun, checks: &[Check], all: bool, args: &VerifyArgs, p: &Printer) -> Result<()> {
+    let passed = checks.iter().filter(|c| c.passed).count();
+    p.report(Progress::Finished { task: "verify".into(), what: format!("{passed}/{} checks pass", checks.len()) });
     if let Some(path) = &args.junit {
         std::fs::write(path, verify::junit(lab.as_str(), &run.id, checks))
             .map_err(|e| Error::failure(format!("writing {}: {e}", path.display())).with_source(e))?;
