@@ -8,6 +8,7 @@ mod commands;
 mod cost;
 mod detector;
 mod emulator;
+mod engine_run;
 mod env_vars;
 mod error;
 mod finding;

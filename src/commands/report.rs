@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::verify::Sources;
 use crate::aws::{AwsContext, AwsResultExt};
 use crate::cli::{Global, ReportArgs, ReportFormat};
+use crate::engine_run;
 use crate::error::{Error, Result};
 use crate::lab::Variant;
 use crate::printer::Printer;
@@ -156,9 +157,24 @@ async fn timeline(
     }
     let variant = run.variant.as_deref().and_then(|v| Variant::ALL.into_iter().find(|x| x.as_str() == v)).or(s.variant);
     if variant == s.variant
-        && let Some(stack) = &s.playbook
+        && let (Some(v), Some(stack)) = (variant, &s.playbook)
     {
-        engine_points(ctx, variant, stack, &finding_ids, started, &mut points).await?;
+        if let Some(r) = engine_run::find(ctx, v, stack, &finding_ids, started, true).await? {
+            let engine = match v {
+                Variant::Lambda => "Lambda",
+                Variant::StepFunctions => "Step Functions",
+                Variant::Ssm => "SSM Automation",
+            };
+            if let Some(t) = r.started {
+                points.push(Point { label: format!("playbook started ({engine})"), at: t, key: false });
+            }
+            for (name, t) in r.steps {
+                points.push(Point { label: format!("step: {name}"), at: t, key: false });
+            }
+            if let Some(t) = r.contained {
+                points.push(Point { label: CONTAINED.into(), at: t, key: true });
+            }
+        }
     } else {
         // A replaced playbook's records (executions, logs) went with its stack.
         points.push(Point { label: "playbook records gone with its replaced stack".into(), at: started, key: false });
@@ -177,142 +193,4 @@ async fn timeline(
         time_to_detect: None,
         time_to_contain: None,
     }))
-}
-
-fn smithy(t: &aws_smithy_types::DateTime) -> Option<Timestamp> {
-    Timestamp::from_millisecond(t.to_millis().ok()?).ok()
-}
-
-/// The engine's own record: when it started, each step, when it ended.
-async fn engine_points(
-    ctx: &AwsContext,
-    variant: Option<Variant>,
-    stack: &crate::stacks::StackInfo,
-    findings: &[String],
-    started: Timestamp,
-    points: &mut Vec<Point>,
-) -> Result<()> {
-    match variant {
-        Some(Variant::StepFunctions) => {
-            let arn = stack.output("PlaybookArn").unwrap_or_default();
-            let list = ctx
-                .sfn()
-                .list_executions()
-                .state_machine_arn(arn)
-                .send()
-                .await
-                .aws(|| format!("listing executions of {arn}"), ctx)?;
-            for e in list.executions() {
-                let d = ctx
-                    .sfn()
-                    .describe_execution()
-                    .execution_arn(e.execution_arn())
-                    .send()
-                    .await
-                    .aws(|| "reading an execution".into(), ctx)?;
-                if !findings.iter().any(|f| d.input().is_some_and(|i| i.contains(f.as_str()))) {
-                    continue;
-                }
-                if let Some(t) = smithy(d.start_date()) {
-                    points.push(Point { label: "playbook started (Step Functions)".into(), at: t, key: false });
-                }
-                let history = ctx
-                    .sfn()
-                    .get_execution_history()
-                    .execution_arn(e.execution_arn())
-                    .max_results(1000)
-                    .send()
-                    .await
-                    .aws(|| "reading the execution history".into(), ctx)?;
-                let mut last: Vec<(String, Timestamp)> = Vec::new();
-                for ev in history.events() {
-                    if let (Some(exit), Some(t)) = (ev.state_exited_event_details(), smithy(ev.timestamp())) {
-                        match last.iter_mut().find(|(n, _)| n == exit.name()) {
-                            Some(slot) => slot.1 = t,
-                            None => last.push((exit.name().to_string(), t)),
-                        }
-                    }
-                }
-                for (name, t) in last {
-                    points.push(Point { label: format!("step: {name}"), at: t, key: false });
-                }
-                if d.status().as_str() == "SUCCEEDED"
-                    && let Some(t) = d.stop_date().and_then(smithy)
-                {
-                    points.push(Point { label: CONTAINED.into(), at: t, key: true });
-                }
-                break;
-            }
-        }
-        Some(Variant::Ssm) => {
-            let name = stack.output("AutomationDocumentName").or(stack.output("PlaybookName")).unwrap_or_default();
-            let filter = aws_sdk_ssm::types::AutomationExecutionFilter::builder()
-                .key(aws_sdk_ssm::types::AutomationExecutionFilterKey::DocumentNamePrefix)
-                .values(name)
-                .build()
-                .expect("key and values set");
-            let list = ctx
-                .ssm()
-                .describe_automation_executions()
-                .filters(filter)
-                .send()
-                .await
-                .aws(|| format!("listing executions of {name}"), ctx)?;
-            for e in list.automation_execution_metadata_list() {
-                let Some(id) = e.automation_execution_id() else { continue };
-                let got = ctx
-                    .ssm()
-                    .get_automation_execution()
-                    .automation_execution_id(id)
-                    .send()
-                    .await
-                    .aws(|| format!("reading automation {id}"), ctx)?;
-                let Some(x) = got.automation_execution() else { continue };
-                let params = x.parameters().cloned().unwrap_or_default();
-                if !params.get("FindingId").is_some_and(|v| v.iter().any(|p| findings.contains(p))) {
-                    continue;
-                }
-                if let Some(t) = x.execution_start_time().and_then(smithy) {
-                    points.push(Point { label: "playbook started (SSM Automation)".into(), at: t, key: false });
-                }
-                for step in x.step_executions() {
-                    if let (Some(n), Some(t)) = (step.step_name(), step.execution_end_time().and_then(smithy)) {
-                        points.push(Point { label: format!("step: {n}"), at: t, key: false });
-                    }
-                }
-                if x.automation_execution_status().is_some_and(|s| s.as_str() == "Success")
-                    && let Some(t) = x.execution_end_time().and_then(smithy)
-                {
-                    points.push(Point { label: CONTAINED.into(), at: t, key: true });
-                }
-                break;
-            }
-        }
-        Some(Variant::Lambda) => {
-            let group = stack.output("LogGroupName").unwrap_or_default();
-            let events = ctx
-                .logs()
-                .filter_log_events()
-                .log_group_name(group)
-                .start_time(started.as_millisecond())
-                .send()
-                .await
-                .aws(|| format!("reading log group {group}"), ctx)?;
-            let at = |e: &aws_sdk_cloudwatchlogs::types::FilteredLogEvent| {
-                e.timestamp().and_then(|ms| Timestamp::from_millisecond(ms).ok())
-            };
-            if let Some(t) =
-                events.events().iter().find(|e| e.message().is_some_and(|m| m.starts_with("START"))).and_then(at)
-            {
-                points.push(Point { label: "playbook started (Lambda)".into(), at: t, key: false });
-            }
-            if let Some(t) =
-                events.events().iter().find(|e| e.message().is_some_and(|m| m.starts_with("REPORT"))).and_then(at)
-            {
-                points.push(Point { label: CONTAINED.into(), at: t, key: true });
-            }
-        }
-        None => {}
-    }
-    Ok(())
 }

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::aws::{AwsContext, AwsResultExt};
 use crate::cli::{Global, VerifyArgs};
+use crate::engine_run;
 use crate::error::{Error, Result};
 use crate::lab::{LabName, Part, Variant};
 use crate::playbook;
@@ -294,91 +295,9 @@ async fn collect(
             }
         }
     }
-    o.playbook_status = playbook_status(ctx, s, &o.findings).await?;
+    if let (Some(variant), Some(stack)) = (s.variant, &s.playbook) {
+        let since = run.started_at.parse().unwrap_or_else(|_| jiff::Timestamp::now());
+        o.playbook_status = engine_run::find(ctx, variant, stack, &o.findings, since, false).await?.map(|r| r.status);
+    }
     Ok(o)
-}
-
-/// The engine's own record of the run that answered one of the findings.
-async fn playbook_status(ctx: &AwsContext, s: &Sources, findings: &[String]) -> Result<Option<String>> {
-    let (Some(variant), Some(stack)) = (s.variant, &s.playbook) else { return Ok(None) };
-    if findings.is_empty() {
-        return Ok(None);
-    }
-    match variant {
-        Variant::StepFunctions => {
-            let arn = stack.output("PlaybookArn").unwrap_or_default();
-            let list = ctx
-                .sfn()
-                .list_executions()
-                .state_machine_arn(arn)
-                .send()
-                .await
-                .aws(|| format!("listing executions of {arn}"), ctx)?;
-            for e in list.executions() {
-                let d = ctx
-                    .sfn()
-                    .describe_execution()
-                    .execution_arn(e.execution_arn())
-                    .send()
-                    .await
-                    .aws(|| "reading an execution".into(), ctx)?;
-                if findings.iter().any(|f| d.input().is_some_and(|i| i.contains(f.as_str()))) {
-                    return Ok(Some(d.status().as_str().to_string()));
-                }
-            }
-            Ok(None)
-        }
-        Variant::Ssm => {
-            let name = stack.output("AutomationDocumentName").or(stack.output("PlaybookName")).unwrap_or_default();
-            let list = ctx
-                .ssm()
-                .describe_automation_executions()
-                .filters(
-                    aws_sdk_ssm::types::AutomationExecutionFilter::builder()
-                        .key(aws_sdk_ssm::types::AutomationExecutionFilterKey::DocumentNamePrefix)
-                        .values(name)
-                        .build()
-                        .expect("key and values set"),
-                )
-                .send()
-                .await
-                .aws(|| format!("listing executions of {name}"), ctx)?;
-            for e in list.automation_execution_metadata_list() {
-                let Some(id) = e.automation_execution_id() else { continue };
-                let got = ctx
-                    .ssm()
-                    .get_automation_execution()
-                    .automation_execution_id(id)
-                    .send()
-                    .await
-                    .aws(|| format!("reading automation {id}"), ctx)?;
-                let Some(x) = got.automation_execution() else { continue };
-                let params = x.parameters().cloned().unwrap_or_default();
-                if params.get("FindingId").is_some_and(|v| v.iter().any(|p| findings.contains(p))) {
-                    return Ok(x.automation_execution_status().map(|s| s.as_str().to_string()));
-                }
-            }
-            Ok(None)
-        }
-        Variant::Lambda => {
-            // The function's log group: a REPORT line means an invocation ended; an error line means it failed.
-            let group = stack.output("LogGroupName").unwrap_or_default();
-            let events = ctx
-                .logs()
-                .filter_log_events()
-                .log_group_name(group)
-                .send()
-                .await
-                .aws(|| format!("reading log group {group}"), ctx)?;
-            let lines: Vec<&str> = events.events().iter().filter_map(|e| e.message()).collect();
-            let reports = lines.iter().filter(|l| l.starts_with("REPORT")).count();
-            let errors =
-                lines.iter().any(|l| l.contains("[ERROR]") || l.contains("\"errorType\"") || l.contains("Traceback"));
-            Ok(match (reports, errors) {
-                (0, _) => None,
-                (_, true) => Some("FAILED".into()),
-                _ => Some("SUCCEEDED".into()),
-            })
-        }
-    }
 }
