@@ -39,6 +39,33 @@ class NeedsReplacement(Exception):
     """Raised by an ``irlab_update`` when the change requires a new resource."""
 
 
+class IdResource:
+    """Mixin for a resource CloudFormation knows only by an id: ``Ref`` and ``GetAtt Id`` both
+    answer ``self.id`` (policy attachments, route table associations). Put it before
+    ``CloudFormationModel`` in the bases, so the class stays a model moto can list."""
+
+    id: str
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.id
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Id"
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name == "Id":
+            return self.id
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+        raise UnformattedGetAttTemplateException()
+
+
 def register(cls: type) -> type:
     OVERRIDES[cls.cloudformation_type()] = cls  # type: ignore[attr-defined]
     return cls

@@ -534,7 +534,7 @@ def _delete_vpc(self: Any, vpc_id: str) -> Any:
 # ------------------------------------------------------------------ routing
 
 
-class SubnetRouteTableAssociationHandler(CloudFormationModel):
+class SubnetRouteTableAssociationHandler(_cfn.IdResource, CloudFormationModel):
     """AWS::EC2::SubnetRouteTableAssociation (Ref: the association id)."""
 
     def __init__(self, account_id: str, region_name: str, association_id: str, route_table_id: str, subnet_id: str):
@@ -545,27 +545,8 @@ class SubnetRouteTableAssociationHandler(CloudFormationModel):
         self.subnet_id = subnet_id
 
     @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @staticmethod
     def cloudformation_type() -> str:
         return "AWS::EC2::SubnetRouteTableAssociation"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.id
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Id"
-
-    def get_cfn_attribute(self, attribute_name: str) -> Any:
-        if attribute_name == "Id":
-            return self.id
-        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
-
-        raise UnformattedGetAttTemplateException()
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]

@@ -156,7 +156,7 @@ class SubscriptionResource(CloudFormationModel):
         _backend(account_id, region_name).unsubscribe(resource.arn)
 
 
-class TopicPolicyResource(CloudFormationModel):
+class TopicPolicyResource(_cfn.IdResource, CloudFormationModel):
     """AWS::SNS::TopicPolicy"""
 
     def __init__(self, policy_id: str, topics: list[str]):
@@ -164,27 +164,8 @@ class TopicPolicyResource(CloudFormationModel):
         self.topics = topics
 
     @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @staticmethod
     def cloudformation_type() -> str:
         return "AWS::SNS::TopicPolicy"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.id
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Id"
-
-    def get_cfn_attribute(self, attribute_name: str) -> Any:
-        if attribute_name == "Id":
-            return self.id
-        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
-
-        raise UnformattedGetAttTemplateException()
 
     @staticmethod
     def _put(backend: Any, topics: list[str], document: Any) -> None:

@@ -107,7 +107,7 @@ class QueueHandler(Queue):
             _backend(account_id, region_name).tag_queue(queue.name, new)
 
 
-class QueuePolicyResource(CloudFormationModel):
+class QueuePolicyResource(_cfn.IdResource, CloudFormationModel):
     """AWS::SQS::QueuePolicy"""
 
     def __init__(self, policy_id: str, queues: list[str]):
@@ -115,27 +115,8 @@ class QueuePolicyResource(CloudFormationModel):
         self.queues = queues
 
     @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @staticmethod
     def cloudformation_type() -> str:
         return "AWS::SQS::QueuePolicy"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.id
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Id"
-
-    def get_cfn_attribute(self, attribute_name: str) -> Any:
-        if attribute_name == "Id":
-            return self.id
-        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
-
-        raise UnformattedGetAttTemplateException()
 
     @staticmethod
     def _set(backend: Any, queues: list[str], policy: str) -> None:
