@@ -4,7 +4,6 @@
 //! the victim, puts a simulated finding for it, and times until the instance is tagged
 //! `irlab:ir-status=contained`. It measures the engines' orchestration, not AWS's latency.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aws_sdk_ec2::types::{Filter, IamInstanceProfileSpecification, ResourceType, Tag, TagSpecification};
@@ -46,7 +45,7 @@ pub async fn run(g: &Global, args: &BenchArgs, p: &Printer) -> Result<()> {
     let mut rows = Vec::new();
     for variant in variants {
         p.info(format!("{variant}: deploying"));
-        myself(g, &["up", "--playbook", variant.as_str(), "--quiet"])?;
+        super::myself(g, &["up", "--playbook", variant.as_str(), "--quiet"])?;
         let mut times = Vec::new();
         for i in 0..args.runs {
             let instance = launch_victim(&ctx, &lab).await?;
@@ -72,7 +71,7 @@ pub async fn run(g: &Global, args: &BenchArgs, p: &Printer) -> Result<()> {
         }
         rows.push(row(variant, &times));
     }
-    myself(g, &["down", "--yes", "--quiet"])?;
+    super::myself(g, &["down", "--yes", "--quiet"])?;
     if p.is_json() {
         p.json(&json!({ "runs": args.runs, "results": rows }));
         return Ok(());
@@ -97,21 +96,6 @@ fn row(variant: Variant, times: &[f64]) -> Row {
     let mean = sorted.iter().sum::<f64>() / n as f64;
     let var = sorted.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / n as f64;
     Row { variant, runs: n, median_ms: median, min_ms: sorted[0], max_ms: sorted[n - 1], stdev_ms: var.sqrt() }
-}
-
-/// Runs this same binary with the caller's connection flags.
-fn myself(g: &Global, args: &[&str]) -> Result<()> {
-    let exe = std::env::current_exe()?;
-    let mut cmd = Command::new(exe);
-    cmd.arg("--local").args(["--lab", &g.lab]);
-    if let Some(url) = &g.endpoint_url {
-        cmd.args(["--endpoint-url", url]);
-    }
-    if let Some(region) = &g.region {
-        cmd.args(["--region", region]);
-    }
-    let status = cmd.args(args).status()?;
-    if status.success() { Ok(()) } else { Err(Error::failure(format!("`irlab {}` failed ({status})", args.join(" ")))) }
 }
 
 /// A fresh instance like the victim: same image, subnet, group, profile and lab tag.

@@ -3,7 +3,6 @@
 //! and nothing is left.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use serde_json::json;
@@ -71,48 +70,29 @@ fn steps(g: &Global, variants: &[Variant], scenario: &str, p: &Printer) -> Resul
         for v in variants {
             p.info(format!("== {v}"));
             if first {
-                myself(g, &["up", "--playbook", v.as_str()])?;
+                super::myself(g, &["up", "--playbook", v.as_str()])?;
                 first = false;
             } else {
-                myself(g, &["reset"])?;
-                myself(g, &["playbook", "set", v.as_str()])?;
+                super::myself(g, &["reset"])?;
+                super::myself(g, &["playbook", "set", v.as_str()])?;
             }
             let t = Instant::now();
-            myself(g, &["attack", scenario, "--mode", "inject"])?;
-            let ok = myself(g, &["verify", "--timeout", if g.local { "2m" } else { "10m" }]).is_ok();
+            super::myself(g, &["attack", scenario, "--mode", "inject"])?;
+            let ok = super::myself(g, &["verify", "--timeout", if g.local { "2m" } else { "10m" }]).is_ok();
             rows.push((*v, ok, t.elapsed().as_secs_f64()));
-            myself(g, &["report"])?;
+            super::myself(g, &["report"])?;
         }
         // The timelines side by side, as one page, before the lab (and its records) goes away.
         let page = std::env::temp_dir().join(format!("irlab-{}-demo-report.html", g.lab));
-        myself(g, &["report", "--compare", "-o", &page.to_string_lossy()])?;
+        super::myself(g, &["report", "--compare", "-o", &page.to_string_lossy()])?;
         p.out(format!("the incident report with its timelines is {}", page.display()));
         Ok(())
     })();
     // Whatever happened, the lab goes away.
-    let down = myself(g, &["down", "--yes"]);
+    let down = super::myself(g, &["down", "--yes"]);
     outcome?;
     down?;
     Ok(rows)
-}
-
-fn myself(g: &Global, args: &[&str]) -> Result<()> {
-    let exe = std::env::current_exe()?;
-    let mut cmd = Command::new(exe);
-    cmd.args(["--lab", &g.lab]);
-    if g.local {
-        cmd.arg("--local");
-    }
-    for (flag, value) in [("--endpoint-url", &g.endpoint_url), ("--region", &g.region), ("--profile", &g.profile)] {
-        if let Some(v) = value {
-            cmd.args([flag, v]);
-        }
-    }
-    if g.quiet {
-        cmd.arg("--quiet");
-    }
-    let status = cmd.args(args).stdin(Stdio::null()).status()?;
-    if status.success() { Ok(()) } else { Err(Error::problem(format!("`irlab {}` failed ({status})", args.join(" ")))) }
 }
 
 fn confirm() -> Result<()> {
