@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import copy
 import datetime
-import fnmatch
 import json
 import logging
 import re
@@ -53,7 +52,7 @@ from moto.events.exceptions import InvalidEventPatternException, ValidationExcep
 from moto.events.models import EventPattern, EventPatternParser, EventsBackend, Rule, events_backends
 from moto.utilities.arns import parse_arn
 
-from . import _cfn, _local, _runtime
+from . import _cfn, _local, _policy, _runtime
 
 log = logging.getLogger("irlab_emulator.events")
 
@@ -420,84 +419,14 @@ def render_input(target: dict[str, Any], event: dict[str, Any], rule: Rule, inge
 # resource-based policies
 
 
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
-def _principal_matches(principal: Any) -> bool:
-    if principal == "*":
-        return True
-    if isinstance(principal, dict):
-        if "*" in _as_list(principal.get("AWS")):
-            return True
-        return "events.amazonaws.com" in _as_list(principal.get("Service"))
-    return False
-
-
-def _action_matches(actions: Any, action: str) -> bool:
-    return any(fnmatch.fnmatchcase(action.lower(), str(a).lower()) for a in _as_list(actions))
-
-
-def _condition_matches(condition: Any, context: dict[str, str]) -> bool:
-    for operator, clauses in (condition or {}).items():
-        op = operator.split(":")[-1]  # ForAnyValue:/ForAllValues: on single values
-        if_exists = op.endswith("IfExists")
-        if if_exists:
-            op = op[: -len("IfExists")]
-        for key, expected in (clauses or {}).items():
-            actual = context.get(key.lower())
-            if actual is None:
-                if if_exists:
-                    continue
-                return False
-            wanted = [str(v) for v in _as_list(expected)]
-            if op in ("StringEquals", "ArnEquals"):
-                ok = actual in wanted
-            elif op == "StringEqualsIgnoreCase":
-                ok = actual.lower() in [w.lower() for w in wanted]
-            elif op in ("StringLike", "ArnLike"):
-                ok = any(fnmatch.fnmatchcase(actual, w) for w in wanted)
-            elif op in ("StringNotEquals", "ArnNotEquals"):
-                ok = actual not in wanted
-            elif op in ("StringNotLike", "ArnNotLike"):
-                ok = not any(fnmatch.fnmatchcase(actual, w) for w in wanted)
-            elif op == "Bool":
-                ok = actual.lower() in [w.lower() for w in wanted]
-            else:
-                return False  # an operator this evaluator does not know never matches
-            if not ok:
-                return False
-    return True
-
-
 def policy_allows(policy: Any, action: str, rule: Rule) -> bool:
     """Whether a resource policy lets EventBridge (for ``rule``) do ``action``."""
-    if not policy:
-        return False
-    document = json.loads(policy) if isinstance(policy, str) else policy
     context = {
-        "aws:sourcearn": rule.arn,
-        "aws:sourceaccount": rule.account_id,
-        "aws:securetransport": "true",
-        "aws:principalservicename": "events.amazonaws.com",
+        "aws:SourceArn": rule.arn,
+        "aws:SourceAccount": rule.account_id,
+        "aws:SecureTransport": "true",
     }
-    allowed = False
-    for statement in _as_list(document.get("Statement")):
-        if "NotPrincipal" in statement or "NotAction" in statement:
-            continue
-        if not _principal_matches(statement.get("Principal")):
-            continue
-        if not _action_matches(statement.get("Action"), action):
-            continue
-        if not _condition_matches(statement.get("Condition"), context):
-            continue
-        if statement.get("Effect") == "Deny":
-            return False
-        if statement.get("Effect") == "Allow":
-            allowed = True
-    return allowed
+    return _policy.service_allows(policy, action, "events.amazonaws.com", context)
 
 
 def _require_policy(policy: Any, action: str, rule: Rule, what: str) -> None:

@@ -8,18 +8,46 @@ both), and an ``AWS::SNS::Topic`` that keeps its ARN on update and gets its
   delete unsubscribes.
 * TopicPolicy: sets the ``Policy`` attribute of every topic in ``Topics``;
   delete restores SNS's default topic policy.
+
+Lambda subscriptions (``Protocol: lambda``): moto handed every message to
+``send_sns_message``, which sent a fixed sample event (``TopicArn``
+``arn:aws:sns:EXAMPLE``, invented message attributes) through a synchronous
+Docker invocation - no Docker here, so the function never ran - and checked no
+permission.  Here, as SNS does:
+
+* the function's resource-based policy must let ``sns.amazonaws.com`` do
+  ``lambda:InvokeFunction`` (conditions on ``aws:SourceArn`` = the topic ARN
+  and ``aws:SourceAccount`` = the topic's account are evaluated, as
+  ``AddPermission``/``AWS::Lambda::Permission`` with ``SourceArn`` writes
+  them); without it, or when the function does not exist, the message is not
+  delivered (logged on ``irlab_emulator.sns``, counted in CloudWatch
+  ``AWS/SNS`` ``NumberOfNotificationsFailed``; a delivery counts in
+  ``NumberOfNotificationsDelivered``; dimension ``TopicName``);
+* the function is invoked asynchronously (``Event``) through the stand-in's
+  Lambda runner (``awslambda.invoke_async``), so its output lands in its log
+  group; the filter policy and ``MessageStructure: json`` (the ``lambda`` or
+  ``default`` entry) apply first;
+* the event is SNS's: ``{"Records": [{"EventSource": "aws:sns",
+  "EventVersion": "1.0", "EventSubscriptionArn", "Sns": {"Type":
+  "Notification", "MessageId", "TopicArn", "Subject" (null without one),
+  "Message", "Timestamp", "SignatureVersion", "Signature", "SigningCertUrl",
+  "UnsubscribeUrl", "MessageAttributes" ({name: {"Type", "Value"}})}}]}``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from moto.core.common_models import CloudFormationModel
 from moto.sns.exceptions import TopicNotFound
-from moto.sns.models import Topic, sns_backends
+from moto.sns.models import Subscription, Topic, sns_backends
+from moto.utilities.arns import parse_arn
 
-from . import _cfn
+from . import _cfn, _policy
+
+log = logging.getLogger("irlab_emulator.sns")
 
 TOPIC_ATTRIBUTES = ("DisplayName", "KmsMasterKeyId", "SignatureVersion", "TracingConfig")
 
@@ -207,7 +235,165 @@ class TopicPolicyResource(_cfn.IdResource, CloudFormationModel):
         cls._reset(_backend(account_id, region_name), resource.topics, account_id, region_name)
 
 
+# --------------------------------------------------------------------------
+# Lambda subscriptions
+
+
+class LambdaDeliveryFailure(Exception):
+    pass
+
+
+def _metric(subscription: Subscription, name: str) -> None:
+    try:
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        topic = subscription.topic
+        datum = {
+            "MetricName": name,
+            "Value": 1.0,
+            "Unit": "Count",
+            "Dimensions": [{"Name": "TopicName", "Value": topic.name}],
+        }
+        cloudwatch_backends[topic.account_id][topic.sns_backend.region_name].put_metric_data("AWS/SNS", [datum])
+    except Exception:  # noqa: BLE001 - metrics must never break delivery
+        log.debug("could not record metric %s", name, exc_info=True)
+
+
+def lambda_event(
+    subscription: Subscription,
+    message: str,
+    message_id: str,
+    subject: str | None,
+    message_attributes: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The event SNS gives a subscribed function for one message."""
+    topic = subscription.topic
+    region = topic.sns_backend.region_name
+    signed = subscription.get_post_data(message, message_id, subject)  # moto's signature and certificate
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": subscription.arn,
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": message_id,
+                    "TopicArn": topic.arn,
+                    "Subject": subject if subject else None,
+                    "Message": message,
+                    "Timestamp": signed["Timestamp"],
+                    "SignatureVersion": signed["SignatureVersion"],
+                    "Signature": signed["Signature"],
+                    "SigningCertUrl": signed["SigningCertURL"],
+                    "UnsubscribeUrl": (
+                        f"https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={subscription.arn}"
+                    ),
+                    "MessageAttributes": {
+                        name: {"Type": value.get("Type"), "Value": value.get("Value")}
+                        for name, value in (message_attributes or {}).items()
+                    },
+                },
+            }
+        ]
+    }
+
+
+def _function(subscription: Subscription) -> Any:
+    from moto.awslambda.models import lambda_backends
+
+    try:
+        arn = parse_arn(subscription.endpoint)
+    except Exception as exc:  # noqa: BLE001
+        raise LambdaDeliveryFailure(f"endpoint {subscription.endpoint} is not a function ARN") from exc
+    if arn.service != "lambda" or arn.resource_type != "function":
+        raise LambdaDeliveryFailure(f"endpoint {subscription.endpoint} is not a function ARN")
+    name, _, qualifier = arn.resource_id.partition(":")
+    account = arn.account or subscription.account_id
+    region = arn.region or subscription.topic.sns_backend.region_name
+    try:
+        return lambda_backends[account][region].get_function(name, qualifier or None)
+    except Exception as exc:  # noqa: BLE001 - UnknownFunctionException and friends
+        raise LambdaDeliveryFailure(f"function {subscription.endpoint} does not exist") from exc
+
+
+def _check_permission(subscription: Subscription, fn: Any) -> None:
+    statements = getattr(getattr(fn, "policy", None), "statements", None) or []
+    topic = subscription.topic
+    context = {
+        "aws:SourceArn": topic.arn,
+        "aws:SourceAccount": topic.account_id,
+        "aws:SecureTransport": "true",
+    }
+    if not _policy.service_allows({"Statement": statements} if statements else None, "lambda:InvokeFunction", "sns.amazonaws.com", context):
+        raise LambdaDeliveryFailure(
+            f"SNS is not authorized to invoke {subscription.endpoint}: the function's resource-based policy does not "
+            f"allow the service principal sns.amazonaws.com (lambda:InvokeFunction) for topic {topic.arn}"
+        )
+
+
+def deliver_to_lambda(
+    subscription: Subscription,
+    message: str,
+    message_id: str,
+    subject: str | None,
+    message_attributes: dict[str, Any] | None,
+) -> None:
+    from . import awslambda
+
+    try:
+        fn = _function(subscription)
+        _check_permission(subscription, fn)
+        event = lambda_event(subscription, message, message_id, subject, message_attributes)
+        if awslambda.runs_locally(fn):
+            awslambda.invoke_async(fn, event)
+        else:
+            fn.invoke(json.dumps(event), {"x-amz-invocation-type": "Event"}, {})
+    except LambdaDeliveryFailure as failure:
+        log.warning("subscription %s: message %s not delivered: %s", subscription.arn, message_id, failure)
+        _metric(subscription, "NumberOfNotificationsFailed")
+        return
+    except Exception as exc:  # noqa: BLE001 - a delivery failure must not fail Publish
+        log.warning("subscription %s: message %s not delivered: %s: %s", subscription.arn, message_id, type(exc).__name__, exc)
+        _metric(subscription, "NumberOfNotificationsFailed")
+        return
+    _metric(subscription, "NumberOfNotificationsDelivered")
+
+
+_orig_subscription_publish = Subscription.publish
+
+
+def _subscription_publish(
+    self: Subscription,
+    message: str,
+    message_id: str,
+    subject: str | None = None,
+    message_attributes: dict[str, Any] | None = None,
+    group_id: str | None = None,
+    deduplication_id: str | None = None,
+    message_structure: str | None = None,
+) -> None:
+    if self.protocol != "lambda":
+        return _orig_subscription_publish(
+            self,
+            message,
+            message_id,
+            subject=subject,
+            message_attributes=message_attributes,
+            group_id=group_id,
+            deduplication_id=deduplication_id,
+            message_structure=message_structure,
+        )
+    if self._filter_policy_matcher is not None and not self._filter_policy_matcher.matches(message_attributes, message):
+        return None
+    if message_structure == "json":
+        message = self._parse_message_structure(message, self.protocol)
+    deliver_to_lambda(self, message, message_id, subject, message_attributes)
+    return None
+
+
 def apply() -> None:
+    Subscription.publish = _subscription_publish  # type: ignore[method-assign]
     _cfn.register(TopicHandler)
     _cfn.register(SubscriptionResource)
     _cfn.register(TopicPolicyResource)
