@@ -31,6 +31,10 @@ AWS reserves, and passes unknown pattern operators as "match".  Here:
   CloudWatch (``AWS/Events`` ``FailedInvocations``, dimension ``RuleName``;
   also ``Invocations``, ``TriggeredRules``, ``InvocationsSentToDlq``) and sent
   to the target's ``DeadLetterConfig`` queue when there is one;
+* test control (stand-in only): ``POST /moto-api/irlab/events/delay`` with
+  ``{"seconds": N}`` holds every later event N seconds before its rules
+  deliver it (PutEvents still answers at once; order is kept; ``0`` delivers
+  at once again; ``GET`` shows the delay; ``POST /moto-api/reset`` sets 0);
 * ``TestEventPattern`` answers; ``AWS::Events::Rule`` takes ``EventPattern`` as
   an object, ``State``, ``Targets`` (with ``RoleArn``, ``Input*``,
   ``RetryPolicy``, ``DeadLetterConfig``), ``Tags``; updates in place.
@@ -43,6 +47,7 @@ import datetime
 import json
 import logging
 import re
+import time
 import uuid
 from typing import Any
 
@@ -226,10 +231,71 @@ def _put_events(self: EventsBackend, events: list[dict[str, Any]]) -> list[dict[
     return results
 
 
-def submit(account_id: str, region_name: str, bus_name: str, event: dict[str, Any]) -> None:
-    """Queue ``event`` (an EventBridge event envelope) for delivery on a bus."""
+def submit(account_id: str, region_name: str, bus_name: str, event: dict[str, Any], delayed: bool = True) -> None:
+    """Queue ``event`` (an EventBridge event envelope) for delivery on a bus,
+    held back by the delivery delay (see :func:`set_delivery_delay`) unless
+    ``delayed`` is false (an event forwarded from another bus, already held)."""
     ingestion = _iso(datetime.datetime.now(datetime.timezone.utc))
-    _delivery.submit(deliver, account_id, region_name, bus_name, event, ingestion)
+    delay = _delivery_delay if delayed else 0.0
+    if delay > 0:
+        due = time.monotonic() + delay
+        _delivery.submit(_deliver_when_due, due, _runtime.generation(), account_id, region_name, bus_name, event, ingestion)
+    else:
+        _delivery.submit(deliver, account_id, region_name, bus_name, event, ingestion)
+
+
+# --------------------------------------------------------------------------
+# delivery delay (test control: POST /moto-api/irlab/events/delay)
+
+_delivery_delay = 0.0
+MAX_DELIVERY_DELAY_S = 3600.0
+
+
+def delivery_delay() -> float:
+    return _delivery_delay
+
+
+def set_delivery_delay(seconds: float) -> None:
+    """Hold every later event ``seconds`` before its rules deliver it (0: at once)."""
+    global _delivery_delay
+    _delivery_delay = float(seconds)
+
+
+def _deliver_when_due(due: float, generation: int, *args: Any) -> None:
+    # The delivery worker has one thread: events wait in the order they came,
+    # so holding each until its own due time keeps their order.
+    while True:
+        if _runtime.generation() != generation:
+            log.info("event %s: dropped (the stand-in was reset while it was held)", args[3].get("id"))
+            return
+        remaining = due - time.monotonic()
+        if remaining <= 0:
+            break
+        time.sleep(min(remaining, 0.05))
+    deliver(*args)
+
+
+def _delay_response(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
+    """``GET``/``POST /moto-api/irlab/events/delay`` (``{"seconds": N}``)."""
+    json_headers = {"Content-Type": "application/json"}
+    if request.method == "POST":
+        try:
+            length = int(headers.get("Content-Length") or 0)
+            body = json.loads(request.environ["wsgi.input"].read(length) or b"{}")
+            if not isinstance(body, dict) or "seconds" not in body:
+                raise ValueError('expected {"seconds": <number>}')
+            seconds = body["seconds"]
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+                raise ValueError('"seconds" must be a number')
+            if not 0 <= seconds <= MAX_DELIVERY_DELAY_S:
+                raise ValueError(f'"seconds" must be between 0 and {MAX_DELIVERY_DELAY_S:g}')
+        except (TypeError, ValueError) as exc:
+            return 400, json_headers, json.dumps({"message": str(exc)})
+        set_delivery_delay(float(seconds))
+        log.info("EventBridge deliveries are now held %s s", seconds)
+    elif request.method != "GET":
+        return 405, json_headers, json.dumps({"message": "use GET or POST"})
+    return 200, json_headers, json.dumps({"seconds": _delivery_delay})
 
 
 def deliver(account_id: str, region_name: str, bus_name: str, event: dict[str, Any], ingestion_time: str) -> None:
@@ -463,7 +529,7 @@ def _send(backend: EventsBackend, rule: Rule, target: dict[str, Any], event: dic
         bus = arn.resource_id
         if bus not in events_backends[account][region].event_buses:
             raise DeliveryFailure("RESOURCE_NOT_FOUND", f"Event bus {bus} does not exist.")
-        submit(account, region, bus, copy.deepcopy(event))
+        submit(account, region, bus, copy.deepcopy(event), delayed=False)
     else:
         _send_with_moto(rule, target, event)
 
@@ -738,6 +804,19 @@ class RuleHandler(Rule):
 
 def apply() -> None:
     _runtime.apply()
+    from moto.moto_api._internal import urls as moto_api_urls
+    from moto.moto_api._internal.models import MotoAPIBackend
+
+    moto_api_urls.url_paths["{0}/moto-api/irlab/events/delay"] = _delay_response
+    if not getattr(MotoAPIBackend.reset, "_irlab_events_delay", False):
+        original_reset = MotoAPIBackend.reset
+
+        def reset(self: Any) -> None:
+            set_delivery_delay(0.0)
+            original_reset(self)
+
+        reset._irlab_events_delay = True  # type: ignore[attr-defined]
+        MotoAPIBackend.reset = reset  # type: ignore[method-assign]
     EventPatternParser._validate_event_pattern = _validate_event_pattern  # type: ignore[method-assign]
     EventPattern._flatten_dict = staticmethod(_flatten_dict)  # type: ignore[method-assign]
     EventsBackend.put_events = _put_events  # type: ignore[method-assign]
