@@ -74,3 +74,85 @@ def test_detector_lifecycle_and_tags(aws):
         assert err.value.response["Error"]["Code"] == "BadRequestException"
     # after the delete a new detector may be created again
     assert gd.create_detector(Enable=True)["DetectorId"]
+
+
+def test_concurrent_create_detector_creates_one_detector(aws, monkeypatch):
+    """"You can have only one detector per account per Region": of many
+    CreateDetector requests arriving at the same moment exactly one creates the
+    detector; every other one fails with BadRequestException "The request is
+    rejected because a detector already exists for the current account.".
+    https://docs.aws.amazon.com/guardduty/latest/APIReference/API_CreateDetector.html
+    """
+    import threading
+    import time
+
+    from irlab_emulator.patches import guardduty as patch
+
+    # widen the moment between "no detector yet" and "detector stored", as a
+    # busy server would (the stand-in runs in this process)
+    slow_create = patch._orig_create_detector
+
+    def create_slowly(*args, **kwargs):
+        time.sleep(0.05)
+        return slow_create(*args, **kwargs)
+
+    monkeypatch.setattr(patch, "_orig_create_detector", create_slowly)
+    clients = [aws("guardduty") for _ in range(8)]
+    barrier = threading.Barrier(len(clients))
+    created: list[str] = []
+    refused: list[dict] = []
+    unexpected: list[BaseException] = []
+
+    def create(gd) -> None:
+        barrier.wait()
+        try:
+            created.append(gd.create_detector(Enable=True)["DetectorId"])
+        except ClientError as exc:
+            refused.append(exc.response)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            unexpected.append(exc)
+
+    threads = [threading.Thread(target=create, args=(gd,)) for gd in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not unexpected
+    assert len(created) == 1 and len(refused) == len(clients) - 1
+    for response in refused:
+        assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert response["Error"]["Code"] == "BadRequestException"
+        assert response["Error"]["Message"] == (
+            "The request is rejected because a detector already exists for the current account."
+        )
+    assert clients[0].list_detectors()["DetectorIds"] == created
+
+
+def test_create_detector_client_token_is_an_idempotency_token(aws):
+    """CreateDetector's ClientToken is "the idempotency token for the create
+    request": retrying the same request with the same token returns the
+    detector that request created instead of failing; a different token (or the
+    same token with different parameters) is a new request and fails while the
+    detector exists. After DeleteDetector a new detector can be created.
+    https://docs.aws.amazon.com/guardduty/latest/APIReference/API_CreateDetector.html (clientToken)
+    https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html (idempotent retries)
+    """
+    gd = aws("guardduty")
+    first = gd.create_detector(Enable=True, ClientToken="irlab-up-1", Tags={"irlab:lab": "t1"})["DetectorId"]
+    again = gd.create_detector(Enable=True, ClientToken="irlab-up-1", Tags={"irlab:lab": "t1"})["DetectorId"]
+    assert again == first
+    assert gd.list_detectors()["DetectorIds"] == [first]
+    for kwargs in (
+        {"ClientToken": "irlab-up-2", "Tags": {"irlab:lab": "t1"}},
+        {"ClientToken": "irlab-up-1", "Tags": {"irlab:lab": "t2"}},
+        {"Tags": {"irlab:lab": "t1"}},  # boto3 fills in a fresh token
+    ):
+        with pytest.raises(ClientError) as err:
+            gd.create_detector(Enable=True, **kwargs)
+        assert err.value.response["Error"]["Code"] == "BadRequestException"
+    assert gd.list_detectors()["DetectorIds"] == [first]
+
+    gd.delete_detector(DetectorId=first)
+    new = gd.create_detector(Enable=True, ClientToken="irlab-up-1", Tags={"irlab:lab": "t1"})["DetectorId"]
+    assert new != first
+    assert gd.list_detectors()["DetectorIds"] == [new]

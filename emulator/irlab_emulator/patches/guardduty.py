@@ -3,6 +3,13 @@
 * ``CreateDetector`` when the account already has a detector in the Region
   fails with ``BadRequestException`` ("The request is rejected because a
   detector already exists for the current account.") - moto created a second.
+  The check and the creation are one step under a lock, so concurrent
+  requests never create two detectors.
+* ``CreateDetector`` honours ``clientToken``, the idempotency token: a retry
+  with the same token and the same parameters answers the detector that
+  request created (while it exists) instead of failing; moto ignored the
+  token. A token reused with other parameters is a new request (and fails
+  while a detector exists).
 * ``TagResource`` / ``UntagResource`` / ``ListTagsForResource`` on the
   detector ARN (``arn:aws:guardduty:<region>:<account>:detector/<id>``) -
   moto answered 404; ``GetDetector`` shows the same tags.
@@ -14,6 +21,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
@@ -47,14 +55,49 @@ def detector_arn(backend: GuardDutyBackend, detector_id: str) -> str:
 
 
 _orig_create_detector = GuardDutyBackend.create_detector
+_create_lock = threading.Lock()
 
 
-def _create_detector(self: GuardDutyBackend, *args: Any, **kwargs: Any) -> str:
-    if self.detectors:
-        raise BadRequestException(
-            "The request is rejected because a detector already exists for the current account."
+def _create_detector(
+    self: GuardDutyBackend,
+    enable: bool,
+    finding_publishing_frequency: str,
+    data_sources: dict[str, Any],
+    tags: dict[str, str],
+    features: list[dict[str, Any]],
+    client_token: str | None = None,
+) -> str:
+    request = json.dumps(
+        [enable, finding_publishing_frequency, data_sources, tags, features], sort_keys=True, default=str
+    )
+    with _create_lock:
+        tokens: dict[str, tuple[str, str]] = self.__dict__.setdefault("irlab_client_tokens", {})
+        if client_token and client_token in tokens:
+            earlier_request, detector_id = tokens[client_token]
+            if earlier_request == request and detector_id in self.detectors:
+                return detector_id
+        if self.detectors:
+            raise BadRequestException(
+                "The request is rejected because a detector already exists for the current account."
+            )
+        detector_id = _orig_create_detector(
+            self, enable, finding_publishing_frequency, data_sources, tags, features
         )
-    return _orig_create_detector(self, *args, **kwargs)
+        if client_token:
+            tokens[client_token] = (request, detector_id)
+        return detector_id
+
+
+def _r_create_detector(self: GuardDutyResponse) -> str:
+    detector_id = self.guardduty_backend.create_detector(
+        self._get_param("enable"),
+        self._get_param("findingPublishingFrequency"),
+        self._get_param("dataSources"),
+        self._get_param("tags"),
+        self._get_param("features"),
+        client_token=self._get_param("clientToken"),
+    )
+    return json.dumps({"detectorId": detector_id})
 
 
 def _delete_detector(self: GuardDutyBackend, detector_id: str) -> None:
@@ -121,6 +164,7 @@ def apply() -> None:
     GuardDutyBackend.tag_resource = _tag_resource
     GuardDutyBackend.untag_resource = _untag_resource
     GuardDutyBackend.list_tags_for_resource = _list_tags_for_resource
+    GuardDutyResponse.create_detector = _r_create_detector
     GuardDutyResponse.tag_resource = _r_tag_resource
     GuardDutyResponse.untag_resource = _r_untag_resource
     GuardDutyResponse.list_tags_for_resource = _r_list_tags_for_resource
