@@ -19,7 +19,6 @@ from test_stepfunctions import history, set_wait_scale
 STACKS = REPO_ROOT / "stacks"
 DETECTION, VICTIM = STACKS / "detection.yaml", STACKS / "victim.yaml"
 LAB = "t1"
-TAGS = [{"Key": "irlab:lab", "Value": LAB}]
 
 
 def _needs(*paths: Path) -> Any:
@@ -31,38 +30,73 @@ def _outputs(stack: dict[str, Any]) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
-def deploy(cf: Any, playbook: Path, part: str) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
-    """Detection, victim and the playbook stack, as irlab deploys them."""
+def deploy(
+    cf: Any, playbook: Path, part: str, lab: str = LAB
+) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """Detection, victim and the playbook stack of lab ``lab``, as irlab deploys
+    them: the playbook gets the detection stack's AlertTopicArn and
+    AuditRecorderArn and the victim stack's InstanceId, QuarantineSecurityGroupId
+    and VpcId."""
+    tags = [{"Key": "irlab:lab", "Value": lab}]
     stacks = []
-    for name, body, params in (
-        ("detection", DETECTION, {"LabName": LAB}),
-        ("victim", VICTIM, {"LabName": LAB}),
-    ):
-        stack = create_stack(cf, f"irlab-{LAB}-{name}", body.read_text(), params, Tags=TAGS)
+    for name, body in (("detection", DETECTION), ("victim", VICTIM)):
+        stack = create_stack(cf, f"irlab-{lab}-{name}", body.read_text(), {"LabName": lab}, Tags=tags)
         assert stack["StackStatus"] == "CREATE_COMPLETE", (name, stack.get("StackStatusReason"))
         stacks.append(_outputs(stack))
     detection, victim = stacks
     stack = create_stack(
         cf,
-        f"irlab-{LAB}-{part}",
+        f"irlab-{lab}-{part}",
         playbook.read_text(),
         {
-            "LabName": LAB,
+            "LabName": lab,
             "AlertTopicArn": detection["AlertTopicArn"],
-            "AuditQueueArn": detection["AuditQueueArn"],
+            "AuditRecorderArn": detection["AuditRecorderArn"],
+            "InstanceId": victim["InstanceId"],
             "QuarantineSecurityGroupId": victim["QuarantineSecurityGroupId"],
             "VpcId": victim["VpcId"],
         },
-        Tags=TAGS,
+        Tags=tags,
     )
     if stack["StackStatus"] != "CREATE_COMPLETE":
         failed = [
             (e["LogicalResourceId"], e.get("ResourceStatusReason"))
-            for e in cf.describe_stack_events(StackName=f"irlab-{LAB}-{part}")["StackEvents"]
+            for e in cf.describe_stack_events(StackName=f"irlab-{lab}-{part}")["StackEvents"]
             if e["ResourceStatus"].endswith("FAILED")
         ]
         pytest.fail(f"{playbook.name}: {stack['StackStatus']} {failed}")
     return detection, victim, _outputs(stack)
+
+
+def audit_records(logs: Any, group: str, term: str | None = None, start_ms: int | None = None) -> list[dict[str, Any]]:
+    """The audit log group's records, oldest first: the lines the recorder
+    printed, each one JSON object - an EventBridge event (with "detail-type")
+    or an SNS notification envelope ("Type": "Notification") - read with
+    FilterLogEvents: all of them (every page), or only those containing
+    ``term`` (a quoted-term filter pattern, e.g. a finding id) at or after
+    ``start_ms``. Lambda's own lines (START/END/REPORT, errors) are not
+    records.
+    https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_FilterLogEvents.html
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/FilterAndPatternSyntax.html
+    """
+    kwargs: dict[str, Any] = {"logGroupName": group}
+    if term is not None:
+        kwargs["filterPattern"] = f'"{term}"'
+    if start_ms is not None:
+        kwargs["startTime"] = start_ms
+    records = []
+    for page in logs.get_paginator("filter_log_events").paginate(**kwargs):
+        for event in page["events"]:
+            line = event["message"].strip()
+            if not line.startswith("{"):
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and ("detail-type" in record or record.get("Type") == "Notification"):
+                records.append(record)
+    return records
 
 
 def finding_event(instance_id: str) -> dict[str, Any]:

@@ -3,11 +3,13 @@ and deleted on the stand-in, with their effects checked directly."""
 
 from __future__ import annotations
 
+import ast
 import json
+from urllib.parse import unquote
 
 import pytest
 
-from conftest import ACCOUNT_ID, REPO_ROOT, create_stack, physical_ids, stack_events
+from conftest import ACCOUNT_ID, REPO_ROOT, create_stack, physical_ids, stack_events, wait_idle
 
 DETECTION = REPO_ROOT / "stacks" / "detection.yaml"
 VICTIM = REPO_ROOT / "stacks" / "victim.yaml"
@@ -26,22 +28,31 @@ def _tags(tags: list[dict[str, str]]) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in tags}
 
 
-def test_lab_stacks_deploy_and_leave_nothing_behind(aws):
+def test_lab_stacks_deploy_and_leave_nothing_behind(aws, emulator):
     """Both stacks, created with LabName=t1 and the stack tag irlab:lab=t1, do
     what the templates declare (as AWS would, per the resource reference pages
     cited in the other tests): the trail exists and logs, its bucket has the
-    policy, the alert topic has the SQS subscription, the queue has its policy,
-    the victim carries only the app group (IMDSv2 required, encrypted root
-    volume), the quarantine group has no ingress and only the 127.0.0.1/32
-    egress rule, the instance profile is associated. Deleting both stacks
-    removes every resource (DELETE_COMPLETE, by stack id).
+    policy; the audit log group /irlab/t1/audit keeps 30 days; the audit
+    recorder (python3.13, 128 MB, its log in that group, 2 async retries) may
+    only create streams in and put events to that group, may be invoked by the
+    alert topic only, and is the topic's lambda subscriber: a published alert
+    and an EventBridge event it is given each become one JSON line in the
+    group (the SNS envelope; the event unchanged); the victim carries only the
+    app group (IMDSv2 required, encrypted root volume), the quarantine group
+    has no ingress and only the 127.0.0.1/32 egress rule, the instance profile
+    is associated. Deleting both stacks removes every resource (DELETE_COMPLETE,
+    by stack id), the log group, function and role included.
     https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cloudtrail-trail.html
+    https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-loggroups.html
+    https://docs.aws.amazon.com/lambda/latest/dg/with-sns.html
+    https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-configuring.html
     https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ec2-instance.html
     https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-ec2-securitygroup.html
     https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStack.html
     """
     cf = aws("cloudformation")
     ec2, s3, ct, sns, sqs, iam = (aws(s) for s in ("ec2", "s3", "cloudtrail", "sns", "sqs", "iam"))
+    logs, lam = aws("logs"), aws("lambda")
 
     detection = create_stack(cf, "irlab-t1-detection", DETECTION.read_text(), {"LabName": "t1"}, Tags=TAGS)
     assert detection["StackStatus"] == "CREATE_COMPLETE", detection.get("StackStatusReason")
@@ -72,20 +83,73 @@ def test_lab_stacks_deploy_and_leave_nothing_behind(aws):
     assert s3.get_object(Bucket=bucket, Key=f"AWSLogs/{ACCOUNT_ID}/probe.txt")["Body"].read() == b"x"
 
     topic = d_out["AlertTopicArn"]
-    subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
-    assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [("sqs", d_out["AuditQueueArn"])]
+    recorder = d_out["AuditRecorderArn"]
+    group = d_out["AuditLogGroupName"]
     assert "events.amazonaws.com" in sns.get_topic_attributes(TopicArn=topic)["Attributes"]["Policy"]
-    queue_url = sqs.get_queue_url(QueueName=d_out["AuditQueueArn"].rsplit(":", 1)[1])["QueueUrl"]
-    queue_policy = json.loads(
-        sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["Policy"])["Attributes"]["Policy"]
-    )
-    assert {s["Sid"] for s in queue_policy["Statement"]} == {
-        "DenyInsecureTransport", "AllowAlertTopic", "AllowEventBridgeOfThisAccount"
+    subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [("lambda", recorder)]
+
+    [log_group] = logs.describe_log_groups(logGroupNamePrefix="/irlab/")["logGroups"]
+    assert log_group["logGroupName"] == group == "/irlab/t1/audit" and log_group["retentionInDays"] == 30
+    assert "kmsKeyId" not in log_group  # CloudWatch Logs' own encryption at rest
+    assert logs.list_tags_for_resource(resourceArn=log_group["arn"].removesuffix(":*"))["tags"]["irlab:lab"] == "t1"
+    config = lam.get_function_configuration(FunctionName=recorder)
+    assert config["FunctionName"] == "irlab-t1-audit-recorder" and config["Runtime"] == "python3.13"
+    assert config["MemorySize"] == 128 and config["Timeout"] <= 30
+    assert config["LoggingConfig"]["LogGroup"] == group and config["LoggingConfig"]["LogFormat"] == "Text"
+    assert lam.get_function_event_invoke_config(FunctionName=recorder)["MaximumRetryAttempts"] == 2
+    role_name = config["Role"].rsplit("/", 1)[1]
+    assert iam.get_role(RoleName=role_name)["Role"]["Path"] == "/irlab/t1/us-east-1/"
+    assert iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"] == []
+    documents = [
+        iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
+        for name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+    ]
+    # boto3 decodes AWS's URL-encoded JSON document. moto 5.2.5 answers with
+    # the Python repr of a role's inline policy created by CloudFormation (a
+    # stand-in bug, not this template's), hence the literal_eval fallback.
+    statements = [
+        st
+        for d in documents
+        for st in (d if isinstance(d, dict) else ast.literal_eval(unquote(d)))["Statement"]
+    ]
+    assert [(st["Effect"], sorted(st["Action"]), st["Resource"]) for st in statements] == [
+        ("Allow", ["logs:CreateLogStream", "logs:PutLogEvents"], log_group["arn"])
+    ]
+    permissions = json.loads(lam.get_policy(FunctionName=recorder)["Policy"])["Statement"]
+    assert [(p["Principal"], p["Condition"]["ArnLike"]["AWS:SourceArn"]) for p in permissions] == [
+        ({"Service": "sns.amazonaws.com"}, topic)
+    ]
+
+    published = sns.publish(TopicArn=topic, Subject="irlab t1: probe", Message="incident summary\nsecond line")["MessageId"]
+    event = {
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": "GuardDuty Finding",
+        "source": "irlab.simulation",
+        "account": ACCOUNT_ID,
+        "time": "2026-11-28T12:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"id": "probe-finding", "type": "UnauthorizedAccess:EC2/TorClient"},
     }
-    assert sqs.list_queue_tags(QueueUrl=queue_url)["Tags"]["irlab:lab"] == "t1"
-    sns.publish(TopicArn=topic, Message="incident summary")
-    body = json.loads(sqs.receive_message(QueueUrl=queue_url)["Messages"][0]["Body"])
-    assert body["Message"] == "incident summary" and body["TopicArn"] == topic
+    invoked = lam.invoke(FunctionName=recorder, Payload=json.dumps(event).encode())
+    assert "FunctionError" not in invoked, invoked["Payload"].read()
+    wait_idle(emulator.endpoint)
+    lines = [e["message"].rstrip("\n") for e in logs.filter_log_events(logGroupName=group)["events"]]
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    assert all("\n" not in line for line in lines)  # one record, one line: the newline is escaped
+    notification = next(r for r in records if r.get("Type") == "Notification")
+    assert notification["MessageId"] == published and notification["TopicArn"] == topic
+    assert notification["Message"] == "incident summary\nsecond line" and notification["Subject"] == "irlab t1: probe"
+    assert event in records and len(records) == 2
+    # selectively: the finding id as a quoted term
+    [hit] = logs.filter_log_events(logGroupName=group, filterPattern='"probe-finding"')["events"]
+    assert json.loads(hit["message"]) == event
+    # anything else is an error, not a record
+    refused = lam.invoke(FunctionName=recorder, Payload=b'{"hello": "world"}')
+    assert refused.get("FunctionError") == "Unhandled"
+    assert len([e for e in logs.filter_log_events(logGroupName=group)["events"] if e["message"].startswith("{")]) == 2
 
     # --- victim
     instance = ec2.describe_instances(InstanceIds=[v_out["InstanceId"]])["Reservations"][0]["Instances"][0]
@@ -144,6 +208,8 @@ def test_lab_stacks_deploy_and_leave_nothing_behind(aws):
     assert s3.list_buckets()["Buckets"] == []
     assert sns.list_topics()["Topics"] == [] and sns.list_subscriptions()["Subscriptions"] == []
     assert sqs.list_queues().get("QueueUrls", []) == []
+    assert logs.describe_log_groups()["logGroups"] == []
+    assert lam.list_functions()["Functions"] == []
 
 
 def test_detection_stack_with_notify_email(aws):
@@ -159,5 +225,5 @@ def test_detection_stack_with_notify_email(aws):
     )
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
     subscriptions = sns.list_subscriptions_by_topic(TopicArn=_outputs(stack)["AlertTopicArn"])["Subscriptions"]
-    assert sorted(s["Protocol"] for s in subscriptions) == ["email", "sqs"]
+    assert sorted(s["Protocol"] for s in subscriptions) == ["email", "lambda"]
     assert "AlertEmailSubscription" in physical_ids(cf, "irlab-t2-detection")
