@@ -1,7 +1,11 @@
-//! GuardDuty's detector: one per account and region, so it is managed through the API, not a stack.
+//! GuardDuty's detector: one per account and region, so it is managed through the API, not a
+//! stack, and every lab in the region holds it together.
 //!
-//! `up` adopts a detector that exists (enabling it if needed, remembering how it was) or creates one
-//! the lab owns; `down` deletes only an owned detector and puts an adopted one back as it was.
+//! The first lab finds the account as it was: no detector (the lab creates one, tagged
+//! `irlab:lab`), a disabled one (tagged `irlab:prior-status=disabled` before it is enabled, so a
+//! lab arriving a moment later still learns how it was), or an enabled one. Every later lab copies
+//! that record into its own state. `down` removes its own state first, then looks for other labs:
+//! only the last one puts the detector back, so two labs leaving together never both keep it.
 
 use std::collections::HashMap;
 
@@ -12,15 +16,32 @@ use aws_sdk_guardduty::types::{
 use crate::aws::{AwsContext, AwsResultExt, error_code};
 use crate::error::Result;
 use crate::lab::{LAB_TAG, LabName};
-use crate::state::{DetectorRecord, Ownership};
+use crate::state::{DetectorRecord, LabState, Ownership};
+
+/// Set on an adopted detector that was disabled before the first lab enabled it.
+pub const PRIOR_TAG: &str = "irlab:prior-status";
 
 /// What the account has now.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DetectorInfo {
     pub id: String,
     pub enabled: bool,
-    /// The value of the detector's `irlab:lab` tag, if irlab created it.
+    /// The value of the detector's `irlab:lab` tag: the lab that created it.
     pub owner_lab: Option<String>,
+    /// Tagged `irlab:prior-status=disabled`: a lab enabled it and the last one disables it again.
+    pub was_disabled: bool,
+}
+
+impl DetectorInfo {
+    /// How the account had it before any lab, as far as the detector itself tells.
+    fn prior(&self) -> DetectorRecord {
+        let (ownership, was_enabled) = match (&self.owner_lab, self.was_disabled) {
+            (Some(_), _) => (Ownership::Owned, None),
+            (None, true) => (Ownership::Adopted, Some(false)),
+            (None, false) => (Ownership::Adopted, Some(self.enabled)),
+        };
+        DetectorRecord { id: self.id.clone(), ownership, was_enabled }
+    }
 }
 
 pub async fn find(ctx: &AwsContext) -> Result<Option<DetectorInfo>> {
@@ -35,72 +56,105 @@ pub async fn find(ctx: &AwsContext) -> Result<Option<DetectorInfo>> {
     Ok(Some(DetectorInfo {
         enabled: got.status() == Some(&DetectorStatus::Enabled),
         owner_lab: tags.get(LAB_TAG).cloned(),
+        was_disabled: tags.get(PRIOR_TAG).is_some_and(|v| v == "disabled"),
         id,
     }))
 }
 
-/// Makes sure an enabled detector exists and says who owns it.
-/// `known` is what the lab recorded earlier, so a second `up` keeps the original prior state.
+/// The other labs holding detector `id`, by name.
+pub fn holders(others: &[LabState], id: &str) -> Vec<String> {
+    others.iter().filter(|s| s.detector.as_ref().is_some_and(|d| d.id == id)).map(|s| s.lab.clone()).collect()
+}
+
+/// Makes sure an enabled detector exists and records how the account had it before any lab.
+/// `known` is what this lab recorded earlier; `others` are the other labs of the region, whose
+/// record of the same detector is copied, so every lab agrees on how to put it back.
 pub async fn ensure(
     ctx: &AwsContext,
     lab: &LabName,
     known: Option<&DetectorRecord>,
+    others: &[LabState],
 ) -> Result<(DetectorRecord, Adoption)> {
     let gd = ctx.guardduty();
-    match find(ctx).await? {
-        Some(found) => {
-            let record = match known {
-                Some(k) if k.id == found.id => k.clone(),
-                _ if found.owner_lab.as_deref() == Some(lab.as_str()) => {
-                    DetectorRecord { id: found.id.clone(), ownership: Ownership::Owned, was_enabled: None }
+    // Labs brought up together race to create the one detector: the loser adopts the winner's.
+    for _ in 0..3 {
+        let Some(found) = find(ctx).await? else {
+            match create(ctx, lab).await? {
+                Some(id) => {
+                    return Ok((
+                        DetectorRecord { id, ownership: Ownership::Owned, was_enabled: None },
+                        Adoption::Created,
+                    ));
                 }
-                _ => DetectorRecord {
-                    id: found.id.clone(),
-                    ownership: Ownership::Adopted,
-                    was_enabled: Some(found.enabled),
-                },
-            };
-            let adoption = if found.enabled {
-                Adoption::AlreadyEnabled
-            } else {
-                gd.update_detector()
-                    .detector_id(&found.id)
-                    .enable(true)
-                    .send()
-                    .await
-                    .aws(|| format!("enabling GuardDuty detector {}", found.id), ctx)?;
-                Adoption::Enabled
-            };
-            Ok((record, adoption))
+                None => continue,
+            }
+        };
+        let record = known
+            .filter(|k| k.id == found.id)
+            .or_else(|| others.iter().filter_map(|s| s.detector.as_ref()).find(|d| d.id == found.id))
+            .cloned()
+            .unwrap_or_else(|| found.prior());
+        if found.enabled {
+            return Ok((record, Adoption::AlreadyEnabled));
         }
-        None => {
-            // Optional protection plans are turned off: the lab needs only the foundational
-            // sources (VPC flow logs, DNS logs, CloudTrail), and each plan bills separately.
-            let features = [
-                DetectorFeature::S3DataEvents,
-                DetectorFeature::EksAuditLogs,
-                DetectorFeature::EbsMalwareProtection,
-                DetectorFeature::RdsLoginEvents,
-                DetectorFeature::LambdaNetworkLogs,
-                DetectorFeature::RuntimeMonitoring,
-            ]
-            .into_iter()
-            .map(|name| DetectorFeatureConfiguration::builder().name(name).status(FeatureStatus::Disabled).build())
-            .collect::<Vec<_>>();
-            let out = gd
-                .create_detector()
-                .enable(true)
-                // Updates of an active finding reach EventBridge every 15 minutes instead of 6 hours.
-                .finding_publishing_frequency(FindingPublishingFrequency::FifteenMinutes)
-                .set_features(Some(features))
-                .tags(LAB_TAG, lab.as_str())
+        if record.ownership == Ownership::Adopted && record.was_enabled == Some(false) && !found.was_disabled {
+            // Before enabling: a lab that looks a moment later must still learn it was disabled.
+            gd.tag_resource()
+                .resource_arn(arn(ctx, &found.id).await?)
+                .tags(PRIOR_TAG, "disabled")
                 .send()
                 .await
-                .aws(|| "creating a GuardDuty detector".into(), ctx)?;
-            let id = out.detector_id().unwrap_or_default().to_string();
-            Ok((DetectorRecord { id, ownership: Ownership::Owned, was_enabled: None }, Adoption::Created))
+                .aws(|| format!("tagging GuardDuty detector {} with how it was", found.id), ctx)?;
         }
+        gd.update_detector()
+            .detector_id(&found.id)
+            .enable(true)
+            .send()
+            .await
+            .aws(|| format!("enabling GuardDuty detector {}", found.id), ctx)?;
+        return Ok((record, Adoption::Enabled));
     }
+    Err(crate::error::Error::failure("GuardDuty kept refusing to create a detector although none is listed")
+        .with_hint("run `irlab up` again in a minute; `aws guardduty list-detectors` shows what the account has"))
+}
+
+/// Creates the lab's detector; None when another lab (or anyone) created one first.
+async fn create(ctx: &AwsContext, lab: &LabName) -> Result<Option<String>> {
+    // Optional protection plans are turned off: the lab needs only the foundational
+    // sources (VPC flow logs, DNS logs, CloudTrail), and each plan bills separately.
+    let features = [
+        DetectorFeature::S3DataEvents,
+        DetectorFeature::EksAuditLogs,
+        DetectorFeature::EbsMalwareProtection,
+        DetectorFeature::RdsLoginEvents,
+        DetectorFeature::LambdaNetworkLogs,
+        DetectorFeature::RuntimeMonitoring,
+    ]
+    .into_iter()
+    .map(|name| DetectorFeatureConfiguration::builder().name(name).status(FeatureStatus::Disabled).build())
+    .collect::<Vec<_>>();
+    let out = ctx
+        .guardduty()
+        .create_detector()
+        .enable(true)
+        // Updates of an active finding reach EventBridge every 15 minutes instead of 6 hours.
+        .finding_publishing_frequency(FindingPublishingFrequency::FifteenMinutes)
+        .set_features(Some(features))
+        .tags(LAB_TAG, lab.as_str())
+        .send()
+        .await;
+    match out {
+        Ok(out) => Ok(Some(out.detector_id().unwrap_or_default().to_string())),
+        // "The request is rejected because a detector already exists for the current account."
+        Err(e) if error_code(&e) == Some("BadRequestException") && find(ctx).await?.is_some() => Ok(None),
+        Err(e) => Err(e).aws(|| "creating a GuardDuty detector".into(), ctx),
+    }
+}
+
+async fn arn(ctx: &AwsContext, id: &str) -> Result<String> {
+    let me = ctx.identity().await?;
+    let partition = me.arn.split(':').nth(1).unwrap_or("aws");
+    Ok(format!("arn:{partition}:guardduty:{}:{}:detector/{id}", ctx.region, me.account))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,7 +164,7 @@ pub enum Adoption {
     AlreadyEnabled,
 }
 
-/// What `down` will do with the detector.
+/// What the last lab to leave does with the detector: put it back as the first lab found it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum DetectorAction {
@@ -120,7 +174,8 @@ pub enum DetectorAction {
 }
 
 impl DetectorAction {
-    /// Decides from the recorded ownership and what the account has now.
+    /// Decides from the recorded ownership and what the account has now; None when the lab
+    /// does not hold the detector.
     pub fn plan(
         lab: &LabName,
         record: Option<&DetectorRecord>,
@@ -128,32 +183,54 @@ impl DetectorAction {
     ) -> Option<DetectorAction> {
         let found = found?;
         let id = found.id.clone();
-        match record {
-            Some(r) if r.id == found.id => match r.ownership {
-                Ownership::Owned => Some(DetectorAction::Delete { id }),
-                Ownership::Adopted if r.was_enabled == Some(false) && found.enabled => {
-                    Some(DetectorAction::Disable { id })
-                }
-                Ownership::Adopted => Some(DetectorAction::Leave { id }),
-            },
-            // No record (an interrupted `up`): the tag is the proof of ownership.
-            _ if found.owner_lab.as_deref() == Some(lab.as_str()) => Some(DetectorAction::Delete { id }),
-            _ => None,
+        let record = match record {
+            Some(r) if r.id == found.id => r.clone(),
+            // No record (an interrupted `up`): only the lab's own tag proves it created it.
+            _ if found.owner_lab.as_deref() == Some(lab.as_str()) => found.prior(),
+            _ => return None,
+        };
+        Some(match record.ownership {
+            Ownership::Owned => DetectorAction::Delete { id },
+            Ownership::Adopted if record.was_enabled == Some(false) && found.enabled => DetectorAction::Disable { id },
+            Ownership::Adopted => DetectorAction::Leave { id },
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        match self {
+            DetectorAction::Delete { id } | DetectorAction::Disable { id } | DetectorAction::Leave { id } => id,
         }
     }
 
     pub fn describe(&self) -> String {
         match self {
             DetectorAction::Delete { id } => {
-                format!("delete GuardDuty detector {id} (created by the lab)")
+                format!("delete GuardDuty detector {id} (a lab created it)")
             }
             DetectorAction::Disable { id } => {
-                format!("disable GuardDuty detector {id} again (it was disabled before the lab)")
+                format!("disable GuardDuty detector {id} again (it was disabled before the first lab)")
             }
             DetectorAction::Leave { id } => {
-                format!("leave GuardDuty detector {id} enabled (it was enabled before the lab)")
+                format!("leave GuardDuty detector {id} enabled (it was enabled before the first lab)")
             }
         }
+    }
+
+    /// The plan's line: what happens now, given the labs that still hold the detector.
+    pub fn describe_shared(&self, holders: &[String]) -> String {
+        if holders.is_empty() {
+            return self.describe();
+        }
+        let verb = match self {
+            DetectorAction::Delete { .. } => "deletes it",
+            DetectorAction::Disable { .. } => "disables it again",
+            DetectorAction::Leave { .. } => "leaves it enabled",
+        };
+        format!(
+            "keep GuardDuty detector {}: lab(s) {} still use it (the last lab to leave {verb})",
+            self.id(),
+            holders.join(", ")
+        )
     }
 
     pub async fn execute(&self, ctx: &AwsContext) -> Result<()> {
@@ -171,6 +248,12 @@ impl DetectorAction {
                     .send()
                     .await
                     .aws(|| format!("disabling GuardDuty detector {id}"), ctx)?;
+                gd.untag_resource()
+                    .resource_arn(arn(ctx, id).await?)
+                    .tag_keys(PRIOR_TAG)
+                    .send()
+                    .await
+                    .aws(|| format!("removing the tag {PRIOR_TAG} from GuardDuty detector {id}"), ctx)?;
                 Ok(())
             }
             DetectorAction::Leave { .. } => Ok(()),
@@ -187,7 +270,7 @@ mod tests {
     }
 
     fn found(enabled: bool, owner: Option<&str>) -> DetectorInfo {
-        DetectorInfo { id: "d1".into(), enabled, owner_lab: owner.map(String::from) }
+        DetectorInfo { id: "d1".into(), enabled, owner_lab: owner.map(String::from), was_disabled: false }
     }
 
     #[test]

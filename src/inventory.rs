@@ -343,14 +343,17 @@ async fn parameters(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>>
     Ok(out.parameters().iter().filter_map(|p| p.name()).map(|n| LabResource::new("ssm:parameter", n)).collect())
 }
 
-/// An owned detector, and the lab's threat list on whichever detector the account has.
+/// The detector this lab created, unless other labs still hold it (then it is theirs to put
+/// back), and the lab's threat list on whichever detector the account has.
 async fn owned_detector(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
     let Some(d) = detector::find(ctx).await? else { return Ok(Vec::new()) };
     let mut out = Vec::new();
     if let Some(set) = crate::threat_list::find(ctx, lab, &d.id).await? {
         out.push(LabResource::new("guardduty:threat-intel-set", format!("{}/{set}", d.id)));
     }
-    if d.owner_lab.as_deref() == Some(lab.as_str()) {
+    if d.owner_lab.as_deref() == Some(lab.as_str())
+        && detector::holders(&crate::state::LabState::others(ctx, lab).await?, &d.id).is_empty()
+    {
         out.push(LabResource::new("guardduty:detector", d.id));
     }
     Ok(out)

@@ -7,6 +7,9 @@ use crate::aws::{AwsContext, AwsResultExt, error_code};
 use crate::error::{Error, Result};
 use crate::lab::{LAB_TAG, LabName};
 
+/// Where every lab's parameters live (`/irlab/<lab>/state`).
+const STATE_ROOT: &str = "/irlab/";
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LabState {
     pub lab: String,
@@ -48,12 +51,16 @@ pub struct AttackRun {
     pub verified_at: Option<String>,
 }
 
-/// Whether the lab created the GuardDuty detector or adopted one that was already there.
+/// How the account's GuardDuty detector was before the first lab came: the detector belongs to
+/// the account and region, every lab holds it together, and the last to leave puts it back.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DetectorRecord {
     pub id: String,
+    /// `Owned`: a lab created it (the account had none), so the last lab deletes it.
+    /// `Adopted`: it was there before any lab.
     pub ownership: Ownership,
-    /// For an adopted detector: whether it was enabled before the lab, so `down` can put it back.
+    /// For an adopted detector: whether it was enabled before the first lab, so the last one can
+    /// put it back.
     #[serde(default)]
     pub was_enabled: Option<bool>,
 }
@@ -114,6 +121,37 @@ impl LabState {
         }
         put.send().await.aws(|| format!("writing lab state {name}"), ctx)?;
         Ok(())
+    }
+
+    /// Every other lab in this account and region, with its state: how labs learn who else
+    /// holds the shared detector. Unreadable entries (another tool's parameter) are skipped.
+    pub async fn others(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabState>> {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let page = ctx
+                .ssm()
+                .get_parameters_by_path()
+                .path(STATE_ROOT)
+                .recursive(true)
+                .set_next_token(token)
+                .send()
+                .await
+                .aws(|| format!("listing the labs under {STATE_ROOT}"), ctx)?;
+            for p in page.parameters() {
+                let (Some(name), Some(value)) = (p.name(), p.value()) else { continue };
+                if !name.ends_with("/state") || name == lab.state_parameter() {
+                    continue;
+                }
+                if let Ok(state) = serde_json::from_str::<LabState>(value) {
+                    out.push(state);
+                }
+            }
+            token = page.next_token().map(String::from);
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
     }
 
     pub async fn delete(ctx: &AwsContext, lab: &LabName) -> Result<()> {

@@ -1,9 +1,11 @@
 //! Removing a lab: a plan built as data from what the account holds, shown to the user, then
 //! executed in dependency order with independent parts side by side.
 //!
-//! Order matters in three places: a trail must stop logging before its bucket is emptied, a
-//! bucket must be empty (every version) before CloudFormation can delete it, and the lab's state
-//! parameter goes last, so an interrupted `down` still knows what the lab owned.
+//! Order matters in four places: a trail must stop logging before its bucket is emptied, a
+//! bucket must be empty (every version) before CloudFormation can delete it, the lab's state
+//! parameter goes after everything else, so an interrupted `down` still knows what the lab owned,
+//! and the shared GuardDuty detector comes last of all: only once its own state is gone does a
+//! lab look for others, so of two labs leaving together the later one always sees it is last.
 
 use std::collections::HashSet;
 
@@ -22,7 +24,12 @@ use crate::state::LabState;
 pub struct Plan {
     pub lab: String,
     pub stacks: Vec<PlannedStack>,
+    /// What the last lab to leave does with the detector.
     pub detector: Option<DetectorAction>,
+    /// Other labs of the region that hold the detector now: while there are any, it stays.
+    pub detector_shared_with: Vec<String>,
+    /// Incident timelines kept in the trail bucket (see `history`): they go with it.
+    pub history_runs: usize,
     /// Lab resources that no stack manages (snapshots a playbook took, leftovers of a failed run).
     pub outside: Vec<LabResource>,
     pub state_parameter: Option<String>,
@@ -62,8 +69,14 @@ impl Plan {
                 out.push(format!("  first empty bucket {b} ({n} object versions)"));
             }
         }
+        if self.history_runs > 0 {
+            out.push(format!(
+                "  with it the history of {} verified run(s); keep a copy first with `irlab report --all -o irlab-history.json`",
+                self.history_runs
+            ));
+        }
         if let Some(d) = &self.detector {
-            out.push(d.describe());
+            out.push(d.describe_shared(&self.detector_shared_with));
         }
         for r in &self.outside {
             out.push(format!("delete {r} (tagged with the lab, outside any stack)"));
@@ -77,9 +90,10 @@ impl Plan {
 
 /// Reads what the lab has, without changing anything.
 pub async fn plan(ctx: &AwsContext, lab: &LabName) -> Result<Plan> {
-    let state = LabState::load(ctx, lab).await?;
-    let found = detector::find(ctx).await?;
+    let (state, others, found) =
+        futures::try_join!(LabState::load(ctx, lab), LabState::others(ctx, lab), detector::find(ctx))?;
     let detector = DetectorAction::plan(lab, state.as_ref().and_then(|s| s.detector.as_ref()), found.as_ref());
+    let detector_shared_with = detector.as_ref().map(|d| detector::holders(&others, d.id())).unwrap_or_default();
     let inventory = inventory::sweep(ctx, lab).await?;
 
     // The lab's own stacks by name, plus any other stack tagged with the lab.
@@ -106,8 +120,10 @@ pub async fn plan(ctx: &AwsContext, lab: &LabName) -> Result<Plan> {
         .collect();
     Ok(Plan {
         lab: lab.to_string(),
+        history_runs: crate::history::count(ctx, lab).await?,
         stacks: planned,
         detector,
+        detector_shared_with,
         outside,
         state_parameter: state.map(|_| state_parameter),
     })
@@ -232,41 +248,45 @@ pub async fn execute(ctx: &AwsContext, lab: &LabName, plan: &Plan, reporter: &dy
         plan.outside.iter().partition(|r| r.kind == "ec2:instance");
     let instance_results = futures::future::join_all(instances.iter().map(|r| remove_outside(ctx, r, reporter))).await;
     let stack_work = plan.stacks.iter().map(|s| remove_stack(ctx, s, reporter));
-    let detector_work = async {
-        match &plan.detector {
-            Some(action) => {
-                reporter.report(Progress::Started { task: "guardduty".into(), what: action.describe() });
-                let r = action.execute(ctx).await;
-                if r.is_ok() {
-                    reporter.report(Progress::Finished { task: "guardduty".into(), what: "done".into() });
-                }
-                r
-            }
-            None => Ok(()),
-        }
-    };
-    // The lab's threat list lives on the detector: remove it before the detector changes.
-    let outside_then_detector = async {
-        let outside = futures::future::join_all(rest.iter().map(|r| remove_outside(ctx, r, reporter))).await;
-        (outside, detector_work.await)
-    };
-    let (stack_results, (outside_results, detector_result)) =
-        futures::join!(futures::future::join_all(stack_work), outside_then_detector);
-    let mut failures: Vec<Error> = instance_results
-        .into_iter()
-        .chain(stack_results)
-        .chain([detector_result])
-        .chain(outside_results)
-        .filter_map(|r| r.err())
-        .collect();
-    // The state goes last and only after a clean run: a later `down` still needs its ownership facts.
+    // The lab's threat list lives on the detector: it goes with the rest, before the detector changes.
+    let (stack_results, outside_results) = futures::join!(
+        futures::future::join_all(stack_work),
+        futures::future::join_all(rest.iter().map(|r| remove_outside(ctx, r, reporter)))
+    );
+    let mut failures: Vec<Error> =
+        instance_results.into_iter().chain(stack_results).chain(outside_results).filter_map(|r| r.err()).collect();
+    // The state goes after a clean run only: a later `down` still needs its ownership facts.
     if failures.is_empty()
         && plan.state_parameter.is_some()
         && let Err(e) = LabState::delete(ctx, lab).await
     {
         failures.push(e);
     }
+    if failures.is_empty()
+        && let Some(action) = &plan.detector
+        && let Err(e) = put_back_detector(ctx, lab, action, reporter).await
+    {
+        failures.push(e);
+    }
     Outcome { failures }
+}
+
+/// The last lab to leave puts the detector back; any other lab leaves it to those that remain.
+/// Asked again now, after this lab's state is gone, not from the plan: a lab that left meanwhile
+/// saw this one still holding it.
+async fn put_back_detector(
+    ctx: &AwsContext,
+    lab: &LabName,
+    action: &DetectorAction,
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    let holders = detector::holders(&LabState::others(ctx, lab).await?, action.id());
+    reporter.report(Progress::Started { task: "guardduty".into(), what: action.describe_shared(&holders) });
+    if holders.is_empty() {
+        action.execute(ctx).await?;
+    }
+    reporter.report(Progress::Finished { task: "guardduty".into(), what: "done".into() });
+    Ok(())
 }
 
 async fn remove_stack(ctx: &AwsContext, s: &PlannedStack, reporter: &dyn Reporter) -> Result<()> {

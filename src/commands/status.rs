@@ -7,7 +7,7 @@ use crate::aws::{AwsContext, AwsResultExt};
 use crate::cli::Global;
 use crate::cost::{self, Usage};
 use crate::detector::{self, DetectorInfo};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::lab::{LAB_TAG, LabName, Part};
 use crate::playbook::{self, Health};
 use crate::printer::Printer;
@@ -73,10 +73,23 @@ pub async fn run(g: &Global, p: &Printer) -> Result<()> {
     let snap = collect(&ctx, &lab).await?;
     if p.is_json() {
         p.json(&json!(snap));
-        return Ok(());
+    } else {
+        print(&snap, p);
     }
-    print(&snap, p);
-    Ok(())
+    // A lab without an enabled detector detects nothing, whatever else is healthy.
+    match &snap.detector {
+        _ if !snap.deployed => Ok(()),
+        Some(d) if d.enabled => Ok(()),
+        Some(d) => {
+            Err(Error::problem(format!("lab {lab}: GuardDuty detector {} is disabled, so nothing is detected", d.id))
+                .with_hint("run `irlab up` to enable it again"))
+        }
+        None => Err(Error::problem(format!(
+            "lab {lab}: GuardDuty has no detector in {}, so nothing is detected",
+            snap.region
+        ))
+        .with_hint("run `irlab up` to create it again")),
+    }
 }
 
 pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
@@ -122,7 +135,7 @@ pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
         ebs_gb: instance.as_ref().map(|i| i.volume_gb).unwrap_or(0),
         snapshot_gb: snapshots.len() as u64 * instance.as_ref().map(|i| i.volume_gb).unwrap_or(8),
         public_ipv4: instance.as_ref().map(|i| u32::from(i.public_ip.is_some())).unwrap_or(0),
-        guardduty_enabled_by_lab: detector.as_ref().is_some_and(|d| d.enabled && d.ownership == "owned"),
+        guardduty_enabled_by_lab: detector.as_ref().is_some_and(|d| d.enabled && d.ownership.starts_with("created")),
         trail_logging: trail.as_ref().is_some_and(|t| t.logging),
     };
     let deployed = state.is_some() || det.is_some() || victim.is_some() || !deployed_playbooks.is_empty();
@@ -144,9 +157,9 @@ pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
 fn detector_view(lab: &LabName, state: Option<&LabState>, d: &DetectorInfo) -> DetectorView {
     let record = state.and_then(|s| s.detector.as_ref()).filter(|r| r.id == d.id);
     let ownership = match record.map(|r| r.ownership) {
-        Some(Ownership::Owned) => "owned",
-        Some(Ownership::Adopted) => "adopted",
-        None if d.owner_lab.as_deref() == Some(lab.as_str()) => "owned",
+        Some(Ownership::Owned) => "created by a lab, shared",
+        Some(Ownership::Adopted) => "adopted, shared",
+        None if d.owner_lab.as_deref() == Some(lab.as_str()) => "created by this lab",
         None => "not the lab's",
     };
     DetectorView { id: d.id.clone(), enabled: d.enabled, ownership: ownership.into() }

@@ -43,15 +43,24 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
     }
     let variant = choose_variant(args.playbook, old_playbooks.first().map(|(v, _)| *v), g, p)?;
 
-    let (record, adoption) = detector::ensure(&ctx, &lab, state.detector.as_ref()).await?;
+    let others = LabState::others(&ctx, &lab).await?;
+    let (record, adoption) = detector::ensure(&ctx, &lab, state.detector.as_ref(), &others).await?;
+    let holders = detector::holders(&others, &record.id);
+    let shared =
+        if holders.is_empty() { String::new() } else { format!("; shared with lab(s) {}", holders.join(", ")) };
     let detector_line = match (record.ownership, adoption) {
-        (Ownership::Owned, Adoption::Created) => format!("GuardDuty detector {} created by the lab", record.id),
-        (Ownership::Owned, _) => format!("GuardDuty detector {} (owned by the lab)", record.id),
+        (Ownership::Owned, Adoption::Created) => {
+            format!("GuardDuty detector {} created; the last lab to leave deletes it", record.id)
+        }
+        (Ownership::Owned, _) => format!("GuardDuty detector {} (created by a lab{shared})", record.id),
         (Ownership::Adopted, Adoption::Enabled) => {
-            format!("GuardDuty detector {} adopted and enabled; `irlab down` disables it again", record.id)
+            format!(
+                "GuardDuty detector {} adopted and enabled; the last lab to leave disables it again{shared}",
+                record.id
+            )
         }
         (Ownership::Adopted, _) => {
-            format!("GuardDuty detector {} adopted; `irlab down` leaves it as it was", record.id)
+            format!("GuardDuty detector {} adopted; the last lab to leave puts it back as it was{shared}", record.id)
         }
     };
     p.info(&detector_line);
