@@ -33,11 +33,12 @@ pub struct Global {
     /// Send every AWS call to this endpoint (also AWS_ENDPOINT_URL)
     #[arg(long, global = true, value_name = "URL")]
     pub endpoint_url: Option<String>,
-    /// Use the local AWS stand-in (see `irlab local start`) with dummy credentials
-    #[arg(long, global = true)]
+    /// Use the local AWS stand-in (see `irlab local start`) with dummy credentials; its endpoint
+    /// is IRLAB_LOCAL_ENDPOINT, default http://127.0.0.1:4566
+    #[arg(long, global = true, env = env_vars::IRLAB_LOCAL)]
     pub local: bool,
     /// Lab name: stacks are `irlab-<lab>-<part>`, resources are tagged `irlab:lab=<lab>`
-    #[arg(long, global = true, default_value = "irlab", env = env_vars::IRLAB_LAB)]
+    #[arg(long, global = true, default_value = env_vars::DEFAULT_LAB, env = env_vars::IRLAB_LAB)]
     pub lab: String,
     /// Output format of results
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
@@ -122,6 +123,9 @@ pub struct AttackArgs {
     /// Run your own scenario file (same schema as scenarios/*.yaml)
     #[arg(long = "scenario-file", value_name = "PATH")]
     pub scenario_files: Vec<std::path::PathBuf>,
+    /// Attack although the victim is still contained from an earlier run (normally: `irlab reset` first)
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -156,11 +160,14 @@ pub enum PlaybookCommand {
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// The run to report (default: the latest `irlab attack`)
-    #[arg(long, conflicts_with = "compare")]
+    #[arg(long, conflicts_with_all = ["compare", "all"])]
     pub run: Option<String>,
     /// Put the latest run of each playbook variant side by side
-    #[arg(long)]
+    #[arg(long, conflicts_with = "all")]
     pub compare: bool,
+    /// Every run the lab has, from its history (keep a copy with `-o FILE` before `irlab down`)
+    #[arg(long)]
+    pub all: bool,
     /// md, html or json [default: from the -o file's extension, else md]
     #[arg(long, value_enum)]
     pub format: Option<ReportFormat>,

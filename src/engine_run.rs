@@ -25,7 +25,8 @@ fn smithy(t: &aws_smithy_types::DateTime) -> Option<Timestamp> {
     Timestamp::from_millisecond(t.to_millis().ok()?).ok()
 }
 
-/// Finds the run whose input names one of `findings` (Lambda: the invocations since `since`).
+/// Finds the engine run, started since `since`, that answered one of `findings`: its input names
+/// the finding (Step Functions, SSM), or its log lines do (Lambda).
 pub async fn find(
     ctx: &AwsContext,
     variant: Variant,
@@ -38,9 +39,9 @@ pub async fn find(
         return Ok(None);
     }
     match variant {
-        Variant::StepFunctions => step_functions(ctx, stack, findings, with_steps).await,
-        Variant::Ssm => automation(ctx, stack, findings).await,
-        Variant::Lambda => lambda(ctx, stack, since).await,
+        Variant::StepFunctions => step_functions(ctx, stack, findings, since, with_steps).await,
+        Variant::Ssm => automation(ctx, stack, findings, since).await,
+        Variant::Lambda => lambda(ctx, stack, findings, since).await,
     }
 }
 
@@ -48,23 +49,40 @@ async fn step_functions(
     ctx: &AwsContext,
     stack: &StackInfo,
     findings: &[String],
+    since: Timestamp,
     with_steps: bool,
 ) -> Result<Option<EngineRun>> {
     let arn = stack.output("PlaybookArn").unwrap_or_default();
     let sfn = ctx.sfn();
-    let list = sfn
-        .list_executions()
-        .state_machine_arn(arn)
-        .send()
-        .await
-        .aws(|| format!("listing executions of {arn}"), ctx)?;
-    for e in list.executions() {
-        let d = sfn
-            .describe_execution()
-            .execution_arn(e.execution_arn())
+    // Newest first; an execution started before the run cannot be the run's.
+    let mut recent = Vec::new();
+    let mut token = None;
+    'pages: loop {
+        let page = sfn
+            .list_executions()
+            .state_machine_arn(arn)
+            .set_next_token(token)
             .send()
             .await
-            .aws(|| "reading an execution".into(), ctx)?;
+            .aws(|| format!("listing executions of {arn}"), ctx)?;
+        for e in page.executions() {
+            if smithy(e.start_date()).is_some_and(|t| t < since) {
+                break 'pages;
+            }
+            recent.push(e.execution_arn().to_string());
+        }
+        token = page.next_token().map(String::from);
+        if token.is_none() {
+            break;
+        }
+    }
+    for execution_arn in &recent {
+        let d = sfn
+            .describe_execution()
+            .execution_arn(execution_arn)
+            .send()
+            .await
+            .aws(|| format!("reading execution {execution_arn}"), ctx)?;
         if !findings.iter().any(|f| d.input().is_some_and(|i| i.contains(f.as_str()))) {
             continue;
         }
@@ -78,7 +96,7 @@ async fn step_functions(
         if with_steps {
             let history = sfn
                 .get_execution_history()
-                .execution_arn(e.execution_arn())
+                .execution_arn(execution_arn)
                 .max_results(1000)
                 .send()
                 .await
@@ -97,23 +115,44 @@ async fn step_functions(
     Ok(None)
 }
 
-async fn automation(ctx: &AwsContext, stack: &StackInfo, findings: &[String]) -> Result<Option<EngineRun>> {
+async fn automation(
+    ctx: &AwsContext,
+    stack: &StackInfo,
+    findings: &[String],
+    since: Timestamp,
+) -> Result<Option<EngineRun>> {
     use aws_sdk_ssm::types::{AutomationExecutionFilter, AutomationExecutionFilterKey};
     let name = stack.output("AutomationDocumentName").or(stack.output("PlaybookName")).unwrap_or_default();
-    let filter = AutomationExecutionFilter::builder()
-        .key(AutomationExecutionFilterKey::DocumentNamePrefix)
-        .values(name)
-        .build()
-        .expect("key and values set");
-    let list = ctx
-        .ssm()
-        .describe_automation_executions()
-        .filters(filter)
-        .send()
-        .await
-        .aws(|| format!("listing executions of {name}"), ctx)?;
-    for e in list.automation_execution_metadata_list() {
-        let Some(id) = e.automation_execution_id() else { continue };
+    let filter = |key, value: String| {
+        AutomationExecutionFilter::builder().key(key).values(value).build().expect("key and values set")
+    };
+    let mut ids = Vec::new();
+    let mut token = None;
+    loop {
+        let page = ctx
+            .ssm()
+            .describe_automation_executions()
+            .filters(filter(AutomationExecutionFilterKey::DocumentNamePrefix, name.to_string()))
+            .filters(filter(
+                AutomationExecutionFilterKey::StartTimeAfter,
+                since.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            ))
+            .set_next_token(token)
+            .send()
+            .await
+            .aws(|| format!("listing executions of {name}"), ctx)?;
+        ids.extend(
+            page.automation_execution_metadata_list()
+                .iter()
+                .filter(|e| e.execution_start_time().and_then(smithy).is_none_or(|t| t >= since))
+                .filter_map(|e| e.automation_execution_id().map(String::from)),
+        );
+        token = page.next_token().map(String::from);
+        if token.is_none() {
+            break;
+        }
+    }
+    for id in &ids {
         let got = ctx
             .ssm()
             .get_automation_execution()
@@ -141,33 +180,40 @@ async fn automation(ctx: &AwsContext, stack: &StackInfo, findings: &[String]) ->
     Ok(None)
 }
 
-/// One function, no execution record: its log group tells when it ran and whether it failed.
-async fn lambda(ctx: &AwsContext, stack: &StackInfo, since: Timestamp) -> Result<Option<EngineRun>> {
+/// One function, no execution record: its log group tells which invocation answered the finding
+/// (the handler logs the finding id; the runtime's lines carry the request id), when it ran and
+/// whether it failed.
+async fn lambda(
+    ctx: &AwsContext,
+    stack: &StackInfo,
+    findings: &[String],
+    since: Timestamp,
+) -> Result<Option<EngineRun>> {
     let group = stack.output("LogGroupName").unwrap_or_default();
-    let events = ctx
-        .logs()
-        .filter_log_events()
-        .log_group_name(group)
-        .start_time(since.as_millisecond())
-        .send()
-        .await
-        .aws(|| format!("reading log group {group}"), ctx)?;
-    let at = |prefix: &str| {
-        events
-            .events()
+    let mut request = None;
+    for f in findings {
+        let lines = log_lines(ctx, group, since, f).await?;
+        // `[INFO]\t<time>\t<request id>\tfinding <id> ...`
+        request = lines
             .iter()
-            .find(|e| e.message().is_some_and(|m| m.starts_with(prefix)))
-            .and_then(|e| e.timestamp())
-            .and_then(|ms| Timestamp::from_millisecond(ms).ok())
+            .filter(|(_, m)| m.starts_with('['))
+            .find_map(|(_, m)| m.split('\t').nth(2).filter(|r| !r.is_empty()).map(String::from));
+        if request.is_some() {
+            break;
+        }
+    }
+    let Some(request) = request else { return Ok(None) };
+    let events = log_lines(ctx, group, since, &request).await?;
+    let at = |prefix: &str| {
+        events.iter().find(|(_, m)| m.starts_with(prefix)).and_then(|(ms, _)| Timestamp::from_millisecond(*ms).ok())
     };
     let (started, ended) = (at("START"), at("REPORT"));
     if started.is_none() {
         return Ok(None);
     }
     let failed = events
-        .events()
         .iter()
-        .filter_map(|e| e.message())
+        .map(|(_, m)| m)
         .any(|l| l.contains("[ERROR]") || l.contains("\"errorType\"") || l.contains("Traceback"));
     let status = match (ended, failed) {
         (None, _) => "RUNNING",
@@ -180,4 +226,28 @@ async fn lambda(ctx: &AwsContext, stack: &StackInfo, since: Timestamp) -> Result
         contained: if status == "SUCCEEDED" { ended } else { None },
         steps: Vec::new(),
     }))
+}
+
+/// Every line of `group` since `since` that contains `term`, across every page.
+async fn log_lines(ctx: &AwsContext, group: &str, since: Timestamp, term: &str) -> Result<Vec<(i64, String)>> {
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let page = ctx
+            .logs()
+            .filter_log_events()
+            .log_group_name(group)
+            .start_time(since.as_millisecond())
+            .filter_pattern(format!("\"{term}\""))
+            .set_next_token(token)
+            .send()
+            .await
+            .aws(|| format!("reading log group {group}"), ctx)?;
+        out.extend(page.events().iter().filter_map(|e| Some((e.timestamp()?, e.message()?.to_string()))));
+        token = page.next_token().map(String::from);
+        if token.is_none() {
+            out.sort_by_key(|(t, _)| *t);
+            return Ok(out);
+        }
+    }
 }

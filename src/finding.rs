@@ -55,14 +55,13 @@ impl Simulated<'_> {
         })
     }
 
-    /// Puts the finding on the default bus; returns its id.
-    pub async fn put(&self, ctx: &AwsContext) -> Result<String> {
-        let id = new_id();
+    /// Puts the finding with id `id` (see [`new_id`]) on the default bus.
+    pub async fn put(&self, ctx: &AwsContext, id: &str) -> Result<()> {
         let entry = PutEventsRequestEntry::builder()
             .source(SIMULATION_SOURCE)
             .detail_type(DETAIL_TYPE)
             .resources(format!("arn:aws:ec2:{}:{}:instance/{}", self.region, self.account, self.instance_id))
-            .detail(self.detail(&id).to_string())
+            .detail(self.detail(id).to_string())
             .build();
         let out = ctx
             .events()
@@ -75,14 +74,16 @@ impl Simulated<'_> {
             let why = out.entries().first().and_then(|e| e.error_message()).unwrap_or("no reason given").to_string();
             return Err(Error::failure(format!("EventBridge refused the simulated finding: {why}")));
         }
-        Ok(id)
+        Ok(())
     }
 }
 
-/// GuardDuty finding ids are 32 lowercase hex characters.
-fn new_id() -> String {
+/// GuardDuty finding ids are 32 lowercase hex characters; each call gives a new one.
+pub fn new_id() -> String {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let nanos = jiff::Timestamp::now().as_nanosecond() as u128;
-    let mixed = nanos ^ (u128::from(std::process::id()) << 64);
+    let seq = u128::from(SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let mixed = nanos ^ (u128::from(std::process::id()) << 64) ^ (seq << 96);
     format!("{:032x}", mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835))
 }
 

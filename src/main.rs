@@ -2,6 +2,7 @@
 //!
 //! The front door: parse, run one command, map the result to an exit code.
 
+mod audit;
 mod aws;
 mod cli;
 mod commands;
@@ -11,7 +12,10 @@ mod emulator;
 mod engine_run;
 mod env_vars;
 mod error;
+mod evidence;
 mod finding;
+mod hint;
+mod history;
 mod inventory;
 mod lab;
 mod playbook;
@@ -41,7 +45,8 @@ fn main() {
             std::process::exit(if e.use_stderr() { exit::PROBLEM } else { exit::OK });
         }
     };
-    let printer = Printer::new(cli.global.output, cli.global.quiet, cli.global.verbose);
+    let connection = hint::connection_flags(&cli.global);
+    let printer = Printer::new(cli.global.output, cli.global.quiet, cli.global.verbose, connection);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime starts");
     let result = runtime.block_on(async {
         match &cli.command {

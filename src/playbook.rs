@@ -68,7 +68,9 @@ fn parameters(
     Ok(vec![
         ("LabName".into(), lab.to_string()),
         ("AlertTopicArn".into(), need(detection, "AlertTopicArn")?),
-        ("AuditQueueArn".into(), need(detection, "AuditQueueArn")?),
+        ("AuditRecorderArn".into(), need(detection, "AuditRecorderArn")?),
+        // The rule matches findings about this instance only: another lab's never start anything here.
+        ("InstanceId".into(), need(victim, "InstanceId")?),
         ("QuarantineSecurityGroupId".into(), need(victim, "QuarantineSecurityGroupId")?),
         ("VpcId".into(), need(victim, "VpcId")?),
         ("MinSeverity".into(), format_severity(min_severity)),
@@ -132,7 +134,7 @@ pub async fn health(ctx: &AwsContext, variant: Variant, stack: &StackInfo) -> Re
             problems.push(format!("rule {name} is not enabled"));
         }
         if targets < 2 {
-            problems.push(format!("rule {name} has {targets} targets, expected the playbook and the audit queue"));
+            problems.push(format!("rule {name} has {targets} targets, expected the playbook and the audit recorder"));
         }
     } else {
         problems.push("the stack has no RuleName output".into());

@@ -1,7 +1,8 @@
 //! The one place that writes to the terminal.
 //!
 //! Results go to stdout (text or JSON); progress goes to stderr, as live indicatif bars on a
-//! terminal in text mode, as plain lines otherwise, and not at all with `--quiet`.
+//! terminal in text mode, as plain lines otherwise, and not at all with `--quiet`. Every
+//! suggested `irlab ...` command it prints carries the user's connection (see `hint`).
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -11,6 +12,7 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::Error;
+use crate::hint;
 use crate::progress::{Progress, Reporter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -23,15 +25,21 @@ pub struct Printer {
     pub format: OutputFormat,
     pub quiet: bool,
     pub verbose: bool,
+    /// The connection options repeated in suggested commands.
+    connection: Vec<String>,
     bars: Option<MultiProgress>,
     tasks: Mutex<HashMap<String, ProgressBar>>,
 }
 
 impl Printer {
-    pub fn new(format: OutputFormat, quiet: bool, verbose: bool) -> Self {
+    pub fn new(format: OutputFormat, quiet: bool, verbose: bool, connection: Vec<String>) -> Self {
         let live = format == OutputFormat::Text && !quiet && std::io::stderr().is_terminal();
         let bars = live.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
-        Printer { format, quiet, verbose, bars, tasks: Mutex::new(HashMap::new()) }
+        Printer { format, quiet, verbose, connection, bars, tasks: Mutex::new(HashMap::new()) }
+    }
+
+    fn text(&self, line: &str) -> String {
+        hint::rewrite(line, &self.connection)
     }
 
     pub fn is_json(&self) -> bool {
@@ -41,7 +49,7 @@ impl Printer {
     /// A result line for the user (stdout, text mode only).
     pub fn out(&self, line: impl AsRef<str>) {
         if self.format == OutputFormat::Text {
-            self.suspend(|| println!("{}", line.as_ref()));
+            self.suspend(|| println!("{}", self.text(line.as_ref())));
         }
     }
 
@@ -55,21 +63,21 @@ impl Printer {
     /// A progress or status line (stderr), unless quiet.
     pub fn info(&self, line: impl AsRef<str>) {
         if !self.quiet {
-            self.suspend(|| eprintln!("{}", line.as_ref()));
+            self.suspend(|| eprintln!("{}", self.text(line.as_ref())));
         }
     }
 
     pub fn error(&self, err: &Error) {
         self.suspend(|| {
             let mut stderr = std::io::stderr().lock();
-            let _ = writeln!(stderr, "error: {err}");
+            let _ = writeln!(stderr, "error: {}", self.text(&err.to_string()));
             if self.verbose {
                 for cause in err.chain() {
                     let _ = writeln!(stderr, "  caused by: {cause}");
                 }
             }
             if let Some(hint) = &err.hint {
-                let _ = writeln!(stderr, "hint: {hint}");
+                let _ = writeln!(stderr, "hint: {}", self.text(hint));
             }
         });
     }

@@ -4,9 +4,9 @@
 use std::fmt::Write as _;
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Point {
     pub label: String,
     pub at: Timestamp,
@@ -14,7 +14,7 @@ pub struct Point {
     pub key: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Timeline {
     pub lab: String,
     pub run: String,

@@ -5,10 +5,14 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::audit::{Kind, Record};
+use crate::state::AttackRun;
+
 /// What one poll saw.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Observation {
-    /// Finding ids seen for the run (GuardDuty, or the audit queue for injected findings).
+    /// Finding ids of the run that reached the lab (the audit trail, and GuardDuty itself for
+    /// traffic and sample runs).
     pub findings: Vec<String>,
     /// The playbook's own verdict on the run: `SUCCEEDED`, `Success`, `RUNNING`, `FAILED`, ...
     pub playbook_status: Option<String>,
@@ -19,11 +23,31 @@ pub struct Observation {
     pub termination_protected: bool,
     pub stop_protected: bool,
     pub ir_status: Option<String>,
+    /// The finding the victim's containment tags name (`irlab:finding-id`).
+    pub contained_for: Option<String>,
     /// Volumes attached to the victim, and the state of the run's snapshot of each.
     pub volumes: Vec<String>,
     pub snapshots: BTreeMap<String, String>,
-    /// Notifications of the alert topic that name the victim.
+    /// Notifications of the alert topic that name one of the run's findings.
     pub notifications: usize,
+}
+
+/// The run's findings among the audit records: an injected run's own ids; for traffic, the
+/// expected finding types on the run's instance (GuardDuty chooses the ids).
+pub fn run_findings(run: &AttackRun, records: &[Record]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in records {
+        let Kind::Finding { id, finding_type, instance, .. } = &r.kind else { continue };
+        let ours = if run.finding_ids.is_empty() {
+            run.mode == "traffic" && *instance == run.instance && run.expected_findings.contains(finding_type)
+        } else {
+            run.finding_ids.contains(id)
+        };
+        if ours && !out.contains(id) {
+            out.push(id.clone());
+        }
+    }
+    out
 }
 
 /// What the run should lead to.
@@ -65,6 +89,18 @@ pub fn judge(o: &Observation, expect: Expect) -> Vec<Check> {
         return out;
     };
     let ok_status = matches!(o.playbook_status.as_deref(), Some("SUCCEEDED" | "Success"));
+    // The victim's state counts only once its containment tags name this run's finding: an
+    // earlier run's containment that was never reset satisfies nothing.
+    let this_run = o.contained_for.as_ref().is_some_and(|f| o.findings.contains(f));
+    let whose = |observed: String, ok: bool| {
+        if !ok || this_run {
+            return observed;
+        }
+        match &o.contained_for {
+            Some(f) => format!("{observed}, but from finding {f}, not this run's"),
+            None => format!("{observed}, but no containment of this run's finding is recorded"),
+        }
+    };
     out.push(check(
         "playbook succeeded",
         "SUCCEEDED",
@@ -77,29 +113,39 @@ pub fn judge(o: &Observation, expect: Expect) -> Vec<Check> {
         .filter(|(_, g)| g.as_slice() != [o.quarantine_group.clone()])
         .map(|(eni, g)| format!("{eni}: {}", g.join(",")))
         .collect();
+    let isolated = stray.is_empty() && !o.interface_groups.is_empty();
     out.push(check(
         "isolated",
         format!("every interface carries only {}", o.quarantine_group),
-        if stray.is_empty() { format!("{} interface(s) isolated", o.interface_groups.len()) } else { stray.join("; ") },
-        stray.is_empty() && !o.interface_groups.is_empty(),
+        whose(
+            if stray.is_empty() {
+                format!("{} interface(s) isolated", o.interface_groups.len())
+            } else {
+                stray.join("; ")
+            },
+            isolated,
+        ),
+        isolated && this_run,
     ));
+    let tagged = o.ir_status.as_deref() == Some("contained");
     out.push(check(
         "tagged contained",
-        "irlab:ir-status=contained",
-        o.ir_status.clone().unwrap_or_else(|| "no tag".into()),
-        o.ir_status.as_deref() == Some("contained"),
+        "irlab:ir-status=contained for this run's finding",
+        whose(o.ir_status.clone().unwrap_or_else(|| "no tag".into()), tagged),
+        tagged && this_run,
     ));
     out.push(check(
         "credentials revoked",
         "no instance profile association",
-        if o.profile_associated { "associated" } else { "none" },
-        !o.profile_associated,
+        whose((if o.profile_associated { "associated" } else { "none" }).to_string(), !o.profile_associated),
+        !o.profile_associated && this_run,
     ));
+    let protected = o.termination_protected && o.stop_protected;
     out.push(check(
         "protected",
         "termination and stop protection on",
-        format!("termination {}, stop {}", on_off(o.termination_protected), on_off(o.stop_protected)),
-        o.termination_protected && o.stop_protected,
+        whose(format!("termination {}, stop {}", on_off(o.termination_protected), on_off(o.stop_protected)), protected),
+        protected && this_run,
     ));
     let missing: Vec<&String> = o.volumes.iter().filter(|v| !o.snapshots.contains_key(*v)).collect();
     let unfinished: Vec<String> =
@@ -121,7 +167,7 @@ pub fn judge(o: &Observation, expect: Expect) -> Vec<Check> {
     ));
     out.push(check(
         "responders notified",
-        "a notification naming the victim",
+        "a notification naming this run's finding",
         format!("{} notification(s)", o.notifications),
         o.notifications > 0,
     ));
@@ -174,6 +220,7 @@ mod tests {
             termination_protected: true,
             stop_protected: true,
             ir_status: Some("contained".into()),
+            contained_for: Some("f1".into()),
             volumes: vec!["vol-1".into()],
             snapshots: BTreeMap::from([("vol-1".into(), "completed".into())]),
             notifications: 1,
@@ -220,21 +267,75 @@ mod tests {
     }
 
     #[test]
-    fn nothing_observed_yet_fails_every_check_that_needs_evidence() {
+    fn nothing_observed_yet_fails_every_check() {
         let checks = judge(&Observation::default(), Expect::Contained { snapshots_completed: true });
-        // No association is the one state "nothing observed" genuinely satisfies.
+        // Even "no profile association" needs this run's containment to count.
+        assert_eq!(failed(&checks).len(), checks.len());
+    }
+
+    #[test]
+    fn an_earlier_runs_containment_satisfies_none_of_this_runs_checks() {
+        // Attacked again (--force) while still contained from finding f0: the playbook of the new
+        // finding f1 has not finished, so its engine run and notification are not there yet.
+        let mut o = contained();
+        o.contained_for = Some("f0".into());
+        o.playbook_status = None;
+        o.notifications = 0;
+        o.snapshots.clear();
+        let checks = judge(&o, Expect::Contained { snapshots_completed: false });
         assert_eq!(
             failed(&checks),
             vec![
-                "finding arrived",
                 "playbook succeeded",
                 "isolated",
                 "tagged contained",
+                "credentials revoked",
                 "protected",
                 "evidence preserved",
                 "responders notified"
             ]
         );
+        assert!(checks[2].observed.contains("from finding f0, not this run's"), "{}", checks[2].observed);
+    }
+
+    fn run(mode: &str, finding_ids: &[&str]) -> AttackRun {
+        AttackRun {
+            id: "run-1".into(),
+            scenarios: vec!["tor-client".into()],
+            mode: mode.into(),
+            instance: "i-1".into(),
+            started_at: "2026-12-01T10:00:00Z".into(),
+            command_ids: vec![],
+            finding_ids: finding_ids.iter().map(|s| s.to_string()).collect(),
+            expected_findings: vec!["UnauthorizedAccess:EC2/TorClient".into()],
+            variant: None,
+            verified_at: None,
+        }
+    }
+
+    fn finding(id: &str, instance: &str) -> Record {
+        Record {
+            at: "2026-12-01T10:00:05Z".parse().unwrap(),
+            kind: Kind::Finding {
+                id: id.into(),
+                finding_type: "UnauthorizedAccess:EC2/TorClient".into(),
+                instance: instance.into(),
+                created_at: None,
+            },
+        }
+    }
+
+    #[test]
+    fn an_injected_run_owns_only_its_own_finding_ids() {
+        let records = [finding("old", "i-1"), finding("mine", "i-1"), finding("mine", "i-1")];
+        assert_eq!(run_findings(&run("inject", &["mine"]), &records), vec!["mine".to_string()]);
+    }
+
+    #[test]
+    fn a_traffic_run_owns_the_expected_findings_on_its_own_instance() {
+        let records = [finding("a", "i-1"), finding("b", "i-2")];
+        assert_eq!(run_findings(&run("traffic", &[]), &records), vec!["a".to_string()]);
+        assert!(run_findings(&run("sample", &[]), &records).is_empty());
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! Each playbook variant, deployed by `irlab up`, contains the victim when a finding-shaped event
-//! arrives on the default bus; checked in EC2 and the audit queue, never through irlab.
+//! arrives on the default bus; checked in EC2 and the audit trail, never through irlab.
 
 mod common;
 
 use aws_config::SdkConfig;
 use common::{
-    Standin, audit_messages, engines_left, finding_events, instance_tags, leftovers, notifications, outputs,
+    Standin, audit_messages, audit_now, engines_left, finding_events, instance_tags, leftovers, notifications, outputs,
     put_finding, wait_for_ir_status,
 };
 
@@ -13,21 +13,17 @@ struct Lab {
     instance: String,
     quarantine: String,
     app_group: String,
-    queue: String,
+    audit: String,
 }
 
 async fn lab(sdk: &SdkConfig) -> Lab {
     let v = outputs(sdk, "irlab-irlab-victim").await;
     let d = outputs(sdk, "irlab-irlab-detection").await;
-    // The stack output carries the AWS form of the URL; the stand-in answers on its own endpoint.
-    let queue_name = d["AuditQueueUrl"].rsplit('/').next().unwrap().to_string();
-    let sqs = aws_sdk_sqs::Client::new(sdk);
-    let queue = sqs.get_queue_url().queue_name(queue_name).send().await.unwrap().queue_url().unwrap().to_string();
     Lab {
         instance: v["InstanceId"].clone(),
         quarantine: v["QuarantineSecurityGroupId"].clone(),
         app_group: v["AppSecurityGroupId"].clone(),
-        queue,
+        audit: d["AuditLogGroupName"].clone(),
     }
 }
 
@@ -122,12 +118,13 @@ async fn contains_the_victim(variant: &str) {
     assert!(up.stdout.contains(&format!("playbook-{variant}")), "{}", up.stdout);
     let lab = lab(&sdk).await;
 
-    // A finding for an instance the lab does not own: skipped, said so, nothing changed.
+    // A finding for an instance the lab does not own starts nothing here: no run, no audit
+    // record, no notification, and the instance is unchanged.
     let (foreign, foreign_groups) = foreign_instance(&sdk).await;
-    let skipped = put_finding(&sdk, &foreign, "UnauthorizedAccess:EC2/TorClient", 8.0).await;
-    let msgs = audit_messages(&sdk, &lab.queue, |m| notifications(m).iter().any(|n| n.contains(&foreign))).await;
-    assert!(finding_events(&msgs).contains(&skipped), "the audit queue must see every event that fired: {msgs:?}");
-    assert!(notifications(&msgs).iter().any(|n| n.contains(&foreign)), "the skip must be notified: {msgs:?}");
+    put_finding(&sdk, &foreign, "UnauthorizedAccess:EC2/TorClient", 8.0).await;
+    s.idle();
+    let msgs = audit_now(&sdk, &lab.audit).await;
+    assert_eq!(msgs, Vec::<serde_json::Value>::new(), "another instance's finding reached the lab");
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let f = ec2.describe_instances().instance_ids(&foreign).send().await.unwrap();
     let f = &f.reservations()[0].instances()[0];
@@ -141,7 +138,7 @@ async fn contains_the_victim(variant: &str) {
     let finding = put_finding(&sdk, &lab.instance, "UnauthorizedAccess:EC2/TorClient", 8.0).await;
     assert_eq!(wait_for_ir_status(&sdk, &lab.instance, &["contained", "failed"]).await, "contained");
     assert_contained(&sdk, &lab, &finding, variant != "lambda").await;
-    let msgs = audit_messages(&sdk, &lab.queue, |m| notifications(m).iter().any(|n| n.contains(&lab.instance))).await;
+    let msgs = audit_messages(&sdk, &lab.audit, |m| notifications(m).iter().any(|n| n.contains(&lab.instance))).await;
     assert_eq!(finding_events(&msgs), vec![finding.clone()], "only the finding above the floor fired");
     assert!(notifications(&msgs).iter().any(|n| n.contains(&lab.instance) && n.contains(&finding)), "{msgs:?}");
 
@@ -163,7 +160,7 @@ async fn a_failure_is_marked_and_notified(variant: &str) {
     aws_sdk_ec2::Client::new(&sdk).delete_security_group().group_id(&lab.quarantine).send().await.unwrap();
     put_finding(&sdk, &lab.instance, "CryptoCurrency:EC2/BitcoinTool.B!DNS", 8.0).await;
     assert_eq!(wait_for_ir_status(&sdk, &lab.instance, &["contained", "failed"]).await, "failed");
-    let msgs = audit_messages(&sdk, &lab.queue, |m| notifications(m).iter().any(|n| n.contains(&lab.instance))).await;
+    let msgs = audit_messages(&sdk, &lab.audit, |m| notifications(m).iter().any(|n| n.contains(&lab.instance))).await;
     let notes = notifications(&msgs);
     assert!(notes.iter().any(|n| n.contains(&lab.instance) && n.to_lowercase().contains("fail")), "{notes:?}");
     s.irlab(&["down", "--yes"]).ok();
@@ -241,5 +238,6 @@ async fn playbook_set_swaps_the_variant_and_leaves_the_rest() {
 fn playbook_set_on_a_missing_lab_says_to_run_up() {
     let s = Standin::start();
     let r = s.irlab(&["playbook", "set", "lambda"]).code(1);
-    assert!(r.stderr.contains("irlab up --playbook lambda"), "{}", r.stderr);
+    let want = format!("irlab --local --endpoint-url {} up --playbook lambda", s.endpoint);
+    assert!(r.stderr.contains(&want), "{}", r.stderr);
 }

@@ -76,7 +76,9 @@ fn verify_without_a_run_says_to_attack_first() {
     let s = Standin::start();
     s.irlab(&["up", "--playbook", "lambda", "--quiet"]).ok();
     let r = s.irlab(&["verify"]).code(1);
-    assert!(r.stderr.contains("irlab attack"), "{}", r.stderr);
+    // The hint carries this user's connection: copied, it reaches this stand-in, not AWS.
+    let want = format!("`irlab --local --endpoint-url {} attack SCENARIO`", s.endpoint);
+    assert!(r.stderr.contains(&want), "{}", r.stderr);
     s.irlab(&["down", "--yes", "--quiet"]).ok();
 }
 

@@ -10,7 +10,8 @@ use crate::aws::{AwsContext, AwsResultExt};
 use crate::cli::{AttackArgs, AttackMode, Global};
 use crate::detector;
 use crate::error::{Error, Result};
-use crate::finding::Simulated;
+use crate::evidence::{FINDING_TAG, STATUS_TAG};
+use crate::finding::{self, Simulated};
 use crate::lab::{LabName, Part};
 use crate::printer::Printer;
 use crate::scenario::{self, Scenario};
@@ -32,6 +33,27 @@ pub async fn run(g: &Global, args: &AttackArgs, p: &Printer) -> Result<()> {
     let victim =
         stacks::describe(&ctx, &lab.stack_name(Part::Victim)).await?.ok_or_else(|| not_deployed(&lab, &ctx))?;
     let instance = victim.output("InstanceId").ok_or_else(|| not_deployed(&lab, &ctx))?.to_string();
+    let detector = detector::find(&ctx).await?;
+    match &detector {
+        Some(d) if d.enabled => {}
+        Some(d) => {
+            return Err(Error::problem(format!(
+                "GuardDuty detector {} is disabled: nothing would detect the attack",
+                d.id
+            ))
+            .with_hint("run `irlab up` to enable it again"));
+        }
+        None => {
+            return Err(Error::problem(format!(
+                "GuardDuty has no detector in {}: nothing would detect the attack",
+                ctx.region
+            ))
+            .with_hint("run `irlab up` to create it again"));
+        }
+    }
+    if mode != AttackMode::Sample {
+        check_not_contained(&ctx, &instance, args.force, p).await?;
+    }
     let started_at = jiff::Timestamp::now();
     let mut run = AttackRun {
         id: format!("run-{}", started_at.strftime("%Y%m%d-%H%M%S")),
@@ -46,10 +68,21 @@ pub async fn run(g: &Global, args: &AttackArgs, p: &Printer) -> Result<()> {
         verified_at: None,
     };
 
+    if mode == AttackMode::Inject {
+        run.finding_ids = scenarios.iter().map(|_| finding::new_id()).collect();
+    }
+    // Recorded before anything is sent: if sending fails half-way, verify can still judge
+    // what did go out.
+    state.runs.push(run.clone());
+    let excess = state.runs.len().saturating_sub(RUNS_KEPT);
+    state.runs.drain(..excess);
+    state.save(&ctx, &lab).await?;
+
+    let detector = detector.expect("checked above");
     match mode {
         AttackMode::Inject => {
-            for s in &scenarios {
-                let id = Simulated {
+            for (s, id) in scenarios.iter().zip(&run.finding_ids) {
+                Simulated {
                     account: &me.account,
                     region: &ctx.region,
                     instance_id: &instance,
@@ -57,16 +90,12 @@ pub async fn run(g: &Global, args: &AttackArgs, p: &Printer) -> Result<()> {
                     severity: s.inject.severity,
                     title: &s.inject.title,
                 }
-                .put(&ctx)
+                .put(&ctx, id)
                 .await?;
                 p.info(format!("{}: put a simulated {} finding ({id}) for {instance}", s.id, s.inject.finding_type));
-                run.finding_ids.push(id);
             }
         }
         AttackMode::Sample => {
-            let detector = detector::find(&ctx).await?.ok_or_else(|| {
-                Error::problem("GuardDuty has no detector in this region").with_hint("run `irlab up` first")
-            })?;
             let types: Vec<String> = run.expected_findings.clone();
             ctx.guardduty()
                 .create_sample_findings()
@@ -76,15 +105,12 @@ pub async fn run(g: &Global, args: &AttackArgs, p: &Printer) -> Result<()> {
                 .await
                 .aws(|| format!("creating GuardDuty sample findings on detector {}", detector.id), &ctx)?;
             p.info(format!("GuardDuty created sample findings: {}", types.join(", ")));
-            p.info("note: sample findings name a placeholder instance (i-99999999), so the playbook skips them and says so in its notification");
+            p.info("note: sample findings name a placeholder instance (i-99999999), so no lab's playbook answers them: they show GuardDuty's finding shapes, not a response");
         }
         AttackMode::Traffic => {
             check_online(&ctx, &instance).await?;
             for s in &scenarios {
                 if let Some(list) = &s.traffic.threat_list {
-                    let detector = detector::find(&ctx).await?.ok_or_else(|| {
-                        Error::problem("GuardDuty has no detector in this region").with_hint("run `irlab up` first")
-                    })?;
                     let detection = stacks::describe(&ctx, &lab.stack_name(Part::Detection))
                         .await?
                         .ok_or_else(|| not_deployed(&lab, &ctx))?;
@@ -120,10 +146,12 @@ pub async fn run(g: &Global, args: &AttackArgs, p: &Printer) -> Result<()> {
         }
     }
 
-    state.runs.push(run.clone());
-    let excess = state.runs.len().saturating_sub(RUNS_KEPT);
-    state.runs.drain(..excess);
-    state.save(&ctx, &lab).await?;
+    if !run.command_ids.is_empty() {
+        if let Some(r) = state.runs.iter_mut().find(|r| r.id == run.id) {
+            r.command_ids = run.command_ids.clone();
+        }
+        state.save(&ctx, &lab).await?;
+    }
 
     let wait = match mode {
         AttackMode::Inject | AttackMode::Sample => Duration::from_secs(10),
@@ -143,7 +171,7 @@ pub async fn run(g: &Global, args: &AttackArgs, p: &Printer) -> Result<()> {
     p.out(match mode {
         AttackMode::Inject => "the playbook answers within seconds".to_string(),
         AttackMode::Sample => {
-            "sample findings reach EventBridge within about 5 minutes; the playbook skips their placeholder instance"
+            "sample findings appear in GuardDuty within minutes; they name no lab's victim, so no playbook runs"
                 .to_string()
         }
         AttackMode::Traffic => format!("GuardDuty typically reports this within {}", humantime::format_duration(wait)),
@@ -172,6 +200,32 @@ fn chosen(args: &AttackArgs) -> Result<Vec<Scenario>> {
     }
     out.dedup_by(|a, b| a.id == b.id);
     Ok(out)
+}
+
+/// One attack at a time per victim: a victim still contained from an earlier run is reset first,
+/// or its containment would pass this run's checks before this run's playbook did anything.
+async fn check_not_contained(ctx: &AwsContext, instance: &str, force: bool, p: &Printer) -> Result<()> {
+    let desc = ctx
+        .ec2()
+        .describe_instances()
+        .instance_ids(instance)
+        .send()
+        .await
+        .aws(|| format!("describing {instance}"), ctx)?;
+    let Some(i) = desc.reservations().iter().flat_map(|r| r.instances()).next() else { return Ok(()) };
+    let tag = |k: &str| i.tags().iter().find(|t| t.key() == Some(k)).and_then(|t| t.value()).map(String::from);
+    let Some(status) = tag(STATUS_TAG) else { return Ok(()) };
+    let finding = tag(FINDING_TAG).unwrap_or_else(|| "an unknown finding".into());
+    let what = format!("the victim {instance} is still {status} from an earlier run (finding {finding})");
+    if force {
+        p.info(format!(
+            "warning: {what}; attacking anyway (--force): verify counts only this run's evidence, so it passes once this run's playbook has contained the victim again"
+        ));
+        return Ok(());
+    }
+    Err(Error::problem(what).with_hint(
+        "run `irlab reset` first; or pass --force to attack anyway (verify then waits for this run's own containment)",
+    ))
 }
 
 /// Run Command reaches only managed instances whose agent is online.

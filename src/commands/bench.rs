@@ -1,23 +1,23 @@
 //! `irlab bench --local`: event-to-contained time of each playbook variant on the stand-in.
 //!
-//! For each variant it deploys the lab, then per run launches a fresh lab-tagged instance beside
-//! the victim, puts a simulated finding for it, and times until the instance is tagged
-//! `irlab:ir-status=contained`. It measures the engines' orchestration, not AWS's latency.
+//! For each variant it deploys the lab, then per run puts a simulated finding for the victim,
+//! times until the victim is tagged `irlab:ir-status=contained`, and resets it (untimed) for the
+//! next run. The lab's rule answers findings about its own victim only, so the bench uses that
+//! victim. It measures the engines' orchestration, not AWS's latency.
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_ec2::types::{Filter, IamInstanceProfileSpecification, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::types::Filter;
 use serde::Serialize;
 use serde_json::json;
 
 use crate::aws::{AwsContext, AwsResultExt};
 use crate::cli::{BenchArgs, Global};
 use crate::error::{Error, Result};
-use crate::finding::Simulated;
-use crate::lab::{LAB_TAG, LabName, Part, Variant};
+use crate::finding::{self, Simulated};
+use crate::lab::{Part, Variant};
 use crate::printer::Printer;
 use crate::stacks;
-use crate::teardown;
 
 #[derive(Debug, Serialize)]
 pub struct Row {
@@ -46,9 +46,12 @@ pub async fn run(g: &Global, args: &BenchArgs, p: &Printer) -> Result<()> {
     for variant in variants {
         p.info(format!("{variant}: deploying"));
         super::myself(g, &["up", "--playbook", variant.as_str(), "--quiet"])?;
+        let instance = stacks::describe(&ctx, &lab.stack_name(Part::Victim))
+            .await?
+            .and_then(|v| v.output("InstanceId").map(String::from))
+            .ok_or_else(|| Error::failure("the victim stack has no instance after `irlab up`"))?;
         let mut times = Vec::new();
         for i in 0..args.runs {
-            let instance = launch_victim(&ctx, &lab).await?;
             let started = Instant::now();
             Simulated {
                 account: &me.account,
@@ -58,7 +61,7 @@ pub async fn run(g: &Global, args: &BenchArgs, p: &Printer) -> Result<()> {
                 severity: 8.0,
                 title: "irlab bench",
             }
-            .put(&ctx)
+            .put(&ctx, &finding::new_id())
             .await?;
             let status = wait_contained(&ctx, &instance, Duration::from_secs(120)).await?;
             let ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -67,7 +70,7 @@ pub async fn run(g: &Global, args: &BenchArgs, p: &Printer) -> Result<()> {
             }
             p.info(format!("{variant}: run {}/{}: {ms:.0} ms", i + 1, args.runs));
             times.push(ms);
-            release(&ctx, &instance).await?;
+            super::myself(g, &["reset", "--quiet"])?;
         }
         rows.push(row(variant, &times));
     }
@@ -98,49 +101,6 @@ fn row(variant: Variant, times: &[f64]) -> Row {
     Row { variant, runs: n, median_ms: median, min_ms: sorted[0], max_ms: sorted[n - 1], stdev_ms: var.sqrt() }
 }
 
-/// A fresh instance like the victim: same image, subnet, group, profile and lab tag.
-async fn launch_victim(ctx: &AwsContext, lab: &LabName) -> Result<String> {
-    let victim = stacks::describe(ctx, &lab.stack_name(Part::Victim))
-        .await?
-        .ok_or_else(|| Error::failure("the victim stack vanished during the benchmark"))?;
-    let out = |k: &str| {
-        victim.output(k).map(String::from).ok_or_else(|| Error::failure(format!("victim stack has no output {k}")))
-    };
-    let ec2 = ctx.ec2();
-    let original = ec2
-        .describe_instances()
-        .instance_ids(out("InstanceId")?)
-        .send()
-        .await
-        .aws(|| "describing the victim".into(), ctx)?;
-    let image = original
-        .reservations()
-        .iter()
-        .flat_map(|r| r.instances())
-        .find_map(|i| i.image_id())
-        .unwrap_or_default()
-        .to_string();
-    let tags = TagSpecification::builder()
-        .resource_type(ResourceType::Instance)
-        .tags(Tag::builder().key(LAB_TAG).value(lab.as_str()).build())
-        .tags(Tag::builder().key("Name").value("irlab-bench").build())
-        .build();
-    let run = ec2
-        .run_instances()
-        .image_id(image)
-        .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
-        .subnet_id(out("SubnetId")?)
-        .security_group_ids(out("AppSecurityGroupId")?)
-        .iam_instance_profile(IamInstanceProfileSpecification::builder().arn(out("InstanceProfileArn")?).build())
-        .tag_specifications(tags)
-        .min_count(1)
-        .max_count(1)
-        .send()
-        .await
-        .aws(|| "launching a benchmark instance".into(), ctx)?;
-    Ok(run.instances().first().and_then(|i| i.instance_id()).unwrap_or_default().to_string())
-}
-
 async fn wait_contained(ctx: &AwsContext, instance: &str, timeout: Duration) -> Result<String> {
     let deadline = Instant::now() + timeout;
     let filter = Filter::builder().name("resource-id").values(instance).build();
@@ -162,18 +122,6 @@ async fn wait_contained(ctx: &AwsContext, instance: &str, timeout: Duration) -> 
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-/// Lifts the protections the playbook set and terminates the run's instance.
-async fn release(ctx: &AwsContext, instance: &str) -> Result<()> {
-    teardown::lift_protection(ctx, instance).await?;
-    ctx.ec2()
-        .terminate_instances()
-        .instance_ids(instance)
-        .send()
-        .await
-        .aws(|| format!("terminating {instance}"), ctx)?;
-    Ok(())
 }
 
 #[cfg(test)]

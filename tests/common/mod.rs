@@ -166,10 +166,14 @@ pub async fn leftovers(sdk: &SdkConfig, lab: &str) -> Vec<String> {
     {
         left.push(format!("parameter {}", p.name().unwrap()));
     }
+    // A detector the lab created is the lab's leftover only once no other lab holds it: the
+    // detector belongs to the account, and the last lab to leave removes it.
+    let labs = ssm.get_parameters_by_path().path("/irlab/").recursive(true).send().await.unwrap();
+    let others = labs.parameters().iter().filter_map(|p| p.name()).any(|n| n.ends_with("/state"));
     let gd = aws_sdk_guardduty::Client::new(sdk);
     for id in gd.list_detectors().send().await.unwrap().detector_ids() {
         let d = gd.get_detector().detector_id(id).send().await.unwrap();
-        if d.tags().and_then(|t| t.get("irlab:lab")).map(String::as_str) == Some(lab) {
+        if d.tags().and_then(|t| t.get("irlab:lab")).map(String::as_str) == Some(lab) && !others {
             left.push(format!("detector {id}"));
         }
     }
@@ -239,33 +243,77 @@ pub async fn wait_for_ir_status(sdk: &SdkConfig, instance: &str, done: &[&str]) 
     }
 }
 
-/// Messages of the audit queue until `want` says it has seen enough (or 60 s pass).
+/// Records of a lab's audit trail (the log group `AuditLogGroupName`, one JSON line per finding
+/// event and per notification), read until `want` says it has seen enough (or 60 s pass).
 pub async fn audit_messages(
     sdk: &SdkConfig,
-    queue_url: &str,
+    group: &str,
     want: impl Fn(&[serde_json::Value]) -> bool,
 ) -> Vec<serde_json::Value> {
-    let sqs = aws_sdk_sqs::Client::new(sdk);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let mut seen = Vec::new();
-    while !want(&seen) && std::time::Instant::now() < deadline {
-        let out = sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap();
-        for m in out.messages() {
-            seen.push(serde_json::from_str(m.body().unwrap()).unwrap_or(serde_json::Value::Null));
-            sqs.delete_message().queue_url(queue_url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
+    loop {
+        let seen = audit_now(sdk, group).await;
+        if want(&seen) || std::time::Instant::now() >= deadline {
+            return seen;
         }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    seen
 }
 
-/// SNS notifications (as delivered to SQS) among audit messages.
+/// Every record of the audit trail now, oldest first.
+pub async fn audit_now(sdk: &SdkConfig, group: &str) -> Vec<serde_json::Value> {
+    let logs = aws_sdk_cloudwatchlogs::Client::new(sdk);
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let page = logs.filter_log_events().log_group_name(group).set_next_token(token).send().await.unwrap();
+        for e in page.events() {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(e.message().unwrap_or_default()) {
+                if v.get("detail-type").is_some() || v["Type"] == "Notification" {
+                    out.push(v);
+                }
+            }
+        }
+        token = page.next_token().map(String::from);
+        if token.is_none() {
+            return out;
+        }
+    }
+}
+
+/// A plain HTTP request to the stand-in's own control API (`/moto-api/...`).
+fn control(endpoint: &str, method: &str, path: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+impl Standin {
+    /// Waits until the stand-in has no background work left (deliveries, invocations): after
+    /// this, whatever an event was going to cause has happened.
+    pub fn idle(&self) {
+        let answer = control(&self.endpoint, "GET", "/moto-api/irlab/idle?timeout=60", "");
+        assert!(answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"), "stand-in busy: {answer}");
+    }
+
+    /// Holds every EventBridge delivery back by `seconds` (0 delivers at once again).
+    pub fn delay_deliveries(&self, seconds: f64) {
+        let answer =
+            control(&self.endpoint, "POST", "/moto-api/irlab/events/delay", &format!("{{\"seconds\": {seconds}}}"));
+        assert!(answer.contains(" 200 "), "{answer}");
+    }
+}
+
+/// SNS notifications (the `Sns` object the audit recorder keeps) among audit records.
 pub fn notifications(messages: &[serde_json::Value]) -> Vec<String> {
     messages
         .iter()
@@ -276,7 +324,7 @@ pub fn notifications(messages: &[serde_json::Value]) -> Vec<String> {
         .collect()
 }
 
-/// GuardDuty finding events (as EventBridge delivered them) among audit messages.
+/// GuardDuty finding events (as EventBridge delivered them) among audit records.
 pub fn finding_events(messages: &[serde_json::Value]) -> Vec<String> {
     messages
         .iter()

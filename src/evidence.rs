@@ -1,0 +1,250 @@
+//! A run's evidence: where it lives (read once from the stacks), and one pass that collects the
+//! state `verify` judges and `report` draws. Only evidence of the run counts: the engine run that
+//! answered one of its findings, notifications and audit records naming them, the containment
+//! tags and snapshots made for them. Nothing an earlier run left can satisfy a check.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{Filter, InstanceAttributeName};
+use jiff::{SignedDuration, Timestamp};
+
+use crate::audit::{self, Record};
+use crate::aws::{AwsContext, AwsResultExt};
+use crate::engine_run;
+use crate::error::{Error, Result};
+use crate::lab::{LabName, Part, Variant};
+use crate::playbook;
+use crate::report::{ATTACK, CONTAINED, FINDING, Point, Timeline};
+use crate::stacks::{self, StackInfo};
+use crate::state::AttackRun;
+use crate::verify::{self, Observation};
+
+/// The instance tags the playbooks write while they contain.
+pub const STATUS_TAG: &str = "irlab:ir-status";
+pub const FINDING_TAG: &str = "irlab:finding-id";
+
+/// How far before the recorded start of a run its evidence is looked for: the run's start is
+/// this machine's clock, the evidence's times are AWS's.
+const CLOCK_SKEW: SignedDuration = SignedDuration::from_secs(30);
+
+/// Where the evidence lives, read once from the stacks.
+pub struct Sources {
+    pub quarantine_group: String,
+    pub audit_group: String,
+    pub trail_bucket: Option<String>,
+    pub variant: Option<Variant>,
+    pub playbook: Option<StackInfo>,
+}
+
+impl Sources {
+    pub async fn load(ctx: &AwsContext, lab: &LabName) -> Result<Sources> {
+        let missing = || Error::problem(format!("lab {lab} is not fully deployed")).with_hint("run `irlab up`");
+        let (victim_name, detection_name) = (lab.stack_name(Part::Victim), lab.stack_name(Part::Detection));
+        let (victim, detection, deployed) = futures::try_join!(
+            stacks::describe(ctx, &victim_name),
+            stacks::describe(ctx, &detection_name),
+            playbook::deployed(ctx, lab),
+        )?;
+        let (victim, detection) = (victim.ok_or_else(missing)?, detection.ok_or_else(missing)?);
+        let audit_group = detection.output("AuditLogGroupName").ok_or_else(missing)?.to_string();
+        let (variant, playbook) = deployed.into_iter().next().map_or((None, None), |(v, s)| (Some(v), Some(s)));
+        Ok(Sources {
+            quarantine_group: victim.output("QuarantineSecurityGroupId").unwrap_or_default().to_string(),
+            trail_bucket: detection.output("TrailBucketName").map(String::from),
+            audit_group,
+            variant,
+            playbook,
+        })
+    }
+}
+
+/// The earliest time evidence of `run` can carry.
+pub fn since(run: &AttackRun) -> Timestamp {
+    let started: Timestamp = run.started_at.parse().unwrap_or_else(|_| Timestamp::now());
+    started - CLOCK_SKEW
+}
+
+/// One poll: everything `verify` judges, for this run only.
+pub async fn collect(ctx: &AwsContext, s: &Sources, run: &AttackRun) -> Result<(Observation, Vec<Record>)> {
+    let ec2 = ctx.ec2();
+    let instance = run.instance.as_str();
+    let since = since(run);
+    let records = audit::read(ctx, &s.audit_group, since).await?;
+    let mut o = Observation {
+        quarantine_group: s.quarantine_group.clone(),
+        findings: verify::run_findings(run, &records),
+        ..Observation::default()
+    };
+    if run.mode == "traffic" || run.mode == "sample" {
+        for id in guardduty_findings(ctx, run, since).await? {
+            if !o.findings.contains(&id) {
+                o.findings.push(id);
+            }
+        }
+    }
+    o.notifications = records.iter().filter(|r| r.notifies_about(&o.findings)).count();
+
+    let desc =
+        ec2.describe_instances().instance_ids(instance).send().await.aws(|| format!("describing {instance}"), ctx)?;
+    if let Some(i) = desc.reservations().iter().flat_map(|r| r.instances()).next() {
+        for eni in i.network_interfaces() {
+            o.interface_groups.insert(
+                eni.network_interface_id().unwrap_or_default().to_string(),
+                eni.groups().iter().filter_map(|g| g.group_id()).map(String::from).collect(),
+            );
+        }
+        o.volumes = i.block_device_mappings().iter().filter_map(|b| b.ebs()?.volume_id()).map(String::from).collect();
+        let tag = |k: &str| i.tags().iter().find(|t| t.key() == Some(k)).and_then(|t| t.value()).map(String::from);
+        o.ir_status = tag(STATUS_TAG);
+        o.contained_for = tag(FINDING_TAG);
+    }
+    let assoc = ec2
+        .describe_iam_instance_profile_associations()
+        .filters(Filter::builder().name("instance-id").values(instance).build())
+        .send()
+        .await
+        .aws(|| format!("reading the profile associations of {instance}"), ctx)?;
+    o.profile_associated =
+        assoc.iam_instance_profile_associations().iter().any(|a| a.state().is_some_and(|s| s.as_str() == "associated"));
+    for attr in [InstanceAttributeName::DisableApiTermination, InstanceAttributeName::DisableApiStop] {
+        let a = ec2
+            .describe_instance_attribute()
+            .instance_id(instance)
+            .attribute(attr.clone())
+            .send()
+            .await
+            .aws(|| format!("reading the protection of {instance}"), ctx)?;
+        match attr {
+            InstanceAttributeName::DisableApiTermination => {
+                o.termination_protected = a.disable_api_termination().and_then(|b| b.value()) == Some(true)
+            }
+            _ => o.stop_protected = a.disable_api_stop().and_then(|b| b.value()) == Some(true),
+        }
+    }
+    let snaps = ec2
+        .describe_snapshots()
+        .owner_ids("self")
+        .filters(Filter::builder().name("tag:irlab:instance").values(instance).build())
+        .send()
+        .await
+        .aws(|| format!("listing the snapshots of {instance}"), ctx)?;
+    o.snapshots = snaps
+        .snapshots()
+        .iter()
+        .filter(|sn| {
+            sn.tags()
+                .iter()
+                .any(|t| t.key() == Some(FINDING_TAG) && t.value().is_some_and(|v| o.findings.iter().any(|f| f == v)))
+        })
+        .filter_map(|sn| Some((sn.volume_id()?.to_string(), sn.state()?.as_str().to_string())))
+        .collect::<BTreeMap<_, _>>();
+    if let (Some(variant), Some(stack)) = (s.variant, &s.playbook) {
+        o.playbook_status = engine_run::find(ctx, variant, stack, &o.findings, since, false).await?.map(|r| r.status);
+    }
+    Ok((o, records))
+}
+
+/// GuardDuty's own findings of the run: the expected types on the run's instance (the samples'
+/// placeholder for sample mode), updated since the run started.
+async fn guardduty_findings(ctx: &AwsContext, run: &AttackRun, since: Timestamp) -> Result<Vec<String>> {
+    let Some(d) = crate::detector::find(ctx).await? else { return Ok(Vec::new()) };
+    let gd = ctx.guardduty();
+    let mut ids = Vec::new();
+    let mut token = None;
+    loop {
+        let page = gd
+            .list_findings()
+            .detector_id(&d.id)
+            .set_next_token(token)
+            .send()
+            .await
+            .aws(|| "listing GuardDuty findings".into(), ctx)?;
+        ids.extend(page.finding_ids().iter().cloned());
+        token = page.next_token().filter(|t| !t.is_empty()).map(String::from);
+        if token.is_none() {
+            break;
+        }
+    }
+    let target = if run.mode == "sample" { "i-99999999" } else { run.instance.as_str() };
+    let mut out = Vec::new();
+    // GetFindings takes at most 50 ids.
+    for chunk in ids.chunks(50) {
+        let found = gd
+            .get_findings()
+            .detector_id(&d.id)
+            .set_finding_ids(Some(chunk.to_vec()))
+            .send()
+            .await
+            .aws(|| "reading GuardDuty findings".into(), ctx)?;
+        for f in found.findings() {
+            let on = f.resource().and_then(|r| r.instance_details()).and_then(|i| i.instance_id()).unwrap_or_default();
+            let updated = f.updated_at().and_then(|t| t.parse::<Timestamp>().ok());
+            if on == target
+                && run.expected_findings.iter().any(|t| Some(t.as_str()) == f.r#type())
+                && updated.is_none_or(|u| u >= since)
+            {
+                out.push(f.id().unwrap_or_default().to_string());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The run's timeline: attack, finding, delivery, playbook start and steps, contained,
+/// notified, verified. `records` are the audit records since the run started.
+pub async fn timeline(
+    ctx: &AwsContext,
+    lab: &LabName,
+    s: &Sources,
+    records: &[Record],
+    run: &AttackRun,
+) -> Result<Timeline> {
+    let mut points = Vec::new();
+    let started: Timestamp = run.started_at.parse().unwrap_or_else(|_| Timestamp::now());
+    points.push(Point { label: ATTACK.into(), at: started, key: true });
+    let findings = verify::run_findings(run, records);
+    if let Some((r, created)) = records.iter().find_map(|r| match &r.kind {
+        audit::Kind::Finding { id, created_at, .. } if findings.contains(id) => Some((r, *created_at)),
+        _ => None,
+    }) {
+        points.push(Point { label: FINDING.into(), at: created.unwrap_or(r.at), key: true });
+        points.push(Point { label: "event delivered (audit trail)".into(), at: r.at, key: false });
+    }
+    if let Some(r) = records.iter().find(|r| r.notifies_about(&findings)) {
+        points.push(Point { label: "responders notified".into(), at: r.at, key: false });
+    }
+    let variant = run.variant.as_deref().and_then(|v| Variant::ALL.into_iter().find(|x| x.as_str() == v)).or(s.variant);
+    if variant == s.variant
+        && let (Some(v), Some(stack)) = (variant, &s.playbook)
+        && let Some(r) = engine_run::find(ctx, v, stack, &findings, since(run), true).await?
+    {
+        let engine = match v {
+            Variant::Lambda => "Lambda",
+            Variant::StepFunctions => "Step Functions",
+            Variant::Ssm => "SSM Automation",
+        };
+        if let Some(t) = r.started {
+            points.push(Point { label: format!("playbook started ({engine})"), at: t, key: false });
+        }
+        for (name, t) in r.steps {
+            points.push(Point { label: format!("step: {name}"), at: t, key: false });
+        }
+        if let Some(t) = r.contained {
+            points.push(Point { label: CONTAINED.into(), at: t, key: true });
+        }
+    }
+    if let Some(v) = run.verified_at.as_deref().and_then(|t| t.parse().ok()) {
+        points.push(Point { label: "verified".into(), at: v, key: true });
+    }
+    Ok(Timeline::new(Timeline {
+        lab: lab.to_string(),
+        run: run.id.clone(),
+        scenarios: run.scenarios.clone(),
+        mode: run.mode.clone(),
+        variant: variant.map(|v| v.as_str().to_string()),
+        instance: run.instance.clone(),
+        points,
+        time_to_detect: None,
+        time_to_contain: None,
+    }))
+}
