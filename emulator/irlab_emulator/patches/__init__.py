@@ -30,6 +30,7 @@ MODULES = [
     "ssm_run_command",
     "stepfunctions",
     "ssm_automation",
+    "faults",
 ]
 
 _lock = threading.Lock()
