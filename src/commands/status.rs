@@ -135,7 +135,7 @@ pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
         ebs_gb: instance.as_ref().map(|i| i.volume_gb).unwrap_or(0),
         snapshot_gb: snapshots.len() as u64 * instance.as_ref().map(|i| i.volume_gb).unwrap_or(8),
         public_ipv4: instance.as_ref().map(|i| u32::from(i.public_ip.is_some())).unwrap_or(0),
-        guardduty_enabled_by_lab: detector.as_ref().is_some_and(|d| d.enabled && d.ownership.starts_with("created")),
+        guardduty_enabled_by_lab: detector.as_ref().is_some_and(|d| d.enabled && d.ownership == "owned"),
         trail_logging: trail.as_ref().is_some_and(|t| t.logging),
     };
     let deployed = state.is_some() || det.is_some() || victim.is_some() || !deployed_playbooks.is_empty();
@@ -157,9 +157,10 @@ pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
 fn detector_view(lab: &LabName, state: Option<&LabState>, d: &DetectorInfo) -> DetectorView {
     let record = state.and_then(|s| s.detector.as_ref()).filter(|r| r.id == d.id);
     let ownership = match record.map(|r| r.ownership) {
-        Some(Ownership::Owned) => "created by a lab, shared",
-        Some(Ownership::Adopted) => "adopted, shared",
-        None if d.owner_lab.as_deref() == Some(lab.as_str()) => "created by this lab",
+        // "owned": a lab created it, and the last lab to leave deletes it.
+        Some(Ownership::Owned) => "owned",
+        Some(Ownership::Adopted) => "adopted",
+        None if d.owner_lab.as_deref() == Some(lab.as_str()) => "owned",
         None => "not the lab's",
     };
     DetectorView { id: d.id.clone(), enabled: d.enabled, ownership: ownership.into() }
