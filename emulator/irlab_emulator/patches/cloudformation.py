@@ -14,7 +14,13 @@ module replaces the orchestration around moto's per-type models:
   successful one leaves it ``DELETE_COMPLETE``, visible by stack id only;
 * stack-level tags propagate to the resources (see ``_cfn.TAGGERS``);
 * updates and change sets emit per-resource events and only touch resources
-  whose resolved properties changed; a change set with no changes is FAILED.
+  whose resolved properties changed; a change set with no changes is FAILED;
+* a stack name (CreateStack, CREATE change sets) and a change set name are
+  claimed atomically: concurrent requests never create two of them;
+* ``ClientRequestToken`` (CreateStack, UpdateStack, DeleteStack,
+  ExecuteChangeSet) and CreateChangeSet's ``ClientToken`` make a retry the same
+  request, answered without doing it again; every stack event carries the
+  token of the operation that caused it.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import inspect
 import json
 import logging
 import re
+import threading
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -50,6 +57,17 @@ log = logging.getLogger("irlab_emulator.cloudformation")
 _ON_FAILURE: contextvars.ContextVar[str] = contextvars.ContextVar(
     "irlab_on_failure", default="ROLLBACK"
 )
+# ClientRequestToken of the stack operation being served: the idempotency token,
+# and the token every event of the operation carries
+_REQUEST_TOKEN: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "irlab_request_token", default=None
+)
+# ClientToken of the CreateChangeSet request being served
+_CLIENT_TOKEN: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "irlab_client_token", default=None
+)
+# Check-and-claim of stack and change set names, change set execution: one at a time
+_names_lock = threading.Lock()
 
 LIVE_STATES = {
     "CREATE_COMPLETE",
@@ -960,26 +978,38 @@ def _backend_create_stack(
     timeout_in_mins: int | None = None,
     stack_policy_body: str | None = None,
 ) -> Stack:
-    if name in [stack.name for stack in self.stacks.values()]:
-        raise AlreadyExistsException(f"Stack [{name}] already exists")
-    stack_id = generate_stack_id(name, self.region_name, self.account_id)
-    new_stack = Stack(
-        stack_id=stack_id,
-        name=name,
-        template=template,
-        parameters=parameters,
-        account_id=self.account_id,
-        region_name=self.region_name,
-        notification_arns=notification_arns,
-        tags=tags,
-        role_arn=role_arn,
-        cross_stack_resources=self.exports,
-        enable_termination_protection=enable_termination_protection,
-        timeout_in_mins=timeout_in_mins,
-        stack_policy_body=stack_policy_body,
-    )
-    dependency_order(new_stack.template_dict.get("Resources") or {})  # template validation
-    self.stacks[stack_id] = new_stack
+    token = _REQUEST_TOKEN.get()
+    # The name check and the claim are one step: concurrent requests for one name
+    # never create two stacks. The resources are created after the claim.
+    with _names_lock:
+        created_by_token: dict[tuple[str, str], str] = self.__dict__.setdefault("irlab_create_tokens", {})
+        if token and (name, token) in created_by_token:
+            earlier = self.stacks.get(created_by_token[(name, token)])
+            if earlier is not None:  # a retry of the request that created it
+                return earlier
+        if name in [stack.name for stack in self.stacks.values()]:
+            raise AlreadyExistsException(f"Stack [{name}] already exists")
+        stack_id = generate_stack_id(name, self.region_name, self.account_id)
+        new_stack = Stack(
+            stack_id=stack_id,
+            name=name,
+            template=template,
+            parameters=parameters,
+            account_id=self.account_id,
+            region_name=self.region_name,
+            notification_arns=notification_arns,
+            tags=tags,
+            role_arn=role_arn,
+            cross_stack_resources=self.exports,
+            enable_termination_protection=enable_termination_protection,
+            timeout_in_mins=timeout_in_mins,
+            stack_policy_body=stack_policy_body,
+        )
+        dependency_order(new_stack.template_dict.get("Resources") or {})  # template validation
+        new_stack.status = "CREATE_IN_PROGRESS"
+        self.stacks[stack_id] = new_stack
+        if token:
+            created_by_token[(name, token)] = stack_id
     new_stack._add_stack_event("CREATE_IN_PROGRESS", resource_status_reason="User Initiated")
     new_stack.create_resources()
     self._irlab_register_exports(new_stack)
@@ -1005,6 +1035,20 @@ def _find_stack(self: CloudFormationBackend, name_or_stack_id: str) -> Stack | N
     return None
 
 
+def _seen_token(stack: Any, operation: str) -> bool:
+    """Whether the token of the request being served already named an
+    ``operation`` request on ``stack`` (a retry); records it otherwise."""
+    token = _REQUEST_TOKEN.get()
+    if not token:
+        return False
+    with _names_lock:
+        tokens: set[tuple[str, str]] = stack.__dict__.setdefault("irlab_request_tokens", set())
+        if (operation, token) in tokens:
+            return True
+        tokens.add((operation, token))
+    return False
+
+
 def _backend_delete_stack(self: CloudFormationBackend, name_or_stack_id: str, retain_resources: list[str] | None = None) -> None:
     stack = _find_stack(self, name_or_stack_id)
     if stack is None:
@@ -1013,6 +1057,8 @@ def _backend_delete_stack(self: CloudFormationBackend, name_or_stack_id: str, re
         raise ValidationError(
             message=f"Invalid operation on stack [{stack.stack_id}]. RetainResources can only be specified when the stack is in the DELETE_FAILED state"
         )
+    if _seen_token(stack, "DeleteStack"):
+        return  # a retry of a delete that already ran
     try:
         export_names = [export.name for export in stack.exports]
     except Exception:
@@ -1036,6 +1082,9 @@ def _backend_update_stack(
     tags: dict[str, str] | None,
 ) -> Stack:
     stack = self.get_stack(name)
+    token = _REQUEST_TOKEN.get()
+    if token and ("UpdateStack", token) in stack.__dict__.get("irlab_request_tokens", set()):
+        return stack  # a retry of an update that already ran
     resolved_parameters = self._resolve_update_parameters(instance=stack, incoming_params=parameters)
     if (
         stack.has_template(template)
@@ -1043,6 +1092,8 @@ def _backend_update_stack(
         and (tags is None or tags == stack.tags)
     ):
         raise ValidationError(stack.name, message="No updates are to be performed.")
+    if _seen_token(stack, "UpdateStack"):
+        return stack
     stack.update(template, role_arn, parameters=resolved_parameters, tags=tags)
     return stack
 
@@ -1062,12 +1113,17 @@ def _backend_execute_change_set(self: CloudFormationBackend, change_set_name: st
     change_set = _find_change_set(self, change_set_name, stack_name)
     if change_set is None:
         raise ChangeSetNotFound(f"ChangeSet [{change_set_name}] does not exist")
-    if change_set.execution_status != "AVAILABLE":
-        raise InvalidChangeSetStatus(
-            f"ChangeSet [{change_set.change_set_id}] cannot be executed in its current status of [{change_set.status}]"
-        )
+    token = _REQUEST_TOKEN.get()
+    with _names_lock:
+        if token and token == getattr(change_set, "irlab_execute_token", None):
+            return  # a retry of the execution (done or still running)
+        if change_set.execution_status != "AVAILABLE":
+            raise InvalidChangeSetStatus(
+                f"ChangeSet [{change_set.change_set_id}] cannot be executed in its current status of [{change_set.status}]"
+            )
+        change_set.execution_status = "EXECUTE_IN_PROGRESS"
+        change_set.irlab_execute_token = token
     stack = self.stacks[change_set.stack_id]
-    change_set.execution_status = "EXECUTE_IN_PROGRESS"
     if change_set.change_set_type == "CREATE":
         stack.template = change_set.template
         stack._parse_template()
@@ -1096,6 +1152,52 @@ def _backend_execute_change_set(self: CloudFormationBackend, change_set_name: st
         if cs.stack_id == stack.stack_id and cs is not change_set
     ]:
         del self.change_sets[other_id]
+
+
+_orig_create_change_set = CloudFormationBackend.create_change_set
+
+
+def _backend_create_change_set(
+    self: CloudFormationBackend,
+    stack_name: str,
+    change_set_name: str,
+    template: str,
+    parameters: dict[str, str],
+    description: str,
+    change_set_type: str,
+    notification_arns: list[str] | None = None,
+    tags: dict[str, str] | None = None,
+    role_arn: str | None = None,
+) -> tuple[str, str]:
+    """A change set name is unique per stack (AlreadyExistsException), a retry
+    with the same ClientToken answers the change set that request created, and
+    a CREATE change set needs a stack name that is free (or a stack still in
+    REVIEW_IN_PROGRESS); checked and claimed in one step."""
+    token = _CLIENT_TOKEN.get()
+    with _names_lock:
+        stack = next((s for s in self.stacks.values() if stack_name in (s.name, s.stack_id)), None)
+        if stack is not None:
+            for change_set in self.change_sets.values():
+                if change_set.change_set_name != change_set_name or change_set.stack_id != stack.stack_id:
+                    continue
+                earlier = getattr(change_set, "irlab_client_token", None)
+                if token and token == earlier:
+                    return change_set.change_set_id, change_set.stack_id
+                if token or earlier:
+                    raise AlreadyExistsException(
+                        f"ChangeSet {change_set_name} cannot be created due to a mismatch with existing attribute ClientToken"
+                    )
+                raise AlreadyExistsException("The resource with the name requested already exists.")
+            if change_set_type == "CREATE" and stack.status != "REVIEW_IN_PROGRESS":
+                raise ValidationError(
+                    message=f"Stack [{stack_name}] already exists and cannot be created again with the changeSet [{change_set_name}]."
+                )
+        change_set_id, stack_id = _orig_create_change_set(
+            self, stack_name, change_set_name, template, parameters, description, change_set_type,
+            notification_arns=notification_arns, tags=tags, role_arn=role_arn,
+        )
+        self.change_sets[change_set_id].irlab_client_token = token
+    return change_set_id, stack_id
 
 
 def _change_set_diff(self: Any) -> list[Any]:
@@ -1151,6 +1253,23 @@ def _change_set_diff(self: Any) -> list[Any]:
 
 
 _orig_response_create_stack = cfn_responses.CloudFormationResponse.create_stack
+_orig_response_update_stack = cfn_responses.CloudFormationResponse.update_stack
+_orig_response_execute_change_set = cfn_responses.CloudFormationResponse.execute_change_set
+_orig_response_create_change_set = cfn_responses.CloudFormationResponse.create_change_set
+
+
+def _with_request_token(handler: Any, contextvar: Any = _REQUEST_TOKEN, param: str = "ClientRequestToken") -> Any:
+    """Serve ``handler`` with the request's idempotency token in ``contextvar``."""
+
+    def serve(self: Any) -> Any:
+        reset = contextvar.set(self._get_param(param) or None)
+        try:
+            return handler(self)
+        finally:
+            contextvar.reset(reset)
+
+    serve.__name__ = handler.__name__
+    return serve
 
 
 def _response_create_stack(self: Any) -> ActionResult:
@@ -1169,6 +1288,14 @@ def _response_delete_stack(self: Any) -> ActionResult:
     retain = self._get_param("RetainResources", [])
     self.cloudformation_backend.delete_stack(name_or_stack_id, retain_resources=retain)
     return EmptyResult()
+
+
+_orig_event_init = Event.__init__
+
+
+def _event_init(self: Event, *args: Any, **kwargs: Any) -> None:
+    _orig_event_init(self, *args, **kwargs)
+    self.client_request_token = _REQUEST_TOKEN.get()
 
 
 def _stack_for_resources(self: Any) -> Stack:
@@ -1294,9 +1421,15 @@ def apply() -> None:
     CloudFormationBackend.update_stack = _backend_update_stack
     CloudFormationBackend.execute_change_set = _backend_execute_change_set
 
+    CloudFormationBackend.create_change_set = _backend_create_change_set
+    Event.__init__ = _event_init
+
     resp = cfn_responses.CloudFormationResponse
-    resp.create_stack = _response_create_stack
-    resp.delete_stack = _response_delete_stack
+    resp.create_stack = _with_request_token(_response_create_stack)
+    resp.delete_stack = _with_request_token(_response_delete_stack)
+    resp.update_stack = _with_request_token(_orig_response_update_stack)
+    resp.execute_change_set = _with_request_token(_orig_response_execute_change_set)
+    resp.create_change_set = _with_request_token(_orig_response_create_change_set, _CLIENT_TOKEN, "ClientToken")
     resp.list_stack_resources = _response_list_stack_resources
     resp.describe_stack_resources = _response_describe_stack_resources
     resp.describe_stack_resource = _response_describe_stack_resource
