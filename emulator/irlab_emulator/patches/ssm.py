@@ -25,6 +25,13 @@ Here (the stand-in has no agent, so every Linux instance is taken to run one):
   ``Targets`` select (``InstanceIds``, ``tag:KEY``, ``tag-key``), all of which
   must be registered managed nodes (``InvalidInstanceId`` otherwise);
   ``ListCommandInvocations`` lists one invocation per instance.
+
+Parameter Store: ``PutParameter``'s check ("exists?") and store are one step
+under a lock, as are ``DeleteParameter(s)`` - moto's were two, so concurrent
+creates without ``Overwrite`` all "succeeded" (the last value won) where AWS
+lets exactly one create the parameter and answers ``ParameterAlreadyExists``
+to the others; the lab takes a per-lab lease that way. Creating a parameter
+needs a ``Type`` also with ``Overwrite`` true (moto created one without a type).
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from moto.ec2.models.iam_instance_profile import IamInstanceProfileAssociationBa
 from moto.iam.models import iam_backends
 from moto.ssm import models as ssm_models
 from moto.ssm import responses as ssm_responses
-from moto.ssm.exceptions import SSMException
+from moto.ssm.exceptions import SSMException, ValidationException
 from moto.utilities.utils import get_partition
 
 AGENT_VERSION = "3.3.1802.0"
@@ -376,7 +383,55 @@ def _reset_nodes() -> None:
         _nodes.clear()
 
 
+# --------------------------------------------------------------------------
+# Parameter Store
+
+_parameters_lock = threading.Lock()
+_orig_put_parameter = ssm_models.SimpleSystemManagerBackend.put_parameter
+_orig_delete_parameter = ssm_models.SimpleSystemManagerBackend.delete_parameter
+_orig_delete_parameters = ssm_models.SimpleSystemManagerBackend.delete_parameters
+
+
+def _put_parameter(
+    self: Any,
+    name: str,
+    description: str,
+    value: str,
+    parameter_type: str,
+    allowed_pattern: str,
+    keyid: str,
+    overwrite: bool,
+    tags: list[dict[str, str]],
+    data_type: str,
+    tier: str | None = None,
+    policies: str | None = None,
+) -> Any:
+    with _parameters_lock:
+        exists = name in self._parameters and bool(self._parameters[name])
+        # moto asks for a Type only without Overwrite (its own checks of the value
+        # and of tags with overwrite come first, as they do there)
+        if overwrite and not tags and value and not parameter_type and not exists:
+            raise ValidationException("A parameter type is required when you create a parameter.")
+        return _orig_put_parameter(
+            self, name, description, value, parameter_type, allowed_pattern, keyid, overwrite, tags, data_type,
+            tier=tier, policies=policies,
+        )
+
+
+def _delete_parameter(self: Any, *args: Any, **kwargs: Any) -> Any:
+    with _parameters_lock:
+        return _orig_delete_parameter(self, *args, **kwargs)
+
+
+def _delete_parameters(self: Any, *args: Any, **kwargs: Any) -> Any:
+    with _parameters_lock:
+        return _orig_delete_parameters(self, *args, **kwargs)
+
+
 def apply() -> None:
+    ssm_models.SimpleSystemManagerBackend.put_parameter = _put_parameter  # type: ignore[method-assign]
+    ssm_models.SimpleSystemManagerBackend.delete_parameter = _delete_parameter  # type: ignore[method-assign]
+    ssm_models.SimpleSystemManagerBackend.delete_parameters = _delete_parameters  # type: ignore[method-assign]
     ssm_responses.SimpleSystemManagerResponse.describe_instance_information = _response_describe_instance_information  # type: ignore[attr-defined]
     ssm_models.Command.__init__ = _command_init  # type: ignore[method-assign]
     ssm_models.Command._get_instance_ids_from_targets = _target_instance_ids  # type: ignore[method-assign]
