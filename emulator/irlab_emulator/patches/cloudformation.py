@@ -17,6 +17,8 @@ module replaces the orchestration around moto's per-type models:
   whose resolved properties changed; a change set with no changes is FAILED;
 * a stack name (CreateStack, CREATE change sets) and a change set name are
   claimed atomically: concurrent requests never create two of them;
+* a template that is not well-formed YAML or JSON, or not a mapping, fails
+  with ValidationError "Template format error: ..." (moto answered HTTP 500);
 * ``ClientRequestToken`` (CreateStack, UpdateStack, DeleteStack,
   ExecuteChangeSet) and CreateChangeSet's ``ClientToken`` make a retry the same
   request, answered without doing it again; every stack event carries the
@@ -36,13 +38,15 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+import yaml
+
 from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing
 from moto.cloudformation import responses as cfn_responses
 from moto.cloudformation.exceptions import AlreadyExistsException, ValidationError
 from moto.cloudformation.models import CloudFormationBackend, Event, Stack
 from moto.cloudformation.parsing import ResourceMap
-from moto.cloudformation.utils import generate_stack_id
+from moto.cloudformation.utils import generate_stack_id, yaml_tag_constructor
 from moto.core.exceptions import ServiceException
 from moto.core.exceptions import _RESTError as RESTError
 from moto.core.responses import ActionResult, EmptyResult
@@ -791,6 +795,41 @@ def _rm_summaries(self: ResourceMap) -> list[dict[str, Any]]:
 
 
 # --------------------------------------------------------------------------
+# templates
+
+
+def parse_template(template: Any) -> dict[str, Any]:
+    """A template body as CloudFormation reads it (YAML, or JSON), with
+    CloudFormation's ValidationError when it cannot be read - moto let the
+    parser's exception through (HTTP 500). Reads exactly what moto reads."""
+    if isinstance(template, dict):
+        return template
+    text = template or ""
+    yaml.add_multi_constructor("", yaml_tag_constructor)
+    try:
+        parsed = yaml.load(text, Loader=yaml.Loader)
+    except yaml.MarkedYAMLError as yaml_error:
+        if text.lstrip().startswith("{"):
+            try:
+                parsed = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValidationError(
+                    message=f"Template format error: JSON not well-formed. (line {exc.lineno}, column {exc.colno})"
+                ) from exc
+        else:
+            mark = yaml_error.problem_mark or yaml_error.context_mark
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+            raise ValidationError(message=f"Template format error: YAML not well-formed.{where}") from yaml_error
+    if not isinstance(parsed, dict):
+        raise ValidationError(message="Template format error: unsupported structure.")
+    return parsed
+
+
+def _change_set_parse_template(self: Any) -> None:
+    self.template_dict = parse_template(self.template)
+
+
+# --------------------------------------------------------------------------
 # Stack
 
 
@@ -1174,6 +1213,8 @@ def _backend_create_change_set(
     a CREATE change set needs a stack name that is free (or a stack still in
     REVIEW_IN_PROGRESS); checked and claimed in one step."""
     token = _CLIENT_TOKEN.get()
+    if template:
+        parse_template(template)  # before moto makes the REVIEW_IN_PROGRESS stack of a CREATE change set
     with _names_lock:
         stack = next((s for s in self.stacks.values() if stack_name in (s.name, s.stack_id)), None)
         if stack is not None:
@@ -1404,6 +1445,8 @@ def apply() -> None:
     ResourceMap.irlab_summaries = _rm_summaries
     ResourceMap.validate_outputs = _rm_validate_outputs
 
+    Stack.parse_template = staticmethod(parse_template)  # type: ignore[method-assign,assignment]
+    cfn_models.ChangeSet._parse_template = _change_set_parse_template
     Stack.__init__ = _stack_init
     Stack._create_resource_map = _stack_create_resource_map
     Stack.create_resources = _stack_create_resources
