@@ -37,6 +37,9 @@ impl Connection {
     }
 }
 
+/// Attempts per AWS call, locally and on AWS alike (the SDK's standard retry mode).
+pub const MAX_ATTEMPTS: u32 = 10;
+
 /// The SDK configuration plus the facts commands print (region, endpoint, whether local).
 #[derive(Clone)]
 pub struct AwsContext {
@@ -52,8 +55,10 @@ impl AwsContext {
             regions::validate(region)?;
         }
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            // Throttling is common when a lab deploys several stacks at once.
-            .retry_config(RetryConfig::standard().with_max_attempts(if conn.local { 2 } else { 6 }))
+            // The same policy against the stand-in as against AWS, so tests exercise what users
+            // get. Throttling is common when labs deploy several stacks at once; 10 attempts with
+            // standard backoff (up to 20 s) ride out bursts that fail 1 call in 3.
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(5))
@@ -188,6 +193,16 @@ pub fn error_code<E: ProvideErrorMetadata, R>(err: &aws_sdk_sts::error::SdkError
     err.as_service_error().and_then(|e| e.code())
 }
 
+/// AWS's many ways of saying "that is not there": for a delete, done already.
+pub fn is_not_found<E: ProvideErrorMetadata, R>(err: &aws_sdk_sts::error::SdkError<E, R>) -> bool {
+    error_code(err).is_some_and(|c| {
+        c.ends_with("NotFound")
+            || c.ends_with("NotFoundException")
+            || c.ends_with(".NotFound")
+            || matches!(c, "NoSuchBucket" | "NoSuchKey" | "NoSuchEntity")
+    })
+}
+
 fn describe_sdk_error<E, R>(what: String, err: aws_sdk_sts::error::SdkError<E, R>, ctx: &AwsContext) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -234,18 +249,21 @@ where
             "configure credentials (`aws configure`, `aws sso login --profile NAME`, or AWS_PROFILE), or use --local"
                 .to_string(),
         )
-    } else if chain.contains("connection refused")
-        || chain.contains("dns error")
-        || chain.contains("timed out")
-        || chain.contains("timeout")
-    {
+    } else if let Some(kind) = network_failure(&chain) {
         let target = ctx.endpoint.clone().unwrap_or_else(|| format!("AWS in {}", ctx.region));
-        let hint = if ctx.local {
-            "start the stand-in with `irlab local start`".to_string()
-        } else {
-            "check your network and the region name".to_string()
+        let again = format!("{MAX_ATTEMPTS} attempts failed; run the same command again: it picks up where it stopped");
+        let hint = match kind {
+            Network::Refused if ctx.local => "start the stand-in with `irlab local start`".to_string(),
+            Network::Refused => format!("nothing answered at {target}: check --endpoint-url and your proxy settings"),
+            Network::Dns => {
+                format!("the name of {target} did not resolve: check your network, DNS and the region name")
+            }
+            Network::TimedOut => format!("{target} did not answer in time: check your network or VPN; {again}"),
+            Network::Reset => {
+                format!("the connection to {target} was cut mid-request (a proxy, VPN or flaky network); {again}")
+            }
         };
-        (format!("{what}: could not reach {target}"), hint)
+        (format!("{what}: could not reach {target} ({})", kind.describe()), hint)
     } else {
         (format!("{what}: {err}"), String::new())
     };
@@ -254,4 +272,71 @@ where
         e = e.with_hint(hint);
     }
     e
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Network {
+    Refused,
+    Dns,
+    TimedOut,
+    Reset,
+}
+
+impl Network {
+    fn describe(self) -> &'static str {
+        match self {
+            Network::Refused => "connection refused",
+            Network::Dns => "name not resolved",
+            Network::TimedOut => "timed out",
+            Network::Reset => "connection reset",
+        }
+    }
+}
+
+/// Which network failure a lowercased error chain names, if any.
+fn network_failure(chain: &str) -> Option<Network> {
+    if chain.contains("connection refused") {
+        Some(Network::Refused)
+    } else if chain.contains("dns error") || chain.contains("failed to lookup address") {
+        Some(Network::Dns)
+    } else if chain.contains("timed out") || chain.contains("timeout") {
+        Some(Network::TimedOut)
+    } else if chain.contains("connection reset")
+        || chain.contains("broken pipe")
+        || chain.contains("connection closed")
+        || chain.contains("incomplete message")
+        || chain.contains("dispatch failure")
+        || chain.contains("io error")
+    {
+        Some(Network::Reset)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod network_tests {
+    use super::*;
+
+    #[test]
+    fn each_network_failure_is_named() {
+        assert_eq!(
+            network_failure("dispatch failure: io error: connection refused (os error 111)"),
+            Some(Network::Refused)
+        );
+        assert_eq!(
+            network_failure("dispatch failure: dns error: failed to lookup address information"),
+            Some(Network::Dns)
+        );
+        assert_eq!(network_failure("timeout: operation timed out"), Some(Network::TimedOut));
+        assert_eq!(
+            network_failure("dispatch failure: io error: connection reset by peer (os error 104)"),
+            Some(Network::Reset)
+        );
+        assert_eq!(
+            network_failure("dispatch failure: other: connection closed before message completed"),
+            Some(Network::Reset)
+        );
+        assert_eq!(network_failure("service error: validationerror"), None);
+    }
 }

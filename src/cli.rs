@@ -46,6 +46,9 @@ pub struct Global {
     /// Answer yes to confirmations
     #[arg(long, global = true)]
     pub yes: bool,
+    /// Take the lab although another command holds it (only when that command is no longer running)
+    #[arg(long, global = true)]
+    pub break_lease: bool,
     /// Show the cause chain of errors
     #[arg(short, long, global = true)]
     pub verbose: bool,

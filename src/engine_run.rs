@@ -76,6 +76,7 @@ async fn step_functions(
             break;
         }
     }
+    let mut answered = Vec::new();
     for execution_arn in &recent {
         let d = sfn
             .describe_execution()
@@ -87,32 +88,49 @@ async fn step_functions(
             continue;
         }
         let status = d.status().as_str().to_string();
-        let mut run = EngineRun {
+        let run = EngineRun {
             contained: if status == "SUCCEEDED" { d.stop_date().and_then(smithy) } else { None },
             started: smithy(d.start_date()),
             status,
             steps: Vec::new(),
         };
-        if with_steps {
-            let history = sfn
-                .get_execution_history()
-                .execution_arn(execution_arn)
-                .max_results(1000)
-                .send()
-                .await
-                .aws(|| "reading the execution history".into(), ctx)?;
-            for ev in history.events() {
-                if let (Some(exit), Some(t)) = (ev.state_exited_event_details(), smithy(ev.timestamp())) {
-                    match run.steps.iter_mut().find(|(n, _)| n == exit.name()) {
-                        Some(slot) => slot.1 = t,
-                        None => run.steps.push((exit.name().to_string(), t)),
-                    }
+        answered.push((execution_arn.clone(), run));
+    }
+    let Some((execution_arn, mut run)) = pick(answered) else {
+        return Ok(None);
+    };
+    if with_steps {
+        let history = sfn
+            .get_execution_history()
+            .execution_arn(&execution_arn)
+            .max_results(1000)
+            .send()
+            .await
+            .aws(|| "reading the execution history".into(), ctx)?;
+        for ev in history.events() {
+            if let (Some(exit), Some(t)) = (ev.state_exited_event_details(), smithy(ev.timestamp())) {
+                match run.steps.iter_mut().find(|(n, _)| n == exit.name()) {
+                    Some(slot) => slot.1 = t,
+                    None => run.steps.push((exit.name().to_string(), t)),
                 }
             }
         }
-        return Ok(Some(run));
     }
-    Ok(None)
+    Ok(Some(run))
+}
+
+/// EventBridge delivers at least once, so one finding may start the engine twice. The run's
+/// verdict is the first that contained the victim; else one still running; else the latest.
+fn pick<K>(runs: Vec<(K, EngineRun)>) -> Option<(K, EngineRun)> {
+    runs.into_iter().min_by_key(|(_, r)| {
+        let at = r.started.map_or(0, |t| t.as_millisecond());
+        match r.status.as_str() {
+            // The earliest success is when containment really happened.
+            "SUCCEEDED" | "Success" => (0, at),
+            "RUNNING" | "InProgress" | "Pending" | "Waiting" => (1, -at),
+            _ => (2, -at),
+        }
+    })
 }
 
 async fn automation(
@@ -152,6 +170,7 @@ async fn automation(
             break;
         }
     }
+    let mut answered = Vec::new();
     for id in &ids {
         let got = ctx
             .ssm()
@@ -166,18 +185,21 @@ async fn automation(
             continue;
         }
         let status = x.automation_execution_status().map(|s| s.as_str().to_string()).unwrap_or_default();
-        return Ok(Some(EngineRun {
-            contained: if status == "Success" { x.execution_end_time().and_then(smithy) } else { None },
-            started: x.execution_start_time().and_then(smithy),
-            steps: x
-                .step_executions()
-                .iter()
-                .filter_map(|s| Some((s.step_name()?.to_string(), s.execution_end_time().and_then(smithy)?)))
-                .collect(),
-            status,
-        }));
+        answered.push((
+            (),
+            EngineRun {
+                contained: if status == "Success" { x.execution_end_time().and_then(smithy) } else { None },
+                started: x.execution_start_time().and_then(smithy),
+                steps: x
+                    .step_executions()
+                    .iter()
+                    .filter_map(|s| Some((s.step_name()?.to_string(), s.execution_end_time().and_then(smithy)?)))
+                    .collect(),
+                status,
+            },
+        ));
     }
-    Ok(None)
+    Ok(pick(answered).map(|(_, r)| r))
 }
 
 /// One function, no execution record: its log group tells which invocation answered the finding
@@ -190,42 +212,47 @@ async fn lambda(
     since: Timestamp,
 ) -> Result<Option<EngineRun>> {
     let group = stack.output("LogGroupName").unwrap_or_default();
-    let mut request = None;
+    // `[INFO]\t<time>\t<request id>\tfinding <id> ...`: one request per delivery of a finding.
+    let mut requests: Vec<String> = Vec::new();
     for f in findings {
-        let lines = log_lines(ctx, group, since, f).await?;
-        // `[INFO]\t<time>\t<request id>\tfinding <id> ...`
-        request = lines
-            .iter()
-            .filter(|(_, m)| m.starts_with('['))
-            .find_map(|(_, m)| m.split('\t').nth(2).filter(|r| !r.is_empty()).map(String::from));
-        if request.is_some() {
-            break;
+        for (_, m) in log_lines(ctx, group, since, f).await? {
+            if let Some(r) = m.split('\t').nth(2).filter(|r| m.starts_with('[') && !r.is_empty())
+                && !requests.iter().any(|x| x == r)
+            {
+                requests.push(r.to_string());
+            }
         }
     }
-    let Some(request) = request else { return Ok(None) };
-    let events = log_lines(ctx, group, since, &request).await?;
-    let at = |prefix: &str| {
-        events.iter().find(|(_, m)| m.starts_with(prefix)).and_then(|(ms, _)| Timestamp::from_millisecond(*ms).ok())
-    };
-    let (started, ended) = (at("START"), at("REPORT"));
-    if started.is_none() {
-        return Ok(None);
+    let mut answered = Vec::new();
+    for request in requests {
+        let events = log_lines(ctx, group, since, &request).await?;
+        let at = |prefix: &str| {
+            events.iter().find(|(_, m)| m.starts_with(prefix)).and_then(|(ms, _)| Timestamp::from_millisecond(*ms).ok())
+        };
+        let (started, ended) = (at("START"), at("REPORT"));
+        if started.is_none() {
+            continue;
+        }
+        let failed = events
+            .iter()
+            .map(|(_, m)| m)
+            .any(|l| l.contains("[ERROR]") || l.contains("\"errorType\"") || l.contains("Traceback"));
+        let status = match (ended, failed) {
+            (None, _) => "RUNNING",
+            (Some(_), true) => "FAILED",
+            (Some(_), false) => "SUCCEEDED",
+        };
+        answered.push((
+            (),
+            EngineRun {
+                status: status.into(),
+                started,
+                contained: if status == "SUCCEEDED" { ended } else { None },
+                steps: Vec::new(),
+            },
+        ));
     }
-    let failed = events
-        .iter()
-        .map(|(_, m)| m)
-        .any(|l| l.contains("[ERROR]") || l.contains("\"errorType\"") || l.contains("Traceback"));
-    let status = match (ended, failed) {
-        (None, _) => "RUNNING",
-        (Some(_), true) => "FAILED",
-        (Some(_), false) => "SUCCEEDED",
-    };
-    Ok(Some(EngineRun {
-        status: status.into(),
-        started,
-        contained: if status == "SUCCEEDED" { ended } else { None },
-        steps: Vec::new(),
-    }))
+    Ok(pick(answered).map(|(_, r)| r))
 }
 
 /// Every line of `group` since `since` that contains `term`, across every page.
@@ -249,5 +276,32 @@ async fn log_lines(ctx: &AwsContext, group: &str, since: Timestamp, term: &str) 
             out.sort_by_key(|(t, _)| *t);
             return Ok(out);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(status: &str, started_ms: i64) -> ((), EngineRun) {
+        (
+            (),
+            EngineRun {
+                status: status.into(),
+                started: Timestamp::from_millisecond(started_ms).ok(),
+                ..EngineRun::default()
+            },
+        )
+    }
+
+    #[test]
+    fn a_duplicate_delivery_that_failed_does_not_hide_the_one_that_contained() {
+        let (_, r) = pick(vec![run("FAILED", 3000), run("SUCCEEDED", 2000), run("SUCCEEDED", 1000)]).unwrap();
+        assert_eq!((r.status.as_str(), r.started.unwrap().as_millisecond()), ("SUCCEEDED", 1000));
+        let (_, r) = pick(vec![run("Failed", 1000), run("InProgress", 2000)]).unwrap();
+        assert_eq!(r.status, "InProgress");
+        let (_, r) = pick(vec![run("FAILED", 1000), run("TIMED_OUT", 2000)]).unwrap();
+        assert_eq!(r.status, "TIMED_OUT", "with no success, the latest run speaks");
+        assert!(pick::<()>(vec![]).is_none());
     }
 }

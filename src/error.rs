@@ -15,6 +15,8 @@ pub mod exit {
     pub const PROBLEM: i32 = 1;
     /// An AWS or internal failure.
     pub const FAILURE: i32 = 2;
+    /// Interrupted (SIGINT, Ctrl-C), as shells report 128 + 2.
+    pub const INTERRUPTED: i32 = 130;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +25,8 @@ pub enum Kind {
     Problem,
     /// AWS or internal failure: exit 2.
     Failure,
+    /// Stopped by the user (Ctrl-C): exit 130.
+    Interrupted,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +55,11 @@ impl Error {
         Error { kind: Kind::Failure, message: message.into(), hint: None, source: None }
     }
 
+    /// The user interrupted the command.
+    pub fn interrupted(message: impl Into<String>) -> Self {
+        Error { kind: Kind::Interrupted, message: message.into(), hint: None, source: None }
+    }
+
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
@@ -65,6 +74,7 @@ impl Error {
         match self.kind {
             Kind::Problem => exit::PROBLEM,
             Kind::Failure => exit::FAILURE,
+            Kind::Interrupted => exit::INTERRUPTED,
         }
     }
 

@@ -35,25 +35,58 @@ impl std::fmt::Display for LabResource {
     }
 }
 
+/// What a sweep found, and the services it could not list.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Inventory {
+    pub found: Vec<LabResource>,
+    /// "could not check X: why", one per listing that failed even after its retries.
+    pub unchecked: Vec<String>,
+}
+
 /// Lists every resource of the lab in the context's region (and its IAM roles and profiles).
-pub async fn sweep(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
-    let (stacks, ec2, s3, sns, sqs, trails, iam, ssm, detector, engines) = futures::try_join!(
-        stacks(ctx, lab),
-        ec2(ctx, lab),
-        buckets(ctx, lab),
-        topics(ctx, lab),
-        queues(ctx, lab),
-        trails(ctx, lab),
-        iam(ctx, lab),
-        parameters(ctx, lab),
-        owned_detector(ctx, lab),
-        playbook_engines(ctx, lab),
-    )?;
-    let mut all: Vec<LabResource> =
-        [stacks, ec2, s3, sns, sqs, trails, iam, ssm, detector, engines].into_iter().flatten().collect();
-    all.sort();
-    all.dedup();
-    Ok(all)
+/// A listing that fails (after the SDK's retries, and once more) is reported in `unchecked`
+/// while the others still count: `down` deletes what it could see and says what it could not.
+pub async fn sweep(ctx: &AwsContext, lab: &LabName) -> Inventory {
+    let listings = futures::join!(
+        retried("CloudFormation stacks", || stacks(ctx, lab)),
+        retried("EC2 (instances, volumes, snapshots, network)", || ec2(ctx, lab)),
+        retried("S3 buckets", || buckets(ctx, lab)),
+        retried("SNS topics", || topics(ctx, lab)),
+        retried("SQS queues", || queues(ctx, lab)),
+        retried("CloudTrail trails", || trails(ctx, lab)),
+        retried("IAM roles and instance profiles", || iam(ctx, lab)),
+        retried("SSM parameters", || parameters(ctx, lab)),
+        retried("the GuardDuty detector and threat list", || owned_detector(ctx, lab)),
+        retried("playbook engines (functions, state machines, rules, documents, log groups)", || {
+            playbook_engines(ctx, lab)
+        }),
+    );
+    let (a, b, c, d, e, f, g, h, i, j) = listings;
+    let mut inv = Inventory::default();
+    for listing in [a, b, c, d, e, f, g, h, i, j] {
+        match listing {
+            Ok(found) => inv.found.extend(found),
+            Err(why) => inv.unchecked.push(why),
+        }
+    }
+    inv.found.sort();
+    inv.found.dedup();
+    inv
+}
+
+/// One listing, tried a second time after a pause if it fails.
+async fn retried<F, Fut>(what: &str, listing: F) -> std::result::Result<Vec<LabResource>, String>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<LabResource>>>,
+{
+    match listing().await {
+        Ok(found) => Ok(found),
+        Err(_) => {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            listing().await.map_err(|e| format!("could not check {what}: {e}"))
+        }
+    }
 }
 
 fn tag_matches(tags: &HashMap<String, String>, lab: &LabName) -> bool {

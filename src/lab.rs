@@ -56,6 +56,11 @@ impl LabName {
         format!("/irlab/{}/state", self.0)
     }
 
+    /// The lab's one-writer lease (see `lease`).
+    pub fn lease_parameter(&self) -> String {
+        format!("/irlab/{}/lease", self.0)
+    }
+
     /// The IAM path of the lab's roles and instance profiles.
     pub fn iam_path(&self) -> String {
         format!("/irlab/{}/", self.0)

@@ -18,6 +18,7 @@ mod hint;
 mod history;
 mod inventory;
 mod lab;
+mod lease;
 mod playbook;
 mod printer;
 mod progress;
@@ -49,20 +50,38 @@ fn main() {
     let printer = Printer::new(cli.global.output, cli.global.quiet, cli.global.verbose, connection);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime starts");
     let result = runtime.block_on(async {
-        match &cli.command {
-            Command::Up(args) => commands::up::run(&cli.global, args, &printer).await,
-            Command::Status => commands::status::run(&cli.global, &printer).await,
-            Command::Scenarios { command } => commands::scenarios::run(command, &printer),
-            Command::Attack(args) => commands::attack::run(&cli.global, args, &printer).await,
-            Command::Verify(args) => commands::verify::run(&cli.global, args, &printer).await,
-            Command::Reset => commands::reset::run(&cli.global, &printer).await,
-            Command::Report(args) => commands::report::run(&cli.global, args, &printer).await,
-            Command::Demo(args) => commands::demo::run(&cli.global, args, &printer).await,
-            Command::Playbook(cmd) => commands::playbook::run(&cli.global, cmd, &printer).await,
-            Command::Down(args) => commands::down::run(&cli.global, args, &printer).await,
-            Command::Local(cmd) => commands::local::run(cmd, &printer),
-            Command::Bench(args) => commands::bench::run(&cli.global, args, &printer).await,
-        }
+        let command = async {
+            match &cli.command {
+                Command::Up(args) => commands::up::run(&cli.global, args, &printer).await,
+                Command::Status => commands::status::run(&cli.global, &printer).await,
+                Command::Scenarios { command } => commands::scenarios::run(command, &printer),
+                Command::Attack(args) => commands::attack::run(&cli.global, args, &printer).await,
+                Command::Verify(args) => commands::verify::run(&cli.global, args, &printer).await,
+                Command::Reset => commands::reset::run(&cli.global, &printer).await,
+                Command::Report(args) => commands::report::run(&cli.global, args, &printer).await,
+                Command::Demo(args) => commands::demo::run(&cli.global, args, &printer).await,
+                Command::Playbook(cmd) => commands::playbook::run(&cli.global, cmd, &printer).await,
+                Command::Down(args) => commands::down::run(&cli.global, args, &printer).await,
+                Command::Local(cmd) => commands::local::run(cmd, &printer),
+                Command::Bench(args) => commands::bench::run(&cli.global, args, &printer).await,
+            }
+        };
+        // Ctrl-C stops the command at its next await, between AWS calls or with one in flight:
+        // either way the lab is left as the next `up` or `down` can finish it.
+        let result = tokio::select! {
+            r = command => r,
+            _ = tokio::signal::ctrl_c() => {
+                let changing = lease::held();
+                lease::release().await;
+                if changing {
+                    printer.info("interrupted; the lab now:");
+                    commands::print_lab_state(&cli.global, &printer).await;
+                }
+                Err(commands::interrupted(&cli.command))
+            }
+        };
+        lease::release().await;
+        result
     });
     match result {
         Ok(()) => std::process::exit(exit::OK),

@@ -85,6 +85,21 @@ pub struct Deployment<'a> {
     pub tags: Vec<(String, String)>,
 }
 
+/// A CloudFormation client request token for one operation of this command on `stack`: the
+/// SDK's retries of a call whose answer was lost resend the same token, so CloudFormation takes
+/// them for the same request instead of a second one.
+fn request_token(op: &str, stack: &str) -> String {
+    static RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let run = RUN.get_or_init(|| format!("{}{}", jiff::Timestamp::now().as_millisecond(), std::process::id()));
+    let mut token = format!("irlab-{op}-{stack}-{run}");
+    token.retain(|c| c.is_ascii_alphanumeric() || c == '-');
+    token.truncate(128);
+    token
+}
+
+/// How long polls keep trying through failed reads before they give up on a stack.
+const LOST_CONTACT: Duration = Duration::from_secs(120);
+
 fn poll_interval(ctx: &AwsContext) -> Duration {
     if ctx.local { Duration::from_millis(250) } else { Duration::from_secs(3) }
 }
@@ -187,10 +202,24 @@ pub async fn deploy(
             .set_parameters(Some(parameters))
             .set_tags(Some(tags))
             .capabilities(Capability::CapabilityIam)
+            .client_request_token(request_token("create", name))
             .send()
-            .await
-            .aws(|| format!("creating stack {name}"), ctx)?;
-        let id = out.stack_id().unwrap_or(name).to_string();
+            .await;
+        let id = match out {
+            Ok(out) => out.stack_id().unwrap_or(name).to_string(),
+            // Created meanwhile, by this lab (an answer lost on the way back to an earlier run):
+            // the lab's own stack is watched, not created twice.
+            Err(e) if error_code(&e) == Some("AlreadyExistsException") => match describe(ctx, name).await? {
+                Some(s)
+                    if s.tags.get(crate::lab::LAB_TAG)
+                        == d.tags.iter().find(|(k, _)| k == crate::lab::LAB_TAG).map(|(_, v)| v) =>
+                {
+                    s.id
+                }
+                _ => return Err(e).aws(|| format!("creating stack {name}"), ctx),
+            },
+            Err(e) => return Err(e).aws(|| format!("creating stack {name}"), ctx),
+        };
         let done = watch(ctx, &id, None, task, reporter).await?;
         return finish(done, "CREATE_COMPLETE", "creating", Outcome::Created, ctx, task, reporter).await;
     };
@@ -207,6 +236,7 @@ pub async fn deploy(
         .set_parameters(Some(parameters))
         .set_tags(Some(tags))
         .capabilities(Capability::CapabilityIam)
+        .client_token(request_token("change-set", name))
         .send()
         .await
         .aws(|| format!("preparing a change set for stack {name}"), ctx)?;
@@ -237,6 +267,7 @@ pub async fn deploy(
     cfn.execute_change_set()
         .stack_name(name)
         .change_set_name(&change_set)
+        .client_request_token(request_token("update", name))
         .send()
         .await
         .aws(|| format!("updating stack {name}"), ctx)?;
@@ -276,6 +307,7 @@ pub async fn delete(ctx: &AwsContext, name_or_id: &str, task: &str, reporter: &d
     ctx.cloudformation()
         .delete_stack()
         .stack_name(&stack.id)
+        .client_request_token(request_token("delete", &stack.name))
         .send()
         .await
         .aws(|| format!("deleting stack {}", stack.name), ctx)?;
@@ -300,7 +332,9 @@ async fn watch(
     reporter: &dyn Reporter,
 ) -> Result<StackInfo> {
     let mut seen: HashSet<String> = HashSet::new();
+    let mut failing_since: Option<std::time::Instant> = None;
     loop {
+        // Progress lines are best effort: a failed read of the events is tried again next poll.
         let events = new_events(ctx, stack_id, marker.as_deref()).await.unwrap_or_default();
         for ev in events.iter().rev() {
             let id = ev.event_id().unwrap_or_default().to_string();
@@ -319,7 +353,29 @@ async fn watch(
                 reason: ev.resource_status_reason().filter(|r| !r.is_empty()).map(String::from),
             });
         }
-        match describe(ctx, stack_id).await? {
+        // CloudFormation goes on whether or not a read of its state succeeds: a failed read (after
+        // the SDK's own retries) is tried again, until reads have failed for LOST_CONTACT.
+        let now = match describe(ctx, stack_id).await {
+            Ok(now) => {
+                failing_since = None;
+                now
+            }
+            Err(e) => {
+                let since = *failing_since.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() >= LOST_CONTACT {
+                    return Err(Error::failure(format!(
+                        "lost contact with CloudFormation for {}s while watching stack {stack_id}",
+                        LOST_CONTACT.as_secs()
+                    ))
+                    .with_hint("the stack may still be changing; run the same command again: it waits for the stack and goes on")
+                    .with_source(e));
+                }
+                reporter.report(Progress::Note(format!("{task}: reading the stack failed ({e}); trying again")));
+                tokio::time::sleep(poll_interval(ctx) * 4).await;
+                continue;
+            }
+        };
+        match now {
             None => {
                 return Ok(StackInfo {
                     name: stack_id.to_string(),

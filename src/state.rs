@@ -49,6 +49,10 @@ pub struct AttackRun {
     /// When `irlab verify` first saw every check pass (RFC 3339).
     #[serde(default)]
     pub verified_at: Option<String>,
+    /// Recorded before anything was sent, and not yet confirmed sent: `attack` failed or was
+    /// interrupted part-way. verify still judges what did go out.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unconfirmed: bool,
 }
 
 /// How the account's GuardDuty detector was before the first lab came: the detector belongs to
@@ -100,27 +104,31 @@ impl LabState {
         })
     }
 
+    /// Writes the state: created with the lab's tag the first time, overwritten after that. The
+    /// create is tried first and never overwrites, so a read that failed is never mistaken for
+    /// "missing" and nothing written meanwhile by another command is lost by a blind create.
     pub async fn save(&self, ctx: &AwsContext, lab: &LabName) -> Result<()> {
         let name = lab.state_parameter();
         let value = serde_json::to_string(self).expect("state serializes");
-        let exists = ctx.ssm().get_parameter().name(&name).send().await.is_ok();
-        let mut put = ctx
-            .ssm()
-            .put_parameter()
-            .name(&name)
-            .value(value)
-            .r#type(aws_sdk_ssm::types::ParameterType::String)
-            .description("irlab lab state: do not edit; removed by `irlab down`");
-        if exists {
-            // Tags may only be given when the parameter is created.
-            put = put.overwrite(true);
-        } else {
-            put = put.tags(
-                aws_sdk_ssm::types::Tag::builder().key(LAB_TAG).value(lab.as_str()).build().expect("key and value set"),
-            );
+        let put = || {
+            ctx.ssm()
+                .put_parameter()
+                .name(&name)
+                .value(value.clone())
+                .r#type(aws_sdk_ssm::types::ParameterType::String)
+                .description("irlab lab state: do not edit; removed by `irlab down`")
+        };
+        // Tags may only be given when the parameter is created.
+        let tag =
+            aws_sdk_ssm::types::Tag::builder().key(LAB_TAG).value(lab.as_str()).build().expect("key and value set");
+        match put().overwrite(false).tags(tag).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if error_code(&e) == Some("ParameterAlreadyExists") => {
+                put().overwrite(true).send().await.aws(|| format!("writing lab state {name}"), ctx)?;
+                Ok(())
+            }
+            Err(e) => Err(e).aws(|| format!("writing lab state {name}"), ctx),
         }
-        put.send().await.aws(|| format!("writing lab state {name}"), ctx)?;
-        Ok(())
     }
 
     /// Every other lab in this account and region, with its state: how labs learn who else

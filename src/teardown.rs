@@ -11,7 +11,7 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 
-use crate::aws::{AwsContext, AwsResultExt, error_code};
+use crate::aws::{AwsContext, AwsResultExt, error_code, is_not_found};
 use crate::detector::{self, DetectorAction};
 use crate::error::{Error, Result};
 use crate::inventory::{self, LabResource};
@@ -28,6 +28,8 @@ pub struct Plan {
     pub detector: Option<DetectorAction>,
     /// Other labs of the region that hold the detector now: while there are any, it stays.
     pub detector_shared_with: Vec<String>,
+    /// Listings that failed while planning: what is there was not seen, so cannot be deleted.
+    pub unchecked: Vec<String>,
     /// Incident timelines kept in the trail bucket (see `history`): they go with it.
     pub history_runs: usize,
     /// Lab resources that no stack manages (snapshots a playbook took, leftovers of a failed run).
@@ -51,7 +53,11 @@ pub struct PlannedStack {
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
-        self.stacks.is_empty() && self.detector.is_none() && self.outside.is_empty() && self.state_parameter.is_none()
+        self.stacks.is_empty()
+            && self.detector.is_none()
+            && self.outside.is_empty()
+            && self.state_parameter.is_none()
+            && self.unchecked.is_empty()
     }
 
     /// The plan as lines for people.
@@ -84,6 +90,9 @@ impl Plan {
         if let Some(p) = &self.state_parameter {
             out.push(format!("delete lab state {p}"));
         }
+        for u in &self.unchecked {
+            out.push(format!("{u} (run `irlab down` again to remove what is there)"));
+        }
         out
     }
 }
@@ -94,7 +103,8 @@ pub async fn plan(ctx: &AwsContext, lab: &LabName) -> Result<Plan> {
         futures::try_join!(LabState::load(ctx, lab), LabState::others(ctx, lab), detector::find(ctx))?;
     let detector = DetectorAction::plan(lab, state.as_ref().and_then(|s| s.detector.as_ref()), found.as_ref());
     let detector_shared_with = detector.as_ref().map(|d| detector::holders(&others, d.id())).unwrap_or_default();
-    let inventory = inventory::sweep(ctx, lab).await?;
+    let swept = inventory::sweep(ctx, lab).await;
+    let inventory = swept.found;
 
     // The lab's own stacks by name, plus any other stack tagged with the lab.
     let mut names: Vec<String> = Part::ALL.iter().map(|p| lab.stack_name(*p)).collect();
@@ -115,11 +125,12 @@ pub async fn plan(ctx: &AwsContext, lab: &LabName) -> Result<Plan> {
     let outside = inventory
         .into_iter()
         .filter(|r| r.kind != "cloudformation:stack" && r.kind != "guardduty:detector")
-        .filter(|r| !(r.kind == "ssm:parameter" && r.id == state_parameter))
+        .filter(|r| !(r.kind == "ssm:parameter" && (r.id == state_parameter || r.id == lab.lease_parameter())))
         .filter(|r| !managed.contains(short_id(&r.id)))
         .collect();
     Ok(Plan {
         lab: lab.to_string(),
+        unchecked: swept.unchecked,
         history_runs: crate::history::count(ctx, lab).await?,
         stacks: planned,
         detector,
@@ -363,22 +374,23 @@ async fn remove_outside(ctx: &AwsContext, r: &LabResource, reporter: &dyn Report
     let ec2 = ctx.ec2();
     let what = || format!("deleting {r}");
     let result = match r.kind.as_str() {
-        "ec2:snapshot" => ec2.delete_snapshot().snapshot_id(&r.id).send().await.map(|_| ()).aws(what, ctx),
-        "ec2:volume" => ec2.delete_volume().volume_id(&r.id).send().await.map(|_| ()).aws(what, ctx),
+        // Already gone (a repeated or concurrent `down`) is done.
+        "ec2:snapshot" => gone_is_done(ec2.delete_snapshot().snapshot_id(&r.id).send().await).aws(what, ctx),
+        "ec2:volume" => gone_is_done(ec2.delete_volume().volume_id(&r.id).send().await).aws(what, ctx),
         // An instance the lab launched outside its stacks (`irlab bench`), possibly protected by a playbook.
         "ec2:instance" => {
             lift_protection(ctx, &r.id).await?;
             ec2.terminate_instances().instance_ids(&r.id).send().await.aws(what, ctx)?;
             wait_terminated(ctx, &r.id).await
         }
-        "ssm:parameter" => ctx.ssm().delete_parameter().name(&r.id).send().await.map(|_| ()).aws(what, ctx),
+        "ssm:parameter" => gone_is_done(ctx.ssm().delete_parameter().name(&r.id).send().await).aws(what, ctx),
         "guardduty:threat-intel-set" => {
             let (detector, set) = r.id.split_once('/').unwrap_or_default();
             crate::threat_list::delete(ctx, detector, set).await
         }
         "s3:bucket" => {
             empty_bucket(ctx, &r.id).await?;
-            ctx.s3().delete_bucket().bucket(&r.id).send().await.map(|_| ()).aws(what, ctx)
+            gone_is_done(ctx.s3().delete_bucket().bucket(&r.id).send().await).aws(what, ctx)
         }
         _ => {
             reporter.report(Progress::Skipped {
@@ -392,6 +404,19 @@ async fn remove_outside(ctx: &AwsContext, r: &LabResource, reporter: &dyn Report
         reporter.report(Progress::Note(format!("deleted {r}")));
     }
     result
+}
+
+fn gone_is_done<T, E, R>(
+    r: std::result::Result<T, aws_sdk_sts::error::SdkError<E, R>>,
+) -> std::result::Result<(), aws_sdk_sts::error::SdkError<E, R>>
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+{
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 async fn wait_terminated(ctx: &AwsContext, instance: &str) -> Result<()> {

@@ -310,6 +310,7 @@ mod tests {
             expected_findings: vec!["UnauthorizedAccess:EC2/TorClient".into()],
             variant: None,
             verified_at: None,
+            unconfirmed: false,
         }
     }
 

@@ -24,7 +24,7 @@ const RUNS_KEPT: usize = 10;
 
 pub async fn run(g: &Global, args: &AttackArgs, p: &Printer) -> Result<()> {
     let scenarios = chosen(args)?;
-    let (lab, ctx) = super::open(g).await?;
+    let (lab, ctx) = super::open_for_change(g, "attack").await?;
     let mode = args.mode.unwrap_or(if g.local { AttackMode::Inject } else { AttackMode::Traffic });
     let me = ctx.identity().await?;
     let Some(mut state) = LabState::load(&ctx, &lab).await? else {
@@ -66,6 +66,7 @@ pub async fn run(g: &Global, args: &AttackArgs, p: &Printer) -> Result<()> {
         expected_findings: scenarios.iter().flat_map(|s| s.findings.clone()).collect(),
         variant: crate::playbook::deployed(&ctx, &lab).await?.first().map(|(v, _)| v.as_str().to_string()),
         verified_at: None,
+        unconfirmed: true,
     };
 
     if mode == AttackMode::Inject {
@@ -146,12 +147,14 @@ pub async fn run(g: &Global, args: &AttackArgs, p: &Printer) -> Result<()> {
         }
     }
 
-    if !run.command_ids.is_empty() {
-        if let Some(r) = state.runs.iter_mut().find(|r| r.id == run.id) {
-            r.command_ids = run.command_ids.clone();
-        }
-        state.save(&ctx, &lab).await?;
+    run.unconfirmed = false;
+    if let Some(r) = state.runs.iter_mut().find(|r| r.id == run.id) {
+        *r = run.clone();
     }
+    state.save(&ctx, &lab).await.map_err(|e| {
+        // Everything went out; only the confirmation is missing, and verify does not need it.
+        e.with_hint(format!("the attack was sent; `irlab verify --run {}` still judges it", run.id))
+    })?;
 
     let wait = match mode {
         AttackMode::Inject | AttackMode::Sample => Duration::from_secs(10),

@@ -8,12 +8,13 @@ use serde_json::json;
 use crate::cli::{DownArgs, Global};
 use crate::error::{Error, Result};
 use crate::inventory;
+use crate::lease;
 use crate::printer::Printer;
 use crate::teardown;
 
 pub async fn run(g: &Global, args: &DownArgs, p: &Printer) -> Result<()> {
     let started = Instant::now();
-    let (lab, ctx) = super::open(g).await?;
+    let (lab, ctx) = super::open_for_change(g, "down").await?;
     let me = ctx.identity().await?;
     p.info(format!("account {}, region {}, lab {lab}", me.account, ctx.region));
 
@@ -45,12 +46,20 @@ pub async fn run(g: &Global, args: &DownArgs, p: &Printer) -> Result<()> {
     }
 
     let outcome = teardown::execute(&ctx, &lab, &plan, p).await;
-    let left = inventory::sweep(&ctx, &lab).await?;
+    // The lease goes before the last look, which must find nothing of the lab.
+    lease::release().await;
+    let swept = inventory::sweep(&ctx, &lab).await;
+    // Every failure is said, with its reason, before the verdict.
     for e in &outcome.failures {
         p.error(e);
     }
-    p.json(&json!({ "lab": lab.as_str(), "plan": plan, "deleted": true, "left": left, "failures": outcome.failures.iter().map(|e| e.to_string()).collect::<Vec<_>>() }));
-    if left.is_empty() && outcome.failures.is_empty() {
+    let unchecked: Vec<&String> = plan.unchecked.iter().chain(&swept.unchecked).collect();
+    for u in &unchecked {
+        p.out(format!("warning: {u}"));
+    }
+    let left = swept.found;
+    p.json(&json!({ "lab": lab.as_str(), "plan": plan, "deleted": true, "left": left, "unchecked": unchecked, "failures": outcome.failures.iter().map(|e| e.to_string()).collect::<Vec<_>>() }));
+    if left.is_empty() && outcome.failures.is_empty() && unchecked.is_empty() {
         p.out(format!("0 resources left (lab {lab} removed in {})", super::elapsed(started)));
         return Ok(());
     }
@@ -60,10 +69,15 @@ pub async fn run(g: &Global, args: &DownArgs, p: &Printer) -> Result<()> {
             p.out(format!("  {r}"));
         }
     }
-    let err = if outcome.failures.is_empty() {
+    let err = if !outcome.failures.is_empty() {
+        Error::failure(format!("{} step(s) of removing lab {lab} failed", outcome.failures.len()))
+    } else if !left.is_empty() {
         Error::problem(format!("{} resources of lab {lab} are still there", left.len()))
     } else {
-        Error::failure(format!("{} step(s) of removing lab {lab} failed", outcome.failures.len()))
+        Error::problem(format!(
+            "lab {lab} is removed as far as irlab could see, but {} listing(s) failed",
+            unchecked.len()
+        ))
     };
     Err(err.with_hint("run `irlab down` again; it picks up where this one stopped"))
 }

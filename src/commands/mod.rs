@@ -31,6 +31,14 @@ pub async fn open(g: &Global) -> Result<(LabName, AwsContext)> {
     Ok((lab, ctx))
 }
 
+/// Opens the lab for a command that changes it: validates, connects, and takes the lab's lease,
+/// so no two such commands work on one lab at once (see `lease`).
+pub async fn open_for_change(g: &Global, command: &str) -> Result<(LabName, AwsContext)> {
+    let (lab, ctx) = open(g).await?;
+    crate::lease::acquire(&ctx, &lab, command, g.break_lease).await?;
+    Ok((lab, ctx))
+}
+
 /// `1m 05s` style durations for people.
 pub fn elapsed(since: std::time::Instant) -> String {
     let secs = since.elapsed().as_secs();
@@ -61,4 +69,43 @@ pub fn myself(g: &Global, args: &[&str]) -> Result<()> {
         Some(1) => Err(Error::problem(what)),
         _ => Err(Error::failure(what)),
     }
+}
+
+/// What an interrupted command says: what stopped, and the command that finishes the job.
+pub fn interrupted(command: &crate::cli::Command) -> Error {
+    use crate::cli::{Command, PlaybookCommand};
+    let (what, next) = match command {
+        Command::Up(_) => ("`irlab up`", "run `irlab up` again to finish, or `irlab down` to remove what was made"),
+        Command::Down(_) => ("`irlab down`", "run `irlab down` again: it picks up where this one stopped"),
+        Command::Attack(_) => (
+            "`irlab attack`",
+            "the run is recorded; `irlab verify` judges what was sent, or `irlab reset` then attack again",
+        ),
+        Command::Reset => ("`irlab reset`", "run `irlab reset` again to finish"),
+        Command::Playbook(PlaybookCommand::Set { variant, .. }) => {
+            return Error::interrupted("interrupted: `irlab playbook set` stopped part-way").with_hint(format!(
+                "run `irlab playbook set {variant}` again to finish; `irlab status` shows the lab"
+            ));
+        }
+        Command::Verify(_) => ("`irlab verify`", "nothing was changed; run `irlab verify` again"),
+        Command::Demo(_) => ("`irlab demo`", "run `irlab down --yes` to remove the demo's lab"),
+        Command::Bench(_) => ("`irlab bench`", "run `irlab down --yes` to remove the benchmark's lab"),
+        _ => ("the command", "nothing was changed"),
+    };
+    Error::interrupted(format!("interrupted: {what} stopped part-way; `irlab status` shows where the lab stands"))
+        .with_hint(next)
+}
+
+/// After an interrupt: where the lab's stacks stand, in a few seconds at most.
+pub async fn print_lab_state(g: &Global, p: &crate::printer::Printer) {
+    let look = async {
+        let (lab, ctx) = open(g).await?;
+        for part in crate::lab::Part::ALL {
+            if let Some(s) = crate::stacks::describe(&ctx, &lab.stack_name(part)).await? {
+                p.info(format!("  {:<36} {}", s.name, s.status));
+            }
+        }
+        Ok::<(), Error>(())
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), look).await;
 }

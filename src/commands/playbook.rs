@@ -15,7 +15,7 @@ pub async fn run(g: &Global, cmd: &PlaybookCommand, p: &Printer) -> Result<()> {
     if let Some(x) = min_severity {
         playbook::check_min_severity(*x)?;
     }
-    let (lab, ctx) = super::open(g).await?;
+    let (lab, ctx) = super::open_for_change(g, "playbook set").await?;
     let detection = stacks::describe(&ctx, &lab.stack_name(Part::Detection)).await?;
     let victim = stacks::describe(&ctx, &lab.stack_name(Part::Victim)).await?;
     let (Some(detection), Some(victim)) = (detection, victim) else {

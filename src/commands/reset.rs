@@ -16,7 +16,7 @@ use crate::teardown;
 const RUN_TAGS: [&str; 4] = ["irlab:finding-id", "irlab:finding-type", "irlab:ir-status", "irlab:original-groups"];
 
 pub async fn run(g: &Global, p: &Printer) -> Result<()> {
-    let (lab, ctx) = super::open(g).await?;
+    let (lab, ctx) = super::open_for_change(g, "reset").await?;
     let victim = stacks::describe(&ctx, &lab.stack_name(Part::Victim)).await?.ok_or_else(|| {
         Error::problem(format!("lab {lab} is not deployed in {}", ctx.region)).with_hint("run `irlab up`")
     })?;

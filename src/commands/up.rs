@@ -23,7 +23,7 @@ const DEFAULT_INSTANCE_TYPE: &str = "t3.micro";
 pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
     let started = Instant::now();
     check_args(args)?;
-    let (lab, ctx) = super::open(g).await?;
+    let (lab, ctx) = super::open_for_change(g, "up").await?;
     let me = ctx.identity().await?;
     p.info(format!("account {} ({}), region {}, lab {lab}", me.account, me.arn, ctx.region));
 

@@ -198,6 +198,20 @@ pub async fn put_finding(sdk: &SdkConfig, instance: &str, finding_type: &str, se
         "irlab-test-{}",
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
     );
+    put_finding_with_id(sdk, instance, finding_type, severity, &id, 1).await;
+    id
+}
+
+/// Puts a GuardDuty-shaped finding `id` on the default bus, as GuardDuty sends it the
+/// `count`th time (a re-sent finding keeps its id and counts up).
+pub async fn put_finding_with_id(
+    sdk: &SdkConfig,
+    instance: &str,
+    finding_type: &str,
+    severity: f64,
+    id: &str,
+    count: u32,
+) {
     let detail = serde_json::json!({
         "schemaVersion": "2.0",
         "accountId": "123456789012",
@@ -207,7 +221,7 @@ pub async fn put_finding(sdk: &SdkConfig, instance: &str, finding_type: &str, se
         "severity": severity,
         "title": "test finding",
         "resource": {"resourceType": "Instance", "instanceDetails": {"instanceId": instance}},
-        "service": {"additionalInfo": {"sample": false}},
+        "service": {"additionalInfo": {"sample": false}, "count": count},
     });
     let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
         .source("irlab.simulation")
@@ -216,7 +230,6 @@ pub async fn put_finding(sdk: &SdkConfig, instance: &str, finding_type: &str, se
         .build();
     let out = aws_sdk_eventbridge::Client::new(sdk).put_events().entries(entry).send().await.unwrap();
     assert_eq!(out.failed_entry_count(), 0, "{out:?}");
-    id
 }
 
 /// The instance's tags.
@@ -303,6 +316,24 @@ impl Standin {
     pub fn idle(&self) {
         let answer = control(&self.endpoint, "GET", "/moto-api/irlab/idle?timeout=60", "");
         assert!(answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"), "stand-in busy: {answer}");
+    }
+
+    /// Fails a seeded fraction of irlab's own AWS calls (throttling, 5xx, dropped connections),
+    /// as the stand-in's fault mode does; the engines inside the stand-in are left alone.
+    pub fn faults(&self, rate: f64, seed: u64) {
+        let body = format!(
+            "{{\"rate\": {rate}, \"kinds\": [\"throttle\", \"5xx\", \"reset\"], \"seed\": {seed}, \"user_agent\": \"aws-sdk-rust\"}}"
+        );
+        let answer = control(&self.endpoint, "POST", "/moto-api/irlab/faults", &body);
+        assert!(answer.contains(" 200 "), "{answer}");
+    }
+
+    /// How many faults the stand-in injected since the last `faults` call.
+    pub fn faults_injected(&self) -> u64 {
+        let answer = control(&self.endpoint, "GET", "/moto-api/irlab/faults", "");
+        let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_str(body.trim()).unwrap_or_default();
+        v["injected"].as_object().map(|m| m.values().filter_map(|n| n.as_u64()).sum()).unwrap_or(0)
     }
 
     /// Holds every EventBridge delivery back by `seconds` (0 delivers at once again).
