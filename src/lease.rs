@@ -43,7 +43,15 @@ impl Holder {
 struct Held {
     ctx: AwsContext,
     name: String,
+    holder: Holder,
     renewer: tokio::task::JoinHandle<()>,
+}
+
+impl Holder {
+    /// The same taking of the lease (renewals change only the expiry).
+    fn same(&self, other: &Holder) -> bool {
+        self.host == other.host && self.pid == other.pid && self.since == other.since
+    }
 }
 
 static HELD: Mutex<Option<Held>> = Mutex::new(None);
@@ -65,7 +73,7 @@ pub async fn acquire(ctx: &AwsContext, lab: &LabName, command: &str, break_lease
         match put(ctx, &name, &holder, false).await {
             Ok(()) => {
                 let renewer = tokio::spawn(renew(ctx.clone(), name.clone(), holder.clone()));
-                *HELD.lock().expect("lease lock") = Some(Held { ctx: ctx.clone(), name, renewer });
+                *HELD.lock().expect("lease lock") = Some(Held { ctx: ctx.clone(), name, holder, renewer });
                 return Ok(());
             }
             Err(e) if error_code(&e) == Some("ParameterAlreadyExists") => {}
@@ -100,7 +108,12 @@ pub async fn release() {
     let held = HELD.lock().expect("lease lock").take();
     if let Some(h) = held {
         h.renewer.abort();
-        let _ = delete(&h.ctx, &h.name).await;
+        // Not when it was broken and taken by another command meanwhile.
+        if let Ok(Some(now)) = read(&h.ctx, &h.name).await
+            && now.same(&h.holder)
+        {
+            let _ = delete(&h.ctx, &h.name).await;
+        }
     }
 }
 
@@ -112,8 +125,14 @@ pub fn held() -> bool {
 async fn renew(ctx: AwsContext, name: String, mut holder: Holder) {
     loop {
         tokio::time::sleep(RENEW_EVERY).await;
+        // Renewed only while it is still ours: a lease broken with --break-lease stays broken.
+        match read(&ctx, &name).await {
+            Ok(Some(h)) if h.same(&holder) => {}
+            Ok(_) => return,
+            // A failed read is tried again next time; the TTL leaves room for several.
+            Err(_) => continue,
+        }
         holder.expires = expiry(jiff::Timestamp::now());
-        // A failed renewal is tried again next time; the TTL leaves room for several.
         let _ = put(&ctx, &name, &holder, true).await;
     }
 }

@@ -85,13 +85,15 @@ pub struct Deployment<'a> {
     pub tags: Vec<(String, String)>,
 }
 
-/// A CloudFormation client request token for one operation of this command on `stack`: the
-/// SDK's retries of a call whose answer was lost resend the same token, so CloudFormation takes
-/// them for the same request instead of a second one.
+/// A CloudFormation client request token for one call: the SDK's retries of that call (after a
+/// lost answer) resend the same token, so CloudFormation takes them for the same request. Each
+/// new call gets a new token: a second delete of the same stack is a new request, not a retry.
 fn request_token(op: &str, stack: &str) -> String {
     static RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static CALL: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let run = RUN.get_or_init(|| format!("{}{}", jiff::Timestamp::now().as_millisecond(), std::process::id()));
-    let mut token = format!("irlab-{op}-{stack}-{run}");
+    let call = CALL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut token = format!("irlab-{op}-{stack}-{run}-{call}");
     token.retain(|c| c.is_ascii_alphanumeric() || c == '-');
     token.truncate(128);
     token
