@@ -142,35 +142,33 @@ fn parse_groups(value: &str) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
+/// Archives the GuardDuty findings about the lab's own victim. Only those: sample findings
+/// (i-99999999) belong to no lab, and archiving them would change another lab's results.
 async fn archive_findings(ctx: &AwsContext, instance: &str) -> Result<usize> {
     let Some(d) = crate::detector::find(ctx).await? else { return Ok(0) };
     let gd = ctx.guardduty();
-    let mut total = 0;
-    for target in [instance, "i-99999999"] {
-        let criteria = FindingCriteria::builder()
-            .criterion("resource.instanceDetails.instanceId", Condition::builder().equals(target).build())
-            .criterion("service.archived", Condition::builder().equals("false").build())
-            .build();
-        let ids = gd
-            .list_findings()
+    let criteria = FindingCriteria::builder()
+        .criterion("resource.instanceDetails.instanceId", Condition::builder().equals(instance).build())
+        .criterion("service.archived", Condition::builder().equals("false").build())
+        .build();
+    let ids = gd
+        .list_findings()
+        .detector_id(&d.id)
+        .finding_criteria(criteria)
+        .send()
+        .await
+        .aws(|| "listing the lab's GuardDuty findings".into(), ctx)?
+        .finding_ids()
+        .to_vec();
+    for chunk in ids.chunks(50) {
+        gd.archive_findings()
             .detector_id(&d.id)
-            .finding_criteria(criteria)
+            .set_finding_ids(Some(chunk.to_vec()))
             .send()
             .await
-            .aws(|| "listing the lab's GuardDuty findings".into(), ctx)?
-            .finding_ids()
-            .to_vec();
-        for chunk in ids.chunks(50) {
-            gd.archive_findings()
-                .detector_id(&d.id)
-                .set_finding_ids(Some(chunk.to_vec()))
-                .send()
-                .await
-                .aws(|| "archiving the lab's GuardDuty findings".into(), ctx)?;
-            total += chunk.len();
-        }
+            .aws(|| "archiving the lab's GuardDuty findings".into(), ctx)?;
     }
-    Ok(total)
+    Ok(ids.len())
 }
 
 #[cfg(test)]
