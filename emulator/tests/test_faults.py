@@ -1,7 +1,8 @@
 """Fault injection (stand-in test control, patches/faults.py):
 ``POST /moto-api/irlab/faults`` makes a seeded fraction of AWS API requests
 fail before moto sees them - throttled, 5xx, or the connection dropped - in the
-error format each service's protocol uses, so SDK retry logic can be tested."""
+error format each service's protocol uses, so SDK retry logic can be tested;
+or (``lost``) after moto has done what they ask, the answer never sent."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import socket
 import urllib.error
 import urllib.request
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
 import boto3
 import pytest
@@ -19,7 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError
 from botocore.retries import standard
 
-from conftest import REGION, _reset
+from conftest import ACCOUNT_ID, REGION, _reset, eventually, stack_events, unique, wait_idle
 
 
 def _faults(emulator: Any, body: Any = None, method: str = "POST") -> tuple[int, dict]:
@@ -113,9 +114,9 @@ def _retry_context(error: ClientError) -> standard.RetryContext:
 
 def test_hook_request_and_response_shapes(emulator, client):
     """Stand-in control, no AWS counterpart. GET answers {"rate", "kinds", "seed",
-    "services", "user_agent", "injected": {"throttle", "5xx", "reset"}, "seen"};
-    POST takes {"rate" (0..1, required), "kinds" (non-empty subset of throttle,
-    5xx, reset; default all), "seed" (integer, default 0), "services" (SigV4
+    "services", "user_agent", "injected": {"throttle", "5xx", "reset", "lost"},
+    "seen"}; POST takes {"rate" (0..1, required), "kinds" (non-empty subset of
+    throttle, 5xx, reset, lost; default throttle, 5xx, reset), "seed" (integer, default 0), "services" (SigV4
     signing names; default all), "user_agent" (substring; default any)} and
     answers the same shape with zeroed counters; anything else is 400 {"message"};
     {"rate": 0} and POST /moto-api/reset turn faults off.
@@ -123,13 +124,14 @@ def test_hook_request_and_response_shapes(emulator, client):
     """
     off = {
         "rate": 0.0, "kinds": ["throttle", "5xx", "reset"], "seed": 0, "services": None,
-        "user_agent": None, "injected": {"throttle": 0, "5xx": 0, "reset": 0}, "seen": 0,
+        "user_agent": None, "injected": {"throttle": 0, "5xx": 0, "reset": 0, "lost": 0}, "seen": 0,
     }
     assert _faults(emulator, method="GET") == (200, off)
     on = {"rate": 0.25, "kinds": ["throttle"], "seed": 7, "services": ["EC2", "sts"], "user_agent": "aws-sdk-rust"}
     status, body = _faults(emulator, on)
     assert status == 200
-    assert body == {**on, "services": ["ec2", "sts"], "injected": {"throttle": 0, "5xx": 0, "reset": 0}, "seen": 0}
+    zero = {"throttle": 0, "5xx": 0, "reset": 0, "lost": 0}
+    assert body == {**on, "services": ["ec2", "sts"], "injected": zero, "seen": 0}
     assert _faults(emulator, method="GET") == (200, body)
     for bad in (
         {}, {"rate": 1.5}, {"rate": -0.1}, {"rate": "0.1"}, {"rate": True}, {"rate": 0.1, "kinds": []},
@@ -140,6 +142,8 @@ def test_hook_request_and_response_shapes(emulator, client):
         status, answer = _faults(emulator, bad)
         assert status == 400 and answer["message"], bad
     assert _faults(emulator, method="GET") == (200, body)  # a refused POST changes nothing
+    every = {"rate": 0.5, "kinds": ["lost", "throttle", "5xx", "reset"]}
+    assert _faults(emulator, every) == (200, {**off, **every, "injected": zero})
     assert _faults(emulator, {"rate": 0})[1] == off
     _faults(emulator, on)
     _reset(emulator.endpoint)
@@ -182,7 +186,7 @@ def test_throttle_in_each_protocol_is_a_throttling_error_to_the_sdk(emulator, cl
     ), protocol
     assert err.value.response["Error"]["Message"]
     assert standard.ThrottledRetryableChecker().is_retryable(_retry_context(err.value))
-    assert _faults(emulator, method="GET")[1]["injected"] == {"throttle": 1, "5xx": 0, "reset": 0}
+    assert _faults(emulator, method="GET")[1]["injected"] == {"throttle": 1, "5xx": 0, "reset": 0, "lost": 0}
 
 
 @pytest.mark.parametrize("service", sorted(CALLS))
@@ -218,6 +222,32 @@ def test_5xx_in_each_protocol_is_a_transient_server_error(emulator, client, serv
     assert seen == {500, 503}
 
 
+def _raw_query(emulator: Any, service: str, params: dict[str, str]) -> bytes:
+    """POST a query-protocol request over a bare socket (signed in form only:
+    the stand-in does not check signatures); every byte received until the
+    connection ends."""
+    body = urlencode(params).encode()
+    url = urlparse(emulator.endpoint)
+    request = (
+        b"POST / HTTP/1.1\r\n"
+        + f"Host: {url.netloc}\r\n".encode()
+        + f"Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/{service}/aws4_request, ".encode()
+        + b"SignedHeaders=host, Signature=0000\r\n"
+        b"Content-Type: application/x-www-form-urlencoded; charset=utf-8\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    received = b""
+    with socket.create_connection((url.hostname, url.port), timeout=10) as raw:
+        raw.sendall(request)
+        try:
+            while chunk := raw.recv(4096):
+                received += chunk
+        except ConnectionResetError:
+            pass
+    return received
+
+
 def test_reset_drops_the_connection_without_an_answer(emulator, client):
     """A reset fault reads the request and closes the connection without sending
     a byte (a raw client gets end-of-stream or a reset, no status line); boto3
@@ -229,28 +259,8 @@ def test_reset_drops_the_connection_without_an_answer(emulator, client):
     _faults(emulator, {"rate": 1, "kinds": ["reset"], "services": ["sts"]})
     with pytest.raises(ConnectionClosedError):
         client("sts").get_caller_identity()
-
-    body = b"Action=GetCallerIdentity&Version=2011-06-15"
-    request = (
-        b"POST / HTTP/1.1\r\n"
-        + f"Host: {urlparse(emulator.endpoint).netloc}\r\n".encode()
-        + b"Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/sts/aws4_request, "
-        b"SignedHeaders=host, Signature=0000\r\n"
-        b"Content-Type: application/x-www-form-urlencoded; charset=utf-8\r\n"
-        + f"Content-Length: {len(body)}\r\n\r\n".encode()
-        + body
-    )
-    url = urlparse(emulator.endpoint)
-    received = b""
-    with socket.create_connection((url.hostname, url.port), timeout=10) as raw:
-        raw.sendall(request)
-        try:
-            while chunk := raw.recv(4096):
-                received += chunk
-        except ConnectionResetError:
-            pass
-    assert received == b""
-    assert _faults(emulator, method="GET")[1]["injected"] == {"throttle": 0, "5xx": 0, "reset": 2}
+    assert _raw_query(emulator, "sts", {"Action": "GetCallerIdentity", "Version": "2011-06-15"}) == b""
+    assert _faults(emulator, method="GET")[1]["injected"] == {"throttle": 0, "5xx": 0, "reset": 2, "lost": 0}
 
 
 def _outcome(call: Any) -> Any:
@@ -267,7 +277,8 @@ def _outcome(call: Any) -> Any:
 
 def _expected(seed: int, rate: float, kinds: list[str], n: int) -> list[Any]:
     """The documented draws: random() < rate fails; randrange(len(kinds)) picks
-    the kind; a 5xx draws random() < 0.5 for 500, else 503."""
+    the kind; a 5xx draws random() < 0.5 for 500, else 503; no other kind
+    draws more."""
     rng = random.Random(seed)
     out: list[Any] = []
     for _ in range(n):
@@ -300,6 +311,7 @@ def test_the_seed_makes_the_fault_sequence_reproducible(emulator, client):
             "throttle": outcomes.count("throttle"),
             "5xx": outcomes.count(500) + outcomes.count(503),
             "reset": outcomes.count("reset"),
+            "lost": 0,
         }
     assert runs[0] == runs[1] == _expected(7, 0.5, kinds, 30)
     assert runs[2] == _expected(8, 0.5, kinds, 30) != runs[0]
@@ -357,3 +369,194 @@ def test_rate_zero_and_moto_reset_turn_faults_off(emulator, client):
     _faults(emulator, {"rate": 1, "kinds": ["throttle", "reset"]})
     _reset(emulator.endpoint)
     assert all(sts.get_caller_identity()["Account"] for _ in range(5))
+
+
+def test_a_lost_pick_draws_nothing_more(emulator, client):
+    """"lost" is one more kind in the documented draw order: randrange picks it
+    like any other and it draws nothing after (only a 5xx does), so a sequence
+    mixing the two is still the one _expected computes. To the client a lost
+    answer looks like a reset (ConnectionClosedError).
+    https://docs.python.org/3/library/random.html#notes-on-reproducibility
+    """
+    sts = client("sts")
+    kinds = ["5xx", "lost"]
+    _faults(emulator, {"rate": 0.6, "kinds": kinds, "seed": 3, "services": ["sts"]})
+    outcomes = [_outcome(sts.get_caller_identity) for _ in range(30)]
+    assert outcomes == ["reset" if o == "lost" else o for o in _expected(3, 0.6, kinds, 30)]
+    assert "reset" in outcomes and {500, 503} & set(outcomes) and None in outcomes
+    assert _faults(emulator, method="GET")[1]["injected"] == {
+        "throttle": 0,
+        "5xx": outcomes.count(500) + outcomes.count(503),
+        "reset": 0,
+        "lost": outcomes.count("reset"),
+    }
+
+
+QUEUE_TEMPLATE = """
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+"""
+
+
+def _retrying(emulator: Any, service: str, agent: str) -> Any:
+    """A client that retries as the SDKs do by default (standard mode, 3 attempts)."""
+    return boto3.client(
+        service,
+        endpoint_url=emulator.endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 3, "mode": "standard"}, user_agent_extra=agent),
+    )
+
+
+def _faults_for_first_attempt_only(emulator: Any, sdk: Any) -> dict[str, Any]:
+    """Before this client sends its second attempt, read the counters (into
+    ["state"]) and turn faults off: the first attempt alone meets them."""
+    seen: dict[str, Any] = {"attempts": 0}
+
+    def before_send(**kwargs: Any) -> None:
+        seen["attempts"] += 1
+        if seen["attempts"] == 2:
+            seen["state"] = _faults(emulator, method="GET")[1]
+            _faults(emulator, {"rate": 0})
+
+    sdk.meta.events.register("before-send", before_send)
+    return seen
+
+
+def test_lost_answer_the_request_took_effect(emulator, client):
+    """A "lost" fault lets moto process the request - its effect happens - and
+    then closes the connection without a byte of the answer, as a reset does:
+    the client sees ConnectionClosedError ("socket-level failures where no HTTP
+    response was received ... server-closed connections", which the SDKs
+    retry) and cannot tell whether anything happened. AWS warns of exactly
+    this: "Operations might also time out or encounter other server issues
+    before they complete, even though the request has already returned a
+    result. This could make it difficult to determine whether the request
+    succeeded or not" - here a CreateStack whose answer was lost still created
+    the stack, which is there once faults are off.
+    https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html
+    https://docs.aws.amazon.com/sdk-for-python/v1/guide/config-retries.html (Retryable errors)
+    https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html
+    """
+    cf = client("cloudformation")
+    name, raw_name = unique("lost"), unique("lost-raw")
+    _faults(emulator, {"rate": 1, "kinds": ["lost"], "services": ["cloudformation"]})
+    with pytest.raises(ConnectionClosedError):
+        cf.create_stack(StackName=name, TemplateBody=QUEUE_TEMPLATE)
+    received = _raw_query(
+        emulator,
+        "cloudformation",
+        {"Action": "CreateStack", "Version": "2010-05-15", "StackName": raw_name, "TemplateBody": QUEUE_TEMPLATE},
+    )
+    assert received == b""  # not a status line, not a byte
+    state = _faults(emulator, method="GET")[1]
+    assert state["injected"] == {"throttle": 0, "5xx": 0, "reset": 0, "lost": 2} and state["seen"] == 2
+
+    _faults(emulator, {"rate": 0})
+    for stack in (name, raw_name):
+        described = eventually(
+            lambda stack=stack: [
+                s for s in cf.describe_stacks(StackName=stack)["Stacks"] if s["StackStatus"] == "CREATE_COMPLETE"
+            ]
+        )
+        assert len(described) == 1, stack
+        assert cf.describe_stack_resource(StackName=stack, LogicalResourceId="Queue")["StackResourceDetail"][
+            "PhysicalResourceId"
+        ]
+    names = [s["StackName"] for s in cf.list_stacks()["StackSummaries"]]
+    assert sorted(names) == sorted([name, raw_name])
+
+
+def test_create_stack_retried_after_a_lost_answer_with_its_token_is_one_stack(emulator, client):
+    """The case ClientRequestToken exists for: "Specify this token if you plan
+    to retry requests so that CloudFormation knows that you're not attempting
+    to create a stack with the same name. You might retry CreateStack requests
+    to ensure that CloudFormation successfully received them." The first
+    attempt's answer is lost (the stack is created), boto3 retries the same
+    request - same name, same token - and the retry answers the StackId of the
+    stack the first attempt created: one stack, one CREATE_IN_PROGRESS for it,
+    every event carrying the token.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html (ClientRequestToken)
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackEvent.html (ClientRequestToken)
+    https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html ("Idempotency ensures that an API request completes no more than one time")
+    https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html
+    """
+    agent = "irlab-lost-probe/1"
+    cf = _retrying(emulator, "cloudformation", agent)
+    attempts = _faults_for_first_attempt_only(emulator, cf)
+    name, token = unique("lost-token"), unique("token")
+    _faults(emulator, {"rate": 1, "kinds": ["lost"], "services": ["cloudformation"], "user_agent": agent})
+    answer = cf.create_stack(StackName=name, TemplateBody=QUEUE_TEMPLATE, ClientRequestToken=token)
+    assert attempts["attempts"] == 2 and answer["ResponseMetadata"]["RetryAttempts"] == 1
+    assert attempts["state"]["injected"]["lost"] == 1 and attempts["state"]["seen"] == 1
+
+    check = client("cloudformation")
+    stacks = [s for s in check.list_stacks()["StackSummaries"] if s["StackName"] == name]
+    assert [s["StackId"] for s in stacks] == [answer["StackId"]]
+    assert check.describe_stacks(StackName=name)["Stacks"][0]["StackId"] == answer["StackId"]
+    events = stack_events(check, name)
+    starts = [e for e in events if e["LogicalResourceId"] == name and e["ResourceStatus"] == "CREATE_IN_PROGRESS"]
+    assert len(starts) == 1
+    assert {e.get("ClientRequestToken") for e in events} == {token}
+
+
+def test_put_events_retried_after_a_lost_answer_delivers_the_event_twice(emulator, client):
+    """PutEvents has no idempotency token: an entry whose answer was lost has
+    been accepted and is delivered to the rule's targets; the SDK's retry sends
+    it again as a new event (a new EventId), and the target gets two copies -
+    EventBridge delivery is at least once ("Durable delivery means the service
+    will successfully attempt to deliver events to EventBridge at least once";
+    a target retried "due to network conditions"), so consumers deduplicate.
+    https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-delivery-level.html
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html
+    https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html
+    """
+    sqs = client("sqs")
+    queue_url = sqs.create_queue(QueueName=unique("lost-target"))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}},
+        }],
+    }
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
+    setup = client("events")
+    setup.put_rule(Name="lost-probe", EventPattern=json.dumps({"source": ["irlab.lost-probe"]}))
+    setup.put_targets(Rule="lost-probe", Targets=[{"Id": "queue", "Arn": queue_arn}])
+
+    agent = "irlab-lost-probe/1"
+    events = _retrying(emulator, "events", agent)
+    attempts = _faults_for_first_attempt_only(emulator, events)
+    _faults(emulator, {"rate": 1, "kinds": ["lost"], "services": ["events"], "user_agent": agent})
+    detail = {"probe": unique("p")}
+    answer = events.put_events(
+        Entries=[{"Source": "irlab.lost-probe", "DetailType": "Lost answer", "Detail": json.dumps(detail)}]
+    )
+    assert attempts["attempts"] == 2 and answer["ResponseMetadata"]["RetryAttempts"] == 1
+    assert attempts["state"]["injected"]["lost"] == 1
+    assert answer["FailedEntryCount"] == 0
+
+    wait_idle(emulator.endpoint)
+    got: list[dict] = []
+
+    def two() -> bool:
+        got.extend(sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []))
+        return len(got) >= 2
+
+    assert eventually(two, timeout=15)
+    assert sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages") is None  # no third
+    delivered = [json.loads(m["Body"]) for m in got]
+    assert len(delivered) == 2
+    assert all(e["detail"] == detail and e["source"] == "irlab.lost-probe" for e in delivered)
+    ids = {e["id"] for e in delivered}
+    assert len(ids) == 2 and answer["Entries"][0]["EventId"] in ids

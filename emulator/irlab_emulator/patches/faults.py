@@ -1,19 +1,21 @@
 """Fault injection (stand-in test control; AWS has no such switch, but every
-AWS API throttles, fails with 5xx now and then, and drops connections).
+AWS API throttles, fails with 5xx now and then, and drops connections - also
+after it has done what was asked).
 
 ``POST /moto-api/irlab/faults`` with::
 
     {"rate": 0.1,                         # fraction of matching requests to fail, 0 <= rate <= 1
-     "kinds": ["throttle", "5xx", "reset"],   # optional, default all three
+     "kinds": ["throttle", "5xx", "reset"],   # optional, default these three ("lost" only when listed)
      "seed": 7,                           # optional integer, default 0
      "services": ["cloudformation", "ec2"],   # optional SigV4 signing names, default every service
      "user_agent": "aws-sdk-rust"}        # optional substring of User-Agent, default any client
 
 makes that fraction of the matching AWS API requests fail *before* moto sees
-them (nothing they ask for happens).  A request matches when it is SigV4-signed
-(``Authorization`` header or a presigned ``X-Amz-Credential``), its credential
-scope names one of ``services`` (the signing name, ``.../<region>/<service>/
-aws4_request``, as moto reads it; moto's alias - ``eventbridge`` for ``events``
+them (nothing they ask for happens) - except ``lost``, which fails them after.
+A request matches when it is SigV4-signed (``Authorization`` header or a
+presigned ``X-Amz-Credential``), its credential scope names one of
+``services`` (the signing name, ``.../<region>/<service>/aws4_request``, as
+moto reads it; moto's alias - ``eventbridge`` for ``events``
 - matches too) and its ``User-Agent`` contains ``user_agent``.  ``/moto-api/...``
 requests (these hooks, reset, ...) and unsigned requests are never faulted.
 
@@ -21,8 +23,8 @@ Deterministic: every POST starts a new ``random.Random(seed)`` and zeroes the
 counters.  Each matching request, in the order the stand-in takes them (under a
 lock), draws ``rng.random()``; it fails when the draw is below ``rate``, and
 then ``kinds[rng.randrange(len(kinds))]`` picks the kind; a ``5xx`` draws once
-more, ``rng.random() < 0.5`` answering 500, otherwise 503.  The same seed and
-the same sequence of requests give the same faults.
+more, ``rng.random() < 0.5`` answering 500, otherwise 503 (no other kind draws
+more).  The same seed and the same sequence of requests give the same faults.
 
 * ``throttle`` - the service's throttling error, in its protocol's error format,
   so SDKs classify it as throttling (see :data:`THROTTLE`): EC2 503
@@ -36,11 +38,18 @@ the same sequence of requests give the same faults.
   ``ServiceUnavailable`` (EC2 ``Unavailable``).
 * ``reset`` - the request is read, then the connection is closed without a byte
   of answer (the client sees the connection closed or reset before a response).
+* ``lost`` - the request *is* processed by moto (its effect happens: a stack is
+  created, an event delivered), then the connection is closed without a byte of
+  moto's answer, as for ``reset``.  The client cannot tell it from ``reset``
+  and retries: the "answer lost" case idempotency tokens exist for
+  (CloudFormation ``ClientRequestToken``, GuardDuty ``clientToken``); a retried
+  EventBridge ``PutEvents`` delivers its events twice.  Not in the default
+  ``kinds`` (so seeded sequences of the other kinds stay as they were): list it.
 
 ``GET`` answers the settings and counters ``{"rate", "kinds", "seed",
-"services", "user_agent", "injected": {"throttle": n, "5xx": n, "reset": n},
-"seen": n}`` (``seen``: matching requests since the POST); POST answers the same
-for the new settings; a malformed body is 400 ``{"message"}``. ``{"rate": 0}``
+"services", "user_agent", "injected": {"throttle": n, "5xx": n, "reset": n,
+"lost": n}, "seen": n}`` (``seen``: matching requests since the POST); POST
+answers the same for the new settings; a malformed body is 400 ``{"message"}``. ``{"rate": 0}``
 turns faults off (read the counters first: a POST zeroes them), and so does
 ``POST /moto-api/reset``.
 """
@@ -61,14 +70,15 @@ from xml.sax.saxutils import escape
 
 log = logging.getLogger("irlab_emulator.faults")
 
-KINDS = ("throttle", "5xx", "reset")
+KINDS = ("throttle", "5xx", "reset", "lost")
+DEFAULT_KINDS = ("throttle", "5xx", "reset")  # "lost" only when asked for
 
 
 class _Settings:
     def __init__(
         self,
         rate: float = 0.0,
-        kinds: tuple[str, ...] = KINDS,
+        kinds: tuple[str, ...] = DEFAULT_KINDS,
         seed: int = 0,
         services: tuple[str, ...] | None = None,
         user_agent: str | None = None,
@@ -116,7 +126,7 @@ def configure(body: Any) -> dict[str, Any]:
     rate = body["rate"]
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
         raise ValueError('"rate" must be a number between 0 and 1')
-    kinds = body.get("kinds", list(KINDS))
+    kinds = body.get("kinds", list(DEFAULT_KINDS))
     if (
         not isinstance(kinds, list)
         or not kinds
@@ -387,9 +397,12 @@ def _consume_body(environ: dict[str, Any]) -> None:
         pass
 
 
-def _drop_connection(environ: dict[str, Any]) -> None:
-    """Close the client's connection without an answer (raises)."""
-    _consume_body(environ)
+def _drop_connection(environ: dict[str, Any], consume: bool = True) -> None:
+    """Close the client's connection without an answer (raises). ``consume``:
+    read the request body first (not when moto already has: ``wsgi.input`` is
+    the socket itself, and reading it again would wait for bytes that never come)."""
+    if consume:
+        _consume_body(environ)
     sock = environ.get("werkzeug.socket")
     if sock is not None:
         try:  # linger 0: the final close resets instead of lingering
@@ -405,6 +418,27 @@ def _drop_connection(environ: dict[str, Any]) -> None:
     raise ConnectionAbortedError("irlab fault injection: connection dropped without an answer")
 
 
+def _lose_answer(original: Any, app: Any, environ: dict[str, Any]) -> None:
+    """Let moto process the request to the end, then drop the connection
+    instead of sending its answer (raises)."""
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+        return lambda data: None  # moto's answer goes nowhere: werkzeug never sees it
+
+    try:
+        answer = original(app, environ, start_response)
+        try:
+            for _ in answer:  # a streamed answer may do its work while iterated
+                pass
+        finally:
+            close = getattr(answer, "close", None)
+            if close is not None:
+                close()
+    except Exception:  # noqa: BLE001 - the answer (an error 500 here) is lost either way
+        log.exception("fault injection: moto failed on a request whose answer is lost")
+    _drop_connection(environ, consume=False)
+
+
 def _faulting_call(original: Any) -> Any:
     def __call__(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
         fault = _decide(environ)
@@ -416,6 +450,8 @@ def _faulting_call(original: Any) -> Any:
         )
         if kind == "reset":
             _drop_connection(environ)
+        if kind == "lost":
+            _lose_answer(original, self, environ)
         _consume_body(environ)
         status, headers, body = error_response(environ, service, kind, status)
         start_response(f"{status} {HTTPStatus(status).phrase}", headers)
