@@ -80,6 +80,12 @@ pub async fn acquire(ctx: &AwsContext, lab: &LabName, command: &str, break_lease
             Err(e) => return Err(e).aws(|| format!("taking the lease {name} of lab {lab}"), ctx),
         }
         let current = read(ctx, &name).await?;
+        // Our own create, whose answer was lost and which the SDK then retried: it is ours.
+        if current.as_ref().is_some_and(|h| h.same(&holder)) {
+            let renewer = tokio::spawn(renew(ctx.clone(), name.clone(), holder.clone()));
+            *HELD.lock().expect("lease lock") = Some(Held { ctx: ctx.clone(), name, holder, renewer });
+            return Ok(());
+        }
         let stale = current.as_ref().is_none_or(|h| h.expired(jiff::Timestamp::now()));
         if attempt < 2 && (stale || break_lease) {
             // Gone meanwhile, expired, or broken on purpose: remove it and try again.

@@ -318,11 +318,12 @@ impl Standin {
         assert!(answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"), "stand-in busy: {answer}");
     }
 
-    /// Fails a seeded fraction of irlab's own AWS calls (throttling, 5xx, dropped connections),
-    /// as the stand-in's fault mode does; the engines inside the stand-in are left alone.
+    /// Fails a seeded fraction of irlab's own AWS calls (throttling, 5xx, dropped connections,
+    /// answers lost after the call took effect), as the stand-in's fault mode does; the engines
+    /// inside the stand-in are left alone.
     pub fn faults(&self, rate: f64, seed: u64) {
         let body = format!(
-            "{{\"rate\": {rate}, \"kinds\": [\"throttle\", \"5xx\", \"reset\"], \"seed\": {seed}, \"user_agent\": \"aws-sdk-rust\"}}"
+            "{{\"rate\": {rate}, \"kinds\": [\"throttle\", \"5xx\", \"reset\", \"lost\"], \"seed\": {seed}, \"user_agent\": \"aws-sdk-rust\"}}"
         );
         let answer = control(&self.endpoint, "POST", "/moto-api/irlab/faults", &body);
         assert!(answer.contains(" 200 "), "{answer}");
