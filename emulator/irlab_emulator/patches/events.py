@@ -46,6 +46,7 @@ import copy
 import datetime
 import json
 import logging
+import operator
 import re
 import time
 import uuid
@@ -54,7 +55,7 @@ from typing import Any
 from moto.core.utils import unix_time
 from moto.events import responses as events_responses
 from moto.events.exceptions import InvalidEventPatternException, ValidationException
-from moto.events.models import EventPattern, EventPatternParser, EventsBackend, Rule, events_backends
+from moto.events.models import UNDEFINED, EventPattern, EventPatternParser, EventsBackend, Rule, events_backends
 from moto.utilities.arns import parse_arn
 
 from . import _cfn, _local, _policy, _runtime
@@ -157,6 +158,49 @@ def _flatten_dict(node: Any, prefix: str = "", result: dict[str, Any] | None = N
             else:
                 _add_leaf(result, key, v, merge)
     return result
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """JSON equality: true/false are not the numbers 1/0 (Python's ``True == 1``
+    and ``isinstance(True, int)`` made moto match them)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    return bool(a == b)
+
+
+def _does_item_match_filters(self: EventPattern, item: Any, filters: list[Any]) -> bool:
+    for f in filters:
+        if isinstance(f, (str, bool, int, float)) or f is None:
+            if item is UNDEFINED:
+                continue
+            values = item if isinstance(item, list) else [item]
+            if any(_same_value(v, f) for v in values):
+                return True
+        elif isinstance(f, dict) and EventPattern._does_item_match_named_filter(item, f):
+            return True
+    return False
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+_NUMERIC = {"<": operator.lt, "<=": operator.le, "=": operator.eq, ">=": operator.ge, ">": operator.gt}
+_orig_named_filter = EventPattern._does_item_match_named_filter
+
+
+def _does_item_match_named_filter(item: Any, pattern: dict[str, Any]) -> bool:
+    """``numeric`` matches JSON numbers only; ``anything-but`` with values
+    excludes only values of the same JSON type; the rest is moto's."""
+    name, value = next(iter(pattern.items()))
+    if item is UNDEFINED or name not in ("numeric", "anything-but") or (name == "anything-but" and isinstance(value, dict)):
+        return _orig_named_filter(item, pattern)
+    values = item if isinstance(item, list) else [item]
+    if name == "numeric":
+        pairs = list(zip(value[::2], value[1::2], strict=False))
+        return any(_is_number(v) and all(_NUMERIC[op](v, bound) for op, bound in pairs) for v in values)
+    excluded = value if isinstance(value, list) else [value]
+    return any(not any(_same_value(v, e) for e in excluded) for v in values)
 
 
 # --------------------------------------------------------------------------
@@ -819,6 +863,8 @@ def apply() -> None:
         MotoAPIBackend.reset = reset  # type: ignore[method-assign]
     EventPatternParser._validate_event_pattern = _validate_event_pattern  # type: ignore[method-assign]
     EventPattern._flatten_dict = staticmethod(_flatten_dict)  # type: ignore[method-assign]
+    EventPattern._does_item_match_filters = _does_item_match_filters  # type: ignore[method-assign]
+    EventPattern._does_item_match_named_filter = staticmethod(_does_item_match_named_filter)  # type: ignore[method-assign]
     EventsBackend.put_events = _put_events  # type: ignore[method-assign]
     events_responses.EventsHandler.test_event_pattern = _response_test_event_pattern  # type: ignore[attr-defined]
     _cfn.register(RuleHandler)
