@@ -11,7 +11,10 @@ AWS reserves, and passes unknown pattern operators as "match".  Here:
 * a rule delivers only when its ``State`` is ENABLED and its pattern matches;
   the matcher (moto's ``prefix``/``suffix``/``anything-but``/``numeric``/
   ``exists``/``cidr``/``wildcard``/``equals-ignore-case``/``$or``) also
-  reaches into arrays of objects, and PutRule refuses unknown operators;
+  reaches into arrays of objects and keeps JSON types apart (``[true]`` does
+  not match ``1`` nor ``[1]`` ``true``; ``numeric`` matches numbers only -
+  moto compared with Python's ``==``, where ``True == 1``), and PutRule
+  refuses unknown operators;
 * targets: SQS (``SqsParameters.MessageGroupId``), SNS (the event JSON is the
   message), Lambda (asynchronous invocation through the Lambda runner of
   ``awslambda.py``), Step Functions (``StartExecution`` with the event as
