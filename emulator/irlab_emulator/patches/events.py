@@ -30,10 +30,30 @@ AWS reserves, and passes unknown pattern operators as "match".  Here:
 * Lambda, SNS and SQS targets need a resource-based policy that lets
   ``events.amazonaws.com`` invoke/publish/send (conditions on
   ``aws:SourceArn``/``aws:SourceAccount`` are evaluated);
-* a failed delivery is logged (logger ``irlab_emulator.events``), counted in
-  CloudWatch (``AWS/Events`` ``FailedInvocations``, dimension ``RuleName``;
-  also ``Invocations``, ``TriggeredRules``, ``InvocationsSentToDlq``) and sent
-  to the target's ``DeadLetterConfig`` queue when there is one;
+* retries: a retriable failure (the target throttles - 429 or a throttling
+  code -, answers 5xx, drops the connection or times out) is retried with
+  exponential backoff and full jitter (a delay drawn between 0 and
+  min(900 s, 2**retry s)), scaled by the wait scale of ``_clock.py``, until the
+  target's ``RetryPolicy.MaximumRetryAttempts`` (default 185) retries are made
+  or the event is ``MaximumEventAgeInSeconds`` (default 86400) old - counted
+  from PutEvents, the retry delays at the wait scale; failures that need
+  someone to act (no permission, no such resource, invalid input) are not
+  retried.  While an event waits for its retry, later events to the same
+  target (rule and target id) wait behind it, so each target gets its events
+  in order; a held retry is pending work for ``GET /moto-api/irlab/idle``;
+  ``POST /moto-api/reset`` drops held retries.  PutTargets refuses RetryPolicy
+  values out of range (``ValidationException``);
+* a permanently failed delivery is logged (logger ``irlab_emulator.events``)
+  and sent to the target's ``DeadLetterConfig`` queue with the attributes
+  ``RULE_ARN``, ``TARGET_ARN``, ``ERROR_CODE`` (``THROTTLING``,
+  ``SDK_CLIENT_ERROR``, ``CONNECTION_FAILURE``, ``TIMEOUT``,
+  ``NO_PERMISSIONS``, ``NO_RESOURCE``, ``INVALID_PARAMETER``,
+  ``INTERNAL_ERROR``), ``ERROR_MESSAGE``, ``EXHAUSTED_RETRY_CONDITION`` and
+  ``RETRY_ATTEMPTS``, or dropped; CloudWatch ``AWS/Events`` (dimension
+  ``RuleName``) counts ``FailedInvocations`` (dropped), ``InvocationsSentToDlq``,
+  ``InvocationsFailedToBeSentToDlq``, ``Invocations`` (one per event and
+  target), ``InvocationAttempts``, ``RetryInvocationAttempts``,
+  ``TriggeredRules``;
 * test control (stand-in only): ``POST /moto-api/irlab/events/delay`` with
   ``{"seconds": N}`` holds every later event N seconds before its rules
   deliver it (PutEvents still answers at once; order is kept; ``0`` delivers
@@ -45,12 +65,15 @@ AWS reserves, and passes unknown pattern operators as "match".  Here:
 
 from __future__ import annotations
 
+import collections
 import copy
 import datetime
 import json
 import logging
 import operator
+import random
 import re
+import threading
 import time
 import uuid
 from typing import Any
@@ -61,7 +84,7 @@ from moto.events.exceptions import InvalidEventPatternException, ValidationExcep
 from moto.events.models import UNDEFINED, EventPattern, EventPatternParser, EventsBackend, Rule, events_backends
 from moto.utilities.arns import parse_arn
 
-from . import _cfn, _local, _policy, _runtime
+from . import _cfn, _clock, _local, _policy, _runtime
 
 log = logging.getLogger("irlab_emulator.events")
 
@@ -81,10 +104,83 @@ NUMERIC_OPERATORS = {"<", "<=", "=", ">=", ">"}
 
 
 class DeliveryFailure(Exception):
-    def __init__(self, code: str, message: str):
+    """A failed target invocation: ``code`` is the dead-letter queue's
+    ERROR_CODE; ``retriable`` failures (throttling, 5xx, connection failures,
+    timeouts) are retried under the target's RetryPolicy, the others (missing
+    permissions, missing resources, invalid input) are not."""
+
+    def __init__(self, code: str, message: str, retriable: bool = False):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.retriable = retriable
+
+
+THROTTLING_CODES = {
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "ProvisionedThroughputExceededException",
+}
+NOT_FOUND_CODES = {
+    "ResourceNotFoundException",
+    "ResourceNotFound",
+    "NotFound",
+    "NotFoundException",
+    "QueueDoesNotExist",
+    "AWS.SimpleQueueService.NonExistentQueue",
+    "NotFoundException",
+    "StateMachineDoesNotExist",
+    "InvalidDocument",
+}
+PERMISSION_CODES = {"AccessDenied", "AccessDeniedException", "AuthorizationError", "UnauthorizedOperation", "KMSAccessDeniedException"}
+
+
+def _failure_of(exc: BaseException) -> DeliveryFailure:
+    """Classify an exception raised while calling a target the way EventBridge
+    does: 429/throttling and 5xx answers, lost connections and timeouts are
+    retriable; other 4xx answers are not."""
+    from botocore import exceptions as boto
+
+    if isinstance(exc, (boto.ReadTimeoutError, boto.ConnectTimeoutError)):
+        return DeliveryFailure("TIMEOUT", f"the target did not answer in time: {exc}", retriable=True)
+    if isinstance(exc, (boto.HTTPClientError, boto.ConnectionError)):
+        return DeliveryFailure("CONNECTION_FAILURE", f"the connection to the target failed: {exc}", retriable=True)
+    code, status, message = "", 0, str(exc)
+    if isinstance(exc, boto.ClientError):
+        error = exc.response.get("Error") or {}
+        code = str(error.get("Code") or "")
+        status = int((exc.response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
+        message = f"{code}: {error.get('Message') or exc}"
+    else:
+        from moto.core.exceptions import ServiceException, _RESTError
+
+        if isinstance(exc, _RESTError):  # moto's errors: code = HTTP status
+            code = str(getattr(exc, "error_type", "") or "")
+            status = int(getattr(exc, "code", 0) or 0)
+            message = f"{code}: {getattr(exc, 'message', '') or exc}"
+        elif isinstance(exc, ServiceException):  # moto's newer errors: code = the error code
+            code = str(exc.code)
+            status = 400
+            message = f"{code}: {exc.message}"
+        else:
+            # a failure inside the stand-in itself, not an answer of the target:
+            # the same input fails the same way, so it is not retried
+            return DeliveryFailure("INTERNAL_ERROR", f"{type(exc).__name__}: {exc}")
+    if code in THROTTLING_CODES or status == 429:
+        return DeliveryFailure("THROTTLING", message, retriable=True)
+    if status >= 500:
+        return DeliveryFailure("SDK_CLIENT_ERROR", message, retriable=True)
+    if code in NOT_FOUND_CODES or code.endswith(("NotFound", "NotFoundException", "DoesNotExist")) or status == 404:
+        return DeliveryFailure("NO_RESOURCE", message)
+    if code in PERMISSION_CODES or status == 403:
+        return DeliveryFailure("NO_PERMISSIONS", message)
+    return DeliveryFailure("SDK_CLIENT_ERROR", message)
 
 
 # --------------------------------------------------------------------------
@@ -345,12 +441,18 @@ def _delay_response(request: Any, full_url: str, headers: Any) -> tuple[int, dic
     return 200, json_headers, json.dumps({"seconds": _delivery_delay})
 
 
-def deliver(account_id: str, region_name: str, bus_name: str, event: dict[str, Any], ingestion_time: str) -> None:
+def deliver(
+    account_id: str, region_name: str, bus_name: str, event: dict[str, Any], ingestion_time: str, ingested: float | None = None
+) -> None:
+    """Match ``event`` against the bus's rules and send it to their targets
+    (``ingested``: ``time.monotonic()`` when the event was put - its age)."""
     backend: EventsBackend = events_backends[account_id][region_name]
     bus = backend.event_buses.get(bus_name)
     if bus is None:
         log.warning("event %s: event bus %s no longer exists", event.get("id"), bus_name)
         return
+    if ingested is None:
+        ingested = time.monotonic()
     matched = False
     for rule in list(bus.rules.values()):
         if not str(rule.state or "ENABLED").startswith("ENABLED"):
@@ -360,35 +462,143 @@ def deliver(account_id: str, region_name: str, bus_name: str, event: dict[str, A
         matched = True
         _metric(account_id, region_name, "TriggeredRules", rule.name)
         for target in list(rule.targets):
-            _invoke_target(backend, rule, target, event, ingestion_time)
+            _invoke_target(backend, rule, target, event, ingestion_time, ingested)
     if matched:
         _metric(account_id, region_name, "MatchedEvents", None)
 
 
-def _invoke_target(backend: EventsBackend, rule: Rule, target: dict[str, Any], event: dict[str, Any], ingestion_time: str) -> None:
+# --------------------------------------------------------------------------
+# target invocations, retries (RetryPolicy) and dead-letter queues
+
+DEFAULT_MAXIMUM_RETRY_ATTEMPTS = 185
+DEFAULT_MAXIMUM_EVENT_AGE_S = 86400
+# Exponential backoff with "full jitter" (each delay drawn between 0 and
+# min(cap, base * 2**retry), in document seconds, scaled by the wait scale):
+# with the default policy 185 retries take about the 24 hours AWS names.
+BACKOFF_BASE_S = 1.0
+BACKOFF_CAP_S = 900.0
+_jitter = random.Random()
+
+
+class _Invocation:
+    """One event on its way to one target (the unit that is retried)."""
+
+    def __init__(
+        self, backend: EventsBackend, rule: Rule, target: dict[str, Any], event: dict[str, Any], ingestion_time: str, ingested: float
+    ):
+        self.backend = backend
+        self.rule = rule
+        self.target = target
+        self.event = event
+        self.ingestion_time = ingestion_time
+        self.ingested = ingested
+        self.generation = _runtime.generation()
+        self.key = (backend.account_id, backend.region_name, rule.arn, str(target.get("Id")))
+        self.attempts = 0
+        self.age_s: float | None = None  # document seconds, set at the first attempt
+        self.due = 0.0  # time.monotonic() of the next attempt (0: at its turn)
+        self.expires = False  # the next "attempt" is the end of MaximumEventAgeInSeconds
+        self.failure: DeliveryFailure | None = None
+
+
+def _retry_policy(target: dict[str, Any]) -> tuple[int, int]:
+    policy = target.get("RetryPolicy") or {}
+    attempts = policy.get("MaximumRetryAttempts")
+    age = policy.get("MaximumEventAgeInSeconds")
+    return (
+        DEFAULT_MAXIMUM_RETRY_ATTEMPTS if attempts is None else int(attempts),
+        DEFAULT_MAXIMUM_EVENT_AGE_S if age is None else int(age),
+    )
+
+
+def _invoke_target(
+    backend: EventsBackend, rule: Rule, target: dict[str, Any], event: dict[str, Any], ingestion_time: str, ingested: float
+) -> None:
+    invocation = _Invocation(backend, rule, target, event, ingestion_time, ingested)
+    with _held_lock:
+        waiting = _held.get(invocation.key)
+        if waiting is not None:
+            # an earlier event to this target is waiting for its retry: keep
+            # the target's order, this one goes after it
+            waiting.append(invocation)
+            return
+    if _attempt(invocation) == "retry":
+        _hold(invocation)
+
+
+def _attempt(invocation: _Invocation) -> str:
+    """Invoke the target once: "ok", "failed" (dead-lettered or dropped) or
+    "retry" (``due`` says when)."""
+    rule, target, event, backend = invocation.rule, invocation.target, invocation.event, invocation.backend
+    account, region = backend.account_id, backend.region_name
+    now = time.monotonic()
+    if invocation.age_s is None:
+        invocation.age_s = max(0.0, now - invocation.ingested)
+    invocation.attempts += 1
+    _metric(account, region, "InvocationAttempts", rule.name)
+    if invocation.attempts > 1:
+        _metric(account, region, "RetryInvocationAttempts", rule.name)
     try:
-        payload = render_input(target, event, rule, ingestion_time)
+        payload = render_input(target, event, rule, invocation.ingestion_time)
         _send(backend, rule, target, event, payload)
     except DeliveryFailure as failure:
-        _failed(backend, rule, target, event, failure)
+        invocation.failure = failure
     except Exception as exc:  # noqa: BLE001 - every failure must be visible
         log.debug("delivery error", exc_info=True)
-        _failed(backend, rule, target, event, DeliveryFailure("InternalFailure", f"{type(exc).__name__}: {exc}"))
+        invocation.failure = _failure_of(exc)
     else:
-        _metric(backend.account_id, backend.region_name, "Invocations", rule.name)
+        _metric(account, region, "Invocations", rule.name)
+        return "ok"
+    failure = invocation.failure
+    retries = invocation.attempts - 1
+    max_retries, max_age = _retry_policy(target)
+    if not failure.retriable:
+        _failed(invocation, "MaximumRetryAttempts")
+        return "failed"
+    if retries >= max_retries:
+        _failed(invocation, "MaximumRetryAttempts")
+        return "failed"
+    if invocation.age_s >= max_age:
+        _failed(invocation, "MaximumEventAgeInSeconds")
+        return "failed"
+    delay = _jitter.uniform(0.0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**retries))
+    if invocation.age_s + delay >= max_age:
+        # no retry left before the event is too old: it waits out its age
+        delay = max_age - invocation.age_s
+        invocation.expires = True
+    invocation.age_s += delay
+    invocation.due = now + _clock.seconds(delay)
+    log.info(
+        "rule %s: event %s to target %s failed (%s: %s), retry %d in %.3f s (document time)%s",
+        rule.arn,
+        event.get("id"),
+        target.get("Id"),
+        failure.code,
+        failure.message,
+        retries + 1,
+        delay,
+        ", when the event reaches MaximumEventAgeInSeconds" if invocation.expires else "",
+    )
+    return "retry"
 
 
-def _failed(backend: EventsBackend, rule: Rule, target: dict[str, Any], event: dict[str, Any], failure: DeliveryFailure) -> None:
+def _failed(invocation: _Invocation, condition: str) -> None:
+    """A permanent failure: to the dead-letter queue, or dropped (counted in
+    FailedInvocations)."""
+    rule, target, event = invocation.rule, invocation.target, invocation.event
+    failure = invocation.failure or DeliveryFailure("UNKNOWN", "unknown failure")
+    retries = max(0, invocation.attempts - 1)
     log.warning(
-        "rule %s: delivery of event %s to target %s (%s) failed: %s: %s",
+        "rule %s: delivery of event %s to target %s (%s) failed after %d retries: %s: %s",
         rule.arn,
         event.get("id"),
         target.get("Id"),
         target.get("Arn"),
+        retries,
         failure.code,
         failure.message,
     )
-    account, region = backend.account_id, backend.region_name
+    account, region = invocation.backend.account_id, invocation.backend.region_name
     _metric(account, region, "Invocations", rule.name)
     dlq = (target.get("DeadLetterConfig") or {}).get("Arn")
     if not dlq:
@@ -406,8 +616,8 @@ def _failed(backend: EventsBackend, rule: Rule, target: dict[str, Any], event: d
             "TARGET_ARN": target.get("Arn", ""),
             "ERROR_CODE": failure.code,
             "ERROR_MESSAGE": failure.message[:256],
-            "EXHAUSTED_RETRY_CONDITION": "MaximumRetryAttempts",
-            "RETRY_ATTEMPTS": "0",
+            "EXHAUSTED_RETRY_CONDITION": condition,
+            "RETRY_ATTEMPTS": str(retries),
         }
         queue_backend.send_message(
             queue_name=arn.resource_id,
@@ -419,6 +629,85 @@ def _failed(backend: EventsBackend, rule: Rule, target: dict[str, Any], event: d
         log.warning("rule %s: could not send event %s to the dead-letter queue %s: %s", rule.arn, event.get("id"), dlq, exc)
         _metric(account, region, "InvocationsFailedToBeSentToDlq", rule.name)
         _metric(account, region, "FailedInvocations", rule.name)
+
+
+# Per target (account, Region, rule ARN, target id): the invocation waiting
+# for its retry first, the later events to that target behind it.  One
+# "events-retry" task runs while any target waits, so that ``GET
+# /moto-api/irlab/idle`` counts held retries as pending work.
+_held: dict[tuple[str, str, str, str], collections.deque[_Invocation]] = {}
+_held_lock = threading.Condition()
+_retry_worker = _runtime.Worker("events-retry", threads=1)
+_retry_task: tuple[bool, int] = (False, -1)  # (submitted and not finished, generation at submit)
+
+
+def _hold(invocation: _Invocation) -> None:
+    global _retry_task
+    with _held_lock:
+        if invocation.generation != _runtime.generation():
+            return  # the stand-in was reset meanwhile
+        _held.setdefault(invocation.key, collections.deque()).appendleft(invocation)
+        running, generation = _retry_task
+        # a task submitted before a reset may have been dropped by the worker:
+        # submit another (an extra one finds nothing to do and ends)
+        if not running or generation != _runtime.generation():
+            _retry_task = (True, _runtime.generation())
+            _retry_worker.submit(_retry_loop)
+        _held_lock.notify_all()
+
+
+def _retry_loop() -> None:
+    global _retry_task
+    while True:
+        with _held_lock:
+            current = _runtime.generation()
+            for key in [k for k, waiting in _held.items() if waiting[0].generation != current]:
+                log.info("dropped %d held deliveries to target %s (the stand-in was reset)", len(_held[key]), key[3])
+                del _held[key]
+            if not _held:
+                _retry_task = (False, -1)
+                return
+            now = time.monotonic()
+            ready = [key for key, waiting in _held.items() if waiting[0].due <= now]
+            if not ready:
+                _held_lock.wait(min(min(w[0].due for w in _held.values()) - now, 0.25))
+                continue
+        for key in ready:
+            _advance(key)
+
+
+def _advance(key: tuple[str, str, str, str]) -> None:
+    """Retry the head of one target's queue (or let it expire); when it is
+    done, the next event to that target gets its first attempt."""
+    with _held_lock:
+        waiting = _held.get(key)
+        if not waiting:
+            return
+        invocation = waiting[0]
+    if invocation.expires:
+        _failed(invocation, "MaximumEventAgeInSeconds")
+        outcome = "failed"
+    else:
+        outcome = _attempt(invocation)
+    with _held_lock:
+        waiting = _held.get(key)
+        if outcome == "retry" or not waiting or waiting[0] is not invocation:
+            return
+        waiting.popleft()
+        if not waiting:
+            del _held[key]
+
+
+def _drop_held() -> None:
+    with _held_lock:
+        _held.clear()
+        _held_lock.notify_all()
+
+
+def held() -> int:
+    """Invocations waiting for a retry or behind one."""
+    with _held_lock:
+        return sum(len(w) for w in _held.values())
 
 
 def _metric(account_id: str, region_name: str, name: str, rule_name: str | None) -> None:
@@ -447,7 +736,7 @@ def _jsonpath(path: str, data: Any) -> tuple[bool, Any]:
     try:
         matches = parse(path).find(data)
     except Exception as exc:  # noqa: BLE001
-        raise DeliveryFailure("InvalidArgument", f"Invalid JSON path {path}: {exc}") from exc
+        raise DeliveryFailure("INVALID_PARAMETER", f"Invalid JSON path {path}: {exc}") from exc
     if not matches:
         return False, None
     if len(matches) == 1 and "*" not in path:
@@ -575,7 +864,7 @@ def _send(backend: EventsBackend, rule: Rule, target: dict[str, Any], event: dic
     elif arn.service == "events" and arn.resource_type == "event-bus":
         bus = arn.resource_id
         if bus not in events_backends[account][region].event_buses:
-            raise DeliveryFailure("RESOURCE_NOT_FOUND", f"Event bus {bus} does not exist.")
+            raise DeliveryFailure("NO_RESOURCE", f"Event bus {bus} does not exist.")
         submit(account, region, bus, copy.deepcopy(event), delayed=False)
     else:
         _send_with_moto(rule, target, event)
@@ -589,13 +878,13 @@ def _send_sqs(rule: Rule, target: dict[str, Any], account: str, region: str, que
     try:
         queue = backend.get_queue(queue_name)
     except QueueDoesNotExist as exc:
-        raise DeliveryFailure("RESOURCE_NOT_FOUND", f"Queue {queue_name} does not exist.") from exc
+        raise DeliveryFailure("NO_RESOURCE", f"Queue {queue_name} does not exist.") from exc
     _require_policy(queue.policy, "sqs:SendMessage", rule, f"queue {queue_name}")
     group_id = (target.get("SqsParameters") or {}).get("MessageGroupId")
     kwargs: dict[str, Any] = {}
     if queue.fifo_queue:
         if not group_id:
-            raise DeliveryFailure("InvalidParameter", "A FIFO queue target needs SqsParameters.MessageGroupId")
+            raise DeliveryFailure("INVALID_PARAMETER", "A FIFO queue target needs SqsParameters.MessageGroupId")
         if str(queue.content_based_deduplication).lower() != "true":
             raise DeliveryFailure(
                 "InvalidParameter",
@@ -613,7 +902,7 @@ def _send_sns(rule: Rule, account: str, region: str, topic_arn: str, payload: st
     try:
         topic = backend.get_topic(topic_arn)
     except TopicNotFound as exc:
-        raise DeliveryFailure("RESOURCE_NOT_FOUND", f"Topic {topic_arn} does not exist.") from exc
+        raise DeliveryFailure("NO_RESOURCE", f"Topic {topic_arn} does not exist.") from exc
     _require_policy(topic.policy, "sns:Publish", rule, f"topic {topic_arn}")
     backend.publish(payload, arn=topic_arn)
 
@@ -626,7 +915,7 @@ def _send_lambda(rule: Rule, account: str, region: str, function_arn: str, paylo
     try:
         fn = lambda_backends[account][region].get_function(function_arn)
     except Exception as exc:  # noqa: BLE001 - UnknownFunctionException and friends
-        raise DeliveryFailure("RESOURCE_NOT_FOUND", f"Function not found: {function_arn}") from exc
+        raise DeliveryFailure("NO_RESOURCE", f"Function not found: {function_arn}") from exc
     statements = getattr(fn.policy, "statements", [])
     _require_policy({"Statement": statements} if statements else None, "lambda:InvokeFunction", rule, f"function {function_arn}")
     try:
@@ -637,6 +926,23 @@ def _send_lambda(rule: Rule, account: str, region: str, function_arn: str, paylo
         awslambda.invoke_async(fn, event)
     else:
         fn.invoke(json.dumps(event), {"x-amz-invocation-type": "Event"}, {})
+
+
+_clients: dict[tuple[str, str, str, str], Any] = {}
+_clients_lock = threading.Lock()
+
+
+def _client(service: str, region: str, account: str) -> Any:
+    """A boto3 client of the stand-in (no SDK retries: EventBridge's own
+    RetryPolicy retries), kept per service, Region and account."""
+    key = (_local.endpoint(), service, region, account)
+    with _clients_lock:
+        client = _clients.get(key)
+    if client is None:
+        client = _local.client(service, region, account)
+        with _clients_lock:
+            _clients.setdefault(key, client)
+    return client
 
 
 def _require_role(rule: Rule, target: dict[str, Any]) -> None:
@@ -659,9 +965,10 @@ def _send_stepfunctions(rule: Rule, target: dict[str, Any], arn: str, payload: s
         if starter is not None:
             starter(arn, payload)
         else:
-            _local.client("stepfunctions", region, account).start_execution(stateMachineArn=arn, input=payload)
-    except Exception as exc:  # noqa: BLE001
-        raise DeliveryFailure("StepFunctions.StartExecution", f"StartExecution on {arn} failed: {exc}") from exc
+            _client("stepfunctions", region, account).start_execution(stateMachineArn=arn, input=payload)
+    except Exception as exc:  # noqa: BLE001 - classified: retriable or not
+        failure = _failure_of(exc)
+        raise DeliveryFailure(failure.code, f"StartExecution on {arn} failed: {failure.message}", failure.retriable) from exc
 
 
 def automation_parameters(payload: str) -> dict[str, list[str]]:
@@ -670,9 +977,9 @@ def automation_parameters(payload: str) -> dict[str, list[str]]:
     try:
         value = json.loads(payload)
     except ValueError as exc:
-        raise DeliveryFailure("InvalidParameter", f"the input of an SSM Automation target must be a JSON object: {exc}") from exc
+        raise DeliveryFailure("INVALID_PARAMETER", f"the input of an SSM Automation target must be a JSON object: {exc}") from exc
     if not isinstance(value, dict):
-        raise DeliveryFailure("InvalidParameter", "the input of an SSM Automation target must be a JSON object")
+        raise DeliveryFailure("INVALID_PARAMETER", "the input of an SSM Automation target must be a JSON object")
     params: dict[str, list[str]] = {}
     for name, item in value.items():
         items = item if isinstance(item, list) else [item]
@@ -687,9 +994,10 @@ def _send_automation(rule: Rule, target: dict[str, Any], account: str, region: s
     if version and version != "$DEFAULT":
         request["DocumentVersion"] = version
     try:
-        _local.client("ssm", region, account).start_automation_execution(**request)
-    except Exception as exc:  # noqa: BLE001 - e.g. Automation not (yet) available in the stand-in
-        raise DeliveryFailure("SSM.StartAutomationExecution", f"StartAutomationExecution of {name} failed: {exc}") from exc
+        _client("ssm", region, account).start_automation_execution(**request)
+    except Exception as exc:  # noqa: BLE001 - classified: retriable or not
+        failure = _failure_of(exc)
+        raise DeliveryFailure(failure.code, f"StartAutomationExecution of {name} failed: {failure.message}", failure.retriable) from exc
 
 
 def _send_logs(account: str, region: str, group: str, payload: str) -> None:
@@ -698,7 +1006,7 @@ def _send_logs(account: str, region: str, group: str, payload: str) -> None:
 
     backend = logs_backends[account][region]
     if group not in backend.groups:
-        raise DeliveryFailure("RESOURCE_NOT_FOUND", f"Log group {group} does not exist.")
+        raise DeliveryFailure("NO_RESOURCE", f"Log group {group} does not exist.")
     stream = str(uuid.uuid4())
     backend.create_log_stream(group, stream)
     backend.put_log_events(group, stream, [{"timestamp": int(unix_time_millis()), "message": payload}])
@@ -715,7 +1023,43 @@ def _send_with_moto(rule: Rule, target: dict[str, Any], event: dict[str, Any]) -
     try:
         single.send_to_targets(moto_event)
     except NotImplementedError as exc:
-        raise DeliveryFailure("UNSUPPORTED_TARGET", f"the stand-in does not deliver to {target['Arn']}") from exc
+        raise DeliveryFailure("INVALID_PARAMETER", f"the stand-in does not deliver to {target['Arn']}") from exc
+
+
+# --------------------------------------------------------------------------
+# PutTargets
+
+
+RETRY_POLICY_RANGES = {"MaximumRetryAttempts": (0, 185), "MaximumEventAgeInSeconds": (60, 86400)}
+_orig_put_targets = EventsBackend.put_targets
+
+
+def _put_targets(self: EventsBackend, name: str, event_bus_arn: str | None, targets: list[dict[str, Any]]) -> None:
+    """RetryPolicy values outside their ranges fail the request, as in AWS
+    (moto stored them)."""
+    errors = []
+    for index, target in enumerate(targets, start=1):
+        for key, (low, high) in RETRY_POLICY_RANGES.items():
+            value = (target.get("RetryPolicy") or {}).get(key)
+            if value is None:
+                continue
+            member = f"targets.{index}.member.retryPolicy.{key[0].lower()}{key[1:]}"
+            if isinstance(value, bool) or not isinstance(value, int):
+                errors.append(f"Value '{value}' at '{member}' failed to satisfy constraint: Member must be an integer")
+            elif value < low:
+                errors.append(
+                    f"Value '{value}' at '{member}' failed to satisfy constraint: "
+                    f"Member must have value greater than or equal to {low}"
+                )
+            elif value > high:
+                errors.append(
+                    f"Value '{value}' at '{member}' failed to satisfy constraint: "
+                    f"Member must have value less than or equal to {high}"
+                )
+    if errors:
+        noun = "error" if len(errors) == 1 else "errors"
+        raise ValidationException(f"{len(errors)} validation {noun} detected: " + "; ".join(errors))
+    _orig_put_targets(self, name, event_bus_arn, targets)
 
 
 # --------------------------------------------------------------------------
@@ -758,6 +1102,10 @@ def _targets(props: dict[str, Any]) -> list[dict[str, Any]]:
         transformer = target.get("InputTransformer")
         if transformer and not isinstance(transformer.get("InputTemplate", ""), str):
             transformer["InputTemplate"] = json.dumps(transformer["InputTemplate"])
+        policy = target.get("RetryPolicy")
+        for key in RETRY_POLICY_RANGES:
+            if isinstance(policy, dict) and isinstance(policy.get(key), str) and policy[key].strip().lstrip("-").isdigit():
+                policy[key] = int(policy[key])  # a template's numbers may arrive as text
     return targets
 
 
@@ -869,5 +1217,6 @@ def apply() -> None:
     EventPattern._does_item_match_filters = _does_item_match_filters  # type: ignore[method-assign]
     EventPattern._does_item_match_named_filter = staticmethod(_does_item_match_named_filter)  # type: ignore[method-assign]
     EventsBackend.put_events = _put_events  # type: ignore[method-assign]
+    EventsBackend.put_targets = _put_targets  # type: ignore[method-assign]
     events_responses.EventsHandler.test_event_pattern = _response_test_event_pattern  # type: ignore[attr-defined]
     _cfn.register(RuleHandler)
