@@ -14,7 +14,12 @@ Errors are reported as the Python runtime reports them: ``errorMessage``,
 ``errorType``, ``requestId``, ``stackTrace`` (``Runtime.ImportModuleError``,
 ``Runtime.HandlerNotFound``, ``Runtime.MarshalError``, ``Sandbox.Timedout``).
 This file must not import the irlab_emulator package: it runs in a child
-process with only the interpreter's site-packages (boto3 among them).
+process with only the interpreter's site-packages (boto3 among them) - or,
+when the function's declared Python is not the stand-in's, under that
+interpreter, with the stand-in's AWS SDK packages appended to ``sys.path``
+(``runtime_path`` of the invocation).  The outcome includes the process's
+peak resident memory (``max_rss_kb``, ``VmHWM``) for the REPORT line and the
+MemorySize check.
 """
 
 from __future__ import annotations
@@ -117,6 +122,21 @@ def _add_account_header(account_id: str) -> None:
     botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
 
 
+def _peak_rss_kb() -> int | None:
+    """The largest resident size of this process, in KB: the kernel's
+    high-water mark of this program's memory (Linux ``VmHWM``).  Not
+    ``getrusage``'s ``ru_maxrss``, which survives ``exec`` and so counts the
+    memory of the stand-in that started this process; None without /proc."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def main() -> int:
     result_path = sys.argv[1]
     spec = json.loads(sys.stdin.read())
@@ -128,6 +148,11 @@ def main() -> int:
     handler.setFormatter(_RuntimeFormatter(request_id))
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
+
+    if spec.get("runtime_path"):
+        # another interpreter than the stand-in's: the AWS SDK the runtime
+        # provides comes after the function's code and the interpreter's own
+        sys.path.append(spec["runtime_path"])
 
     account_id = os.environ.get("IRLAB_ACCOUNT_ID")
     if account_id and account_id != "123456789012":
@@ -192,12 +217,10 @@ def main() -> int:
     else:
         outcome["duration_ms"] = 0.0
     outcome["init_ms"] = init_ms
-    try:
-        import resource
-
-        outcome["max_rss_mb"] = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    except Exception:  # noqa: BLE001
-        outcome["max_rss_mb"] = 0
+    max_rss_kb = _peak_rss_kb()
+    if max_rss_kb is not None:
+        outcome["max_rss_kb"] = max_rss_kb
+        outcome["max_rss_mb"] = int(max_rss_kb / 1024)
     sys.stdout.flush()
     sys.stderr.flush()
     with open(result_path, "w", encoding="utf-8") as out:

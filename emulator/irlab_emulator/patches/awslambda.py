@@ -3,8 +3,20 @@
 moto 5.2.5 runs a function's code only in a Docker container; the lab's
 machines have no Docker daemon.  Here a function with a ``python3.x`` runtime
 and zip code (``ZipFile``, S3, or CloudFormation's inline ``Code.ZipFile``)
-runs in a subprocess of the stand-in's own interpreter (boto3 available),
-as the Python runtime would run it:
+runs in a subprocess, as the Python runtime would run it:
+
+* the interpreter is the declared one (``python3.13`` on PATH) when it works
+  and can import the AWS SDK (the stand-in's boto3 is put after its own
+  packages); otherwise the stand-in's own, and the REPORT line says so with
+  the extra field ``Runtime Emulated: python3.11 for python3.13``;
+* ``MemorySize`` is enforced: a watchdog reads the resident memory of the
+  handler's process tree every 10 ms and kills the tree (SIGKILL) above the
+  limit, as the sandbox does (``Runtime.OutOfMemory``, "Runtime exited with
+  error: signal: killed", ``Max Memory Used`` = the limit, ``Status: error``,
+  ``Error Type: Runtime.OutOfMemory``); a peak between two looks is caught
+  afterwards from the process's high-water mark.  Max Memory Used is the
+  handler's own peak (``VmHWM``), not ``getrusage``'s, which survives exec
+  and counted the stand-in's memory;
 
 * the code is unpacked once per code hash; the handler gets the event and a
   context object (``function_name``, ``aws_request_id``,
@@ -54,6 +66,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -79,9 +92,37 @@ TAIL_BYTES = 4096
 # before the process is killed (the bootstrap itself enforces the Timeout).
 INIT_ALLOWANCE_S = 10.0
 
+# The function's MemorySize is enforced by a watchdog that reads the resident
+# memory (RSS) of the handler's process tree every MEMORY_POLL_S and kills the
+# tree (SIGKILL) once it exceeds the limit - as the Lambda sandbox's memory
+# limit does.  Not RLIMIT_AS: it caps *virtual* address space, which CPython
+# reserves far beyond what it uses (each thread reserves an 8 MB stack and
+# glibc a 64 MB malloc arena, so four threads take ~300 MB of address space
+# for ~14 MB resident), and running out of it raises MemoryError, which a
+# handler can catch - neither is how Lambda behaves.
+MEMORY_POLL_S = 0.01
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+# Go's names of the signals (the Lambda runtime's "Runtime exited with error:
+# signal: killed")
+_SIGNAL_NAMES = {
+    signal.SIGKILL: "killed",
+    signal.SIGSEGV: "segmentation fault",
+    signal.SIGABRT: "aborted",
+    signal.SIGTERM: "terminated",
+    signal.SIGBUS: "bus error",
+    signal.SIGILL: "illegal instruction",
+    signal.SIGFPE: "floating point exception",
+}
+# Pure-Python packages the Lambda Python runtimes provide (the AWS SDK); an
+# interpreter other than the stand-in's finds them here, after its own.
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
+
 _code_lock = threading.Lock()
 _code_root: Path | None = None
 _async_worker = _runtime.Worker("lambda-async", threads=4)
+_interpreters: dict[tuple[str, str], tuple[str, str | None]] = {}
+_interpreters_lock = threading.Lock()
+_runtime_path: str | None = None
 
 
 class InvalidRequestContentException(LambdaClientError):
@@ -158,6 +199,156 @@ def _environment(fn: LambdaFunction, log_group: str, log_stream: str, code_dir: 
     return env
 
 
+def _own_runtime() -> str:
+    return f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def _runtime_packages() -> str:
+    """A directory with (links to) the AWS SDK packages of the stand-in's
+    environment, for handlers run by another interpreter."""
+    global _runtime_path
+    with _code_lock:
+        if _runtime_path is not None:
+            return _runtime_path
+        import atexit
+        import importlib.util
+
+        root = Path(tempfile.mkdtemp(prefix="irlab-lambda-runtime-"))
+        atexit.register(shutil.rmtree, root, True)
+        for name in RUNTIME_PACKAGES:
+            spec = importlib.util.find_spec(name)
+            if spec is None or not spec.origin:
+                continue
+            origin = Path(spec.origin)
+            source = origin.parent if origin.name == "__init__.py" else origin
+            try:
+                (root / source.name).symlink_to(source)
+            except OSError:
+                (shutil.copytree if source.is_dir() else shutil.copy2)(source, root / source.name)
+        _runtime_path = str(root)
+        return _runtime_path
+
+
+_PROBE = (
+    "import sys; sys.path.append(sys.argv[1]); import boto3; "
+    "print('python%d.%d' % sys.version_info[:2])"
+)
+
+
+def interpreter_for(runtime: str) -> tuple[str, str | None]:
+    """The interpreter that runs a function declared with ``runtime``
+    (``python3.13``): that Python when it is on PATH, works, and can import
+    the AWS SDK; else the stand-in's own.  Returns (executable, note), the
+    note saying which version stands in for which (None when it is the
+    declared one)."""
+    own = _own_runtime()
+    if runtime == own:
+        return sys.executable, None
+    key = (runtime, os.environ.get("PATH", ""))
+    with _interpreters_lock:
+        if key in _interpreters:
+            return _interpreters[key]
+    chosen: tuple[str, str | None] = (sys.executable, f"{own} for {runtime}")
+    found = shutil.which(runtime)
+    if found:
+        try:
+            probe = subprocess.run(
+                [found, "-s", "-c", _PROBE, _runtime_packages()],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                env={k: v for k, v in os.environ.items() if not k.startswith("PYTHON")},
+            )
+            if probe.returncode == 0 and probe.stdout.strip() == runtime:
+                chosen = (found, None)
+            else:
+                log.info(
+                    "%s on PATH (%s) cannot run a Lambda handler (%s); %s stands in for it",
+                    runtime,
+                    found,
+                    (probe.stdout + probe.stderr).strip()[-300:],
+                    own,
+                )
+        except (OSError, subprocess.SubprocessError) as exc:
+            log.info("%s on PATH (%s) does not start (%s); %s stands in for it", runtime, found, exc, own)
+    with _interpreters_lock:
+        _interpreters[key] = chosen
+    return chosen
+
+
+_HAVE_PROC = os.path.exists("/proc/self/statm")
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of ``pid`` and its descendants (Linux ``/proc``)."""
+    total, stack, seen = 0, [pid], set()
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            with open(f"/proc/{current}/statm", "rb") as f:
+                total += int(f.read().split()[1]) * _PAGE_SIZE
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children", "rb") as f:
+                    stack.extend(int(c) for c in f.read().split())
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+    return total
+
+
+class _MemoryWatch(threading.Thread):
+    """Kills the handler's process group once its resident memory exceeds
+    ``limit_mb`` (Lambda's MemorySize)."""
+
+    _unsupported_logged = False
+
+    def __init__(self, proc: subprocess.Popen[bytes], limit_mb: int):
+        super().__init__(name=f"irlab-lambda-memory-{proc.pid}", daemon=True)
+        self.proc = proc
+        self.limit = limit_mb * 1024 * 1024
+        self.killed = False
+        self.peak = 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        if not _HAVE_PROC:
+            if not _MemoryWatch._unsupported_logged:
+                _MemoryWatch._unsupported_logged = True
+                log.warning("no /proc on this system: a Lambda function's MemorySize is not enforced")
+            return
+        while not self._stop_event.is_set() and self.proc.poll() is None:
+            rss = _tree_rss(self.proc.pid)
+            self.peak = max(self.peak, rss)
+            if rss > self.limit:
+                self.killed = True
+                _kill_group(self.proc)
+                return
+            self._stop_event.wait(MEMORY_POLL_S)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (OSError, AttributeError):
+        proc.kill()
+
+
+def _exit_reason(returncode: int | None) -> str:
+    if returncode is not None and returncode < 0:
+        number = -returncode
+        try:
+            name = _SIGNAL_NAMES.get(signal.Signals(number)) or signal.Signals(number).name.lower()
+        except ValueError:
+            name = str(number)
+        return f"signal: {name}"
+    return f"exit status {returncode}"
+
+
 class Outcome:
     def __init__(self, payload: bytes, function_error: str | None, log_text: str, request_id: str):
         self.payload = payload
@@ -193,25 +384,37 @@ def run(fn: LambdaFunction, event: Any, request_id: str | None = None) -> Outcom
         "log_group_name": log_group,
         "log_stream_name": log_stream,
     }
+    executable, emulated = interpreter_for(fn.run_time or "")
+    if executable != sys.executable:
+        spec["runtime_path"] = _runtime_packages()
+    memory_mb = int(fn.memory_size or 128)
     fd, result_path = tempfile.mkstemp(prefix="irlab-lambda-result-", suffix=".json")
     os.close(fd)
     outcome: dict[str, Any] = {}
     killed = False
     try:
+        spawned = time.monotonic()
         proc = subprocess.Popen(
-            [sys.executable, "-u", "-s", str(BOOTSTRAP), result_path],
+            [executable, "-u", "-s", str(BOOTSTRAP), result_path],
             cwd=code_dir,
             env=_environment(fn, log_group, log_stream, code_dir),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: killed as a whole
         )
+        watch = _MemoryWatch(proc, memory_mb)
+        watch.start()
         try:
             output, _ = proc.communicate(json.dumps(spec).encode("utf-8"), timeout=timeout_s + INIT_ALLOWANCE_S)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            _kill_group(proc)
             output, _ = proc.communicate()
             killed = True
+        finally:
+            watch.stop()
+            watch.join(1.0)
+        elapsed_ms = (time.monotonic() - spawned) * 1000
         try:
             text = Path(result_path).read_text(encoding="utf-8")
             outcome = json.loads(text) if text else {}
@@ -229,7 +432,22 @@ def run(fn: LambdaFunction, event: Any, request_id: str | None = None) -> Outcom
 
     function_error: str | None = None
     status = ""
-    if killed or outcome.get("timeout"):
+    error_type = ""
+    max_memory_mb = max(int(outcome.get("max_rss_mb") or 0), watch.peak // (1024 * 1024))
+    # a peak between two looks of the watchdog still counts (the kernel's
+    # record of the handler process's largest resident size)
+    over_limit = int(outcome.get("max_rss_kb") or 0) > memory_mb * 1024
+    if watch.killed or over_limit:
+        # the sandbox's memory limit: the runtime is killed, nothing of the
+        # handler's survives
+        function_error = "Unhandled"
+        status, error_type = "error", "Runtime.OutOfMemory"
+        max_memory_mb = memory_mb
+        message = f"RequestId: {request_id} Error: Runtime exited with error: signal: killed"
+        lines.append(f"{message}\n{error_type}")
+        payload = json.dumps({"errorType": error_type, "errorMessage": message}).encode("utf-8")
+        outcome.setdefault("duration_ms", elapsed_ms)
+    elif killed or outcome.get("timeout"):
         function_error = "Unhandled"
         status = "timeout"
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -247,23 +465,26 @@ def run(fn: LambdaFunction, event: Any, request_id: str | None = None) -> Outcom
         payload = outcome["result"].encode("utf-8")
     else:
         function_error = "Unhandled"
-        status = "error"
-        payload = json.dumps(
-            {
-                "errorType": "Runtime.ExitError",
-                "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: exit status {proc.returncode}",
-            }
-        ).encode("utf-8")
+        status, error_type = "error", "Runtime.ExitError"
+        message = f"RequestId: {request_id} Error: Runtime exited with error: {_exit_reason(proc.returncode)}"
+        lines.append(f"{message}\n{error_type}")
+        payload = json.dumps({"errorType": error_type, "errorMessage": message}).encode("utf-8")
+        outcome.setdefault("duration_ms", elapsed_ms)
 
     duration = float(outcome.get("duration_ms") or (timeout_s * 1000 if status == "timeout" else 0.0))
     report = (
         f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
-        f"Billed Duration: {max(1, math.ceil(duration))} ms\tMemory Size: {fn.memory_size} MB\t"
-        f"Max Memory Used: {int(outcome.get('max_rss_mb') or 0)} MB\t"
+        f"Billed Duration: {max(1, math.ceil(duration))} ms\tMemory Size: {memory_mb} MB\t"
+        f"Max Memory Used: {min(max_memory_mb, memory_mb)} MB\t"
         f"Init Duration: {float(outcome.get('init_ms') or 0.0):.2f} ms"
     )
+    if emulated:
+        # the stand-in's own field: the declared Python is not on this machine
+        report += f"\tRuntime Emulated: {emulated}"
     if status:
         report += f"\tStatus: {status}"
+    if error_type:
+        report += f"\tError Type: {error_type}"
     events = [f"START RequestId: {request_id} Version: {version}", *lines, f"END RequestId: {request_id}", report]
     _write_log(fn, log_group, log_stream, events, started_ms)
     return Outcome(payload, function_error, "\n".join(events) + "\n", request_id)
