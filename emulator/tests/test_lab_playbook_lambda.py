@@ -3,7 +3,10 @@ stacks/detection.yaml and stacks/victim.yaml: an injected GuardDuty finding
 contains the victim; the other two playbooks' rules start their engines; a
 finding about any other instance (another lab's victim, GuardDuty's sample
 placeholder) starts nothing in the lab; the audit log group keeps each lab's own
-runs."""
+runs. For every engine: the same finding delivered again (overlapping, later, as
+GuardDuty's update) contains the victim once, a run that loses its claim leaves
+the rest to the winner, a new finding on a contained victim contains it again,
+and two findings at once are both answered."""
 
 from __future__ import annotations
 
@@ -29,7 +32,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _finding(instance_id: str, finding_id: str = "irlab-sim-tor-0001") -> dict:
+def _finding(
+    instance_id: str, finding_id: str = "irlab-sim-tor-0001", count: int = 1, finding_type: str = "UnauthorizedAccess:EC2/TorClient"
+) -> dict:
     return {
         "schemaVersion": "2.0",
         "accountId": "123456789012",
@@ -37,27 +42,30 @@ def _finding(instance_id: str, finding_id: str = "irlab-sim-tor-0001") -> dict:
         "partition": "aws",
         "id": finding_id,
         "arn": f"arn:aws:guardduty:us-east-1:123456789012:detector/d1/finding/{finding_id}",
-        "type": "UnauthorizedAccess:EC2/TorClient",
+        "type": finding_type,
         "title": "EC2 instance communicating with Tor entry nodes.",
         "severity": 8,
         "resource": {"resourceType": "Instance", "instanceDetails": {"instanceId": instance_id}},
-        "service": {"serviceName": "guardduty", "count": 1, "additionalInfo": {"sample": False}},
+        "service": {"serviceName": "guardduty", "count": count, "additionalInfo": {"sample": False}},
     }
 
 
 def _inject(events: Any, instance_id: str, finding_id: str) -> str:
     """A finding on the default bus as `irlab attack --mode inject` sends it; the event id."""
+    return _inject_all(events, [_finding(instance_id, finding_id)])[0]
+
+
+def _inject_all(events: Any, findings: list[dict]) -> list[str]:
+    """Findings on the default bus in one PutEvents call, delivered back to
+    back (the engines' runs overlap); the event ids."""
     result = events.put_events(
         Entries=[
-            {
-                "Source": "irlab.simulation",
-                "DetailType": "GuardDuty Finding",
-                "Detail": json.dumps(_finding(instance_id, finding_id)),
-            }
+            {"Source": "irlab.simulation", "DetailType": "GuardDuty Finding", "Detail": json.dumps(finding)}
+            for finding in findings
         ]
     )
     assert result["FailedEntryCount"] == 0, result
-    return result["Entries"][0]["EventId"]
+    return [e["EventId"] for e in result["Entries"]]
 
 
 def _simulate_guardduty(emulator: Any, detector_id: str, instance_id: str) -> str:
@@ -444,3 +452,297 @@ def test_guard_skips_the_victim_once_it_is_not_the_labs(aws, emulator, engine):
     assert not any(t["Key"].startswith("irlab:") for t in after.get("Tags", []))
     assert ec2.describe_snapshots(Filters=[{"Name": "tag:irlab:instance", "Values": [instance_id]}])["Snapshots"] == []
     assert len(_runs(aws, engine, LAB)) == 1
+
+
+# ------------------------------------------------------------ duplicate delivery
+#
+# EventBridge hands an event to its targets at least once, Lambda's
+# asynchronous queue may invoke a function twice with the same event, and
+# GuardDuty re-sends a finding it updates (same id, service.count + 1). Each
+# delivery starts a run of the engine; the playbooks make the extra runs end
+# as successes that change nothing and notify nobody.
+
+# The Step Functions playbook's waits (snapshot checks, the settle, following
+# another execution) and the SSM runbook's (settle, polls) at a scale where
+# two runs started back to back still meet in the settle.
+WAIT_SCALE = {"lambda": 0.05, "stepfunctions": 0.05, "ssm": 0.2}
+CRYPTO = "CryptoCurrency:EC2/BitcoinTool.B!DNS"
+
+
+def _lambda_requests(logs: Any, group: str) -> dict[str, list[str]]:
+    """The function's log lines per request id (START ... REPORT, and the
+    handler's `[LEVEL]\\ttime\\trequest id\\tmessage` lines)."""
+    requests: dict[str, list[str]] = {}
+    for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group):
+        for event in page["events"]:
+            line = event["message"]
+            if line.startswith(("START RequestId: ", "END RequestId: ", "REPORT RequestId: ")):
+                request = line.split()[2]
+            elif line.startswith("[") and line.count("\t") >= 3:
+                request = line.split("\t")[2]
+            else:
+                continue
+            requests.setdefault(request, []).append(line)
+    return requests
+
+
+def _outcomes(aws: Any, engine: str, lab: str = LAB) -> list[str]:
+    """How each run of the lab's engine ended: "contained", "already" (it found
+    the work done and changed nothing), "running", or "failed: why"."""
+    outcomes = []
+    if engine == "stepfunctions":
+        sfn = aws("stepfunctions")
+        for arn in _runs(aws, engine, lab):
+            described = sfn.describe_execution(executionArn=arn)
+            if described["status"] == "RUNNING":
+                outcomes.append("running")
+            elif described["status"] != "SUCCEEDED":
+                outcomes.append(f"failed: {described['status']} {described.get('error')} {described.get('cause')}")
+            else:
+                outcomes.append("already" if "already contained" in described.get("output", "") else "contained")
+    elif engine == "ssm":
+        ssm = aws("ssm")
+        for execution_id in _runs(aws, engine, lab):
+            execution = ssm.get_automation_execution(AutomationExecutionId=execution_id)["AutomationExecution"]
+            status, ran = execution["AutomationExecutionStatus"], [s["StepName"] for s in execution["StepExecutions"]]
+            if status in ("Pending", "InProgress", "Waiting", "Cancelling"):
+                outcomes.append("running")
+            elif status != "Success":
+                failed = [(s["StepName"], s.get("FailureMessage")) for s in execution["StepExecutions"] if s["StepStatus"] != "Success"]
+                outcomes.append(f"failed: {status} {execution.get('FailureMessage')} {failed}")
+            else:
+                outcomes.append("already" if "alreadyContained" in ran else "contained" if "tagContained" in ran else f"failed: {ran}")
+    else:
+        for lines in _lambda_requests(aws("logs"), f"irlab-{lab}-playbook-lambda").values():
+            text = "\n".join(lines)
+            if not any(line.startswith("REPORT RequestId: ") for line in lines):
+                outcomes.append("running")
+            elif "[ERROR]" in text or "errorType" in text or "Traceback" in text:
+                outcomes.append(f"failed: {text[-3000:]}")
+            elif "duplicate delivery ignored" in text:
+                outcomes.append("already")
+            else:
+                outcomes.append("contained" if ": contained" in text else f"failed: no outcome: {text[-3000:]}")
+    return outcomes
+
+
+def _settled(aws: Any, emulator: Any, engine: str, runs: int, timeout: float = 120) -> list[str]:
+    """The outcomes once `runs` runs have ended, sorted."""
+
+    def ended() -> list[str]:
+        outcomes = _outcomes(aws, engine)
+        return sorted(outcomes) if len(outcomes) >= runs and "running" not in outcomes else []
+
+    outcomes = eventually(ended, timeout=timeout, interval=0.3)
+    assert outcomes, (_outcomes(aws, engine), _engine_failures(aws, engine))
+    wait_idle(emulator.endpoint)  # the notifications' audit records too
+    return outcomes
+
+
+def _tags(aws: Any, instance_id: str) -> dict[str, str]:
+    instance = aws("ec2").describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+    return {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
+
+
+def _volumes(aws: Any, instance_id: str) -> list[str]:
+    instance = aws("ec2").describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+    return sorted(m["Ebs"]["VolumeId"] for m in instance["BlockDeviceMappings"])
+
+
+def _evidence(aws: Any, instance_id: str, finding_id: str) -> list[str]:
+    """The volumes of the snapshots taken of the instance for the finding."""
+    snapshots = aws("ec2").describe_snapshots(
+        OwnerIds=["self"],
+        Filters=[
+            {"Name": "tag:irlab:instance", "Values": [instance_id]},
+            {"Name": "tag:irlab:finding-id", "Values": [finding_id]},
+        ],
+    )["Snapshots"]
+    return sorted(s["VolumeId"] for s in snapshots)
+
+
+def _notices(aws: Any, detection: dict[str, str], instance_id: str, finding_id: str) -> dict[str, int]:
+    """The alert topic's notifications about the finding, by kind, from the
+    lab's audit trail."""
+    counts = {"contained": 0, "failed": 0, "skipped": 0}
+    for notice in _notifications(audit_records(aws("logs"), detection["AuditLogGroupName"], term=finding_id)):
+        if f"Finding id: {finding_id}\n" not in notice["Message"]:
+            continue
+        subject = notice["Subject"]
+        kind = "failed" if "FAILED" in subject else "skipped" if "skipped" in subject else "contained"
+        assert kind != "contained" or subject == f"[irlab {LAB}] {instance_id} contained", subject
+        counts[kind] += 1
+    return counts
+
+
+def _assert_contained_for(aws: Any, victim: dict[str, str], finding_id: str, finding_type: str) -> None:
+    assert_contained(aws, victim)
+    tags = _tags(aws, victim["InstanceId"])
+    assert tags["irlab:ir-status"] == "contained" and tags["irlab:finding-id"] == finding_id, tags
+    assert tags["irlab:finding-type"] == finding_type, tags
+    # the groups the victim had before the first isolation, never the quarantine group
+    groups = tags["irlab:original-groups"]
+    assert victim["AppSecurityGroupId"] in groups and victim["QuarantineSecurityGroupId"] not in groups, groups
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_duplicate_deliveries_contain_once(aws, emulator, engine):
+    """The same finding delivered again and again contains the victim once.
+    EventBridge delivers events at least once and retries a target; Lambda's
+    asynchronous queue "is eventually consistent", so a function may receive
+    the same event more than once; GuardDuty sends an existing finding again,
+    under the same finding id, when it aggregates subsequent occurrences into
+    it (service.count grows). Here, through the playbook's rule: the same
+    finding twice in one PutEvents call (the two runs overlap), once more after
+    they ended, then its update with service.count 2. Every run ends as a
+    success (Step Functions SUCCEEDED, Automation Success, no function error):
+    one contains the victim, the others find the work done (or being done, and
+    wait for it) and change nothing. The victim is contained for the finding,
+    irlab:original-groups still names the app group (never the quarantine
+    group), each volume has one snapshot for the finding, the topic sent one
+    "contained" notification for it and no failure notice, and the dead-letter
+    queue is empty.
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-delivery-level.html
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html
+    https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html
+    https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_findings_eventbridge.html
+    https://docs.aws.amazon.com/guardduty/latest/APIReference/API_Service.html
+    """
+    from test_stepfunctions import set_wait_scale
+
+    set_wait_scale(emulator, WAIT_SCALE[engine])
+    events = aws("events")
+    detection, victim, _ = deploy(aws("cloudformation"), STACKS / f"playbook-{engine}.yaml", "playbook")
+    instance_id, finding_id = victim["InstanceId"], "irlab-sim-dup-0001"
+    finding = _finding(instance_id, finding_id)
+
+    _inject_all(events, [finding, finding])  # back to back: the runs overlap
+    assert _settled(aws, emulator, engine, 2) == ["already", "contained"]
+    _inject_all(events, [finding])  # after the first ones ended
+    assert _settled(aws, emulator, engine, 3) == ["already", "already", "contained"]
+    _inject_all(events, [_finding(instance_id, finding_id, count=2)])  # GuardDuty's update
+    assert _settled(aws, emulator, engine, 4) == ["already", "already", "already", "contained"]
+
+    _assert_contained_for(aws, victim, finding_id, finding["type"])
+    assert _evidence(aws, instance_id, finding_id) == _volumes(aws, instance_id)
+    assert _notices(aws, detection, instance_id, finding_id) == {"contained": 1, "failed": 0, "skipped": 0}
+    assert _dead_letters(aws, LAB, engine) == []
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_new_finding_on_a_contained_victim_contains_it_again(aws, emulator, engine):
+    """Another attack on a victim that is still contained (`irlab attack
+    --force`) brings a finding with a new id: the playbook runs every step
+    again - the groups, profile and protection are already as they should be,
+    so nothing fails - takes this finding's own snapshots, notifies it, and
+    tags irlab:finding-id (and irlab:finding-type) with it, while
+    irlab:original-groups keeps the groups from before the first isolation.
+    The first finding, sent again by GuardDuty after that (service.count 2),
+    changes nothing: it was answered (its snapshots exist), the victim is
+    contained, and its tags keep naming the newer finding.
+    https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_findings_eventbridge.html
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateTags.html
+    """
+    from test_stepfunctions import set_wait_scale
+
+    set_wait_scale(emulator, WAIT_SCALE[engine])
+    events = aws("events")
+    detection, victim, _ = deploy(aws("cloudformation"), STACKS / f"playbook-{engine}.yaml", "playbook")
+    instance_id, first, second = victim["InstanceId"], "irlab-sim-first-0001", "irlab-sim-second-0001"
+
+    _inject_all(events, [_finding(instance_id, first)])
+    assert _settled(aws, emulator, engine, 1) == ["contained"]
+    _assert_contained_for(aws, victim, first, "UnauthorizedAccess:EC2/TorClient")
+
+    _inject_all(events, [_finding(instance_id, second, finding_type=CRYPTO)])
+    assert _settled(aws, emulator, engine, 2) == ["contained", "contained"]
+    _assert_contained_for(aws, victim, second, CRYPTO)
+
+    _inject_all(events, [_finding(instance_id, first, count=2)])
+    assert _settled(aws, emulator, engine, 3) == ["already", "contained", "contained"]
+    _assert_contained_for(aws, victim, second, CRYPTO)
+
+    volumes = _volumes(aws, instance_id)
+    for finding_id in (first, second):
+        assert _evidence(aws, instance_id, finding_id) == volumes, finding_id
+        assert _notices(aws, detection, instance_id, finding_id) == {"contained": 1, "failed": 0, "skipped": 0}, finding_id
+    assert _dead_letters(aws, LAB, engine) == []
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_two_findings_at_once_are_both_answered(aws, emulator, engine):
+    """Two different findings about the victim at the same moment (`irlab
+    attack --all`, or GuardDuty reporting two finding types of one attack):
+    both runs contain it side by side and both succeed. Both see the instance
+    profile associated and one of the two disassociations finds it gone, which
+    is the goal, not a failure. Each finding gets its snapshots and its
+    notification; the victim ends contained for one of them, with the original
+    groups recorded.
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DisassociateIamInstanceProfile.html
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeIamInstanceProfileAssociations.html
+    """
+    from test_stepfunctions import set_wait_scale
+
+    set_wait_scale(emulator, WAIT_SCALE[engine])
+    detection, victim, _ = deploy(aws("cloudformation"), STACKS / f"playbook-{engine}.yaml", "playbook")
+    instance_id, tor, crypto = victim["InstanceId"], "irlab-sim-tor-0002", "irlab-sim-crypto-0002"
+
+    _inject_all(aws("events"), [_finding(instance_id, tor), _finding(instance_id, crypto, finding_type=CRYPTO)])
+    assert _settled(aws, emulator, engine, 2) == ["contained", "contained"]
+
+    last = _tags(aws, instance_id)["irlab:finding-id"]
+    assert last in (tor, crypto)
+    _assert_contained_for(aws, victim, last, CRYPTO if last == crypto else "UnauthorizedAccess:EC2/TorClient")
+    volumes = _volumes(aws, instance_id)
+    for finding_id in (tor, crypto):
+        assert _evidence(aws, instance_id, finding_id) == volumes, finding_id
+        assert _notices(aws, detection, instance_id, finding_id) == {"contained": 1, "failed": 0, "skipped": 0}, finding_id
+    assert _dead_letters(aws, LAB, engine) == []
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_run_that_loses_its_claim_leaves_the_rest_to_the_winner(aws, emulator, engine):
+    """Two runs for the same finding that looked at the victim at the same
+    moment both claim it (tag irlab:playbook-run = "<finding id> <run id>");
+    EC2 keeps the last CreateTags value, and each run reads the claim back a
+    settle time later. Here the other run is played by the test: right after
+    the engine's run claimed the victim (ir-status containing), the test writes
+    its own claim for the same finding and, as that run would on finishing,
+    ir-status=contained. The engine's run has isolated, revoked and protected
+    (steps that change nothing when repeated), but on reading the claim back it
+    leaves snapshots and notification to the winner, sees the victim contained
+    for its finding, and ends as a success without having taken a snapshot or
+    notified anyone.
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateTags.html
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeTags.html
+    """
+    from test_stepfunctions import set_wait_scale
+
+    set_wait_scale(emulator, 0.5)  # the settle wait (2 s) takes 1 s in the two engines that scale it
+    ec2 = aws("ec2")
+    detection, victim, _ = deploy(aws("cloudformation"), STACKS / f"playbook-{engine}.yaml", "playbook")
+    instance_id, finding_id = victim["InstanceId"], "irlab-sim-race-0001"
+    _inject_all(aws("events"), [_finding(instance_id, finding_id)])
+
+    def claimed() -> str | None:
+        tags = _tags(aws, instance_id)
+        return tags.get("irlab:playbook-run") if tags.get("irlab:ir-status") == "containing" else None
+
+    claim = eventually(claimed, timeout=60, interval=0.02)
+    assert claim and claim.startswith(f"{finding_id} "), claim
+    ec2.create_tags(
+        Resources=[instance_id],
+        Tags=[
+            {"Key": "irlab:playbook-run", "Value": f"{finding_id} the-other-run"},
+            {"Key": "irlab:ir-status", "Value": "contained"},
+        ],
+    )
+    assert _settled(aws, emulator, engine, 1) == ["already"]
+    tags = _tags(aws, instance_id)
+    assert tags["irlab:playbook-run"] == f"{finding_id} the-other-run" and tags["irlab:finding-id"] == finding_id
+    assert victim["AppSecurityGroupId"] in tags["irlab:original-groups"]
+    instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+    assert [[g["GroupId"] for g in n["Groups"]] for n in instance["NetworkInterfaces"]] == [[victim["QuarantineSecurityGroupId"]]]
+    assert "IamInstanceProfile" not in instance
+    assert _evidence(aws, instance_id, finding_id) == []
+    assert _notices(aws, detection, instance_id, finding_id) == {"contained": 0, "failed": 0, "skipped": 0}

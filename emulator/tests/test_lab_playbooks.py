@@ -1,6 +1,7 @@
 """The lab's playbook templates (stacks/playbook-stepfunctions.yaml,
 stacks/playbook-ssm.yaml) deployed on top of stacks/detection.yaml and
-stacks/victim.yaml and started directly, with the containment checked in EC2."""
+stacks/victim.yaml and started directly, with the containment checked in EC2;
+started again for a finding the victim is already contained for, they only read."""
 
 from __future__ import annotations
 
@@ -200,3 +201,71 @@ def test_ssm_playbook_contains_the_victim(aws, emulator):
     failed = [(s["StepName"], s.get("FailureMessage")) for s in execution["StepExecutions"] if s["StepStatus"] != "Success"]
     assert execution["AutomationExecutionStatus"] == "Success", (execution.get("FailureMessage"), failed)
     assert_contained(aws, victim)
+
+
+# The API calls a run makes when the victim is already contained for its
+# finding: reads only.
+READS = {"describeInstances", "describeSnapshots", "describeTags", "DescribeInstances", "DescribeTags", "DescribeSnapshots"}
+
+
+@_needs(DETECTION, VICTIM, STACKS / "playbook-stepfunctions.yaml", STACKS / "playbook-ssm.yaml")
+@pytest.mark.parametrize("engine", ["stepfunctions", "ssm"])
+def test_a_finding_already_contained_is_not_contained_again(aws, emulator, engine):
+    """A second run for a finding the victim is already contained for (a
+    duplicate delivery, or GuardDuty's update of the finding) is a success that
+    only reads: the Step Functions execution SUCCEEDS through its "Already
+    contained" state having scheduled only Describe* tasks, the automation ends
+    Success at its alreadyContained step having called only Describe* APIs.
+    No tag is written, no snapshot taken, nothing published: the instance's
+    tags and the lab's snapshots are as the first run left them.
+    https://docs.aws.amazon.com/step-functions/latest/apireference/API_GetExecutionHistory.html
+    https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetAutomationExecution.html
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-delivery-level.html
+    """
+    set_wait_scale(emulator, 0.01 if engine == "stepfunctions" else 0.2)
+    ec2 = aws("ec2")
+    _, victim, playbook = deploy(aws("cloudformation"), STACKS / f"playbook-{engine}.yaml", "playbook")
+    event = finding_event(victim["InstanceId"])
+    detail = event["detail"]
+
+    def run() -> Any:
+        if engine == "stepfunctions":
+            sfn = aws("stepfunctions")
+            arn = sfn.start_execution(stateMachineArn=playbook["PlaybookArn"], input=json.dumps(event))["executionArn"]
+            described = finish_execution(sfn, arn, timeout=60)
+            assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
+            return history(sfn, arn)
+        ssm = aws("ssm")
+        parameters = {
+            "FindingId": [detail["id"]],
+            "FindingType": [detail["type"]],
+            "InstanceId": [victim["InstanceId"]],
+            "Severity": [str(detail["severity"])],
+            "AutomationAssumeRole": [playbook["PlaybookRoleArn"]],
+        }
+        execution_id = ssm.start_automation_execution(DocumentName=playbook["PlaybookName"], Parameters=parameters)[
+            "AutomationExecutionId"
+        ]
+        execution = finish_automation(ssm, execution_id, timeout=60)
+        assert execution["AutomationExecutionStatus"] == "Success", execution.get("FailureMessage")
+        return execution["StepExecutions"]
+
+    def state() -> tuple[Any, ...]:
+        instance = ec2.describe_instances(InstanceIds=[victim["InstanceId"]])["Reservations"][0]["Instances"][0]
+        snapshots = ec2.describe_snapshots(OwnerIds=["self"], Filters=[{"Name": "tag:irlab:lab", "Values": [LAB]}])["Snapshots"]
+        return sorted((t["Key"], t["Value"]) for t in instance["Tags"]), sorted(s["SnapshotId"] for s in snapshots)
+
+    run()
+    assert_contained(aws, victim)
+    before = state()
+    second = run()
+    if engine == "stepfunctions":
+        entered = [e["stateEnteredEventDetails"]["name"] for e in second if "stateEnteredEventDetails" in e]
+        assert entered[-1] == "Already contained", entered
+        called = {e["taskScheduledEventDetails"]["resource"] for e in second if e["type"] == "TaskScheduled"}
+    else:
+        assert second[-1]["StepName"] == "alreadyContained", [s["StepName"] for s in second]
+        # (the triage script only reads: DescribeInstances, DescribeSnapshots, GetAutomationExecution)
+        called = {s["Inputs"]["Api"].strip('"') for s in second if s["Action"] == "aws:executeAwsApi"}
+    assert called <= READS, called
+    assert state() == before

@@ -227,3 +227,16 @@ def test_detection_stack_with_notify_email(aws):
     subscriptions = sns.list_subscriptions_by_topic(TopicArn=_outputs(stack)["AlertTopicArn"])["Subscriptions"]
     assert sorted(s["Protocol"] for s in subscriptions) == ["email", "lambda"]
     assert "AlertEmailSubscription" in physical_ids(cf, "irlab-t2-detection")
+
+
+@pytest.mark.parametrize("path", sorted((REPO_ROOT / "stacks").glob("*.yaml")), ids=lambda p: p.name)
+def test_lab_templates_fit_in_a_create_stack_request(path):
+    """irlab sends each template in the CreateStack / CreateChangeSet request
+    itself (TemplateBody, not an S3 TemplateURL), whose length is at most
+    51,200 bytes; a bigger template is refused by CloudFormation before
+    anything is created - the stand-in does not check the limit, so this test
+    does.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateChangeSet.html
+    """
+    assert len(path.read_bytes()) <= 51_200, f"{path.name}: {len(path.read_bytes())} bytes"

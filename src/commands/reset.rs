@@ -13,7 +13,9 @@ use crate::stacks;
 use crate::teardown;
 
 /// The tags a playbook writes on the victim.
-const RUN_TAGS: [&str; 4] = ["irlab:finding-id", "irlab:finding-type", "irlab:ir-status", "irlab:original-groups"];
+/// The tags a playbook run leaves on the victim, including its claim (`irlab:playbook-run`).
+const RUN_TAGS: [&str; 5] =
+    ["irlab:finding-id", "irlab:finding-type", "irlab:ir-status", "irlab:original-groups", "irlab:playbook-run"];
 
 pub async fn run(g: &Global, p: &Printer) -> Result<()> {
     let (lab, ctx) = super::open_for_change(g, "reset").await?;
