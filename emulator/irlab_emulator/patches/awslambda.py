@@ -17,7 +17,6 @@ runs in a subprocess, as the Python runtime would run it:
   afterwards from the process's high-water mark.  Max Memory Used is the
   handler's own peak (``VmHWM``), not ``getrusage``'s, which survives exec
   and counted the stand-in's memory;
-
 * the code is unpacked once per code hash; the handler gets the event and a
   context object (``function_name``, ``aws_request_id``,
   ``invoked_function_arn``, ``memory_limit_in_mb``, ``log_group_name``,
