@@ -11,12 +11,19 @@ after the switch, and not for machines CloudFormation created.  This module:
 * makes the interpreter's backend the only one (API, CloudFormation, the
   EventBridge delivery in ``moto.events``), whatever the config says;
 * points the interpreter's AWS calls at the stand-in itself (its real port,
-  in the execution's account) instead of ``localhost:5000``;
+  in the execution's account) instead of ``localhost:5000``, through the
+  Boto3 client behind the aws-sdk service name (``cloudwatchlogs`` -> ``logs``),
+  with parameters and results in PascalCase also for camelCase APIs;
 * returns AWS SDK results the way Step Functions does, as JSON (timestamps
   become ISO 8601 strings, so ``DescribeExecution`` no longer fails on them),
   and names SDK errors ``<ServicePrefix>.<Error>Exception`` with the
   service's documented prefix (``Ec2.Ec2Exception`` for EC2, whose errors the
   SDKs do not model; ``Ssm.InvalidInstanceIdException`` ...);
+* CreateStateMachine / UpdateStateMachine refuse a definition AWS refuses
+  (``InvalidDefinition`` with AWS's diagnostics: JSON, StartAt, transition
+  targets, terminal and unreachable states, query-language fields, aws-sdk
+  services, actions and parameter names; see ``_asl_validate``) - moto only
+  checked what its parser could not read;
 * ``POST /moto-api/reset`` stops the running executions first;
 * ``Wait`` states and retry intervals really wait in the execution's thread
   (times the wait scale of ``_clock``), interrupted by StopExecution;
@@ -44,6 +51,7 @@ import types
 import uuid
 from typing import Any
 
+from moto.core.exceptions import AWSError
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions import responses as sfn_responses
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -54,12 +62,13 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 )
 from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend import execution as parser_execution
+from moto.stepfunctions.parser.api import InvalidDefinition as ParserInvalidDefinition
 from moto.stepfunctions.parser.models import (
     StepFunctionsParserBackend,
     stepfunctions_parser_backends,
 )
 
-from . import _cfn, _clock, _local
+from . import _asl_validate, _cfn, _clock, _local, _sdk_models
 
 log = logging.getLogger("irlab_emulator.stepfunctions")
 
@@ -109,6 +118,32 @@ def _start_execution(self: StepFunctionsParserBackend, state_machine_arn: str, n
 
 
 # --------------------------------------------------------------------------
+# CreateStateMachine / UpdateStateMachine: AWS's static checks of the
+# definition (``_asl_validate``) before moto's parser
+
+
+class InvalidDefinition(AWSError):
+    """Serialised with its code (moto's parser raised an exception its
+    responses answered as ``UnknownError``)."""
+
+    TYPE = "InvalidDefinition"
+    STATUS = 400
+
+
+_orig_validate_definition = StepFunctionsParserBackend._validate_definition
+
+
+def _validate_definition(definition: str) -> None:
+    found = _asl_validate.diagnostics(definition)
+    if found:
+        raise InvalidDefinition(_asl_validate.message(found))
+    try:
+        _orig_validate_definition(definition=definition)
+    except ParserInvalidDefinition as exc:  # what moto's parser cannot read, in its words
+        raise InvalidDefinition(f"Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: {exc}'") from exc
+
+
+# --------------------------------------------------------------------------
 # AWS calls, results and errors of aws-sdk tasks
 
 
@@ -147,6 +182,40 @@ def as_json(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray)):
         return value.decode("utf-8", errors="replace")
     return value
+
+
+_orig_boto_service_name = aws_sdk.StateTaskServiceAwsSdk._get_boto_service_name
+
+
+def _boto_service_name(self: Any, boto_service_name: str | None = None) -> str:
+    """The Boto3 client behind an aws-sdk service name (``cloudwatchlogs`` ->
+    ``logs``, ``eventbridge`` -> ``events``, ``sfn`` -> ``stepfunctions``);
+    moto used the Step Functions name as the client name."""
+    names = _sdk_models.boto_names_for_sfn(boto_service_name or self.resource.api_name)
+    return names[0] if names else _orig_boto_service_name(self, boto_service_name)
+
+
+def _sdk_operation(self: Any) -> Any:
+    return _sdk_models.sfn_operation(self.resource.api_name, self.resource.api_action)
+
+
+def _normalise_sdk_parameters(self: Any, parameters: dict, *args: Any, **kwargs: Any) -> None:
+    """Parameters are PascalCase in Step Functions, also for camelCase APIs
+    (``LogGroupNamePrefix`` for CloudWatch Logs' ``logGroupNamePrefix``)."""
+    operation = _sdk_operation(self)
+    if operation is not None and operation.input_shape is not None:
+        converted = _sdk_models.to_boto_request(parameters, operation.input_shape)
+        parameters.clear()
+        parameters.update(converted)
+
+
+def _normalise_sdk_response(self: Any, response: Any, *args: Any, **kwargs: Any) -> None:
+    """... and so are the names of the result (``LogGroups``)."""
+    operation = _sdk_operation(self)
+    if isinstance(response, dict) and operation is not None and operation.output_shape is not None:
+        converted = _sdk_models.to_sfn_result(response, operation.output_shape)
+        response.clear()
+        response.update(converted)
 
 
 _orig_eval_service_task = aws_sdk.StateTaskServiceAwsSdk._eval_service_task
@@ -429,6 +498,7 @@ def apply() -> None:
     sfn_responses.get_backend = _get_backend
     sfn_models.stepfunctions_backends = stepfunctions_parser_backends
     StepFunctionsParserBackend.start_execution = _start_execution  # type: ignore[method-assign]
+    StepFunctionsParserBackend._validate_definition = staticmethod(_validate_definition)  # type: ignore[method-assign,assignment]
 
     # every interpreter module that imported boto_client_for by name
     for name, module in list(sys.modules.items()):
@@ -438,6 +508,9 @@ def apply() -> None:
         if name.startswith("moto.stepfunctions.parser") and getattr(module, "extract_json", None) is _orig_extract_json:
             module.extract_json = extract_json  # type: ignore[attr-defined]
     aws_sdk.StateTaskServiceAwsSdk._eval_service_task = _eval_service_task  # type: ignore[method-assign]
+    aws_sdk.StateTaskServiceAwsSdk._get_boto_service_name = _boto_service_name  # type: ignore[method-assign]
+    aws_sdk.StateTaskServiceAwsSdk._normalise_parameters = _normalise_sdk_parameters  # type: ignore[method-assign]
+    aws_sdk.StateTaskServiceAwsSdk._normalise_response = _normalise_sdk_response  # type: ignore[method-assign]
     aws_sdk.StateTaskServiceAwsSdk._normalise_service_error_name = staticmethod(  # type: ignore[method-assign]
         _normalise_service_error_name
     )
