@@ -38,6 +38,11 @@ answers 500.  This module adds:
   the loop inherits the ``onFailure`` of a step inside it, so ``step:NAME``
   may leave the loop), ``aws:createTags``, ``aws:changeInstanceState`` and
   ``aws:invokeLambdaFunction``; any other action fails its step with a reason;
+* CreateDocument / UpdateDocument refuse an Automation runbook AWS refuses
+  (``InvalidDocumentContent``: missing ``mainSteps``, an unknown action, a
+  duplicate step name, a step reference to no step, an ``aws:executeAwsApi``
+  service, API or input name botocore does not know; see
+  ``_automation_validate``);
 * ``AWS::SSM::Document`` with ``Content`` given as an object (stored as JSON
   or YAML per ``DocumentFormat``), ``DocumentType``, ``Name``, ``Tags``
   (plus the stack tags), ``UpdateMethod`` (``Replace`` / ``NewVersion``).
@@ -72,10 +77,11 @@ from botocore.exceptions import ClientError
 from jsonpath_ng.ext import parse as jsonpath_parse
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult, EmptyResult
+from moto.ssm.exceptions import InvalidDocumentContent
 from moto.ssm.models import Document, SimpleSystemManagerBackend, ssm_backends
 from moto.ssm.responses import SimpleSystemManagerResponse
 
-from . import _cfn, _clock, _local
+from . import _automation_validate, _cfn, _clock, _local
 
 log = logging.getLogger("irlab_emulator.ssm_automation")
 
@@ -1229,6 +1235,47 @@ def _response_stop(self: SimpleSystemManagerResponse) -> Any:
     return EmptyResult()
 
 
+# ---------------------------------------------------------------- CreateDocument / UpdateDocument
+
+
+def _parsed(content: Any, document_format: str | None) -> Any:
+    if isinstance(content, dict):
+        return content
+    try:
+        if (document_format or "JSON") == "YAML":
+            return yaml.safe_load(content)
+        return json.loads(content)
+    except (ValueError, yaml.YAMLError):
+        return None  # moto answers the parse error itself
+
+
+def check_runbook(content: Any, document_format: str | None) -> None:
+    """Refuse an Automation runbook AWS refuses (``_automation_validate``)."""
+    parsed = _parsed(content, document_format)
+    if parsed is None:
+        return
+    found = _automation_validate.problems(parsed)
+    if found:
+        raise InvalidDocumentContent(" ".join(found))
+
+
+_orig_create_document = SimpleSystemManagerBackend.create_document
+_orig_update_document = SimpleSystemManagerBackend.update_document
+
+
+def _create_document(self: SimpleSystemManagerBackend, content: Any, *args: Any, **kwargs: Any) -> Any:
+    if kwargs.get("document_type") == "Automation":
+        check_runbook(content, kwargs.get("document_format"))
+    return _orig_create_document(self, content, *args, **kwargs)
+
+
+def _update_document(self: SimpleSystemManagerBackend, content: Any, *args: Any, **kwargs: Any) -> Any:
+    documents = self._documents.get(kwargs.get("name"))
+    if documents is not None and documents.get_default_version().document_type == "Automation":
+        check_runbook(content, kwargs.get("document_format"))
+    return _orig_update_document(self, content, *args, **kwargs)
+
+
 # ---------------------------------------------------------------- CloudFormation
 
 
@@ -1351,6 +1398,8 @@ def _hook_reset() -> None:
 
 
 def apply() -> None:
+    SimpleSystemManagerBackend.create_document = _create_document  # type: ignore[method-assign]
+    SimpleSystemManagerBackend.update_document = _update_document  # type: ignore[method-assign]
     SimpleSystemManagerResponse.start_automation_execution = _response_start  # type: ignore[attr-defined]
     SimpleSystemManagerResponse.get_automation_execution = _response_get  # type: ignore[attr-defined]
     SimpleSystemManagerResponse.describe_automation_executions = _response_describe  # type: ignore[attr-defined]
