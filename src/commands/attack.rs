@@ -55,8 +55,15 @@ pub async fn run(g: &Global, args: &AttackArgs, p: &Printer) -> Result<()> {
         check_not_contained(&ctx, &instance, args.force, p).await?;
     }
     let started_at = jiff::Timestamp::now();
+    // Ids name the second; a second attack in the same second (a quick --force) gets a suffix,
+    // since verify, report and the history find runs by id.
+    let base = format!("run-{}", started_at.strftime("%Y%m%d-%H%M%S"));
+    let id = (1..)
+        .map(|n| if n == 1 { base.clone() } else { format!("{base}-{n}") })
+        .find(|id| !state.runs.iter().any(|r| &r.id == id))
+        .expect("a free id");
     let mut run = AttackRun {
-        id: format!("run-{}", started_at.strftime("%Y%m%d-%H%M%S")),
+        id,
         scenarios: scenarios.iter().map(|s| s.id.clone()).collect(),
         mode: mode.as_str().into(),
         instance: instance.clone(),
