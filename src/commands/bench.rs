@@ -45,7 +45,7 @@ pub async fn run(g: &Global, args: &BenchArgs, p: &Printer) -> Result<()> {
     let mut rows = Vec::new();
     for variant in variants {
         p.info(format!("{variant}: deploying"));
-        super::myself(g, &["up", "--playbook", variant.as_str(), "--quiet"])?;
+        super::myself_silently(g, &["up", "--playbook", variant.as_str(), "--quiet"])?;
         let instance = stacks::describe(&ctx, &lab.stack_name(Part::Victim))
             .await?
             .and_then(|v| v.output("InstanceId").map(String::from))
@@ -70,11 +70,11 @@ pub async fn run(g: &Global, args: &BenchArgs, p: &Printer) -> Result<()> {
             }
             p.info(format!("{variant}: run {}/{}: {ms:.0} ms", i + 1, args.runs));
             times.push(ms);
-            super::myself(g, &["reset", "--quiet"])?;
+            super::myself_silently(g, &["reset", "--quiet"])?;
         }
         rows.push(row(variant, &times));
     }
-    super::myself(g, &["down", "--yes", "--quiet"])?;
+    super::myself_silently(g, &["down", "--yes", "--quiet"])?;
     if p.is_json() {
         p.json(&json!({ "runs": args.runs, "results": rows }));
         return Ok(());

@@ -48,6 +48,15 @@ pub fn elapsed(since: std::time::Instant) -> String {
 /// Runs this same binary for one step of a longer command (`demo`, `bench`), with the caller's
 /// connection flags; the step prints its own progress and errors.
 pub fn myself(g: &Global, args: &[&str]) -> Result<()> {
+    run_myself(g, args, std::process::Stdio::inherit())
+}
+
+/// As [`myself`], with the step's results not shown (its errors still are).
+pub fn myself_silently(g: &Global, args: &[&str]) -> Result<()> {
+    run_myself(g, args, std::process::Stdio::null())
+}
+
+fn run_myself(g: &Global, args: &[&str], stdout: std::process::Stdio) -> Result<()> {
     let mut cmd = std::process::Command::new(std::env::current_exe()?);
     cmd.args(["--lab", &g.lab]);
     if g.local {
@@ -61,7 +70,7 @@ pub fn myself(g: &Global, args: &[&str]) -> Result<()> {
     if g.quiet {
         cmd.arg("--quiet");
     }
-    let status = cmd.args(args).stdin(std::process::Stdio::null()).status()?;
+    let status = cmd.args(args).stdin(std::process::Stdio::null()).stdout(stdout).status()?;
     let what = format!("`irlab {}` failed ({status})", args.join(" "));
     match status.code() {
         Some(0) => Ok(()),
