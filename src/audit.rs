@@ -8,8 +8,9 @@
 use jiff::Timestamp;
 use serde_json::Value;
 
-use crate::aws::{AwsContext, AwsResultExt};
+use crate::aws::AwsContext;
 use crate::error::Result;
+use crate::log_events;
 
 /// One line of the audit trail.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,31 +59,8 @@ impl Record {
 
 /// Every record written since `since`, oldest first, across every page.
 pub async fn read(ctx: &AwsContext, group: &str, since: Timestamp) -> Result<Vec<Record>> {
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = ctx
-            .logs()
-            .filter_log_events()
-            .log_group_name(group)
-            .start_time(since.as_millisecond())
-            .set_next_token(token)
-            .send()
-            .await
-            .aws(|| format!("reading the audit trail {group}"), ctx)?;
-        for e in page.events() {
-            let at = e.timestamp().and_then(|ms| Timestamp::from_millisecond(ms).ok()).unwrap_or(since);
-            if let Some(r) = e.message().and_then(|m| Record::parse(m, at)) {
-                out.push(r);
-            }
-        }
-        token = page.next_token().map(String::from);
-        if token.is_none() {
-            break;
-        }
-    }
-    out.sort_by_key(|r| r.at);
-    Ok(out)
+    let lines = log_events::read(ctx, group, since, None).await?;
+    Ok(lines.iter().filter_map(|(ms, m)| Record::parse(m, Timestamp::from_millisecond(*ms).unwrap_or(since))).collect())
 }
 
 #[cfg(test)]

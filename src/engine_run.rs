@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use crate::aws::{AwsContext, AwsResultExt};
 use crate::error::Result;
 use crate::lab::Variant;
+use crate::log_events;
 use crate::stacks::StackInfo;
 
 #[derive(Debug, Clone, Default)]
@@ -215,7 +216,7 @@ async fn lambda(
     // `[INFO]\t<time>\t<request id>\tfinding <id> ...`: one request per delivery of a finding.
     let mut requests: Vec<String> = Vec::new();
     for f in findings {
-        for (_, m) in log_lines(ctx, group, since, f).await? {
+        for (_, m) in log_events::read(ctx, group, since, Some(f)).await? {
             if let Some(r) = m.split('\t').nth(2).filter(|r| m.starts_with('[') && !r.is_empty())
                 && !requests.iter().any(|x| x == r)
             {
@@ -225,7 +226,7 @@ async fn lambda(
     }
     let mut answered = Vec::new();
     for request in requests {
-        let events = log_lines(ctx, group, since, &request).await?;
+        let events = log_events::read(ctx, group, since, Some(&request)).await?;
         let at = |prefix: &str| {
             events.iter().find(|(_, m)| m.starts_with(prefix)).and_then(|(ms, _)| Timestamp::from_millisecond(*ms).ok())
         };
@@ -253,30 +254,6 @@ async fn lambda(
         ));
     }
     Ok(pick(answered).map(|(_, r)| r))
-}
-
-/// Every line of `group` since `since` that contains `term`, across every page.
-async fn log_lines(ctx: &AwsContext, group: &str, since: Timestamp, term: &str) -> Result<Vec<(i64, String)>> {
-    let mut out = Vec::new();
-    let mut token = None;
-    loop {
-        let page = ctx
-            .logs()
-            .filter_log_events()
-            .log_group_name(group)
-            .start_time(since.as_millisecond())
-            .filter_pattern(format!("\"{term}\""))
-            .set_next_token(token)
-            .send()
-            .await
-            .aws(|| format!("reading log group {group}"), ctx)?;
-        out.extend(page.events().iter().filter_map(|e| Some((e.timestamp()?, e.message()?.to_string()))));
-        token = page.next_token().map(String::from);
-        if token.is_none() {
-            out.sort_by_key(|(t, _)| *t);
-            return Ok(out);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ mod history;
 mod inventory;
 mod lab;
 mod lease;
+mod log_events;
 mod playbook;
 mod printer;
 mod progress;

@@ -281,10 +281,10 @@ pub async fn audit_now(sdk: &SdkConfig, group: &str) -> Vec<serde_json::Value> {
     loop {
         let page = logs.filter_log_events().log_group_name(group).set_next_token(token).send().await.unwrap();
         for e in page.events() {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(e.message().unwrap_or_default()) {
-                if v.get("detail-type").is_some() || v["Type"] == "Notification" {
-                    out.push(v);
-                }
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(e.message().unwrap_or_default())
+                && (v.get("detail-type").is_some() || v["Type"] == "Notification")
+            {
+                out.push(v);
             }
         }
         token = page.next_token().map(String::from);
