@@ -266,14 +266,18 @@ pub async fn execute(ctx: &AwsContext, lab: &LabName, plan: &Plan, reporter: &dy
     );
     let mut failures: Vec<Error> =
         instance_results.into_iter().chain(stack_results).chain(outside_results).filter_map(|r| r.err()).collect();
-    // The state goes after a clean run only: a later `down` still needs its ownership facts.
-    if failures.is_empty()
+    // The state goes after a clean run only, one that could also see everything: a later `down`
+    // still needs its ownership facts, and the detector is not put back while some of the lab
+    // may be unseen.
+    let clean = failures.is_empty() && plan.unchecked.is_empty();
+    if clean
         && plan.state_parameter.is_some()
         && let Err(e) = LabState::delete(ctx, lab).await
     {
         failures.push(e);
     }
-    if failures.is_empty()
+    if clean
+        && failures.is_empty()
         && let Some(action) = &plan.detector
         && let Err(e) = put_back_detector(ctx, lab, action, reporter).await
     {

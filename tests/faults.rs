@@ -83,6 +83,26 @@ async fn state_runs(sdk: &aws_config::SdkConfig, lab: &str) -> usize {
     v["runs"].as_array().map_or(0, Vec::len)
 }
 
+#[tokio::test]
+async fn down_deletes_what_it_can_see_and_says_what_it_could_not_check() {
+    let s = Standin::start();
+    let sdk = s.sdk().await;
+    let lab = "blind";
+    irlab(&s, lab, &["up", "--playbook", "lambda", "--quiet"]).ok();
+    // A restricted identity: every SQS call of irlab's is denied (not retried, as AWS's SDKs do).
+    s.faults_with(r#"{"rate": 1, "kinds": ["denied"], "services": ["sqs"], "user_agent": "aws-sdk-rust"}"#);
+    let r = irlab(&s, lab, &["down", "--yes"]).code(1);
+    s.faults(0.0, 0);
+    assert!(r.stdout.contains("could not check SQS queues"), "{}", r.stdout);
+    assert!(r.stderr.contains("listing(s) failed"), "{}", r.stderr);
+    // Everything it could see is gone; its state stays until a down that sees everything.
+    let left = leftovers(&sdk, lab).await;
+    assert_eq!(left, vec![format!("parameter /irlab/{lab}/state")], "only the state is kept");
+    let r = irlab(&s, lab, &["down", "--yes"]).ok();
+    assert!(r.stdout.contains("0 resources left"), "{}", r.stdout);
+    assert_eq!(leftovers(&sdk, lab).await, Vec::<String>::new());
+}
+
 #[test]
 fn the_same_labs_up_twice_at_once_gives_one_success_and_one_busy() {
     let s = Standin::start();

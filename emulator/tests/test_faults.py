@@ -114,9 +114,9 @@ def _retry_context(error: ClientError) -> standard.RetryContext:
 
 def test_hook_request_and_response_shapes(emulator, client):
     """Stand-in control, no AWS counterpart. GET answers {"rate", "kinds", "seed",
-    "services", "user_agent", "injected": {"throttle", "5xx", "reset", "lost"},
+    "services", "user_agent", "injected": {"throttle", "5xx", "reset", "lost", "denied"},
     "seen"}; POST takes {"rate" (0..1, required), "kinds" (non-empty subset of
-    throttle, 5xx, reset, lost; default throttle, 5xx, reset), "seed" (integer, default 0), "services" (SigV4
+    throttle, 5xx, reset, lost, denied; default throttle, 5xx, reset), "seed" (integer, default 0), "services" (SigV4
     signing names; default all), "user_agent" (substring; default any)} and
     answers the same shape with zeroed counters; anything else is 400 {"message"};
     {"rate": 0} and POST /moto-api/reset turn faults off.
@@ -124,13 +124,13 @@ def test_hook_request_and_response_shapes(emulator, client):
     """
     off = {
         "rate": 0.0, "kinds": ["throttle", "5xx", "reset"], "seed": 0, "services": None,
-        "user_agent": None, "injected": {"throttle": 0, "5xx": 0, "reset": 0, "lost": 0}, "seen": 0,
+        "user_agent": None, "injected": {"throttle": 0, "5xx": 0, "reset": 0, "lost": 0, "denied": 0}, "seen": 0,
     }
     assert _faults(emulator, method="GET") == (200, off)
     on = {"rate": 0.25, "kinds": ["throttle"], "seed": 7, "services": ["EC2", "sts"], "user_agent": "aws-sdk-rust"}
     status, body = _faults(emulator, on)
     assert status == 200
-    zero = {"throttle": 0, "5xx": 0, "reset": 0, "lost": 0}
+    zero = {"throttle": 0, "5xx": 0, "reset": 0, "lost": 0, "denied": 0}
     assert body == {**on, "services": ["ec2", "sts"], "injected": zero, "seen": 0}
     assert _faults(emulator, method="GET") == (200, body)
     for bad in (
@@ -186,7 +186,7 @@ def test_throttle_in_each_protocol_is_a_throttling_error_to_the_sdk(emulator, cl
     ), protocol
     assert err.value.response["Error"]["Message"]
     assert standard.ThrottledRetryableChecker().is_retryable(_retry_context(err.value))
-    assert _faults(emulator, method="GET")[1]["injected"] == {"throttle": 1, "5xx": 0, "reset": 0, "lost": 0}
+    assert _faults(emulator, method="GET")[1]["injected"] == {"throttle": 1, "5xx": 0, "reset": 0, "lost": 0, "denied": 0}
 
 
 @pytest.mark.parametrize("service", sorted(CALLS))
@@ -260,7 +260,7 @@ def test_reset_drops_the_connection_without_an_answer(emulator, client):
     with pytest.raises(ConnectionClosedError):
         client("sts").get_caller_identity()
     assert _raw_query(emulator, "sts", {"Action": "GetCallerIdentity", "Version": "2011-06-15"}) == b""
-    assert _faults(emulator, method="GET")[1]["injected"] == {"throttle": 0, "5xx": 0, "reset": 2, "lost": 0}
+    assert _faults(emulator, method="GET")[1]["injected"] == {"throttle": 0, "5xx": 0, "reset": 2, "lost": 0, "denied": 0}
 
 
 def _outcome(call: Any) -> Any:
@@ -312,6 +312,7 @@ def test_the_seed_makes_the_fault_sequence_reproducible(emulator, client):
             "5xx": outcomes.count(500) + outcomes.count(503),
             "reset": outcomes.count("reset"),
             "lost": 0,
+            "denied": 0,
         }
     assert runs[0] == runs[1] == _expected(7, 0.5, kinds, 30)
     assert runs[2] == _expected(8, 0.5, kinds, 30) != runs[0]
@@ -389,6 +390,7 @@ def test_a_lost_pick_draws_nothing_more(emulator, client):
         "5xx": outcomes.count(500) + outcomes.count(503),
         "reset": 0,
         "lost": outcomes.count("reset"),
+        "denied": 0,
     }
 
 
@@ -454,7 +456,7 @@ def test_lost_answer_the_request_took_effect(emulator, client):
     )
     assert received == b""  # not a status line, not a byte
     state = _faults(emulator, method="GET")[1]
-    assert state["injected"] == {"throttle": 0, "5xx": 0, "reset": 0, "lost": 2} and state["seen"] == 2
+    assert state["injected"] == {"throttle": 0, "5xx": 0, "reset": 0, "lost": 2, "denied": 0} and state["seen"] == 2
 
     _faults(emulator, {"rate": 0})
     for stack in (name, raw_name):
@@ -560,3 +562,43 @@ def test_put_events_retried_after_a_lost_answer_delivers_the_event_twice(emulato
     assert all(e["detail"] == detail and e["source"] == "irlab.lost-probe" for e in delivered)
     ids = {e["id"] for e in delivered}
     assert len(ids) == 2 and answer["Entries"][0]["EventId"] in ids
+
+
+@pytest.mark.parametrize(
+    "service, call, code",
+    [
+        ("ec2", lambda c: c.describe_instances(), "UnauthorizedOperation"),
+        ("sqs", lambda c: c.list_queues(), "AccessDenied"),
+        ("sns", lambda c: c.list_topics(), "AuthorizationError"),
+        ("cloudformation", lambda c: c.describe_stacks(), "AccessDenied"),
+        ("ssm", lambda c: c.describe_parameters(), "AccessDeniedException"),
+        ("logs", lambda c: c.describe_log_groups(), "AccessDeniedException"),
+        ("lambda", lambda c: c.list_functions(), "AccessDeniedException"),
+        ("guardduty", lambda c: c.list_detectors(), "AccessDeniedException"),
+        ("s3", lambda c: c.list_buckets(), "AccessDenied"),
+    ],
+)
+def test_denied_is_each_services_access_error_and_is_not_retried(emulator: Any, service: str, call: Any, code: str) -> None:
+    """A caller without the permission gets the service's own authorization error, which SDKs
+    do not retry (unlike throttling and 5xx): one attempt, then the error.
+
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html (UnauthorizedOperation)
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html (AccessDenied, AccessDeniedException)
+    https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html (which errors are retried)
+    """
+    _faults(emulator, {"rate": 1, "kinds": ["denied"], "seed": 1})
+    client = boto3.client(
+        service,
+        endpoint_url=emulator.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"mode": "standard", "total_max_attempts": 5}),
+    )
+    try:
+        with pytest.raises(ClientError) as err:
+            call(client)
+        assert err.value.response["Error"]["Code"] == code
+        assert err.value.response["ResponseMetadata"].get("RetryAttempts", 0) == 0, "an access error is not retried"
+    finally:
+        _faults(emulator, {"rate": 0})

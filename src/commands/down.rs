@@ -69,15 +69,17 @@ pub async fn run(g: &Global, args: &DownArgs, p: &Printer) -> Result<()> {
             p.out(format!("  {r}"));
         }
     }
-    let err = if !outcome.failures.is_empty() {
-        Error::failure(format!("{} step(s) of removing lab {lab} failed", outcome.failures.len()))
-    } else if !left.is_empty() {
-        Error::problem(format!("{} resources of lab {lab} are still there", left.len()))
+    let unseen = if unchecked.is_empty() {
+        String::new()
     } else {
-        Error::problem(format!(
-            "lab {lab} is removed as far as irlab could see, but {} listing(s) failed",
-            unchecked.len()
-        ))
+        format!(", and {} listing(s) failed, so more may be there", unchecked.len())
+    };
+    let err = if !outcome.failures.is_empty() {
+        Error::failure(format!("{} step(s) of removing lab {lab} failed{unseen}", outcome.failures.len()))
+    } else if !left.is_empty() {
+        Error::problem(format!("{} resources of lab {lab} are still there{unseen}", left.len()))
+    } else {
+        Error::problem(format!("lab {lab} is removed as far as irlab could see{unseen}"))
     };
     Err(err.with_hint("run `irlab down` again; it picks up where this one stopped"))
 }

@@ -329,6 +329,12 @@ impl Standin {
         assert!(answer.contains(" 200 "), "{answer}");
     }
 
+    /// Fault mode with explicit settings (the stand-in's JSON body).
+    pub fn faults_with(&self, body: &str) {
+        let answer = control(&self.endpoint, "POST", "/moto-api/irlab/faults", body);
+        assert!(answer.contains(" 200 "), "{answer}");
+    }
+
     /// How many faults the stand-in injected since the last `faults` call.
     pub fn faults_injected(&self) -> u64 {
         let answer = control(&self.endpoint, "GET", "/moto-api/irlab/faults", "");

@@ -45,10 +45,17 @@ more).  The same seed and the same sequence of requests give the same faults.
   (CloudFormation ``ClientRequestToken``, GuardDuty ``clientToken``); a retried
   EventBridge ``PutEvents`` delivers its events twice.  Not in the default
   ``kinds`` (so seeded sequences of the other kinds stay as they were): list it.
+* ``denied`` - the caller lacks the permission: EC2 403 ``UnauthorizedOperation``,
+  SNS 403 ``AuthorizationError``, the other query services and S3 403
+  ``AccessDenied``, SQS 403 ``AccessDenied`` (query-compatible header), the
+  JSON and REST-JSON services ``AccessDeniedException`` (400 for JSON 1.x, 403
+  for Lambda and GuardDuty).  SDKs do not retry it, so a test can make one call
+  fail for good in a fraction of a second, as a restricted account does.  Not in
+  the default ``kinds``: list it.
 
 ``GET`` answers the settings and counters ``{"rate", "kinds", "seed",
 "services", "user_agent", "injected": {"throttle": n, "5xx": n, "reset": n,
-"lost": n}, "seen": n}`` (``seen``: matching requests since the POST); POST
+"lost": n, "denied": n}, "seen": n}`` (``seen``: matching requests since the POST); POST
 answers the same for the new settings; a malformed body is 400 ``{"message"}``. ``{"rate": 0}``
 turns faults off (read the counters first: a POST zeroes them), and so does
 ``POST /moto-api/reset``.
@@ -70,7 +77,7 @@ from xml.sax.saxutils import escape
 
 log = logging.getLogger("irlab_emulator.faults")
 
-KINDS = ("throttle", "5xx", "reset", "lost")
+KINDS = ("throttle", "5xx", "reset", "lost", "denied")
 DEFAULT_KINDS = ("throttle", "5xx", "reset")  # "lost" only when asked for
 
 
@@ -261,6 +268,21 @@ THROTTLE: dict[str, tuple[int, str, str]] = {
 }
 _INTERNAL = "The request processing has failed because of an unknown error, exception or failure."
 _UNAVAILABLE = "The request has failed due to a temporary failure of the server."
+_DENIED_MESSAGE = "User is not authorized to perform this action (fault injected by the stand-in)"
+DENIED: dict[str, tuple[int, str, str]] = {
+    "ec2": (403, "UnauthorizedOperation", "You are not authorized to perform this operation."),
+    "sns": (403, "AuthorizationError", _DENIED_MESSAGE),
+    "sqs": (403, "AccessDenied", _DENIED_MESSAGE),
+    "s3": (403, "AccessDenied", "Access Denied"),
+    "lambda": (403, "AccessDeniedException", _DENIED_MESSAGE),
+    "guardduty": (403, "AccessDeniedException", _DENIED_MESSAGE),
+    "query": (403, "AccessDenied", _DENIED_MESSAGE),
+    "json": (400, "AccessDeniedException", _DENIED_MESSAGE),
+    "cbor": (400, "AccessDeniedException", _DENIED_MESSAGE),
+    "rest-json": (403, "AccessDeniedException", _DENIED_MESSAGE),
+    "rest-xml": (403, "AccessDenied", "Access Denied"),
+}
+
 SERVER_ERROR: dict[str, dict[int, tuple[int, str, str]]] = {
     "ec2": {
         500: (500, "InternalError", "An internal error has occurred."),
@@ -314,10 +336,12 @@ def _cbor_map(items: dict[str, str]) -> bytes:
 
 
 def error_response(environ: dict[str, Any], service: str, kind: str, status: int) -> tuple[int, list[tuple[str, str]], bytes]:
-    """The (status, headers, body) AWS answers for a ``throttle`` or ``5xx`` fault."""
+    """The (status, headers, body) AWS answers for a ``throttle``, ``5xx`` or ``denied`` fault."""
     protocol = protocol_of(environ, service)
     if kind == "throttle":
         status, code, message = THROTTLE.get(service) or THROTTLE[protocol]
+    elif kind == "denied":
+        status, code, message = DENIED.get(service) or DENIED[protocol]
     else:
         status, code, message = (SERVER_ERROR.get(service) or SERVER_ERROR["default"])[status]
     request_id = str(uuid.uuid4())
