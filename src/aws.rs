@@ -47,6 +47,8 @@ pub struct AwsContext {
     pub region: String,
     pub endpoint: Option<String>,
     pub local: bool,
+    /// Who we are, asked once per process (the lease, the command and the detector's ARN all need it).
+    identity: std::sync::Arc<std::sync::OnceLock<Identity>>,
 }
 
 impl AwsContext {
@@ -95,7 +97,7 @@ impl AwsContext {
         };
         regions::validate(&region)?;
         let endpoint = endpoint.or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
-        Ok(AwsContext { config, region, endpoint, local: conn.local })
+        Ok(AwsContext { config, region, endpoint, local: conn.local, identity: Default::default() })
     }
 
     pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
@@ -145,12 +147,16 @@ impl AwsContext {
 
     /// Who we are: the first AWS call of every command, so credential problems surface early.
     pub async fn identity(&self) -> Result<Identity> {
+        if let Some(me) = self.identity.get() {
+            return Ok(me.clone());
+        }
         let out =
             self.sts().get_caller_identity().send().await.aws(|| "checking your AWS identity (STS)".into(), self)?;
-        Ok(Identity {
+        let me = Identity {
             account: out.account().unwrap_or_default().to_string(),
             arn: out.arn().unwrap_or_default().to_string(),
-        })
+        };
+        Ok(self.identity.get_or_init(|| me).clone())
     }
 }
 
