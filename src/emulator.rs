@@ -202,6 +202,20 @@ pub fn answers(host: &str, port: u16) -> bool {
     stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/")
 }
 
+/// The wait scale of the stand-in at `endpoint` (`http://host:port`), as it reports it; `None`
+/// when it does not answer or is not irlab's stand-in.
+pub fn wait_scale(endpoint: &str) -> Option<f64> {
+    let hostport = endpoint.strip_prefix("http://")?.trim_end_matches('/');
+    let addr = hostport.to_socket_addrs().ok()?.next()?;
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    stream.write_all(format!("GET /moto-api/irlab/wait-scale HTTP/1.0\r\nHost: {hostport}\r\n\r\n").as_bytes()).ok()?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).ok()?;
+    let body = reply.split_once("\r\n\r\n")?.1;
+    serde_json::from_str::<serde_json::Value>(body).ok()?.get("scale")?.as_f64()
+}
+
 /// The pid irlab recorded for this port, if that process still runs the stand-in.
 fn live_pid(pid_file: &Path) -> Option<u32> {
     let pid: u32 = fs::read_to_string(pid_file).ok()?.trim().parse().ok()?;
