@@ -4,7 +4,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::env_vars;
 use crate::lab::Variant;
-use crate::printer::OutputFormat;
+use crate::ui::printer::OutputFormat;
 
 #[derive(Debug, Parser)]
 #[command(

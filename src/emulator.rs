@@ -16,7 +16,7 @@ use include_dir::{Dir, include_dir};
 
 use crate::env_vars;
 use crate::error::{Context, Error, Result};
-use crate::progress::{Progress, Reporter};
+use crate::ui::progress::{Progress, Reporter};
 
 static SOURCES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/emulator");
 const TASK: &str = "stand-in";

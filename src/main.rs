@@ -2,41 +2,22 @@
 //!
 //! The front door: parse, run one command, map the result to an exit code.
 
-mod audit;
 mod aws;
 mod cli;
 mod commands;
-mod cost;
-mod detector;
 mod emulator;
-mod engine_run;
 mod env_vars;
 mod error;
-mod evidence;
-mod finding;
-mod hint;
-mod history;
-mod inventory;
+mod incident;
 mod lab;
-mod lease;
-mod log_events;
-mod playbook;
-mod printer;
-mod progress;
 mod regions;
-mod report;
-mod scenario;
-mod stacks;
-mod state;
-mod teardown;
-mod threat_list;
-mod verify;
+mod ui;
 
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::error::exit;
-use crate::printer::Printer;
+use crate::ui::printer::Printer;
 
 fn main() {
     let cli = match Cli::try_parse() {
@@ -47,7 +28,7 @@ fn main() {
             std::process::exit(if e.use_stderr() { exit::PROBLEM } else { exit::OK });
         }
     };
-    let connection = hint::connection_flags(&cli.global);
+    let connection = ui::hint::connection_flags(&cli.global);
     let printer = Printer::new(cli.global.output, cli.global.quiet, cli.global.verbose, connection);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime starts");
     let result = runtime.block_on(async {
@@ -72,8 +53,8 @@ fn main() {
         let result = tokio::select! {
             r = command => r,
             _ = tokio::signal::ctrl_c() => {
-                let changing = lease::held();
-                lease::release().await;
+                let changing = lab::lease::held();
+                lab::lease::release().await;
                 if changing {
                     printer.info("interrupted; the lab now:");
                     commands::print_lab_state(&cli.global, &printer).await;
@@ -81,7 +62,7 @@ fn main() {
                 Err(commands::interrupted(&cli.command))
             }
         };
-        lease::release().await;
+        lab::lease::release().await;
         result
     });
     match result {

@@ -8,16 +8,16 @@ use serde_json::json;
 
 use crate::aws::{AwsContext, AwsResultExt};
 use crate::cli::{AttackArgs, AttackMode, Global};
-use crate::detector;
 use crate::error::{Error, Result};
-use crate::evidence::{FINDING_TAG, STATUS_TAG};
-use crate::finding::{self, Simulated};
+use crate::incident::evidence::{FINDING_TAG, STATUS_TAG};
+use crate::incident::finding::{self, Simulated};
+use crate::incident::scenario::{self, Scenario};
+use crate::lab::detector;
+use crate::lab::stacks;
+use crate::lab::state::{AttackRun, LabState};
+use crate::lab::threat_list;
 use crate::lab::{LabName, Part};
-use crate::printer::Printer;
-use crate::scenario::{self, Scenario};
-use crate::stacks;
-use crate::state::{AttackRun, LabState};
-use crate::threat_list;
+use crate::ui::printer::Printer;
 
 /// The lab state is one Standard SSM parameter (4 KB): older runs make room for new ones.
 const RUNS_KEPT: usize = 10;
@@ -71,7 +71,7 @@ pub async fn run(g: &Global, args: &AttackArgs, p: &Printer) -> Result<()> {
         command_ids: Vec::new(),
         finding_ids: Vec::new(),
         expected_findings: scenarios.iter().flat_map(|s| s.findings.clone()).collect(),
-        variant: crate::playbook::deployed(&ctx, &lab).await?.first().map(|(v, _)| v.as_str().to_string()),
+        variant: crate::lab::playbook::deployed(&ctx, &lab).await?.first().map(|(v, _)| v.as_str().to_string()),
         verified_at: None,
         unconfirmed: true,
     };

@@ -14,10 +14,10 @@ use serde_json::json;
 use crate::aws::{AwsContext, AwsResultExt};
 use crate::cli::{BenchArgs, Global};
 use crate::error::{Error, Result};
-use crate::finding::{self, Simulated};
+use crate::incident::finding::{self, Simulated};
+use crate::lab::stacks;
 use crate::lab::{Part, Variant};
-use crate::printer::Printer;
-use crate::stacks;
+use crate::ui::printer::Printer;
 
 /// Medians and spread of one variant's runs, each measured from the moment the finding is put.
 #[derive(Debug, Serialize)]

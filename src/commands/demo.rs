@@ -8,17 +8,17 @@ use std::time::Instant;
 use serde_json::json;
 
 use crate::cli::{DemoArgs, Global};
-use crate::cost;
 use crate::emulator;
 use crate::error::{Error, Result};
 use crate::lab::Variant;
-use crate::printer::Printer;
+use crate::lab::cost;
+use crate::ui::printer::Printer;
 
 pub async fn run(g: &Global, args: &DemoArgs, p: &Printer) -> Result<()> {
     let variants: Vec<Variant> =
         if args.all_variants { Variant::ALL.to_vec() } else { vec![args.playbook.unwrap_or(Variant::StepFunctions)] };
     let scenario = args.scenario.clone().unwrap_or_else(|| "tor-client".into());
-    crate::scenario::find(&scenario)?;
+    crate::incident::scenario::find(&scenario)?;
     crate::lab::LabName::parse(&g.lab)?;
 
     let mut started_standin = None;

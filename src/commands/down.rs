@@ -7,10 +7,10 @@ use serde_json::json;
 
 use crate::cli::{DownArgs, Global};
 use crate::error::{Error, Result};
-use crate::inventory;
-use crate::lease;
-use crate::printer::Printer;
-use crate::teardown;
+use crate::lab::inventory;
+use crate::lab::lease;
+use crate::lab::teardown;
+use crate::ui::printer::Printer;
 
 pub async fn run(g: &Global, args: &DownArgs, p: &Printer) -> Result<()> {
     let started = Instant::now();

@@ -3,7 +3,7 @@
 use crate::cli::{LocalArgs, LocalCommand, StartArgs};
 use crate::emulator;
 use crate::error::{Error, Result};
-use crate::printer::Printer;
+use crate::ui::printer::Printer;
 
 pub fn run(cmd: &LocalCommand, p: &Printer) -> Result<()> {
     match cmd {

@@ -35,7 +35,7 @@ pub async fn open(g: &Global) -> Result<(LabName, AwsContext)> {
 /// so no two such commands work on one lab at once (see `lease`).
 pub async fn open_for_change(g: &Global, command: &str) -> Result<(LabName, AwsContext)> {
     let (lab, ctx) = open(g).await?;
-    crate::lease::acquire(&ctx, &lab, command, g.break_lease).await?;
+    crate::lab::lease::acquire(&ctx, &lab, command, g.break_lease).await?;
     Ok((lab, ctx))
 }
 
@@ -106,11 +106,11 @@ pub fn interrupted(command: &crate::cli::Command) -> Error {
 }
 
 /// After an interrupt: where the lab's stacks stand, in a few seconds at most.
-pub async fn print_lab_state(g: &Global, p: &crate::printer::Printer) {
+pub async fn print_lab_state(g: &Global, p: &crate::ui::printer::Printer) {
     let look = async {
         let (lab, ctx) = open(g).await?;
         for part in crate::lab::Part::ALL {
-            if let Some(s) = crate::stacks::describe(&ctx, &lab.stack_name(part)).await? {
+            if let Some(s) = crate::lab::stacks::describe(&ctx, &lab.stack_name(part)).await? {
                 p.info(format!("  {:<36} {}", s.name, s.status));
             }
         }

@@ -5,10 +5,10 @@ use serde_json::json;
 
 use crate::cli::{Global, PlaybookCommand};
 use crate::error::{Error, Result};
+use crate::lab::playbook;
+use crate::lab::stacks;
 use crate::lab::{Part, Variant};
-use crate::playbook;
-use crate::printer::Printer;
-use crate::stacks;
+use crate::ui::printer::Printer;
 
 pub async fn run(g: &Global, cmd: &PlaybookCommand, p: &Printer) -> Result<()> {
     let PlaybookCommand::Set { variant, min_severity } = cmd;

@@ -3,14 +3,14 @@
 //! they outlive a playbook swap; other runs are collected from the audit trail, GuardDuty and the
 //! playbook engine's own records, and kept in the history once their containment is complete.
 
-use crate::audit;
 use crate::cli::{Global, ReportArgs, ReportFormat};
 use crate::error::{Error, Result};
-use crate::evidence::{self, Sources};
-use crate::history;
-use crate::printer::Printer;
-use crate::report::{self, CONTAINED, Timeline};
-use crate::state::LabState;
+use crate::incident::audit;
+use crate::incident::evidence::{self, Sources};
+use crate::incident::history;
+use crate::incident::report::{self, CONTAINED, Timeline};
+use crate::lab::state::LabState;
+use crate::ui::printer::Printer;
 
 pub async fn run(g: &Global, args: &ReportArgs, p: &Printer) -> Result<()> {
     let (lab, ctx) = super::open(g).await?;

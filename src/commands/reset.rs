@@ -7,10 +7,10 @@ use serde_json::json;
 use crate::aws::{AwsContext, AwsResultExt};
 use crate::cli::Global;
 use crate::error::{Error, Result};
+use crate::lab::stacks;
+use crate::lab::teardown;
 use crate::lab::{LAB_TAG, Part};
-use crate::printer::Printer;
-use crate::stacks;
-use crate::teardown;
+use crate::ui::printer::Printer;
 
 /// The tags a playbook writes on the victim.
 /// The tags a playbook run leaves on the victim, including its claim (`irlab:playbook-run`).
@@ -147,7 +147,7 @@ fn parse_groups(value: &str) -> Vec<(String, Vec<String>)> {
 /// Archives the GuardDuty findings about the lab's own victim. Only those: sample findings
 /// (i-99999999) belong to no lab, and archiving them would change another lab's results.
 async fn archive_findings(ctx: &AwsContext, instance: &str) -> Result<usize> {
-    let Some(d) = crate::detector::find(ctx).await? else { return Ok(0) };
+    let Some(d) = crate::lab::detector::find(ctx).await? else { return Ok(0) };
     let gd = ctx.guardduty();
     let criteria = FindingCriteria::builder()
         .criterion("resource.instanceDetails.instanceId", Condition::builder().equals(instance).build())

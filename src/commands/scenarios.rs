@@ -4,8 +4,8 @@ use serde_json::json;
 
 use crate::cli::ScenariosCommand;
 use crate::error::Result;
-use crate::printer::Printer;
-use crate::scenario;
+use crate::incident::scenario;
+use crate::ui::printer::Printer;
 
 pub fn run(cmd: &Option<ScenariosCommand>, p: &Printer) -> Result<()> {
     match cmd {

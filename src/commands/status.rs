@@ -5,14 +5,14 @@ use serde_json::json;
 
 use crate::aws::{AwsContext, AwsResultExt};
 use crate::cli::Global;
-use crate::cost::{self, Usage};
-use crate::detector::{self, DetectorInfo};
 use crate::error::{Error, Result};
+use crate::lab::cost::{self, Usage};
+use crate::lab::detector::{self, DetectorInfo};
+use crate::lab::playbook::{self, Health};
+use crate::lab::stacks;
+use crate::lab::state::{LabState, Ownership};
 use crate::lab::{LAB_TAG, LabName, Part};
-use crate::playbook::{self, Health};
-use crate::printer::Printer;
-use crate::stacks;
-use crate::state::{LabState, Ownership};
+use crate::ui::printer::Printer;
 
 /// Everything `status` shows, collected before anything is printed.
 #[derive(Debug, Serialize)]

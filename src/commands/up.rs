@@ -7,14 +7,14 @@ use std::time::Instant;
 use serde_json::json;
 
 use crate::cli::{Global, UpArgs};
-use crate::detector::{self, Adoption};
 use crate::error::{Error, Result};
+use crate::lab::detector::{self, Adoption};
+use crate::lab::playbook;
+use crate::lab::stacks::{self, Deployment, Outcome, StackInfo};
+use crate::lab::state::{LabState, Ownership};
 use crate::lab::{LAB_TAG, LabName, PART_TAG, Part, Variant};
-use crate::playbook;
-use crate::printer::Printer;
-use crate::progress::Reporter;
-use crate::stacks::{self, Deployment, Outcome, StackInfo};
-use crate::state::{LabState, Ownership};
+use crate::ui::printer::Printer;
+use crate::ui::progress::Reporter;
 
 const AMI_X86: &str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
 const AMI_ARM: &str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64";

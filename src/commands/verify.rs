@@ -8,13 +8,13 @@ use serde_json::json;
 use crate::aws::AwsContext;
 use crate::cli::{Global, VerifyArgs};
 use crate::error::{Error, Result};
-use crate::evidence::{self, Sources};
-use crate::history;
+use crate::incident::evidence::{self, Sources};
+use crate::incident::history;
+use crate::incident::verify::{self, Check, Expect};
+use crate::lab::state::{AttackRun, LabState};
 use crate::lab::{LabName, Variant};
-use crate::printer::Printer;
-use crate::progress::{Progress, Reporter};
-use crate::state::{AttackRun, LabState};
-use crate::verify::{self, Check, Expect};
+use crate::ui::printer::Printer;
+use crate::ui::progress::{Progress, Reporter};
 
 pub async fn run(g: &Global, args: &VerifyArgs, p: &Printer) -> Result<()> {
     let (lab, ctx) = super::open(g).await?;
@@ -137,7 +137,7 @@ async fn record_verified(
     ctx: &AwsContext,
     lab: &LabName,
     sources: &Sources,
-    records: &[crate::audit::Record],
+    records: &[crate::incident::audit::Record],
     run: &AttackRun,
     p: &Printer,
 ) -> Result<()> {

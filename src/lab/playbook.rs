@@ -5,9 +5,9 @@ use serde::Serialize;
 
 use crate::aws::{AwsContext, AwsResultExt, error_code};
 use crate::error::{Error, Result};
+use crate::lab::stacks::{self, Deployment, Outcome, StackInfo};
 use crate::lab::{LAB_TAG, LabName, PART_TAG, Part, Variant};
-use crate::progress::Reporter;
-use crate::stacks::{self, Deployment, Outcome, StackInfo};
+use crate::ui::progress::Reporter;
 
 /// GuardDuty's Medium band starts at 4.0: Low findings are noise for a containment.
 pub const DEFAULT_MIN_SEVERITY: f64 = 4.0;

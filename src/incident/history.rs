@@ -5,9 +5,9 @@
 
 use crate::aws::{AwsContext, AwsResultExt};
 use crate::error::{Error, Result};
+use crate::incident::report::Timeline;
+use crate::lab::stacks;
 use crate::lab::{LabName, Part};
-use crate::report::Timeline;
-use crate::stacks;
 
 const PREFIX: &str = "irlab-history/";
 

@@ -15,8 +15,8 @@ use aws_sdk_guardduty::types::{
 
 use crate::aws::{AwsContext, AwsResultExt, error_code};
 use crate::error::Result;
+use crate::lab::state::{DetectorRecord, LabState, Ownership};
 use crate::lab::{LAB_TAG, LabName};
-use crate::state::{DetectorRecord, LabState, Ownership};
 
 /// Set on an adopted detector that was disabled before the first lab enabled it.
 pub const PRIOR_TAG: &str = "irlab:prior-status";

@@ -12,13 +12,13 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 use crate::aws::{AwsContext, AwsResultExt, error_code, is_not_found};
-use crate::detector::{self, DetectorAction};
 use crate::error::{Error, Result};
-use crate::inventory::{self, LabResource};
+use crate::lab::detector::{self, DetectorAction};
+use crate::lab::inventory::{self, LabResource};
+use crate::lab::stacks::{self, StackInfo};
+use crate::lab::state::LabState;
 use crate::lab::{LabName, Part};
-use crate::progress::{Progress, Reporter};
-use crate::stacks::{self, StackInfo};
-use crate::state::LabState;
+use crate::ui::progress::{Progress, Reporter};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
@@ -131,7 +131,7 @@ pub async fn plan(ctx: &AwsContext, lab: &LabName) -> Result<Plan> {
     Ok(Plan {
         lab: lab.to_string(),
         unchecked: swept.unchecked,
-        history_runs: crate::history::count(ctx, lab).await?,
+        history_runs: crate::incident::history::count(ctx, lab).await?,
         stacks: planned,
         detector,
         detector_shared_with,
@@ -390,7 +390,7 @@ async fn remove_outside(ctx: &AwsContext, r: &LabResource, reporter: &dyn Report
         "ssm:parameter" => gone_is_done(ctx.ssm().delete_parameter().name(&r.id).send().await).aws(what, ctx),
         "guardduty:threat-intel-set" => {
             let (detector, set) = r.id.split_once('/').unwrap_or_default();
-            crate::threat_list::delete(ctx, detector, set).await
+            crate::lab::threat_list::delete(ctx, detector, set).await
         }
         "s3:bucket" => {
             empty_bucket(ctx, &r.id).await?;

@@ -12,8 +12,8 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::Error;
-use crate::hint;
-use crate::progress::{Progress, Reporter};
+use crate::ui::hint;
+use crate::ui::progress::{Progress, Reporter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {

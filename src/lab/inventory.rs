@@ -12,8 +12,8 @@ use futures::future::try_join_all;
 use serde::Serialize;
 
 use crate::aws::{AwsContext, AwsResultExt, error_code};
-use crate::detector;
 use crate::error::Result;
+use crate::lab::detector;
 use crate::lab::{LAB_TAG, LabName, Part, Variant};
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -381,11 +381,11 @@ async fn parameters(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>>
 async fn owned_detector(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
     let Some(d) = detector::find(ctx).await? else { return Ok(Vec::new()) };
     let mut out = Vec::new();
-    if let Some(set) = crate::threat_list::find(ctx, lab, &d.id).await? {
+    if let Some(set) = crate::lab::threat_list::find(ctx, lab, &d.id).await? {
         out.push(LabResource::new("guardduty:threat-intel-set", format!("{}/{set}", d.id)));
     }
     if d.owner_lab.as_deref() == Some(lab.as_str())
-        && detector::holders(&crate::state::LabState::others(ctx, lab).await?, &d.id).is_empty()
+        && detector::holders(&crate::lab::state::LabState::others(ctx, lab).await?, &d.id).is_empty()
     {
         out.push(LabResource::new("guardduty:detector", d.id));
     }

@@ -8,16 +8,16 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2::types::{Filter, InstanceAttributeName};
 use jiff::{SignedDuration, Timestamp};
 
-use crate::audit::{self, Record};
 use crate::aws::{AwsContext, AwsResultExt};
-use crate::engine_run;
 use crate::error::{Error, Result};
+use crate::incident::audit::{self, Record};
+use crate::incident::engine_run;
+use crate::incident::report::{ATTACK, CONTAINED, FINDING, Point, Timeline};
+use crate::incident::verify::{self, Observation};
+use crate::lab::playbook;
+use crate::lab::stacks::{self, StackInfo};
+use crate::lab::state::AttackRun;
 use crate::lab::{LabName, Part, Variant};
-use crate::playbook;
-use crate::report::{ATTACK, CONTAINED, FINDING, Point, Timeline};
-use crate::stacks::{self, StackInfo};
-use crate::state::AttackRun;
-use crate::verify::{self, Observation};
 
 /// The instance tags the playbooks write while they contain.
 pub const STATUS_TAG: &str = "irlab:ir-status";
@@ -147,7 +147,7 @@ pub async fn collect(ctx: &AwsContext, s: &Sources, run: &AttackRun) -> Result<(
 /// GuardDuty's own findings of the run: the expected types on the run's instance (the samples'
 /// placeholder for sample mode), updated since the run started.
 async fn guardduty_findings(ctx: &AwsContext, run: &AttackRun, since: Timestamp) -> Result<Vec<String>> {
-    let Some(d) = crate::detector::find(ctx).await? else { return Ok(Vec::new()) };
+    let Some(d) = crate::lab::detector::find(ctx).await? else { return Ok(Vec::new()) };
     let gd = ctx.guardduty();
     let mut ids = Vec::new();
     let mut token = None;

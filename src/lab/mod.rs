@@ -3,6 +3,16 @@
 //! Several labs can live in one account and region; everything a lab creates is named
 //! `irlab-<lab>-...` and tagged `irlab:lab=<lab>`, which is how `down` finds it and nothing else.
 
+pub mod cost;
+pub mod detector;
+pub mod inventory;
+pub mod lease;
+pub mod playbook;
+pub mod stacks;
+pub mod state;
+pub mod teardown;
+pub mod threat_list;
+
 use std::fmt;
 
 use crate::error::{Error, Result};
@@ -102,11 +112,11 @@ impl Part {
 
     pub fn template(self) -> &'static str {
         match self {
-            Part::Detection => include_str!("../stacks/detection.yaml"),
-            Part::Victim => include_str!("../stacks/victim.yaml"),
-            Part::Playbook(Variant::Lambda) => include_str!("../stacks/playbook-lambda.yaml"),
-            Part::Playbook(Variant::StepFunctions) => include_str!("../stacks/playbook-stepfunctions.yaml"),
-            Part::Playbook(Variant::Ssm) => include_str!("../stacks/playbook-ssm.yaml"),
+            Part::Detection => include_str!("../../stacks/detection.yaml"),
+            Part::Victim => include_str!("../../stacks/victim.yaml"),
+            Part::Playbook(Variant::Lambda) => include_str!("../../stacks/playbook-lambda.yaml"),
+            Part::Playbook(Variant::StepFunctions) => include_str!("../../stacks/playbook-stepfunctions.yaml"),
+            Part::Playbook(Variant::Ssm) => include_str!("../../stacks/playbook-ssm.yaml"),
         }
     }
 }

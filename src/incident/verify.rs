@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::audit::{Kind, Record};
-use crate::state::AttackRun;
+use crate::incident::audit::{Kind, Record};
+use crate::lab::state::AttackRun;
 
 /// What one poll saw.
 #[derive(Debug, Clone, Default, Serialize)]

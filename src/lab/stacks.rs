@@ -11,7 +11,7 @@ use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, ChangeSetType, 
 
 use crate::aws::{AwsContext, AwsResultExt, error_code};
 use crate::error::{Error, Result};
-use crate::progress::{Progress, Reporter};
+use crate::ui::progress::{Progress, Reporter};
 
 /// A stack as `describe_stacks` tells it.
 #[derive(Debug, Clone, serde::Serialize)]

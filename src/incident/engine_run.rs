@@ -6,9 +6,9 @@ use jiff::Timestamp;
 
 use crate::aws::{AwsContext, AwsResultExt};
 use crate::error::Result;
+use crate::incident::log_events;
 use crate::lab::Variant;
-use crate::log_events;
-use crate::stacks::StackInfo;
+use crate::lab::stacks::StackInfo;
 
 #[derive(Debug, Clone, Default)]
 pub struct EngineRun {

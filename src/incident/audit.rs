@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::aws::AwsContext;
 use crate::error::Result;
-use crate::log_events;
+use crate::incident::log_events;
 
 /// One line of the audit trail.
 #[derive(Debug, Clone, PartialEq)]
