@@ -71,7 +71,7 @@ impl AwsContext {
             let endpoint = conn.local_endpoint();
             check_local_endpoint(&endpoint)?;
             loader = loader
-                .credentials_provider(Credentials::new("testing", "testing", None, None, "irlab-local"))
+                .credentials_provider(local_credentials())
                 .region(Region::new(conn.region.clone().unwrap_or_else(|| "us-east-1".into())))
                 .endpoint_url(&endpoint);
             Some(endpoint)
@@ -167,6 +167,17 @@ pub struct Identity {
 }
 
 /// Fails fast, with the fix, when nothing listens where the stand-in should be.
+/// The stand-in's dummy credentials, or an assumed role's session handed over by `irlab class`.
+fn local_credentials() -> Credentials {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if var(env_vars::IRLAB_LOCAL_ENV_CREDENTIALS).is_some()
+        && let (Some(key), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY"))
+    {
+        return Credentials::new(key, secret, var("AWS_SESSION_TOKEN"), None, "irlab-class");
+    }
+    Credentials::new("testing", "testing", None, None, "irlab-local")
+}
+
 fn check_local_endpoint(endpoint: &str) -> Result<()> {
     let Some(addr) = crate::emulator::socket_addr_of(endpoint) else {
         return Err(Error::problem(format!("`{endpoint}` is not an http://host:port endpoint")));

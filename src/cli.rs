@@ -88,6 +88,66 @@ pub enum Command {
     Local(LocalCommand),
     /// Measure event-to-contained time of each playbook on the local stand-in (needs --local)
     Bench(BenchArgs),
+    /// Run a whole class's labs from a roster file: up, status, attack, verify, reset, down, report
+    #[command(subcommand)]
+    Class(ClassCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClassCommand {
+    /// Bring up every attendee's lab (playbook and instance type from the roster)
+    Up(ClassSelect),
+    /// The gradebook: each lab's state, playbook, runs, last verdict, time to contain and cost
+    Status(ClassSelect),
+    /// Attack every lab; arguments after `--` go to `irlab attack` [default: --all]
+    Attack {
+        #[command(flatten)]
+        select: ClassSelect,
+        #[arg(last = true, value_name = "ATTACK ARGS")]
+        args: Vec<String>,
+    },
+    /// Verify every lab's latest run
+    Verify {
+        #[command(flatten)]
+        select: ClassSelect,
+        /// How long each lab's verify waits [default: as `irlab verify`]
+        #[arg(long, value_name = "DURATION")]
+        timeout: Option<String>,
+        /// Write one JUnit test case per attendee and check, for graders
+        #[arg(long, value_name = "FILE")]
+        junit: Option<std::path::PathBuf>,
+    },
+    /// Undo the containment on every lab's victim for the next exercise
+    Reset(ClassSelect),
+    /// Remove every lab and prove nothing is left in any account
+    Down(ClassSelect),
+    /// Write the gradebook as a page (html), Markdown table (md) or JSON
+    Report {
+        #[command(flatten)]
+        select: ClassSelect,
+        /// md, html or json [default: from the -o file's extension, else md]
+        #[arg(long, value_enum)]
+        format: Option<ReportFormat>,
+        /// Write to this file instead of standard output
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ClassSelect {
+    /// The class roster (YAML): class name, region, defaults and attendees
+    #[arg(long, value_name = "FILE")]
+    pub roster: std::path::PathBuf,
+    /// Only these attendees (comma-separated names)
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub only: Vec<String>,
+    /// Only the attendees whose last class command failed
+    #[arg(long, conflicts_with = "only")]
+    pub failed: bool,
+    /// Labs worked on at once
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub parallel: usize,
 }
 
 #[derive(Debug, Args)]

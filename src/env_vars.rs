@@ -18,3 +18,7 @@ pub const IRLAB_LAB: &str = "IRLAB_LAB";
 pub const DEFAULT_LAB: &str = "irlab";
 /// Read by the stand-in (set by `irlab local start --wait-scale`): compresses engine waits.
 pub const IRLAB_WAIT_SCALE: &str = "IRLAB_WAIT_SCALE";
+/// With `--local`, use AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN instead of
+/// the dummy credentials: set by `irlab class` for attendees whose labs live in another account
+/// (the stand-in, like AWS, keys an assumed role's session to the role's account).
+pub const IRLAB_LOCAL_ENV_CREDENTIALS: &str = "IRLAB_LOCAL_ENV_CREDENTIALS";

@@ -3,6 +3,7 @@
 //! The front door: parse, run one command, map the result to an exit code.
 
 mod aws;
+mod class;
 mod cli;
 mod commands;
 mod emulator;
@@ -46,6 +47,7 @@ fn main() {
                 Command::Down(args) => commands::down::run(&cli.global, args, &printer).await,
                 Command::Local(cmd) => commands::local::run(cmd, &printer),
                 Command::Bench(args) => commands::bench::run(&cli.global, args, &printer).await,
+                Command::Class(command) => commands::class::run(&cli.global, command, &printer).await,
             }
         };
         // Ctrl-C stops the command at its next await, between AWS calls or with one in flight:

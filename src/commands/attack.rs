@@ -74,6 +74,7 @@ pub async fn run(g: &Global, args: &AttackArgs, p: &Printer) -> Result<()> {
         variant: crate::lab::playbook::deployed(&ctx, &lab).await?.first().map(|(v, _)| v.as_str().to_string()),
         verified_at: None,
         unconfirmed: true,
+        verdict: None,
     };
 
     if mode == AttackMode::Inject {

@@ -21,11 +21,11 @@ pub async fn run(g: &Global, args: &DownArgs, p: &Printer) -> Result<()> {
     let plan = teardown::plan(&ctx, &lab).await?;
     if plan.is_empty() {
         p.out(format!("lab {lab} does not exist in {} / {}; nothing to remove", me.account, ctx.region));
-        p.json(&json!({ "lab": lab.as_str(), "plan": plan, "deleted": false, "left": [] }));
+        p.json(&json!({ "lab": lab.as_str(), "account": me.account, "region": ctx.region, "plan": plan, "deleted": false, "left": [] }));
         return Ok(());
     }
     if p.is_json() && args.dry_run {
-        p.json(&json!({ "lab": lab.as_str(), "plan": plan, "deleted": false }));
+        p.json(&json!({ "lab": lab.as_str(), "account": me.account, "region": ctx.region, "plan": plan, "deleted": false }));
         return Ok(());
     }
     // The plan is shown even with --yes: it is the record of what was removed.
@@ -58,7 +58,7 @@ pub async fn run(g: &Global, args: &DownArgs, p: &Printer) -> Result<()> {
         p.out(format!("warning: {u}"));
     }
     let left = swept.found;
-    p.json(&json!({ "lab": lab.as_str(), "plan": plan, "deleted": true, "left": left, "unchecked": unchecked, "failures": outcome.failures.iter().map(|e| e.to_string()).collect::<Vec<_>>() }));
+    p.json(&json!({ "lab": lab.as_str(), "account": me.account, "region": ctx.region, "plan": plan, "deleted": true, "left": left, "unchecked": unchecked, "failures": outcome.failures.iter().map(|e| e.to_string()).collect::<Vec<_>>() }));
     if left.is_empty() && outcome.failures.is_empty() && unchecked.is_empty() {
         p.out(format!("0 resources left (lab {lab} removed in {})", super::elapsed(started)));
         return Ok(());

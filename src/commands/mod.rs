@@ -2,6 +2,7 @@
 
 pub mod attack;
 pub mod bench;
+pub mod class;
 pub mod demo;
 pub mod down;
 pub mod local;

@@ -10,7 +10,7 @@ use crate::lab::cost::{self, Usage};
 use crate::lab::detector::{self, DetectorInfo};
 use crate::lab::playbook::{self, Health};
 use crate::lab::stacks;
-use crate::lab::state::{LabState, Ownership};
+use crate::lab::state::{AttackRun, LabState, Ownership};
 use crate::lab::{LAB_TAG, LabName, Part};
 use crate::ui::printer::Printer;
 
@@ -29,6 +29,9 @@ pub struct Snapshot {
     pub instance: Option<InstanceView>,
     pub snapshots: Vec<String>,
     pub cost: cost::Estimate,
+    /// How many attack runs the lab has had, and the latest with its verdict.
+    pub runs: usize,
+    pub last_run: Option<AttackRun>,
 }
 
 #[derive(Debug, Serialize)]
@@ -151,6 +154,8 @@ pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
         instance,
         snapshots,
         cost: cost::estimate(&usage),
+        runs: state.as_ref().map_or(0, |s| s.runs.len()),
+        last_run: state.as_ref().and_then(|s| s.runs.last().cloned()),
     })
 }
 

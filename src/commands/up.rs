@@ -136,30 +136,42 @@ fn choose_variant(flag: Option<Variant>, deployed: Option<Variant>, g: &Global, 
 
 fn check_args(args: &UpArgs) -> Result<()> {
     if let Some(email) = &args.notify_email {
-        let ok = email
-            .split_once('@')
-            .is_some_and(|(user, host)| !user.is_empty() && host.contains('.') && !email.contains(' '));
-        if !ok {
-            return Err(Error::problem(format!("`{email}` is not an email address"))
-                .with_hint("pass --notify-email you@example.com"));
-        }
+        check_email(email)?;
     }
     if let Some(t) = &args.instance_type {
-        let valid_type = t.split_once('.').is_some_and(|(family, size)| {
-            family.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-                && family.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && !size.is_empty()
-                && size.chars().all(|c| c.is_ascii_alphanumeric())
-        });
-        if !valid_type {
-            return Err(Error::problem(format!("`{t}` is not an EC2 instance type"))
-                .with_hint("use a type such as t3.micro (the default) or t4g.micro"));
-        }
+        check_instance_type(t)?;
     }
     if let Some(x) = args.min_severity {
         playbook::check_min_severity(x)?;
     }
     Ok(())
+}
+
+pub fn check_email(email: &str) -> Result<()> {
+    let ok = email
+        .split_once('@')
+        .is_some_and(|(user, host)| !user.is_empty() && host.contains('.') && !email.contains(' '));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::problem(format!("`{email}` is not an email address"))
+            .with_hint("pass --notify-email you@example.com"))
+    }
+}
+
+pub fn check_instance_type(t: &str) -> Result<()> {
+    let valid_type = t.split_once('.').is_some_and(|(family, size)| {
+        family.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+            && family.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !size.is_empty()
+            && size.chars().all(|c| c.is_ascii_alphanumeric())
+    });
+    if valid_type {
+        Ok(())
+    } else {
+        Err(Error::problem(format!("`{t}` is not an EC2 instance type"))
+            .with_hint("use a type such as t3.micro (the default) or t4g.micro"))
+    }
 }
 
 /// Graviton families carry a `g` after their generation digit (t4g, m7g, c6gn): they need the arm64 AMI.

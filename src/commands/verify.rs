@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::incident::evidence::{self, Sources};
 use crate::incident::history;
 use crate::incident::verify::{self, Check, Expect};
-use crate::lab::state::{AttackRun, LabState};
+use crate::lab::state::{AttackRun, LabState, Verdict};
 use crate::lab::{LabName, Variant};
 use crate::ui::printer::Printer;
 use crate::ui::progress::{Progress, Reporter};
@@ -83,10 +83,12 @@ pub async fn run(g: &Global, args: &VerifyArgs, p: &Printer) -> Result<()> {
             ),
         });
         let all = checks.iter().all(|c| c.passed);
+        let mut time_to_contain = None;
         if all && run.verified_at.is_none() {
-            record_verified(&ctx, &lab, &sources, &records, &run, p).await?;
+            time_to_contain = record_verified(&ctx, &lab, &sources, &records, &run, p).await?;
         }
         if all || started.elapsed() >= timeout {
+            record_verdict(&ctx, &lab, &run, &checks, time_to_contain).await?;
             return finish(&lab, &run, &checks, all, args, p);
         }
         tokio::time::sleep(interval).await;
@@ -140,7 +142,7 @@ async fn record_verified(
     records: &[crate::incident::audit::Record],
     run: &AttackRun,
     p: &Printer,
-) -> Result<()> {
+) -> Result<Option<f64>> {
     let now = jiff::Timestamp::now().to_string();
     // Read again: another command may have written the state since this verify started.
     let mut state = LabState::load(ctx, lab).await?.ok_or_else(|| {
@@ -152,11 +154,33 @@ async fn record_verified(
         r.verified_at = Some(now);
     }
     state.save(ctx, lab).await?;
+    let timeline = evidence::timeline(ctx, lab, sources, records, &verified).await?;
     if let Some(bucket) = &sources.trail_bucket {
-        let timeline = evidence::timeline(ctx, lab, sources, records, &verified).await?;
         history::save(ctx, bucket, &timeline).await?;
     } else {
         p.info("the lab has no trail bucket: this run's timeline is not kept in its history");
     }
-    Ok(())
+    Ok(timeline.time_to_contain)
+}
+
+/// How this verify ended, kept with the run for `status` and a class's gradebook. A verdict
+/// without a new time to contain keeps the one an earlier passing verify measured.
+async fn record_verdict(
+    ctx: &AwsContext,
+    lab: &LabName,
+    run: &AttackRun,
+    checks: &[Check],
+    time_to_contain: Option<f64>,
+) -> Result<()> {
+    let Some(mut state) = LabState::load(ctx, lab).await? else { return Ok(()) };
+    let Some(r) = state.runs.iter_mut().find(|r| r.id == run.id) else { return Ok(()) };
+    let passed = checks.iter().all(|c| c.passed);
+    let earlier = r.verdict.as_ref().and_then(|v| v.time_to_contain);
+    r.verdict = Some(Verdict {
+        passed,
+        at: jiff::Timestamp::now().to_string(),
+        failed: checks.iter().filter(|c| !c.passed).map(|c| c.name.to_string()).collect(),
+        time_to_contain: time_to_contain.or(earlier).filter(|_| passed),
+    });
+    state.save(ctx, lab).await
 }

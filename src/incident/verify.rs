@@ -180,27 +180,41 @@ fn on_off(b: bool) -> &'static str {
 
 /// JUnit XML, one test case per check, so instructors can grade a class with their CI tools.
 pub fn junit(lab: &str, run: &str, checks: &[Check]) -> String {
-    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
-    let failures = checks.iter().filter(|c| !c.passed).count();
+    let cases: Vec<Case> =
+        checks.iter().map(|c| (c.name, c.expected.as_str(), c.observed.as_str(), c.passed)).collect();
+    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}", junit_suite(lab, run, &cases))
+}
+
+/// One JUnit test case: check name, expected, observed, passed.
+pub type Case<'a> = (&'a str, &'a str, &'a str, bool);
+
+/// One `<testsuite>` of a lab's run: a test case per check (a class puts one per attendee in
+/// `<testsuites>`).
+pub fn junit_suite(lab: &str, run: &str, cases: &[Case]) -> String {
+    let failures = cases.iter().filter(|c| !c.3).count();
     let mut xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"irlab {}\" tests=\"{}\" failures=\"{failures}\">\n",
-        esc(&format!("{lab} {run}")),
-        checks.len()
+        "<testsuite name=\"irlab {}\" tests=\"{}\" failures=\"{failures}\">\n",
+        xml_escape(&format!("{lab} {run}")),
+        cases.len()
     );
-    for c in checks {
-        xml.push_str(&format!("  <testcase classname=\"irlab.{}\" name=\"{}\"", esc(lab), esc(c.name)));
-        if c.passed {
+    for (name, expected, observed, passed) in cases {
+        xml.push_str(&format!("  <testcase classname=\"irlab.{}\" name=\"{}\"", xml_escape(lab), xml_escape(name)));
+        if *passed {
             xml.push_str("/>\n");
         } else {
             xml.push_str(&format!(
                 ">\n    <failure message=\"expected {}, observed {}\"/>\n  </testcase>\n",
-                esc(&c.expected),
-                esc(&c.observed)
+                xml_escape(expected),
+                xml_escape(observed)
             ));
         }
     }
     xml.push_str("</testsuite>\n");
     xml
+}
+
+pub fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 #[cfg(test)]
@@ -311,6 +325,7 @@ mod tests {
             variant: None,
             verified_at: None,
             unconfirmed: false,
+            verdict: None,
         }
     }
 

@@ -53,6 +53,23 @@ pub struct AttackRun {
     /// interrupted part-way. verify still judges what did go out.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unconfirmed: bool,
+    /// The last `irlab verify` of this run: what a grader reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+}
+
+/// How `irlab verify` last ended for a run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Verdict {
+    pub passed: bool,
+    /// RFC 3339.
+    pub at: String,
+    /// Names of the checks that failed.
+    #[serde(default)]
+    pub failed: Vec<String>,
+    /// Seconds from the finding to the victim contained, from the run's timeline.
+    #[serde(default)]
+    pub time_to_contain: Option<f64>,
 }
 
 /// How the account's GuardDuty detector was before the first lab came: the detector belongs to

@@ -1,0 +1,341 @@
+//! `irlab class up|status|attack|verify|reset|down|report --roster FILE`: the single-lab
+//! commands over a whole class, `--parallel` labs at a time, each attendee in its own account
+//! where the roster says so. Ends with a summary, exit 1 if any attendee failed, and the command
+//! that retries only those.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use serde_json::json;
+
+use crate::class::gradebook;
+use crate::class::roster::{self, Attendee, Roster};
+use crate::class::runner::{self, Display, Outcome};
+use crate::cli::{ClassCommand, ClassSelect, Global, ReportFormat};
+use crate::error::{Error, Result};
+use crate::ui::printer::Printer;
+
+pub async fn run(g: &Global, command: &ClassCommand, p: &Printer) -> Result<()> {
+    let (name, select) = match command {
+        ClassCommand::Up(s) => ("up", s),
+        ClassCommand::Status(s) => ("status", s),
+        ClassCommand::Attack { select, .. } => ("attack", select),
+        ClassCommand::Verify { select, .. } => ("verify", select),
+        ClassCommand::Reset(s) => ("reset", s),
+        ClassCommand::Down(s) => ("down", s),
+        ClassCommand::Report { select, .. } => ("report", select),
+    };
+    if select.parallel == 0 {
+        return Err(Error::problem("--parallel must be at least 1"));
+    }
+    let roster = roster::load(&select.roster)?;
+    let dir = runner::class_dir(&select.roster, &roster);
+    let Some(chosen) = choose(&roster, select, &dir, p)? else { return Ok(()) };
+    if name == "down" && !g.yes {
+        confirm(&roster, chosen.len())?;
+    }
+    let (_, ctx) = super::open(g).await?;
+    let started = Instant::now();
+    let live = std::io::stderr().is_terminal() && !p.is_json();
+    let display = Display::new(live, p.quiet);
+    p.info(format!(
+        "class {}: {name} for {} attendee(s), {} at a time; logs in {}",
+        roster.class,
+        chosen.len(),
+        select.parallel,
+        dir.join("logs").display()
+    ));
+    let args = |a: &Attendee| child_args(command, a);
+    let outcomes = runner::run_all(g, &ctx, &roster, &chosen, name, &args, select.parallel, &dir, &display).await?;
+    drop(display);
+    // `status` and `report` read only: they do not replace what `--failed` retries.
+    if !matches!(name, "status" | "report") {
+        runner::save_last(&dir, name, &outcomes)?;
+    }
+    let failed: Vec<&Outcome> = outcomes.iter().filter(|o| !o.ok).collect();
+    match command {
+        ClassCommand::Status(_) => return gradebook_out(&roster, &outcomes, p),
+        ClassCommand::Report { format, out, .. } => return report(&roster, &outcomes, *format, out.as_deref(), p),
+        ClassCommand::Verify { junit: Some(path), .. } => {
+            std::fs::write(path, gradebook::junit(&outcomes))
+                .map_err(|e| Error::failure(format!("writing {}: {e}", path.display())).with_source(e))?;
+            p.info(format!("JUnit written to {}", path.display()));
+        }
+        _ => {}
+    }
+    if p.is_json() {
+        p.json(&json!({ "class": roster.class, "command": name, "outcomes": outcomes,
+            "proof": (name == "down").then(|| down_proof(&outcomes)) }));
+    } else {
+        summary(&outcomes, p);
+    }
+    if name == "down" {
+        let proof = down_proof(&outcomes);
+        p.out(&proof.line);
+        if !proof.clean {
+            return Err(retry(&roster, name, select, &failed, "some labs are not removed"));
+        }
+    }
+    if failed.is_empty() {
+        p.out(format!(
+            "class {}: {name} done for {} attendee(s) in {}",
+            roster.class,
+            outcomes.len(),
+            super::elapsed(started)
+        ));
+        return Ok(());
+    }
+    Err(retry(
+        &roster,
+        name,
+        select,
+        &failed,
+        &format!("{name} failed for {} of {} attendee(s)", failed.len(), outcomes.len()),
+    ))
+}
+
+/// The attendees this run covers: all, `--only` (each must be on the roster), or `--failed`.
+fn choose(roster: &Roster, select: &ClassSelect, dir: &Path, p: &Printer) -> Result<Option<Vec<Attendee>>> {
+    if select.failed {
+        let Some(last) = runner::load_last(dir)? else {
+            return Err(Error::problem(format!("class {} has no earlier class command to retry", roster.class))
+                .with_hint("run the command without --failed"));
+        };
+        if last.failed.is_empty() {
+            p.out(format!("nothing failed in the last class command (`{}` at {})", last.command, last.at));
+            return Ok(None);
+        }
+        p.info(format!(
+            "retrying the {} attendee(s) that failed `class {}`: {}",
+            last.failed.len(),
+            last.command,
+            last.failed.join(", ")
+        ));
+        return Ok(Some(
+            roster.attendees.iter().filter(|a| last.failed.iter().any(|f| f == a.name())).cloned().collect(),
+        ));
+    }
+    if select.only.is_empty() {
+        return Ok(Some(roster.attendees.clone()));
+    }
+    let unknown: Vec<&String> =
+        select.only.iter().filter(|n| !roster.attendees.iter().any(|a| a.name() == n.as_str())).collect();
+    if !unknown.is_empty() {
+        let names: Vec<&str> = roster.attendees.iter().map(|a| a.name()).collect();
+        return Err(Error::problem(format!(
+            "not on the roster of class {}: {}",
+            roster.class,
+            unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        ))
+        .with_hint(format!("attendees: {}", names.join(", "))));
+    }
+    Ok(Some(roster.attendees.iter().filter(|a| select.only.iter().any(|n| n == a.name())).cloned().collect()))
+}
+
+/// The single-lab command each attendee's child runs.
+fn child_args(command: &ClassCommand, a: &Attendee) -> Vec<String> {
+    let s = |x: &str| x.to_string();
+    match command {
+        ClassCommand::Up(_) => {
+            let mut v = vec![
+                s("up"),
+                s("--playbook"),
+                s(a.settings.playbook.unwrap_or(crate::lab::Variant::StepFunctions).as_str()),
+            ];
+            if let Some(t) = &a.settings.instance_type {
+                v.extend([s("--instance-type"), t.clone()]);
+            }
+            if let Some(e) = &a.email {
+                v.extend([s("--notify-email"), e.clone()]);
+            }
+            v
+        }
+        ClassCommand::Status(_) | ClassCommand::Report { .. } => vec![s("status")],
+        ClassCommand::Attack { args, .. } => {
+            let mut v = vec![s("attack")];
+            if args.is_empty() {
+                v.push(s("--all"));
+            } else {
+                v.extend(args.iter().cloned());
+            }
+            v
+        }
+        ClassCommand::Verify { timeout, .. } => {
+            let mut v = vec![s("verify")];
+            if let Some(t) = timeout {
+                v.extend([s("--timeout"), t.clone()]);
+            }
+            v
+        }
+        ClassCommand::Reset(_) => vec![s("reset")],
+        ClassCommand::Down(_) => vec![s("down")],
+    }
+}
+
+/// The instructor types the class name, as `down` asks for the lab's.
+fn confirm(roster: &Roster, labs: usize) -> Result<()> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(Error::problem("refusing to delete without confirmation: standard input is not a terminal")
+            .with_hint("pass --yes to confirm"));
+    }
+    eprint!("this removes {labs} lab(s) of class {}; type the class name to go on: ", roster.class);
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    stdin.lock().read_line(&mut answer)?;
+    if answer.trim() != roster.class {
+        return Err(Error::problem("cancelled: the name did not match; nothing was deleted"));
+    }
+    Ok(())
+}
+
+fn summary(outcomes: &[Outcome], p: &Printer) {
+    p.out(format!("{:<16} {:<7} {:>7}  {}", "attendee", "result", "time", "detail"));
+    for o in outcomes {
+        let detail: String = o.message.chars().take(48).collect();
+        p.out(format!("{:<16} {:<7} {:>6.0}s  {detail}", o.attendee, if o.ok { "ok" } else { "FAILED" }, o.seconds));
+        if !o.ok {
+            p.out(format!("  log: {}", o.log.display()));
+        }
+    }
+}
+
+fn retry(roster: &Roster, name: &str, select: &ClassSelect, failed: &[&Outcome], message: &str) -> Error {
+    let names: Vec<&str> = failed.iter().map(|o| o.attendee.as_str()).collect();
+    Error::problem(format!("class {}: {message}: {}", roster.class, names.join(", "))).with_hint(format!(
+        "each attendee's log says why; retry only those with `irlab class {name} --roster {} --failed`",
+        select.roster.display()
+    ))
+}
+
+pub struct Proof {
+    pub clean: bool,
+    pub line: String,
+}
+
+impl serde::Serialize for Proof {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        json!({ "clean": self.clean, "line": self.line }).serialize(s)
+    }
+}
+
+/// One aggregate proof from every lab's own sweep.
+fn down_proof(outcomes: &[Outcome]) -> Proof {
+    let mut accounts: Vec<&str> = outcomes.iter().filter_map(|o| o.account.as_deref()).collect();
+    accounts.sort();
+    accounts.dedup();
+    let mut left = Vec::new();
+    let mut unseen = Vec::new();
+    for o in outcomes {
+        match &o.json {
+            Some(j) if o.ok => {
+                for r in j["left"].as_array().into_iter().flatten() {
+                    left.push(format!("{}: {}", o.attendee, r));
+                }
+            }
+            _ => unseen.push(o.attendee.as_str()),
+        }
+    }
+    let where_ = format!("{} labs across {} account(s)", outcomes.len(), accounts.len());
+    if left.is_empty() && unseen.is_empty() {
+        return Proof { clean: true, line: format!("0 resources left in {where_}") };
+    }
+    let mut line = format!("{} resource(s) left in {where_}", left.len());
+    for l in &left {
+        line.push_str(&format!("\n  {l}"));
+    }
+    if !unseen.is_empty() {
+        line.push_str(&format!("\n  not proven for: {} (their down failed; see the logs)", unseen.join(", ")));
+    }
+    Proof { clean: false, line }
+}
+
+fn gradebook_out(roster: &Roster, outcomes: &[Outcome], p: &Printer) -> Result<()> {
+    let book = gradebook::build(&roster.class, outcomes);
+    if p.is_json() {
+        p.json(&serde_json::to_value(&book).expect("gradebook serializes"));
+    } else {
+        book.lines().iter().for_each(|l| p.out(l));
+    }
+    unreadable(&book)
+}
+
+/// Exit 1 when some attendee's lab could not be read at all.
+fn unreadable(book: &gradebook::Gradebook) -> Result<()> {
+    let bad: Vec<&str> = book.rows.iter().filter(|r| r.state == "unknown").map(|r| r.attendee.as_str()).collect();
+    if bad.is_empty() {
+        return Ok(());
+    }
+    Err(Error::problem(format!("could not read the lab of: {}", bad.join(", ")))
+        .with_hint("each attendee's log under the class directory says why"))
+}
+
+fn report(
+    roster: &Roster,
+    outcomes: &[Outcome],
+    format: Option<ReportFormat>,
+    out: Option<&Path>,
+    p: &Printer,
+) -> Result<()> {
+    let book = gradebook::build(&roster.class, outcomes);
+    let format = format.unwrap_or(match out.and_then(|o| o.extension()).and_then(|e| e.to_str()) {
+        Some("html" | "htm") => ReportFormat::Html,
+        Some("json") => ReportFormat::Json,
+        _ if p.is_json() => ReportFormat::Json,
+        _ => ReportFormat::Md,
+    });
+    let text = match format {
+        ReportFormat::Html => book.html(),
+        ReportFormat::Json => serde_json::to_string_pretty(&book).expect("gradebook serializes"),
+        ReportFormat::Md => {
+            let mut md = format!("# irlab class {}\n\n```\n", roster.class);
+            book.lines().iter().for_each(|l| {
+                md.push_str(l);
+                md.push('\n');
+            });
+            md.push_str("```\n");
+            md
+        }
+    };
+    match out {
+        Some(path) => {
+            std::fs::write(path, text)
+                .map_err(|e| Error::failure(format!("writing {}: {e}", path.display())).with_source(e))?;
+            p.info(format!("class report written to {}", path.display()));
+        }
+        None => print!("{text}"),
+    }
+    unreadable(&book)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn o(name: &str, account: &str, ok: bool, left: usize) -> Outcome {
+        let left: Vec<String> = (0..left).map(|i| format!("ec2:snapshot snap-{i}")).collect();
+        Outcome {
+            attendee: name.into(),
+            account: Some(account.into()),
+            ok,
+            exit_code: if ok { 0 } else { 1 },
+            seconds: 1.0,
+            message: String::new(),
+            json: ok.then(|| json!({ "left": left })),
+            log: "x".into(),
+        }
+    }
+
+    #[test]
+    fn the_down_proof_counts_labs_and_accounts_and_lists_what_remains() {
+        let clean = down_proof(&[o("a", "1", true, 0), o("b", "2", true, 0), o("c", "1", true, 0)]);
+        assert!(clean.clean);
+        assert_eq!(clean.line, "0 resources left in 3 labs across 2 account(s)");
+        let dirty = down_proof(&[o("a", "1", true, 1), o("b", "2", false, 0)]);
+        assert!(!dirty.clean);
+        assert!(dirty.line.starts_with("1 resource(s) left in 2 labs across 2 account(s)"), "{}", dirty.line);
+        assert!(dirty.line.contains("a: \"ec2:snapshot snap-0\""), "{}", dirty.line);
+        assert!(dirty.line.contains("not proven for: b"), "{}", dirty.line);
+    }
+}
