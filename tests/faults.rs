@@ -7,7 +7,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{BIN, Run, Standin, instance_tags, leftovers, outputs, put_finding_with_id};
+use common::{BIN, Run, Standin, instance_tags, leftovers, outputs, put_finding_with_id, shared_leftovers};
 
 fn irlab(s: &Standin, lab: &str, args: &[&str]) -> Run {
     let mut full = vec!["--lab", lab];
@@ -29,6 +29,7 @@ async fn full_cycles_at_ten_percent_faults_pass_and_leave_nothing() {
         assert!(s.faults_injected() > 0, "seed {seed}: the cycle ran without a single fault");
         s.faults(0.0, 0);
         assert_eq!(leftovers(&sdk, &lab).await, Vec::<String>::new(), "seed {seed}");
+        assert_eq!(shared_leftovers(&sdk).await, Vec::<String>::new(), "seed {seed}");
     }
 }
 

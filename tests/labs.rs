@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 
 use aws_config::SdkConfig;
-use common::{BIN, Run, Standin, audit_now, finding_events, leftovers, notifications, outputs};
+use common::{BIN, Run, Standin, audit_now, finding_events, leftovers, notifications, outputs, shared_leftovers};
 
 /// Runs `irlab` for lab `lab` against the stand-in.
 fn irlab(s: &Standin, lab: &str, args: &[&str]) -> Run {
@@ -170,9 +170,11 @@ async fn three_labs_in_one_account_answer_only_their_own_findings() {
     assert_eq!(runs.executions().len(), 1);
     let input = sfn.describe_execution().execution_arn(runs.executions()[0].execution_arn()).send().await.unwrap();
     assert!(input.input().unwrap().contains(&victims["green"]));
-    for (lab, _) in labs {
+    for (i, (lab, _)) in labs.iter().enumerate() {
         irlab(&s, lab, &["down", "--yes", "--quiet"]).ok();
         assert_eq!(leftovers(&sdk, lab).await, Vec::<String>::new(), "{lab}");
+        // The region's shared trail, bucket and VPC stay until the last lab leaves.
+        assert_eq!(shared_leftovers(&sdk).await.is_empty(), i == labs.len() - 1, "after {lab}");
     }
 }
 

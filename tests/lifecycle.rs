@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Standin, leftovers};
+use common::{Standin, leftovers, shared_leftovers};
 
 /// Every non-default VPC, whatever its tags: a lab that leaks its network shows here.
 async fn custom_vpcs(sdk: &aws_config::SdkConfig) -> Vec<String> {
@@ -47,12 +47,14 @@ async fn up_builds_the_lab_status_shows_it_and_down_leaves_nothing() {
                 .collect::<std::collections::HashMap<_, _>>()
         }
     };
-    let det = outputs("irlab-irlab-detection").await;
+    let shared = outputs("irlab-shared").await;
     let vic = outputs("irlab-irlab-victim").await;
+    // The victim runs in the lab's own subnet of the region's shared VPC.
+    assert_eq!(vic["VpcId"], shared["VpcId"]);
 
-    // The trail logs; GuardDuty is on and owned by the lab.
+    // The shared trail logs; GuardDuty is on and owned by the lab.
     let ct = aws_sdk_cloudtrail::Client::new(&sdk);
-    assert_eq!(ct.get_trail_status().name(&det["TrailName"]).send().await.unwrap().is_logging(), Some(true));
+    assert_eq!(ct.get_trail_status().name(&shared["TrailName"]).send().await.unwrap().is_logging(), Some(true));
     let gd = aws_sdk_guardduty::Client::new(&sdk);
     let ids = gd.list_detectors().send().await.unwrap().detector_ids().to_vec();
     assert_eq!(ids.len(), 1);
@@ -96,6 +98,7 @@ async fn up_builds_the_lab_status_shows_it_and_down_leaves_nothing() {
     let again = s.irlab(&["up", "--output", "json"]).ok().json();
     assert_eq!(again["stacks"]["victim"]["outcome"], "unchanged");
     assert_eq!(again["stacks"]["detection"]["outcome"], "unchanged");
+    assert_eq!(again["stacks"]["shared"]["outcome"], "unchanged");
     assert_eq!(again["stacks"]["victim"]["outputs"]["InstanceId"], vic["InstanceId"].as_str());
 
     // CloudTrail writes into a versioned bucket: down must remove every version and delete marker.
@@ -103,21 +106,23 @@ async fn up_builds_the_lab_status_shows_it_and_down_leaves_nothing() {
     let key = "AWSLogs/123456789012/CloudTrail/us-east-1/log.json.gz";
     for body in ["first", "second"] {
         s3.put_object()
-            .bucket(&det["TrailBucketName"])
+            .bucket(&shared["TrailBucketName"])
             .key(key)
             .body(body.as_bytes().to_vec().into())
             .send()
             .await
             .unwrap();
     }
-    s3.delete_object().bucket(&det["TrailBucketName"]).key(key).send().await.unwrap();
+    s3.delete_object().bucket(&shared["TrailBucketName"]).key(key).send().await.unwrap();
     let plan = s.irlab(&["down", "--dry-run"]).ok();
-    assert!(plan.stdout.contains("(3 object versions)"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("(3 object versions"), "{}", plan.stdout);
 
     // down removes all of it and says so.
     let down = s.irlab(&["down", "--yes"]).ok();
     assert!(down.stdout.contains("0 resources left"), "{}", down.stdout);
+    assert!(down.stdout.contains("delete the region's shared parts"), "the last lab out removes them: {}", down.stdout);
     assert_eq!(leftovers(&sdk, "irlab").await, Vec::<String>::new());
+    assert_eq!(shared_leftovers(&sdk).await, Vec::<String>::new());
     assert_eq!(custom_vpcs(&sdk).await, Vec::<String>::new());
     assert!(gd.list_detectors().send().await.unwrap().detector_ids().is_empty());
 
@@ -183,9 +188,13 @@ async fn down_removes_one_lab_and_never_touches_another() {
     assert!(other.iter().any(|r| r.starts_with("instance ")), "{other:?}");
     let status = s.irlab(&["--lab", "a-b", "status", "--output", "json"]).ok().json();
     assert_eq!(status["instance"]["state"], "running");
+    // The shared parts stay while a lab holds them; the last one out removes them.
+    assert_eq!(status["shared"]["status"], "CREATE_COMPLETE");
+    assert!(!shared_leftovers(&sdk).await.is_empty());
 
     s.irlab(&["--lab", "a-b", "down", "--yes"]).ok();
     assert_eq!(leftovers(&sdk, "a-b").await, Vec::<String>::new());
+    assert_eq!(shared_leftovers(&sdk).await, Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -226,21 +235,18 @@ async fn a_failed_create_names_the_resource_and_the_next_up_recovers() {
     let cfn = aws_sdk_cloudformation::Client::new(&sdk);
     let victim = cfn.describe_stacks().stack_name("irlab-irlab-victim").send().await.unwrap();
     assert_eq!(victim.stacks()[0].stack_status().unwrap().as_str(), "ROLLBACK_COMPLETE");
-    assert!(
-        aws_sdk_ec2::Client::new(&sdk)
-            .describe_vpcs()
-            .send()
-            .await
-            .unwrap()
-            .vpcs()
-            .iter()
-            .all(|v| v.is_default() == Some(true)),
-        "the rollback removed the victim's network"
-    );
+    let lab_subnets = aws_sdk_ec2::Client::new(&sdk)
+        .describe_subnets()
+        .filters(aws_sdk_ec2::types::Filter::builder().name("tag:irlab:lab").values("irlab").build())
+        .send()
+        .await
+        .unwrap();
+    assert!(lab_subnets.subnets().is_empty(), "the rollback removed the victim's subnet");
 
     // The next up replaces the rolled-back stack instead of failing on it.
     let up = s.irlab(&["up", "--output", "json"]).ok().json();
     assert_eq!(up["stacks"]["victim"]["status"], "CREATE_COMPLETE");
     s.irlab(&["down", "--yes"]).ok();
     assert_eq!(leftovers(&sdk, "irlab").await, Vec::<String>::new());
+    assert_eq!(shared_leftovers(&sdk).await, Vec::<String>::new());
 }

@@ -150,7 +150,7 @@ def _dead_letters(aws: Any, lab: str, engine: str) -> list[dict]:
 def test_lambda_playbook_contains_the_victim(aws, emulator):
     """With detection, victim and the Lambda playbook deployed (parameters from
     the first two stacks' outputs - AlertTopicArn, AuditRecorderArn,
-    InstanceId, QuarantineSecurityGroupId, VpcId - stack tag irlab:lab), a
+    InstanceId, QuarantineSecurityGroupId, SubnetId - stack tag irlab:lab), a
     GuardDuty finding event (source irlab.simulation, type
     UnauthorizedAccess:EC2/TorClient, severity 8, naming the victim) is
     delivered by the rule to the function and to the audit recorder. The

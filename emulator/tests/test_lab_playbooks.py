@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import lab_stacks
 from conftest import REPO_ROOT, create_stack
 from test_ssm_automation import finish as finish_automation
 from test_stepfunctions import finish as finish_execution
@@ -37,11 +38,12 @@ def deploy(
     """Detection, victim and the playbook stack of lab ``lab``, as irlab deploys
     them: the playbook gets the detection stack's AlertTopicArn and
     AuditRecorderArn and the victim stack's InstanceId, QuarantineSecurityGroupId
-    and VpcId."""
+    and SubnetId (the victim's own subnet of the region's shared VPC)."""
     tags = [{"Key": "irlab:lab", "Value": lab}]
     stacks = []
     for name, body in (("detection", DETECTION), ("victim", VICTIM)):
-        stack = create_stack(cf, f"irlab-{lab}-{name}", body.read_text(), {"LabName": lab}, Tags=tags)
+        params = lab_stacks.victim_parameters(cf, lab) if name == "victim" else {"LabName": lab}
+        stack = create_stack(cf, f"irlab-{lab}-{name}", body.read_text(), params, Tags=tags)
         assert stack["StackStatus"] == "CREATE_COMPLETE", (name, stack.get("StackStatusReason"))
         stacks.append(_outputs(stack))
     detection, victim = stacks
@@ -55,7 +57,7 @@ def deploy(
             "AuditRecorderArn": detection["AuditRecorderArn"],
             "InstanceId": victim["InstanceId"],
             "QuarantineSecurityGroupId": victim["QuarantineSecurityGroupId"],
-            "VpcId": victim["VpcId"],
+            "SubnetId": victim["SubnetId"],
         },
         Tags=tags,
     )

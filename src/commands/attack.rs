@@ -120,10 +120,8 @@ pub async fn run(g: &Global, args: &AttackArgs, p: &Printer) -> Result<()> {
             check_online(&ctx, &instance).await?;
             for s in &scenarios {
                 if let Some(list) = &s.traffic.threat_list {
-                    let detection = stacks::describe(&ctx, &lab.stack_name(Part::Detection))
-                        .await?
-                        .ok_or_else(|| not_deployed(&lab, &ctx))?;
-                    let bucket = detection.output("TrailBucketName").ok_or_else(|| not_deployed(&lab, &ctx))?;
+                    let shared = crate::lab::shared::find(&ctx).await?.ok_or_else(|| not_deployed(&lab, &ctx))?;
+                    let bucket = shared.output("TrailBucketName").ok_or_else(|| not_deployed(&lab, &ctx))?;
                     let (id, status) = threat_list::ensure(&ctx, &lab, &detector.id, bucket, &list.addresses).await?;
                     p.info(format!(
                         "{}: threat list {id} on detector {} lists {} ({status}; GuardDuty may take up to 15 minutes to use it)",

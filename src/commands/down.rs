@@ -48,7 +48,13 @@ pub async fn run(g: &Global, args: &DownArgs, p: &Printer) -> Result<()> {
     let outcome = teardown::execute(&ctx, &lab, &plan, p).await;
     // The lease goes before the last look, which must find nothing of the lab.
     lease::release().await;
-    let swept = inventory::sweep(&ctx, &lab).await;
+    let mut swept = inventory::sweep(&ctx, &lab).await;
+    // The last lab out also proves the region's shared parts are gone.
+    if outcome.shared_removed {
+        let shared = inventory::sweep_shared(&ctx).await;
+        swept.found.extend(shared.found);
+        swept.unchecked.extend(shared.unchecked);
+    }
     // Every failure is said, with its reason, before the verdict.
     for e in &outcome.failures {
         p.error(e);

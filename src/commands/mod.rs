@@ -7,6 +7,7 @@ pub mod demo;
 pub mod down;
 pub mod local;
 pub mod playbook;
+pub mod preflight;
 pub mod report;
 pub mod reset;
 pub mod scenarios;
@@ -114,6 +115,9 @@ pub async fn print_lab_state(g: &Global, p: &crate::ui::printer::Printer) {
             if let Some(s) = crate::lab::stacks::describe(&ctx, &lab.stack_name(part)).await? {
                 p.info(format!("  {:<36} {}", s.name, s.status));
             }
+        }
+        if let Some(s) = crate::lab::shared::find(&ctx).await? {
+            p.info(format!("  {:<36} {} (shared by the region's labs)", s.name, s.status));
         }
         Ok::<(), Error>(())
     };

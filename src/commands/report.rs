@@ -20,7 +20,7 @@ pub async fn run(g: &Global, args: &ReportArgs, p: &Printer) -> Result<()> {
     })?;
     let sources = Sources::load(&ctx, &lab).await?;
     let mut timelines = match &sources.trail_bucket {
-        Some(bucket) => history::load(&ctx, bucket).await?,
+        Some(bucket) => history::load(&ctx, bucket, &lab).await?,
         None => Vec::new(),
     };
     let fresh: Vec<_> = state.runs.iter().filter(|r| !timelines.iter().any(|t| t.run == r.id)).collect();

@@ -9,9 +9,9 @@ use crate::error::{Error, Result};
 use crate::lab::cost::{self, Usage};
 use crate::lab::detector::{self, DetectorInfo};
 use crate::lab::playbook::{self, Health};
-use crate::lab::stacks;
 use crate::lab::state::{AttackRun, LabState, Ownership};
 use crate::lab::{LAB_TAG, LabName, Part};
+use crate::lab::{shared, stacks};
 use crate::ui::printer::Printer;
 
 /// Everything `status` shows, collected before anything is printed.
@@ -25,6 +25,8 @@ pub struct Snapshot {
     /// The deployed playbook variant(s) and whether each can answer a finding.
     pub playbooks: Vec<Health>,
     pub trail: Option<TrailView>,
+    /// The region's shared parts (trail, bucket, VPC) and the other labs that hold them.
+    pub shared: Option<SharedView>,
     pub detector: Option<DetectorView>,
     pub instance: Option<InstanceView>,
     pub snapshots: Vec<String>,
@@ -39,6 +41,15 @@ pub struct StackView {
     pub part: Part,
     pub name: String,
     pub status: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SharedView {
+    pub stack: String,
+    pub status: String,
+    pub vpc: Option<String>,
+    /// Other labs of the region: while there are any, the shared parts stay after this lab's `down`.
+    pub shared_with: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -98,8 +109,13 @@ pub async fn run(g: &Global, p: &Printer) -> Result<()> {
 pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
     let me = ctx.identity().await?;
     let detection_name = lab.stack_name(Part::Detection);
-    let (state, det, found) =
-        futures::try_join!(LabState::load(ctx, lab), stacks::describe(ctx, &detection_name), detector::find(ctx),)?;
+    let (state, det, found, shared, others) = futures::try_join!(
+        LabState::load(ctx, lab),
+        stacks::describe(ctx, &detection_name),
+        detector::find(ctx),
+        shared::find(ctx),
+        LabState::others(ctx, lab),
+    )?;
     let victim = stacks::describe(ctx, &lab.stack_name(Part::Victim)).await?;
     let deployed_playbooks = playbook::deployed(ctx, lab).await?;
     let mut stack_views: Vec<StackView> = [(Part::Detection, &det), (Part::Victim, &victim)]
@@ -113,7 +129,7 @@ pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
         playbooks.push(playbook::health(ctx, *variant, stack).await?);
     }
 
-    let trail = match det.as_ref().and_then(|s| s.output("TrailName")) {
+    let trail = match shared.as_ref().and_then(|s| s.output("TrailName")) {
         Some(name) => {
             let st = ctx
                 .cloudtrail()
@@ -140,8 +156,15 @@ pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
         public_ipv4: instance.as_ref().map(|i| u32::from(i.public_ip.is_some())).unwrap_or(0),
         guardduty_enabled_by_lab: detector.as_ref().is_some_and(|d| d.enabled && d.ownership == "owned"),
         trail_logging: trail.as_ref().is_some_and(|t| t.logging),
+        trail_labs: 1 + others.len() as u32,
     };
     let deployed = state.is_some() || det.is_some() || victim.is_some() || !deployed_playbooks.is_empty();
+    let shared = shared.map(|s| SharedView {
+        stack: s.name.clone(),
+        status: s.status.clone(),
+        vpc: s.output("VpcId").map(String::from),
+        shared_with: shared::holders(&others),
+    });
     Ok(Snapshot {
         lab: lab.to_string(),
         account: me.account,
@@ -150,6 +173,7 @@ pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
         stacks: stack_views,
         playbooks,
         trail,
+        shared,
         detector,
         instance,
         snapshots,
@@ -292,6 +316,14 @@ fn print(s: &Snapshot, p: &Printer) {
             p.out(format!("  {:<12} {:<30} {}", "trail", t.name, if t.logging { "logging" } else { "NOT logging" }))
         }
         None => p.out(format!("  {:<12} {:<30} {}", "trail", "-", "none")),
+    }
+    if let Some(sh) = &s.shared {
+        let with = if sh.shared_with.is_empty() {
+            "no other lab: this lab's `irlab down` removes them".to_string()
+        } else {
+            format!("shared with {}", sh.shared_with.join(", "))
+        };
+        p.out(format!("  {:<12} {:<30} {} (trail, bucket, VPC); {with}", "shared", sh.stack, sh.status));
     }
     match &s.detector {
         Some(d) => p.out(format!(

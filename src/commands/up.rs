@@ -9,16 +9,16 @@ use serde_json::json;
 use crate::cli::{Global, UpArgs};
 use crate::error::{Error, Result};
 use crate::lab::detector::{self, Adoption};
-use crate::lab::playbook;
 use crate::lab::stacks::{self, Deployment, Outcome, StackInfo};
 use crate::lab::state::{LabState, Ownership};
 use crate::lab::{LAB_TAG, LabName, PART_TAG, Part, Variant};
+use crate::lab::{playbook, quota, shared};
 use crate::ui::printer::Printer;
 use crate::ui::progress::Reporter;
 
 const AMI_X86: &str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
 const AMI_ARM: &str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64";
-const DEFAULT_INSTANCE_TYPE: &str = "t3.micro";
+pub const DEFAULT_INSTANCE_TYPE: &str = "t3.micro";
 
 pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
     let started = Instant::now();
@@ -42,6 +42,19 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
         p.info(format!("lab {lab} exists: {}; bringing it up to date", existing.join(", ")));
     }
     let variant = choose_variant(args.playbook, old_playbooks.first().map(|(v, _)| *v), g, p)?;
+    let instance_type = args
+        .instance_type
+        .clone()
+        .or_else(|| old_victim.as_ref().and_then(|s| s.kept_parameter("InstanceType")).map(String::from))
+        .unwrap_or_else(|| DEFAULT_INSTANCE_TYPE.into());
+
+    // Quota preflight, before anything is created.
+    let old_shared = shared::find(&ctx).await?;
+    let need = quota::Need {
+        shared_parts: old_shared.is_none(),
+        instance_types: if old_victim.is_none() { vec![instance_type.clone()] } else { Vec::new() },
+    };
+    preflight(&ctx, &need, p).await?;
 
     let others = LabState::others(&ctx, &lab).await?;
     let (record, adoption) = detector::ensure(&ctx, &lab, state.detector.as_ref(), &others).await?;
@@ -72,19 +85,21 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
         .notify_email
         .clone()
         .or_else(|| old_detection.as_ref().and_then(|s| s.kept_parameter("NotifyEmail")).map(String::from));
-    let instance_type = args
-        .instance_type
-        .clone()
-        .or_else(|| old_victim.as_ref().and_then(|s| s.kept_parameter("InstanceType")).map(String::from))
-        .unwrap_or_else(|| DEFAULT_INSTANCE_TYPE.into());
     let detection = deployment(&lab, Part::Detection, detection_parameters(&lab, notify_email.as_deref()));
-    let victim = deployment(&lab, Part::Victim, victim_parameters(&lab, &instance_type));
     let reporter: &dyn Reporter = p;
-    let (d, v) = futures::join!(
-        stacks::deploy(&ctx, &detection, Part::Detection.as_str(), reporter),
-        stacks::deploy(&ctx, &victim, Part::Victim.as_str(), reporter),
-    );
-    let (d, v) = (d?, v?);
+    // The victim's subnet goes into the shared VPC: the shared parts first (this lab's state,
+    // saved above, already holds them), while the detection stack deploys beside.
+    let shared_then_victim = async {
+        let sh = shared::ensure(&ctx, reporter).await?;
+        let kept = old_victim.as_ref().and_then(|s| s.kept_parameter("SubnetCidr"));
+        let cidr = shared::subnet_cidr(&ctx, &sh.1, &lab, kept).await?;
+        let victim = deployment(&lab, Part::Victim, victim_parameters(&lab, &instance_type, &sh.1, &cidr)?);
+        let v = stacks::deploy(&ctx, &victim, Part::Victim.as_str(), reporter).await?;
+        Ok::<_, Error>((sh, v))
+    };
+    let (d, sv) =
+        futures::join!(stacks::deploy(&ctx, &detection, Part::Detection.as_str(), reporter), shared_then_victim);
+    let (d, (sh, v)) = (d?, sv?);
     let pb = playbook::switch(&ctx, &lab, variant, &d.1, &v.1, args.min_severity, reporter).await?;
 
     if p.is_json() {
@@ -94,11 +109,12 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
             "region": ctx.region,
             "detector": record,
             "playbook": variant,
-            "stacks": { "detection": stack_json(&d), "victim": stack_json(&v), "playbook": stack_json(&pb) },
+            "stacks": { "shared": stack_json(&sh), "detection": stack_json(&d), "victim": stack_json(&v), "playbook": stack_json(&pb) },
         }));
         return Ok(());
     }
     p.out(format!("lab {lab} is up in {} / {} ({})", me.account, ctx.region, super::elapsed(started)));
+    p.out(format!("  {:<22} {:<36} {:<16} {}", "shared", sh.1.name, sh.1.status, outcome_word(sh.0)));
     for (part, (outcome, s)) in [(Part::Detection, &d), (Part::Victim, &v), (Part::Playbook(variant), &pb)] {
         p.out(format!("  {part:<22} {:<36} {:<16} {}", s.name, s.status, outcome_word(*outcome)));
     }
@@ -106,7 +122,17 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
     let o = |s: &(Outcome, StackInfo), k: &str| s.1.output(k).unwrap_or("-").to_string();
     p.out(format!("  victim instance   {}", o(&v, "InstanceId")));
     p.out(format!("  quarantine group  {}", o(&v, "QuarantineSecurityGroupId")));
-    p.out(format!("  trail             {} -> s3://{}", o(&d, "TrailName"), o(&d, "TrailBucketName")));
+    p.out(format!(
+        "  trail             {} -> s3://{} (shared by the region's labs)",
+        o(&sh, "TrailName"),
+        o(&sh, "TrailBucketName")
+    ));
+    p.out(format!(
+        "  network           subnet {} ({}) of VPC {}",
+        o(&v, "SubnetId"),
+        v.1.kept_parameter("SubnetCidr").unwrap_or("-"),
+        o(&sh, "VpcId")
+    ));
     p.out(format!("  alert topic       {}", o(&d, "AlertTopicArn")));
     p.out(format!("  playbook          {variant}: rule {} -> {}", o(&pb, "RuleName"), o(&pb, "PlaybookName")));
     p.out("next: `irlab status` to see it and what it costs; `irlab down` when you are done");
@@ -186,13 +212,51 @@ fn detection_parameters(lab: &LabName, notify_email: Option<&str>) -> Vec<(Strin
     vec![("LabName".into(), lab.to_string()), ("NotifyEmail".into(), notify_email.unwrap_or_default().to_string())]
 }
 
-fn victim_parameters(lab: &LabName, instance_type: &str) -> Vec<(String, String)> {
+fn victim_parameters(
+    lab: &LabName,
+    instance_type: &str,
+    shared: &StackInfo,
+    cidr: &str,
+) -> Result<Vec<(String, String)>> {
     let ami = if is_arm(instance_type) { AMI_ARM } else { AMI_X86 };
-    vec![
+    let out = |k: &str| {
+        shared.output(k).map(String::from).ok_or_else(|| {
+            Error::failure(format!("stack {} has no output {k}", shared.name))
+                .with_hint("run `irlab up` again: it brings the shared parts up to date")
+        })
+    };
+    Ok(vec![
         ("LabName".into(), lab.to_string()),
         ("InstanceType".into(), instance_type.to_string()),
         ("LatestAmiId".into(), ami.into()),
-    ]
+        ("VpcId".into(), out("VpcId")?),
+        ("RouteTableId".into(), out("RouteTableId")?),
+        ("SubnetCidr".into(), cidr.to_string()),
+    ])
+}
+
+/// Refuses, before anything is created, when the labs about to come up do not fit the account's
+/// quotas, with what to do about each short one.
+pub async fn preflight(
+    ctx: &crate::aws::AwsContext,
+    need: &quota::Need,
+    p: &Printer,
+) -> Result<Vec<quota::QuotaCheck>> {
+    let checks = quota::check(ctx, need).await?;
+    let short: Vec<&quota::QuotaCheck> = checks.iter().filter(|c| c.short()).collect();
+    if short.is_empty() {
+        return Ok(checks);
+    }
+    for c in &checks {
+        p.info(format!("  {}", c.line()));
+    }
+    let remedies: Vec<String> = short.iter().map(|c| c.remedy()).collect();
+    Err(Error::problem(format!(
+        "quota preflight: {} does not fit in {}; nothing was created",
+        short.iter().map(|c| c.name).collect::<Vec<_>>().join(", "),
+        ctx.region
+    ))
+    .with_hint(remedies.join("; ")))
 }
 
 fn deployment(lab: &LabName, part: Part, parameters: Vec<(String, String)>) -> Deployment<'static> {

@@ -40,17 +40,18 @@ impl Sources {
     pub async fn load(ctx: &AwsContext, lab: &LabName) -> Result<Sources> {
         let missing = || Error::problem(format!("lab {lab} is not fully deployed")).with_hint("run `irlab up`");
         let (victim_name, detection_name) = (lab.stack_name(Part::Victim), lab.stack_name(Part::Detection));
-        let (victim, detection, deployed) = futures::try_join!(
+        let (victim, detection, deployed, shared) = futures::try_join!(
             stacks::describe(ctx, &victim_name),
             stacks::describe(ctx, &detection_name),
             playbook::deployed(ctx, lab),
+            crate::lab::shared::find(ctx),
         )?;
         let (victim, detection) = (victim.ok_or_else(missing)?, detection.ok_or_else(missing)?);
         let audit_group = detection.output("AuditLogGroupName").ok_or_else(missing)?.to_string();
         let (variant, playbook) = deployed.into_iter().next().map_or((None, None), |(v, s)| (Some(v), Some(s)));
         Ok(Sources {
             quarantine_group: victim.output("QuarantineSecurityGroupId").unwrap_or_default().to_string(),
-            trail_bucket: detection.output("TrailBucketName").map(String::from),
+            trail_bucket: shared.as_ref().and_then(|s| s.output("TrailBucketName")).map(String::from),
             audit_group,
             variant,
             playbook,

@@ -1,18 +1,21 @@
 //! The lab's run history: the timeline of every verified run, engine steps included, kept as
-//! `irlab-history/<run>.json` in the lab's trail bucket. A replaced playbook's executions and
-//! logs go with its stack; the history stays, so `report --compare` covers every variant ever run
-//! in the lab. `down` deletes it with the bucket and says so first.
+//! `irlab-history/<lab>/<run>.json` in the region's shared trail bucket. A replaced playbook's
+//! executions and logs go with its stack; the history stays, so `report --compare` covers every
+//! variant ever run in the lab. The lab's `down` deletes it and says so first.
 
 use crate::aws::{AwsContext, AwsResultExt};
 use crate::error::{Error, Result};
 use crate::incident::report::Timeline;
-use crate::lab::stacks;
-use crate::lab::{LabName, Part};
+use crate::lab::{LabName, shared};
 
-const PREFIX: &str = "irlab-history/";
+pub const PREFIX: &str = "irlab-history/";
+
+fn lab_prefix(lab: &str) -> String {
+    format!("{PREFIX}{lab}/")
+}
 
 pub async fn save(ctx: &AwsContext, bucket: &str, t: &Timeline) -> Result<()> {
-    let key = format!("{PREFIX}{}.json", t.run);
+    let key = format!("{}{}.json", lab_prefix(&t.lab), t.run);
     let body = serde_json::to_vec_pretty(t).expect("timelines serialize");
     ctx.s3()
         .put_object()
@@ -27,9 +30,9 @@ pub async fn save(ctx: &AwsContext, bucket: &str, t: &Timeline) -> Result<()> {
 }
 
 /// Every kept timeline, oldest run first.
-pub async fn load(ctx: &AwsContext, bucket: &str) -> Result<Vec<Timeline>> {
+pub async fn load(ctx: &AwsContext, bucket: &str, lab: &LabName) -> Result<Vec<Timeline>> {
     let mut out = Vec::new();
-    for key in keys(ctx, bucket).await? {
+    for key in keys(ctx, bucket, lab).await? {
         let got = ctx
             .s3()
             .get_object()
@@ -56,9 +59,9 @@ pub async fn load(ctx: &AwsContext, bucket: &str) -> Result<Vec<Timeline>> {
 
 /// How many runs the lab's history holds (0 when the lab has no trail bucket).
 pub async fn count(ctx: &AwsContext, lab: &LabName) -> Result<usize> {
-    let Some(detection) = stacks::describe(ctx, &lab.stack_name(Part::Detection)).await? else { return Ok(0) };
-    let Some(bucket) = detection.output("TrailBucketName") else { return Ok(0) };
-    match keys(ctx, bucket).await {
+    let Some(shared) = shared::find(ctx).await? else { return Ok(0) };
+    let Some(bucket) = shared.output("TrailBucketName") else { return Ok(0) };
+    match keys(ctx, bucket, lab).await {
         Ok(k) => Ok(k.len()),
         // A bucket already emptied and removed by an earlier, interrupted `down`.
         Err(_) if !bucket_exists(ctx, bucket).await => Ok(0),
@@ -70,7 +73,8 @@ async fn bucket_exists(ctx: &AwsContext, bucket: &str) -> bool {
     ctx.s3().head_bucket().bucket(bucket).send().await.is_ok()
 }
 
-async fn keys(ctx: &AwsContext, bucket: &str) -> Result<Vec<String>> {
+async fn keys(ctx: &AwsContext, bucket: &str, lab: &LabName) -> Result<Vec<String>> {
+    let prefix = lab_prefix(lab.as_str());
     let mut out = Vec::new();
     let mut token = None;
     loop {
@@ -78,11 +82,11 @@ async fn keys(ctx: &AwsContext, bucket: &str) -> Result<Vec<String>> {
             .s3()
             .list_objects_v2()
             .bucket(bucket)
-            .prefix(PREFIX)
+            .prefix(&prefix)
             .set_continuation_token(token)
             .send()
             .await
-            .aws(|| format!("listing the run history in s3://{bucket}/{PREFIX}"), ctx)?;
+            .aws(|| format!("listing the run history in s3://{bucket}/{prefix}"), ctx)?;
         out.extend(page.contents().iter().filter_map(|o| o.key()).map(String::from));
         token = page.next_continuation_token().map(String::from);
         if token.is_none() {

@@ -47,6 +47,8 @@ pub struct Usage {
     pub public_ipv4: u32,
     pub guardduty_enabled_by_lab: bool,
     pub trail_logging: bool,
+    /// Labs sharing the region's trail (this one included): each carries its share of its cost.
+    pub trail_labs: u32,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -99,7 +101,13 @@ pub fn estimate(usage: &Usage) -> Estimate {
             .push(CostLine { item: "GuardDuty (usage-based estimate)".into(), usd_per_hour: Some(GUARDDUTY_LAB_HOUR) });
     }
     if usage.trail_logging {
-        lines.push(CostLine { item: "CloudTrail log delivery to S3".into(), usd_per_hour: Some(CLOUDTRAIL_S3_HOUR) });
+        let labs = usage.trail_labs.max(1);
+        let item = if labs == 1 {
+            "CloudTrail log delivery to S3".to_string()
+        } else {
+            format!("CloudTrail log delivery to S3 (a 1/{labs} share: {labs} labs share the trail)")
+        };
+        lines.push(CostLine { item, usd_per_hour: Some(CLOUDTRAIL_S3_HOUR / f64::from(labs)) });
     }
     let complete = lines.iter().all(|l| l.usd_per_hour.is_some());
     let per_hour: f64 = lines.iter().filter_map(|l| l.usd_per_hour).sum();
@@ -125,6 +133,7 @@ mod tests {
             public_ipv4: 1,
             guardduty_enabled_by_lab: true,
             trail_logging: true,
+            trail_labs: 1,
             ..Usage::default()
         });
         assert!(e.complete);

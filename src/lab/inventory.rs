@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::aws::{AwsContext, AwsResultExt, error_code};
 use crate::error::Result;
 use crate::lab::detector;
-use crate::lab::{LAB_TAG, LabName, Part, Variant};
+use crate::lab::{LAB_TAG, LabName, PART_TAG, Part, SHARED_PART, SHARED_STACK, Variant};
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct LabResource {
@@ -48,12 +48,12 @@ pub struct Inventory {
 /// while the others still count: `down` deletes what it could see and says what it could not.
 pub async fn sweep(ctx: &AwsContext, lab: &LabName) -> Inventory {
     let listings = futures::join!(
-        retried("CloudFormation stacks", || stacks(ctx, lab)),
-        retried("EC2 (instances, volumes, snapshots, network)", || ec2(ctx, lab)),
-        retried("S3 buckets", || buckets(ctx, lab)),
+        retried("CloudFormation stacks", || stacks(ctx, Scope::Lab(lab))),
+        retried("EC2 (instances, volumes, snapshots, network)", || ec2(ctx, Scope::Lab(lab))),
+        retried("S3 buckets", || buckets(ctx, Scope::Lab(lab))),
         retried("SNS topics", || topics(ctx, lab)),
         retried("SQS queues", || queues(ctx, lab)),
-        retried("CloudTrail trails", || trails(ctx, lab)),
+        retried("CloudTrail trails", || trails(ctx, Scope::Lab(lab))),
         retried("IAM roles and instance profiles", || iam(ctx, lab)),
         retried("SSM parameters", || parameters(ctx, lab)),
         retried("the GuardDuty detector and threat list", || owned_detector(ctx, lab)),
@@ -90,10 +90,64 @@ where
 }
 
 fn tag_matches(tags: &HashMap<String, String>, lab: &LabName) -> bool {
-    tags.get(LAB_TAG).map(String::as_str) == Some(lab.as_str())
+    Scope::Lab(lab).matches(tags)
 }
 
-async fn stacks(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
+/// Whose resources a listing looks for: one lab's, or the region's shared parts (the shared
+/// stack's trail, bucket and VPC, tagged `irlab:part=shared` and no lab).
+#[derive(Debug, Clone, Copy)]
+enum Scope<'a> {
+    Lab(&'a LabName),
+    Shared,
+}
+
+impl Scope<'_> {
+    fn matches(&self, tags: &HashMap<String, String>) -> bool {
+        match self {
+            Scope::Lab(lab) => tags.get(LAB_TAG).map(String::as_str) == Some(lab.as_str()),
+            Scope::Shared => tags.get(PART_TAG).map(String::as_str) == Some(SHARED_PART) && !tags.contains_key(LAB_TAG),
+        }
+    }
+
+    fn ec2_filter(&self) -> Filter {
+        match self {
+            Scope::Lab(lab) => Filter::builder().name(format!("tag:{LAB_TAG}")).values(lab.as_str()).build(),
+            Scope::Shared => Filter::builder().name(format!("tag:{PART_TAG}")).values(SHARED_PART).build(),
+        }
+    }
+
+    /// The name prefix CloudFormation gives resources it names after the scope's stacks.
+    fn prefix(&self) -> String {
+        match self {
+            Scope::Lab(lab) => stack_prefix(lab),
+            Scope::Shared => format!("{SHARED_STACK}-"),
+        }
+    }
+}
+
+/// The region's shared parts that are still there (after the last lab's `down`: none).
+pub async fn sweep_shared(ctx: &AwsContext) -> Inventory {
+    let scope = Scope::Shared;
+    let listings = futures::join!(
+        retried("CloudFormation stacks", || stacks(ctx, scope)),
+        retried("EC2 (the shared VPC)", || ec2(ctx, scope)),
+        retried("S3 buckets", || buckets(ctx, scope)),
+        retried("CloudTrail trails", || trails(ctx, scope)),
+    );
+    let (a, b, c, d) = listings;
+    let mut inv = Inventory::default();
+    for listing in [a, b, c, d] {
+        match listing {
+            Ok(found) => inv.found.extend(found),
+            Err(why) => inv.unchecked.push(why),
+        }
+    }
+    inv.found.sort();
+    inv.found.dedup();
+    inv
+}
+
+async fn stacks(ctx: &AwsContext, scope: Scope<'_>) -> Result<Vec<LabResource>> {
     let mut out = Vec::new();
     let mut token = None;
     loop {
@@ -108,7 +162,7 @@ async fn stacks(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
             let tags: HashMap<String, String> =
                 s.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect();
             let gone = s.stack_status().is_some_and(|st| st.as_str() == "DELETE_COMPLETE");
-            if tag_matches(&tags, lab) && !gone {
+            if scope.matches(&tags) && !gone {
                 out.push(LabResource::new("cloudformation:stack", s.stack_name().unwrap_or_default()));
             }
         }
@@ -119,9 +173,9 @@ async fn stacks(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
     }
 }
 
-async fn ec2(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
+async fn ec2(ctx: &AwsContext, scope: Scope<'_>) -> Result<Vec<LabResource>> {
     let ec2 = ctx.ec2();
-    let by_tag = || Filter::builder().name(format!("tag:{LAB_TAG}")).values(lab.as_str()).build();
+    let by_tag = || scope.ec2_filter();
     let what = |t: &str| format!("listing the lab's EC2 {t}");
     let alive_states = ["pending", "running", "shutting-down", "stopping", "stopped"];
     let instances = ec2
@@ -217,28 +271,24 @@ fn stack_prefix(lab: &LabName) -> String {
     format!("irlab-{}-", lab.as_str())
 }
 
-async fn buckets(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
+async fn buckets(ctx: &AwsContext, scope: Scope<'_>) -> Result<Vec<LabResource>> {
     let s3 = &ctx.s3();
+    let prefix = scope.prefix();
     let list = s3
         .list_buckets()
-        .prefix(stack_prefix(lab))
+        .prefix(&prefix)
         .bucket_region(&ctx.region)
         .send()
         .await
         .aws(|| "listing S3 buckets".into(), ctx)?;
-    let candidates: Vec<String> = list
-        .buckets()
-        .iter()
-        .filter_map(|b| b.name())
-        .filter(|n| n.starts_with(&stack_prefix(lab)))
-        .map(String::from)
-        .collect();
+    let candidates: Vec<String> =
+        list.buckets().iter().filter_map(|b| b.name()).filter(|n| n.starts_with(&prefix)).map(String::from).collect();
     let checks = candidates.iter().map(|name| async move {
         match s3.get_bucket_tagging().bucket(name).send().await {
             Ok(t) => {
                 let tags: HashMap<String, String> =
                     t.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
-                Ok(tag_matches(&tags, lab).then(|| LabResource::new("s3:bucket", name.clone())))
+                Ok(scope.matches(&tags).then(|| LabResource::new("s3:bucket", name.clone())))
             }
             Err(e) if matches!(error_code(&e), Some("NoSuchTagSet" | "NoSuchBucket")) => Ok(None),
             Err(e) => Err(e).aws(|| format!("reading the tags of bucket {name}"), ctx),
@@ -299,7 +349,7 @@ async fn queues(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
     Ok(try_join_all(checks).await?.into_iter().flatten().collect())
 }
 
-async fn trails(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
+async fn trails(ctx: &AwsContext, scope: Scope<'_>) -> Result<Vec<LabResource>> {
     let ct = ctx.cloudtrail();
     let list = ct.list_trails().send().await.aws(|| "listing CloudTrail trails".into(), ctx)?;
     // A multi-region trail is listed in every region; only its home region owns it.
@@ -327,7 +377,7 @@ async fn trails(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
                 .iter()
                 .map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string()))
                 .collect();
-            if tag_matches(&map, lab) {
+            if scope.matches(&map) {
                 // Named as CloudFormation names it (the physical id), not by ARN.
                 let arn = r.resource_id().unwrap_or_default();
                 out.push(LabResource::new("cloudtrail:trail", arn.rsplit_once("trail/").map_or(arn, |(_, name)| name)));

@@ -8,6 +8,8 @@ pub mod detector;
 pub mod inventory;
 pub mod lease;
 pub mod playbook;
+pub mod quota;
+pub mod shared;
 pub mod stacks;
 pub mod state;
 pub mod teardown;
@@ -21,6 +23,12 @@ use crate::error::{Error, Result};
 pub const LAB_TAG: &str = "irlab:lab";
 /// The tag naming which part (stack) of the lab a resource belongs to.
 pub const PART_TAG: &str = "irlab:part";
+/// The stack of the region's shared parts (`stacks/shared.yaml`): the trail and its bucket and
+/// the VPC, held jointly by every lab of the account and region (see `shared`).
+pub const SHARED_STACK: &str = "irlab-shared";
+/// The `irlab:part` tag value of the shared parts, which carry no `irlab:lab` tag.
+pub const SHARED_PART: &str = "shared";
+pub const SHARED_TEMPLATE: &str = include_str!("../../stacks/shared.yaml");
 /// Longest lab name: keeps `irlab-<lab>-<part>` and CloudFormation's generated S3 bucket
 /// names (stack name + logical id + suffix, at most 63 characters) readable and unique.
 pub const MAX_LAB_LEN: usize = 24;

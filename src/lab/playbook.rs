@@ -72,7 +72,8 @@ fn parameters(
         // The rule matches findings about this instance only: another lab's never start anything here.
         ("InstanceId".into(), need(victim, "InstanceId")?),
         ("QuarantineSecurityGroupId".into(), need(victim, "QuarantineSecurityGroupId")?),
-        ("VpcId".into(), need(victim, "VpcId")?),
+        // Labs share a VPC: the playbook may move network interfaces of this subnet only.
+        ("SubnetId".into(), need(victim, "SubnetId")?),
         ("MinSeverity".into(), format_severity(min_severity)),
     ])
 }

@@ -183,6 +183,8 @@ pub async fn deploy(
                 delete(ctx, name, task, reporter).await?;
                 existing = None;
             }
+            // Deleted while this lab waited (the shared stack, by the last lab out): create it again.
+            "DELETE_COMPLETE" => existing = None,
             "DELETE_FAILED" => {
                 return Err(Error::problem(format!("stack {name} is in DELETE_FAILED"))
                     .with_hint("run `irlab down` to finish removing it, then `irlab up` again"));
@@ -227,7 +229,8 @@ pub async fn deploy(
     };
 
     // An existing stack changes only through a change set, so an unchanged lab is a no-op.
-    let change_set = format!("irlab-{}", jiff::Timestamp::now().as_second());
+    // Unique per process too: labs sharing a stack (the shared parts) check it at the same time.
+    let change_set = format!("irlab-{}-{}", jiff::Timestamp::now().as_millisecond(), std::process::id());
     reporter.report(Progress::Started { task: task.into(), what: format!("checking {name} for changes") });
     // By name: moto answers "does not exist" to change sets addressed by stack id.
     cfn.create_change_set()

@@ -15,6 +15,7 @@ use crate::aws::{AwsContext, AwsResultExt, error_code, is_not_found};
 use crate::error::{Error, Result};
 use crate::lab::detector::{self, DetectorAction};
 use crate::lab::inventory::{self, LabResource};
+use crate::lab::shared;
 use crate::lab::stacks::{self, StackInfo};
 use crate::lab::state::LabState;
 use crate::lab::{LabName, Part};
@@ -30,8 +31,14 @@ pub struct Plan {
     pub detector_shared_with: Vec<String>,
     /// Listings that failed while planning: what is there was not seen, so cannot be deleted.
     pub unchecked: Vec<String>,
-    /// Incident timelines kept in the trail bucket (see `history`): they go with it.
+    /// Incident timelines kept in the shared trail bucket (see `history`): they go with the lab.
     pub history_runs: usize,
+    /// The region's shared parts (trail, bucket, VPC), when this lab is the last to hold them.
+    pub shared: Option<PlannedStack>,
+    /// Other labs of the region that hold the shared parts now: while there are any, they stay.
+    pub shared_kept_for: Vec<String>,
+    /// The shared bucket, where the lab's own objects (threat list, history) are removed.
+    pub shared_bucket: Option<String>,
     /// Lab resources that no stack manages (snapshots a playbook took, leftovers of a failed run).
     pub outside: Vec<LabResource>,
     pub state_parameter: Option<String>,
@@ -54,6 +61,7 @@ pub struct PlannedStack {
 impl Plan {
     pub fn is_empty(&self) -> bool {
         self.stacks.is_empty()
+            && self.shared.is_none()
             && self.detector.is_none()
             && self.outside.is_empty()
             && self.state_parameter.is_none()
@@ -77,9 +85,29 @@ impl Plan {
         }
         if self.history_runs > 0 {
             out.push(format!(
-                "  with it the history of {} verified run(s); keep a copy first with `irlab report --all -o irlab-history.json`",
+                "delete the lab's history of {} verified run(s) in the shared bucket; keep a copy first with `irlab report --all -o irlab-history.json`",
                 self.history_runs
             ));
+        }
+        match &self.shared {
+            Some(s) => {
+                out.push(format!(
+                    "delete the region's shared parts, stack {} ({} resources: trail, log bucket, VPC): no other lab uses them",
+                    s.name, s.resources
+                ));
+                for t in &s.trails {
+                    out.push(format!("  first stop trail {t} logging"));
+                }
+                for (b, n) in &s.buckets {
+                    out.push(format!("  first empty bucket {b} ({n} object versions, the account's CloudTrail logs)"));
+                }
+            }
+            None if !self.shared_kept_for.is_empty() => out.push(format!(
+                "keep the region's shared parts ({}: trail, log bucket, VPC): lab(s) {} still use them",
+                crate::lab::SHARED_STACK,
+                self.shared_kept_for.join(", ")
+            )),
+            None => {}
         }
         if let Some(d) = &self.detector {
             out.push(d.describe_shared(&self.detector_shared_with));
@@ -99,8 +127,12 @@ impl Plan {
 
 /// Reads what the lab has, without changing anything.
 pub async fn plan(ctx: &AwsContext, lab: &LabName) -> Result<Plan> {
-    let (state, others, found) =
-        futures::try_join!(LabState::load(ctx, lab), LabState::others(ctx, lab), detector::find(ctx))?;
+    let (state, others, found, shared_stack) = futures::try_join!(
+        LabState::load(ctx, lab),
+        LabState::others(ctx, lab),
+        detector::find(ctx),
+        shared::find(ctx)
+    )?;
     let detector = DetectorAction::plan(lab, state.as_ref().and_then(|s| s.detector.as_ref()), found.as_ref());
     let detector_shared_with = detector.as_ref().map(|d| detector::holders(&others, d.id())).unwrap_or_default();
     let swept = inventory::sweep(ctx, lab).await;
@@ -121,6 +153,12 @@ pub async fn plan(ctx: &AwsContext, lab: &LabName) -> Result<Plan> {
         }
         planned.push(plan_stack(ctx, &info, &mut managed).await?);
     }
+    let shared_kept_for = shared::holders(&others);
+    let shared_bucket = shared_stack.as_ref().and_then(|s| s.output("TrailBucketName")).map(String::from);
+    let shared = match &shared_stack {
+        Some(info) if shared_kept_for.is_empty() => Some(plan_stack(ctx, info, &mut HashSet::new()).await?),
+        _ => None,
+    };
     let state_parameter = lab.state_parameter();
     let outside = inventory
         .into_iter()
@@ -133,6 +171,9 @@ pub async fn plan(ctx: &AwsContext, lab: &LabName) -> Result<Plan> {
         unchecked: swept.unchecked,
         history_runs: crate::incident::history::count(ctx, lab).await?,
         stacks: planned,
+        shared,
+        shared_kept_for: if shared_stack.is_some() { shared_kept_for } else { Vec::new() },
+        shared_bucket,
         detector,
         detector_shared_with,
         outside,
@@ -250,6 +291,8 @@ async fn count_versions(ctx: &AwsContext, bucket: &str) -> Result<Option<usize>>
 /// What went wrong, per step; `down` reports them all rather than stopping at the first.
 pub struct Outcome {
     pub failures: Vec<Error>,
+    /// The region's shared parts were removed: this lab was the last to hold them.
+    pub shared_removed: bool,
 }
 
 pub async fn execute(ctx: &AwsContext, lab: &LabName, plan: &Plan, reporter: &dyn Reporter) -> Outcome {
@@ -260,12 +303,28 @@ pub async fn execute(ctx: &AwsContext, lab: &LabName, plan: &Plan, reporter: &dy
     let instance_results = futures::future::join_all(instances.iter().map(|r| remove_outside(ctx, r, reporter))).await;
     let stack_work = plan.stacks.iter().map(|s| remove_stack(ctx, s, reporter));
     // The lab's threat list lives on the detector: it goes with the rest, before the detector changes.
-    let (stack_results, outside_results) = futures::join!(
+    let lab_objects = async {
+        let Some(bucket) = &plan.shared_bucket else { return Ok(()) };
+        let n = shared::delete_lab_objects(ctx, bucket, lab).await?;
+        if n > 0 {
+            reporter.report(Progress::Note(format!(
+                "deleted the lab's {n} object version(s) in the shared bucket {bucket}"
+            )));
+        }
+        Ok(())
+    };
+    let (stack_results, outside_results, objects) = futures::join!(
         futures::future::join_all(stack_work),
-        futures::future::join_all(rest.iter().map(|r| remove_outside(ctx, r, reporter)))
+        futures::future::join_all(rest.iter().map(|r| remove_outside(ctx, r, reporter))),
+        lab_objects
     );
-    let mut failures: Vec<Error> =
-        instance_results.into_iter().chain(stack_results).chain(outside_results).filter_map(|r| r.err()).collect();
+    let mut failures: Vec<Error> = instance_results
+        .into_iter()
+        .chain(stack_results)
+        .chain(outside_results)
+        .chain([objects])
+        .filter_map(|r| r.err())
+        .collect();
     // The state goes after a clean run only, one that could also see everything: a later `down`
     // still needs its ownership facts, and the detector is not put back while some of the lab
     // may be unseen.
@@ -276,6 +335,13 @@ pub async fn execute(ctx: &AwsContext, lab: &LabName, plan: &Plan, reporter: &dy
     {
         failures.push(e);
     }
+    let mut shared_removed = false;
+    if clean && failures.is_empty() {
+        match remove_shared_if_last(ctx, lab, reporter).await {
+            Ok(removed) => shared_removed = removed,
+            Err(e) => failures.push(e),
+        }
+    }
     if clean
         && failures.is_empty()
         && let Some(action) = &plan.detector
@@ -283,7 +349,25 @@ pub async fn execute(ctx: &AwsContext, lab: &LabName, plan: &Plan, reporter: &dy
     {
         failures.push(e);
     }
-    Outcome { failures }
+    Outcome { failures, shared_removed }
+}
+
+/// The last lab to leave removes the region's shared parts. Asked again now, after this lab's
+/// state is gone, not from the plan: a lab that came or left meanwhile changes the answer.
+async fn remove_shared_if_last(ctx: &AwsContext, lab: &LabName, reporter: &dyn Reporter) -> Result<bool> {
+    let Some(info) = shared::find(ctx).await? else { return Ok(false) };
+    let holders = shared::holders(&LabState::others(ctx, lab).await?);
+    if !holders.is_empty() {
+        reporter.report(Progress::Note(format!(
+            "kept the region's shared parts ({}): lab(s) {} still use them",
+            info.name,
+            holders.join(", ")
+        )));
+        return Ok(false);
+    }
+    let planned = plan_stack(ctx, &info, &mut HashSet::new()).await?;
+    remove_stack(ctx, &planned, reporter).await?;
+    Ok(true)
 }
 
 /// The last lab to leave puts the detector back; any other lab leaves it to those that remain.

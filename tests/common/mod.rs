@@ -256,6 +256,35 @@ pub async fn wait_for_ir_status(sdk: &SdkConfig, instance: &str, done: &[&str]) 
     }
 }
 
+/// The region's shared parts (stack `irlab-shared`: trail, bucket, VPC) still there, found
+/// directly: after the last lab's `down`, none.
+pub async fn shared_leftovers(sdk: &aws_config::SdkConfig) -> Vec<String> {
+    let mut left = Vec::new();
+    let cfn = aws_sdk_cloudformation::Client::new(sdk);
+    for s in cfn.describe_stacks().send().await.unwrap().stacks() {
+        if s.stack_name() == Some("irlab-shared") && s.stack_status().map(|x| x.as_str()) != Some("DELETE_COMPLETE") {
+            left.push("stack irlab-shared".to_string());
+        }
+    }
+    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    let shared = aws_sdk_ec2::types::Filter::builder().name("tag:irlab:part").values("shared").build();
+    for v in ec2.describe_vpcs().filters(shared).send().await.unwrap().vpcs() {
+        left.push(format!("vpc {}", v.vpc_id().unwrap()));
+    }
+    for t in aws_sdk_cloudtrail::Client::new(sdk).describe_trails().send().await.unwrap().trail_list() {
+        if t.name().is_some_and(|n| n.starts_with("irlab-shared")) {
+            left.push(format!("trail {}", t.name().unwrap()));
+        }
+    }
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build());
+    for b in s3.list_buckets().send().await.unwrap().buckets() {
+        if b.name().is_some_and(|n| n.starts_with("irlab-shared-")) {
+            left.push(format!("bucket {}", b.name().unwrap()));
+        }
+    }
+    left
+}
+
 /// Records of a lab's audit trail (the log group `AuditLogGroupName`, one JSON line per finding
 /// event and per notification), read until `want` says it has seen enough (or 60 s pass).
 pub async fn audit_messages(
