@@ -136,6 +136,9 @@ impl AwsContext {
     pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
         aws_sdk_cloudwatchlogs::Client::new(&self.config)
     }
+    pub fn servicequotas(&self) -> aws_sdk_servicequotas::Client {
+        aws_sdk_servicequotas::Client::new(&self.config)
+    }
     pub fn iam(&self) -> aws_sdk_iam::Client {
         aws_sdk_iam::Client::new(&self.config)
     }

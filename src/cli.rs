@@ -88,9 +88,21 @@ pub enum Command {
     Local(LocalCommand),
     /// Measure event-to-contained time of each playbook on the local stand-in (needs --local)
     Bench(BenchArgs),
+    /// Check that labs fit this account's quotas (VPCs, trails, vCPUs) before bringing them up
+    Preflight(PreflightArgs),
     /// Run a whole class's labs from a roster file: up, status, attack, verify, reset, down, report
     #[command(subcommand)]
     Class(ClassCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct PreflightArgs {
+    /// The labs about to come up (comma-separated) [default: the --lab]
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub labs: Vec<String>,
+    /// Their victims' instance types: one for all, or one per lab [default: t3.micro]
+    #[arg(long, value_delimiter = ',', value_name = "TYPES")]
+    pub instance_types: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -47,6 +47,7 @@ fn main() {
                 Command::Down(args) => commands::down::run(&cli.global, args, &printer).await,
                 Command::Local(cmd) => commands::local::run(cmd, &printer),
                 Command::Bench(args) => commands::bench::run(&cli.global, args, &printer).await,
+                Command::Preflight(args) => commands::preflight::run(&cli.global, args, &printer).await,
                 Command::Class(command) => commands::class::run(&cli.global, command, &printer).await,
             }
         };

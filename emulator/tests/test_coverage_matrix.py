@@ -60,6 +60,7 @@ RUST_CLIENTS = {
     "logs": ("logs", "logs"),
     "iam": ("iam", "iam"),
     "s3": ("s3", "s3"),
+    "servicequotas": ("servicequotas", "service-quotas"),
 }
 
 # Service names as boto3, Step Functions SDK integrations (SDK v2 names) and Automation

@@ -46,8 +46,16 @@ pub async fn run(g: &Global, command: &ClassCommand, p: &Printer) -> Result<()> 
         select.parallel,
         dir.join("logs").display()
     ));
+    // Accounts that could not even be checked fail their attendees, not the class.
+    let unreachable =
+        if name == "up" { preflight(g, &ctx, &roster, &chosen, select, &dir, &display, p).await? } else { Vec::new() };
+    let runnable: Vec<Attendee> =
+        chosen.iter().filter(|a| !unreachable.iter().any(|o| o.attendee == a.name())).cloned().collect();
     let args = |a: &Attendee| child_args(command, a);
-    let outcomes = runner::run_all(g, &ctx, &roster, &chosen, name, &args, select.parallel, &dir, &display).await?;
+    let mut outcomes =
+        runner::run_all(g, &ctx, &roster, &runnable, name, &args, select.parallel, &dir, &display).await?;
+    outcomes.extend(unreachable);
+    outcomes.sort_by_key(|o| chosen.iter().position(|a| a.name() == o.attendee));
     drop(display);
     // `status` and `report` read only: they do not replace what `--failed` retries.
     if !matches!(name, "status" | "report") {
@@ -93,6 +101,88 @@ pub async fn run(g: &Global, command: &ClassCommand, p: &Printer) -> Result<()> 
         &failed,
         &format!("{name} failed for {} of {} attendee(s)", failed.len(), outcomes.len()),
     ))
+}
+
+/// Before anything is created: one quota check per account, for all of that account's labs
+/// together (20 labs in one account need one shared VPC and trail, and 20 victims' vCPUs). A
+/// quota that is short refuses the whole class; an account that cannot be reached (its role
+/// refuses the instructor) fails its own attendees, returned as their outcomes.
+#[allow(clippy::too_many_arguments)]
+async fn preflight(
+    g: &Global,
+    ctx: &crate::aws::AwsContext,
+    roster: &Roster,
+    chosen: &[Attendee],
+    select: &ClassSelect,
+    dir: &Path,
+    display: &Display,
+    p: &Printer,
+) -> Result<Vec<Outcome>> {
+    let mut groups: Vec<(roster::Account, Vec<&Attendee>)> = Vec::new();
+    for a in chosen {
+        match groups.iter_mut().find(|(acc, _)| *acc == a.account) {
+            Some((_, members)) => members.push(a),
+            None => groups.push((a.account.clone(), vec![a])),
+        }
+    }
+    let representatives: Vec<Attendee> = groups.iter().map(|(_, m)| m[0].clone()).collect();
+    let args = |rep: &Attendee| {
+        let members = &groups.iter().find(|(acc, _)| *acc == rep.account).expect("a group per representative").1;
+        let names: Vec<&str> = members.iter().map(|a| a.name()).collect();
+        let types: Vec<&str> = members
+            .iter()
+            .map(|a| a.settings.instance_type.as_deref().unwrap_or(super::up::DEFAULT_INSTANCE_TYPE))
+            .collect();
+        vec!["preflight".to_string(), "--labs".into(), names.join(","), "--instance-types".into(), types.join(",")]
+    };
+    p.info(format!("quota preflight in {} account(s)", groups.len()));
+    let checked =
+        runner::run_all(g, ctx, roster, &representatives, "preflight", &args, select.parallel, dir, display).await?;
+    let members_of =
+        |o: &Outcome| &groups.iter().find(|(_, m)| m[0].name() == o.attendee).expect("a group per outcome").1;
+    // No answer from the check: the account could not be reached at all.
+    let mut unreachable = Vec::new();
+    for o in checked.iter().filter(|o| !o.ok && o.json.is_none()) {
+        for a in members_of(o) {
+            unreachable.push(Outcome { attendee: a.name().to_string(), ..o.clone() });
+        }
+    }
+    let short: Vec<&Outcome> = checked.iter().filter(|o| !o.ok && o.json.is_some()).collect();
+    if short.is_empty() {
+        return Ok(unreachable);
+    }
+    for o in &short {
+        let members = members_of(o);
+        let account = o.account.as_deref().unwrap_or("an account");
+        p.out(format!(
+            "{account} ({} lab(s): {}):",
+            members.len(),
+            members.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ")
+        ));
+        if let Some(j) = &o.json {
+            for c in j["checks"].as_array().into_iter().flatten() {
+                let (quota, used, need) =
+                    (c["quota"].as_f64(), c["used"].as_f64().unwrap_or(0.0), c["need"].as_f64().unwrap_or(0.0));
+                if need > 0.0 && quota.is_some_and(|q| used + need > q) {
+                    p.out(format!(
+                        "  {}: quota {}, used {used}, needed {need}",
+                        c["name"].as_str().unwrap_or_default(),
+                        quota.unwrap_or_default()
+                    ));
+                }
+            }
+            for r in j["remedies"].as_array().into_iter().flatten() {
+                p.out(format!("  -> {}", r.as_str().unwrap_or_default()));
+            }
+        }
+    }
+    Err(Error::problem(format!(
+        "class {}: quota preflight failed in {} of {} account(s); nothing was created",
+        roster.class,
+        short.len(),
+        groups.len()
+    ))
+    .with_hint("raise the quotas named above, or spread the class over regions (roster `region:`) or attendees' own accounts (roster `account:`), then run `irlab class up` again"))
 }
 
 /// The attendees this run covers: all, `--only` (each must be on the roster), or `--failed`.

@@ -20,6 +20,8 @@ MODULES = [
     "sns",
     "sqs",
     "cloudtrail",
+    "servicequotas",
+    "sts",
     "guardduty",
     "guardduty_lists",
     "guardduty_findings",
