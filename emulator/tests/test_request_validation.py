@@ -208,7 +208,8 @@ def test_json_services_refuse_with_validation_exception(loose, emulator):
     parameter is specified incorrectly"); a JSON value of the wrong type never
     reaches validation: ``SerializationException``; SQS (JSON, compatible with
     its query API) with the query code in ``x-amzn-query-error``. A member the
-    model lacks is refused too.
+    model lacks is refused too. ``X-Amz-Target`` may name the service by its
+    shape name alone (``CloudTrail_20131101.GetTrailStatus``).
     https://docs.aws.amazon.com/systems-manager/latest/APIReference/CommonErrors.html
     https://docs.aws.amazon.com/step-functions/latest/apireference/CommonErrors.html
     https://docs.aws.amazon.com/eventbridge/latest/APIReference/CommonErrors.html
@@ -257,6 +258,9 @@ def test_json_services_refuse_with_validation_exception(loose, emulator):
         {"Rule": "r", "Targets": [{"Id": "1", "Arn": "arn:aws:sns:us-east-1:123456789012:t", "RoleArnn": "x"}]},
     )
     assert status == 400 and body["message"].startswith('Unknown parameter in Targets[0]: "RoleArnn", must be one of: Id, Arn, ')
+    # the target as a Smithy client (the Rust SDK) names it, without botocore's namespace
+    status, _, body = json_call(emulator, "cloudtrail", "CloudTrail_20131101.GetTrailStatus", {})
+    assert status == 400 and body["message"].endswith("Value null at 'name' failed to satisfy constraint: Member must not be null")
     assert logs.describe_log_groups()["logGroups"] == []
     assert events.list_rules()["Rules"] == []
 

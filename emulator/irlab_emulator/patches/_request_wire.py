@@ -183,8 +183,9 @@ def route(environ: dict[str, Any], signing_name: str, query_values: dict[str, li
     found: list[Route] = []
     if target:
         prefix, _, op_name = target.rpartition(".")
+        short = prefix.rsplit(".", 1)[-1]  # a Smithy client may send the shape name alone (CloudTrail_20131101)
         for info in candidates:
-            if "json" in info.protocols and info.target_prefix == prefix:
+            if "json" in info.protocols and info.target_prefix and info.target_prefix.rsplit(".", 1)[-1] == short:
                 op = _operation(info.name, op_name)
                 if op is not None:
                     found.append(Route(info.name, "json", op))
