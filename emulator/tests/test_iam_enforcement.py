@@ -243,6 +243,20 @@ def test_aws_managed_policies_resource_policies_and_explicit_denies(aws, emulato
     assert session("sns").publish(TopicArn=topic, Message="x")["MessageId"]
 
 
+def test_a_session_policy_limits_the_session(aws, emulator):
+    """A session policy passed to AssumeRole (Policy) limits the session to
+    what both it and the role's policies allow.
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session"""
+    role = _role(aws, [{"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}])
+    credentials = aws("sts").assume_role(RoleArn=role, RoleSessionName="narrow", Policy=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"}]}
+    ))["Credentials"]
+    ec2 = boto3.client("ec2", endpoint_url=emulator.endpoint, region_name=REGION, aws_access_key_id=credentials["AccessKeyId"],
+                       aws_secret_access_key=credentials["SecretAccessKey"], aws_session_token=credentials["SessionToken"])
+    ec2.describe_instances()
+    assert "because no session policy allows the ec2:DescribeVolumes action" in _error(lambda: ec2.describe_volumes())["message"]
+
+
 # ---------------------------------------------------------------- the engines
 
 
@@ -286,7 +300,8 @@ def test_step_functions_calls_with_the_state_machine_role(aws, emulator):
     cause; a role Step Functions may not assume fails the execution
     (States.Runtime, "Neither the global service principal
     states.amazonaws.com, nor the regional one is authorized to assume the
-    provided role.")."""
+    provided role.").
+    https://docs.aws.amazon.com/step-functions/latest/dg/procedure-create-iam-role.html"""
     sfn = aws("stepfunctions")
     definition = json.dumps({"StartAt": "Tag", "States": {"Tag": {
         "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:ec2:describeInstances", "Parameters": {}, "End": True}}})

@@ -19,7 +19,8 @@ authorised before moto sees it:
    ``*`` in its ARN;
 3. each (action, resource) is evaluated (``_iam_eval``) against the role's
    inline and attached policies (AWS managed ones from moto's copy), its
-   permissions boundary, and the resource's own policy where it has one
+   permissions boundary, the session policy given to ``AssumeRole``, and the
+   resource's own policy where it has one
    (SNS topic, SQS queue, Lambda function), with the condition keys of the
    request: the global keys (``aws:PrincipalArn``, ``aws:SecureTransport``
    - ``true``, the engines are HTTPS clients in AWS - ``aws:RequestedRegion``
@@ -93,6 +94,7 @@ class Session:
     user_id: str
     issued: datetime.datetime
     expiration: datetime.datetime
+    policy: Any = None  # the session policy given to AssumeRole (Policy), if any
 
     def principal(self) -> _iam_eval.Principal:
         return _iam_eval.Principal(account=self.account, arn=self.arn, role_arn=self.role_arn)
@@ -128,6 +130,7 @@ def session_of(access_key: str | None) -> Session | None:
                 user_id=role.user_id,
                 issued=getattr(role, "irlab_issued", None) or (expiration - datetime.timedelta(hours=1)),
                 expiration=expiration,
+                policy=role.policy or None,
             )
     return None
 
@@ -836,7 +839,8 @@ def decide(session: Session, check: Check, region: str, extra: dict[str, Any] | 
     policies = identity_policies(role) if role is not None else []
     boundary = boundary_of(role) if role is not None else None
     request = _iam_eval.Request(check.action, check.resource, session.principal(), context_for(session, region, check, extra))
-    return _iam_eval.evaluate(request, policies, resource_policy(check.resource), boundary)
+    sessions = [session.policy] if session.policy else []
+    return _iam_eval.evaluate(request, policies, resource_policy(check.resource), boundary, sessions)
 
 
 def _shown_action(action: str) -> str:
