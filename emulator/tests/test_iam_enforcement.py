@@ -257,6 +257,26 @@ def test_a_session_policy_limits_the_session(aws, emulator):
     assert "because no session policy allows the ec2:DescribeVolumes action" in _error(lambda: ec2.describe_volumes())["message"]
 
 
+def test_a_role_session_assumes_a_role_only_if_its_trust_policy_allows(aws, emulator):
+    """To assume a role, the role's trust policy must allow the caller; when
+    it names only the account, the caller's identity policies must allow
+    sts:AssumeRole as well.
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_permissions-to-switch.html"""
+    caller = _role(aws, [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}])
+    bare = _role(aws, [])
+    trusts_caller = _role(aws, [], principal={"AWS": caller})
+    trusts_account = _role(aws, [])
+    trusts_lambda = _role(aws, [], principal={"Service": "lambda.amazonaws.com"})
+    sts = _session(aws, emulator, caller)("sts")
+    assert sts.assume_role(RoleArn=trusts_caller, RoleSessionName="s1")["Credentials"]["AccessKeyId"].startswith("ASIA")
+    assert sts.assume_role(RoleArn=trusts_account, RoleSessionName="s1")["Credentials"]
+    error = _error(lambda: sts.assume_role(RoleArn=trusts_lambda, RoleSessionName="s1"))
+    assert (error["status"], error["code"]) == (403, "AccessDenied") and f"sts:AssumeRole on resource: {trusts_lambda}" in error["message"]
+    bare_sts = _session(aws, emulator, bare)("sts")
+    _error(lambda: bare_sts.assume_role(RoleArn=trusts_caller, RoleSessionName="s1"))  # not named by the trust
+    _error(lambda: bare_sts.assume_role(RoleArn=trusts_account, RoleSessionName="s1"))  # no identity policy allows it
+
+
 # ---------------------------------------------------------------- the engines
 
 

@@ -72,7 +72,7 @@ VARIANTS = [
     ("ssm", "EventsRole", "StartRunbook", "dead-letter"),
     ("ssm", "EventsRole", "PassAutomationRole", "dead-letter"),
 ]
-WAIT_SCALE = {"lambda": 0.05, "stepfunctions": 0.05, "ssm": 0.2}
+WAIT_SCALE = {"lambda": 0.05, "stepfunctions": 0.01, "ssm": 0.05}
 
 
 # ---------------------------------------------------------------- templates

@@ -840,6 +840,14 @@ def decide(session: Session, check: Check, region: str, extra: dict[str, Any] | 
     boundary = boundary_of(role) if role is not None else None
     request = _iam_eval.Request(check.action, check.resource, session.principal(), context_for(session, region, check, extra))
     sessions = [session.policy] if session.policy else []
+    if check.action == "sts:AssumeRole":
+        # the role's trust policy is the resource policy, and it must allow the caller
+        target = role_by_arn(check.resource)
+        trust = target.assume_role_policy_document if target is not None else None
+        if trust is None or not _iam_eval.matching(trust, request, "Allow", resource_based=True):
+            denied = _iam_eval.matching(trust, request, "Deny", resource_based=True) if trust else []
+            return _iam_eval.Decision(False, explicit=bool(denied), policy_type=_iam_eval.RESOURCE)
+        return _iam_eval.evaluate(request, policies, trust, boundary, sessions)
     return _iam_eval.evaluate(request, policies, resource_policy(check.resource), boundary, sessions)
 
 
