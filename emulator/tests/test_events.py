@@ -8,6 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import ACCOUNT_ID, REGION, create_stack, eventually, physical_ids, unique, wait_idle
+from iam_roles import service_role
 
 FINDING = {
     "schemaVersion": "2.0",
@@ -135,7 +136,7 @@ def test_rule_delivers_to_sqs_sns_step_functions_and_logs_targets(aws, emulator)
     topic = sns.create_topic(Name=unique("alerts"))["TopicArn"]
     sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=_allow_events(topic, "sns:Publish"))
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=sub_arn)
-    role = iam.create_role(RoleName=unique("events-role"), AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    role = service_role(iam, "events.amazonaws.com", unique("events-role"))
     machine = sfn.create_state_machine(
         name=unique("sm"), roleArn=role, definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
     )["stateMachineArn"]
@@ -367,7 +368,7 @@ def test_ssm_automation_target_starts_the_runbook_with_transformed_parameters(aw
     https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_StartAutomationExecution.html
     """
     events, ssm, iam, cw = aws("events"), aws("ssm"), aws("iam"), aws("cloudwatch")
-    role = iam.create_role(RoleName=unique("r"), AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    role = service_role(iam, "events.amazonaws.com", unique("r"))
     document = {
         "schemaVersion": "0.3",
         "parameters": {"InstanceId": {"type": "String"}, "FindingType": {"type": "String"}},

@@ -20,6 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from conftest import ACCOUNT_ID, REGION, eventually, unique, wait_idle
+from iam_roles import service_role
 from test_events import PATTERN, _allow_events, _metric_sum, _queue
 
 DOCUMENT = "irlab-retry-target"
@@ -67,7 +68,7 @@ def _runbook_target(aws, retry_policy: dict | None = None, dlq_arn: str | None =
         "mainSteps": [{"name": "wait", "action": "aws:sleep", "inputs": {"Duration": "PT0S"}}],
     }
     ssm.create_document(Name=DOCUMENT, DocumentType="Automation", DocumentFormat="JSON", Content=json.dumps(document))
-    role = iam.create_role(RoleName=unique("events"), AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    role = service_role(iam, "events.amazonaws.com", unique("events"))
     target: dict[str, Any] = {
         "Id": "runbook",
         "Arn": TARGET_ARN,
@@ -289,7 +290,7 @@ def test_missing_permissions_and_resources_are_not_retried(aws, emulator):
     _post(emulator, "/moto-api/irlab/wait-scale", {"scale": 1.0})  # a retry would take seconds
     dlq_url, dlq_arn = _queue(sqs, unique("dlq"))
     _, locked_arn = _queue(sqs, unique("locked"), allow_events=False)
-    role = iam.create_role(RoleName=unique("events"), AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    role = service_role(iam, "events.amazonaws.com", unique("events"))
     events.put_rule(Name="findings", EventPattern=json.dumps(PATTERN))
     policy = {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
     dead_letter = {"Arn": dlq_arn}

@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import ACCOUNT_ID, REGION, create_stack, physical_ids, unique, wait_idle
+from iam_roles import service_role
 
 HANDLER = '''import json, logging, os
 import boto3
@@ -50,7 +51,7 @@ def _zip(source: str) -> bytes:
 
 
 def _function(aws, name: str, **kwargs) -> str:
-    role = aws("iam").create_role(RoleName=unique("fn-role"), AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    role = service_role(aws("iam"), "lambda.amazonaws.com", unique("fn-role"))
     spec = {
         "FunctionName": name,
         "Runtime": "python3.12",
@@ -102,13 +103,15 @@ def test_request_response_runs_the_python_handler_against_the_stand_in(aws, emul
     assert result["function"] == "contain" and result["arn"] == arn and result["memory"] == 128
     assert 0 < result["remainingMs"] <= 5000
     assert result["logGroup"] == "/aws/lambda/contain"
-    assert result["env"] == {
+    env = dict(result["env"])
+    # the execution role's session: temporary credentials STS issued (ASIA...)
+    assert env.pop("AWS_ACCESS_KEY_ID").startswith("ASIA")
+    assert env == {
         "LAB": "t1",
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
         "AWS_LAMBDA_FUNCTION_NAME": "contain",
         "AWS_ENDPOINT_URL": emulator.endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
         "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/contain",
     }
     tags = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [instance]}])["Tags"]
@@ -231,6 +234,7 @@ Resources:
     Type: AWS::IAM::Role
     Properties:
       AssumeRolePolicyDocument: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: "sts:AssumeRole"}]}
+      ManagedPolicyArns: [!Sub "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]
   Fn:
     Type: AWS::Lambda::Function
     Properties:

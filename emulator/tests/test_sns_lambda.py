@@ -8,6 +8,7 @@ import datetime
 import json
 
 from conftest import ACCOUNT_ID, REGION, create_stack, template, unique, wait_idle
+from iam_roles import service_role
 from test_lambda import _log_lines, _zip
 
 ECHO = '''import json
@@ -18,7 +19,7 @@ def handler(event, context):
 
 
 def _echo_function(aws, name: str) -> str:
-    role = aws("iam").create_role(RoleName=unique("sns-fn-role"), AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    role = service_role(aws("iam"), "lambda.amazonaws.com", unique("sns-fn-role"))
     return aws("lambda").create_function(
         FunctionName=name,
         Runtime="python3.12",

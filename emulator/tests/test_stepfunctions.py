@@ -8,6 +8,7 @@ import urllib.request
 from typing import Any
 
 from conftest import ACCOUNT_ID, create_stack, template, unique
+from iam_roles import service_role
 
 ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/playbook"
 
@@ -21,6 +22,7 @@ def set_wait_scale(emulator: Any, scale: float) -> None:
 
 
 def machine(sfn: Any, definition: dict[str, Any], name: str | None = None) -> str:
+    service_role(sfn, "states.amazonaws.com", ROLE.rsplit("/", 1)[-1])  # Step Functions calls AWS with it
     return sfn.create_state_machine(name=name or unique("sm"), definition=json.dumps(definition), roleArn=ROLE)[
         "stateMachineArn"
     ]

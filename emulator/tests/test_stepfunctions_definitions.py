@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from cfn_template import properties
 from conftest import ACCOUNT_ID, REGION, REPO_ROOT, create_stack, unique
+from iam_roles import service_role
 from test_stepfunctions import ROLE, run
 
 PLAYBOOK = REPO_ROOT / "stacks" / "playbook-stepfunctions.yaml"
@@ -342,6 +343,7 @@ def test_aws_sdk_service_names_reach_their_boto3_client(aws):
     """
     logs, sfn = aws("logs"), aws("stepfunctions")
     logs.create_log_group(logGroupName="/irlab/sdk-names")
+    service_role(sfn, "states.amazonaws.com", ROLE.rsplit("/", 1)[-1])
     arn = sfn.create_state_machine(name=unique("sm"), roleArn=ROLE, definition=json.dumps({"StartAt": "Logs", "States": {
         "Logs": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:cloudwatchlogs:describeLogGroups",
                  "Parameters": {"LogGroupNamePrefix": "/irlab/"}, "ResultSelector": {"names.$": "$.LogGroups[*].LogGroupName"},

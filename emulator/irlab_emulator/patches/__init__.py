@@ -32,6 +32,9 @@ MODULES = [
     "ssm_run_command",
     "stepfunctions",
     "ssm_automation",
+    # checks every request against botocore's input shape; inside faults, so
+    # an injected fault (throttling) comes first, as it does on AWS
+    "request_validation",
     "faults",
 ]
 

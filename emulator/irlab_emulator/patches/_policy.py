@@ -3,95 +3,104 @@
 customer's behalf: EventBridge delivering to a queue, topic or function, SNS
 invoking a function.
 
-Only statements naming the service principal (or ``*``) count; an explicit
-``Deny`` wins; the ``Condition`` operators ``String*``/``Arn*`` (with
-``IfExists``) and ``Bool`` are evaluated against the request context the
+The decision is IAM's (``_iam_eval``): only statements whose ``Principal``
+names the service principal (or ``*``) count, ``Action``/``NotAction`` and
+``Resource``/``NotResource`` must match the request, an explicit ``Deny``
+wins, and every ``Condition`` is evaluated against the request context the
 service supplies (``aws:SourceArn``, ``aws:SourceAccount``,
-``aws:SecureTransport`` ...; keys compare case-insensitively, as IAM's do). An
-operator this evaluator does not know never matches, so an unknown condition
-denies rather than allows.
+``aws:SecureTransport`` ... - key names case-insensitive, as IAM's are).  A
+condition the stand-in cannot evaluate (an unknown operator or key) raises
+``_iam_eval.Unevaluable``: it neither allows nor denies silently.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import json
 from typing import Any
+
+from . import _iam_eval
+
+Unevaluable = _iam_eval.Unevaluable
+
+# keys a service principal's request carries, or is known not to carry
+_SERVICE_ABSENT_KEYS = {
+    "aws:principalorgid",
+    "aws:principalorgpaths",
+    "aws:principalarn",
+    "aws:principalaccount",
+    "aws:principaltype",
+    "aws:userid",
+    "aws:username",
+    "aws:sourcevpc",
+    "aws:sourcevpce",
+    "aws:sourceip",
+    "aws:viaawsservice",
+    "aws:calledvia",
+    "aws:calledviafirst",
+    "aws:calledvialast",
+    "aws:multifactorauthpresent",
+    "aws:multifactorauthage",
+    "aws:referer",
+    "aws:sourceidentity",
+    "aws:sourceorgid",
+    "aws:sourceorgpaths",
+    "aws:resourceorgid",
+    "aws:resourceorgpaths",
+}
 
 
 def as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
+    return _iam_eval.as_list(value)
 
 
-def principal_matches(principal: Any, service: str) -> bool:
-    if principal == "*":
-        return True
-    if isinstance(principal, dict):
-        if "*" in as_list(principal.get("AWS")):
-            return True
-        return service in as_list(principal.get("Service"))
-    return False
+def service_context(service: str, context: dict[str, Any]) -> _iam_eval.Context:
+    values = {k.lower(): v for k, v in context.items()}
+    values.setdefault("aws:principalservicename", service)
+    values.setdefault("aws:principalisawsservice", "true")
+    values.setdefault("aws:securetransport", "true")
+    if "aws:sourceaccount" in values:
+        values.setdefault("aws:sourceowner", values["aws:sourceaccount"])
+
+    def resolve(key: str) -> Any:
+        from . import _iam_sar
+
+        lowered = key.lower()
+        if lowered in _SERVICE_ABSENT_KEYS or lowered.startswith(("aws:principaltag/", "aws:requesttag/")):
+            return None
+        if lowered in ("aws:sourcearn", "aws:sourceaccount", "aws:tagkeys"):
+            return None
+        if _iam_sar.is_global_key(key):
+            raise Unevaluable(f"the irlab stand-in does not model the key {key} for a request of {service}")
+        prefix = lowered.split(":", 1)[0]
+        if _iam_sar.key_listed(key, _iam_sar.service_keys(prefix)):
+            return None  # a service key that a delivery by a service principal does not carry
+        raise Unevaluable(f"unknown condition key {key}: the Service Authorization Reference has no such key")
+
+    return _iam_eval.Context(values, resolve=resolve)
 
 
-def action_matches(actions: Any, action: str) -> bool:
-    return any(fnmatch.fnmatchcase(action.lower(), str(a).lower()) for a in as_list(actions))
+def service_decision(policy: Any, action: str, service: str, context: dict[str, Any], resource: str) -> _iam_eval.Decision:
+    account = str(context.get("aws:SourceAccount") or context.get("aws:sourceaccount") or "")
+    request = _iam_eval.Request(
+        action, resource, _iam_eval.Principal(account=account, service=service), service_context(service, context)
+    )
+    return _iam_eval.service_allowed(policy, request)
 
 
-def condition_matches(condition: Any, context: dict[str, str]) -> bool:
-    for operator, clauses in (condition or {}).items():
-        op = operator.split(":")[-1]  # ForAnyValue:/ForAllValues: on single values
-        if_exists = op.endswith("IfExists")
-        if if_exists:
-            op = op[: -len("IfExists")]
-        for key, expected in (clauses or {}).items():
-            actual = context.get(key.lower())
-            if actual is None:
-                if if_exists:
-                    continue
-                return False
-            wanted = [str(v) for v in as_list(expected)]
-            if op in ("StringEquals", "ArnEquals"):
-                ok = actual in wanted
-            elif op == "StringEqualsIgnoreCase":
-                ok = actual.lower() in [w.lower() for w in wanted]
-            elif op in ("StringLike", "ArnLike"):
-                ok = any(fnmatch.fnmatchcase(actual, w) for w in wanted)
-            elif op in ("StringNotEquals", "ArnNotEquals"):
-                ok = actual not in wanted
-            elif op in ("StringNotLike", "ArnNotLike"):
-                ok = not any(fnmatch.fnmatchcase(actual, w) for w in wanted)
-            elif op == "Bool":
-                ok = actual.lower() in [w.lower() for w in wanted]
-            else:
-                return False  # an operator this evaluator does not know never matches
-            if not ok:
-                return False
-    return True
-
-
-def service_allows(policy: Any, action: str, service: str, context: dict[str, str]) -> bool:
+def service_allows(policy: Any, action: str, service: str, context: dict[str, Any], resource: str = "*") -> bool:
     """Whether ``policy`` (a document, its JSON text, or None) lets the
-    service principal ``service`` do ``action`` in ``context`` (condition key
-    -> value; the keys are lower-cased here)."""
+    service principal ``service`` do ``action`` on ``resource`` in
+    ``context`` (condition key -> value).  Raises Unevaluable."""
     if not policy:
         return False
-    document = json.loads(policy) if isinstance(policy, str) else policy
-    context = {k.lower(): v for k, v in context.items()}
-    context.setdefault("aws:principalservicename", service)
-    allowed = False
-    for statement in as_list(document.get("Statement")):
-        if "NotPrincipal" in statement or "NotAction" in statement:
-            continue
-        if not principal_matches(statement.get("Principal"), service):
-            continue
-        if not action_matches(statement.get("Action"), action):
-            continue
-        if not condition_matches(statement.get("Condition"), context):
-            continue
-        if statement.get("Effect") == "Deny":
-            return False
-        if statement.get("Effect") == "Allow":
-            allowed = True
-    return allowed
+    if resource == "*":
+        # the policy of the resource itself: its statements are about it
+        document = _iam_eval.parse(policy)
+        policy = {
+            **document,
+            "Statement": [
+                {k: v for k, v in s.items() if k not in ("Resource", "NotResource")}
+                for s in _iam_eval.statements(document)
+                if "NotResource" not in s
+            ],
+        }
+    return service_decision(policy, action, service, context, resource).allowed

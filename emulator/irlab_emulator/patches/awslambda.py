@@ -25,7 +25,17 @@ runs in a subprocess, as the Python runtime would run it:
 * the environment is the function's variables plus the runtime's reserved
   ones (``AWS_REGION``, ``AWS_LAMBDA_FUNCTION_NAME``, ``_HANDLER``,
   ``AWS_LAMBDA_LOG_GROUP_NAME`` ...) and ``AWS_ENDPOINT_URL`` = the stand-in,
-  with the credentials ``testing``: the handler's AWS calls reach the stand-in;
+  with the execution role's credentials as Lambda provides them
+  (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN`` of
+  a session ``lambda.amazonaws.com`` assumed, named after the function): the
+  handler's AWS calls reach the stand-in and are authorised against the
+  role's policies ("Defining Lambda function permissions with an execution
+  role", https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html);
+* CreateFunction / UpdateFunctionConfiguration (API and CloudFormation) refuse
+  a role whose trust policy does not let ``lambda.amazonaws.com`` assume it:
+  ``InvalidParameterValueException`` "The role defined for the function
+  cannot be assumed by Lambda."; an invocation whose role can no longer be
+  assumed fails the same way;
 * ``RequestResponse`` returns the handler's JSON result; an exception gives
   ``X-Amz-Function-Error: Unhandled`` and the runtime's
   ``errorMessage``/``errorType``/``requestId``/``stackTrace`` payload;
@@ -33,7 +43,14 @@ runs in a subprocess, as the Python runtime would run it:
   background and answers 202; ``DryRun`` runs nothing;
 * the output and the ``START``/``END``/``REPORT RequestId`` lines go to the
   function's log group (``LoggingConfig.LogGroup``, else ``/aws/lambda/NAME``)
-  in a stream ``YYYY/MM/DD/[$LATEST]<id>``.
+  in a stream ``YYYY/MM/DD/[$LATEST]<id>`` - when the execution role allows
+  it, as Lambda writes them with the role's permissions
+  (``logs:CreateLogStream`` and ``logs:PutLogEvents`` on the stream, and
+  ``logs:CreateLogGroup`` when the group does not exist; the AWS managed
+  ``AWSLambdaBasicExecutionRole`` grants all three).  Without them nothing is
+  written and the invocation is unaffected (a WARNING on
+  ``irlab_emulator.awslambda`` names the denied action)
+  (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html).
 
 :func:`invoke_async` is the entry point of asynchronous invokers inside the
 stand-in (EventBridge targets).
@@ -80,7 +97,7 @@ from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import LambdaFunction, Permission, lambda_backends
 from moto.core.common_models import CloudFormationModel
 
-from . import _cfn, _local, _runtime
+from . import _cfn, _iam_enforce, _local, _runtime
 
 log = logging.getLogger("irlab_emulator.awslambda")
 
@@ -129,6 +146,30 @@ class InvalidRequestContentException(LambdaClientError):
         super().__init__("InvalidRequestContentException", message)
 
 
+ROLE_NOT_ASSUMABLE = "The role defined for the function cannot be assumed by Lambda."
+
+
+class RoleNotAssumable(LambdaClientError):
+    def __init__(self) -> None:
+        super().__init__("InvalidParameterValueException", ROLE_NOT_ASSUMABLE)
+
+
+def execution_credentials(fn: LambdaFunction) -> _local.Credentials:
+    """The execution role's session, as Lambda assumes it (raises RoleNotAssumable)."""
+    try:
+        return _local.service_credentials(
+            fn.role,
+            "lambda.amazonaws.com",
+            session_name=fn.function_name,
+            source_arn=fn.function_arn,
+            source_account=fn.account_id,
+            region=fn.region,
+        )
+    except _local.CannotAssume as exc:
+        log.info("%s: %s", fn.function_name, exc)
+        raise RoleNotAssumable() from exc
+
+
 # --------------------------------------------------------------------------
 # running a function
 
@@ -165,7 +206,9 @@ def _code_dir(fn: LambdaFunction) -> Path:
     return target
 
 
-def _environment(fn: LambdaFunction, log_group: str, log_stream: str, code_dir: Path) -> dict[str, str]:
+def _environment(
+    fn: LambdaFunction, log_group: str, log_stream: str, code_dir: Path, credentials: _local.Credentials
+) -> dict[str, str]:
     env = {
         "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
         "LANG": "en_US.UTF-8",
@@ -173,11 +216,9 @@ def _environment(fn: LambdaFunction, log_group: str, log_stream: str, code_dir: 
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     env.update({str(k): str(v) for k, v in (fn.environment_vars or {}).items()})
-    env.update(_local.environment(fn.account_id))
+    env.update(_local.environment(fn.account_id, credentials))
     env.update(
         {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_REGION": fn.region,
             "AWS_DEFAULT_REGION": fn.region,
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
@@ -364,6 +405,7 @@ class Outcome:
 def run(fn: LambdaFunction, event: Any, request_id: str | None = None) -> Outcome:
     """Run ``fn`` once with ``event`` (a JSON value); write its log."""
     request_id = request_id or str(uuid.uuid4())
+    credentials = execution_credentials(fn)
     version = str(fn.version)
     log_group = log_group_of(fn)
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -396,7 +438,7 @@ def run(fn: LambdaFunction, event: Any, request_id: str | None = None) -> Outcom
         proc = subprocess.Popen(
             [executable, "-u", "-s", str(BOOTSTRAP), result_path],
             cwd=code_dir,
-            env=_environment(fn, log_group, log_stream, code_dir),
+            env=_environment(fn, log_group, log_stream, code_dir, credentials),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -485,14 +527,44 @@ def run(fn: LambdaFunction, event: Any, request_id: str | None = None) -> Outcom
     if error_type:
         report += f"\tError Type: {error_type}"
     events = [f"START RequestId: {request_id} Version: {version}", *lines, f"END RequestId: {request_id}", report]
-    _write_log(fn, log_group, log_stream, events, started_ms)
+    _write_log(fn, log_group, log_stream, events, started_ms, credentials)
     return Outcome(payload, function_error, "\n".join(events) + "\n", request_id)
 
 
-def _write_log(fn: LambdaFunction, group: str, stream: str, lines: list[str], started_ms: int) -> None:
+def _may_write_log(fn: LambdaFunction, group: str, stream: str, exists: bool, credentials: _local.Credentials) -> bool:
+    """Whether the execution role lets Lambda write the log (the actions
+    Lambda needs for it, on the group and the stream)."""
+    session = _iam_enforce.session_of(credentials.access_key)
+    if session is None:
+        return False
+    base = f"arn:aws:logs:{fn.region}:{fn.account_id}:log-group:{group}"
+    wanted = [] if exists else [("logs:CreateLogGroup", base)]
+    wanted += [("logs:CreateLogStream", f"{base}:log-stream:{stream}"), ("logs:PutLogEvents", f"{base}:log-stream:{stream}")]
+    try:
+        for action, resource in wanted:
+            prefix, _, name = action.partition(":")
+            from . import _iam_sar
+
+            rtypes = [r for r in _iam_sar.resource_types(prefix, name) if r.name] or [_iam_sar.ResourceType("", False, "*", ())]
+            check = _iam_enforce.Check(action, resource, rtypes[0], {})
+            _iam_enforce.authorise(session, [check], fn.region)
+    except _iam_enforce.AccessDenied as denied:
+        log.warning("%s: Lambda cannot write the function's log to %s: %s", fn.function_name, group, denied.message)
+        return False
+    except _iam_enforce._iam_eval.Unevaluable as exc:
+        log.error("%s: cannot evaluate the execution role's log permissions: %s", fn.function_name, exc)
+        return False
+    return True
+
+
+def _write_log(
+    fn: LambdaFunction, group: str, stream: str, lines: list[str], started_ms: int, credentials: _local.Credentials
+) -> None:
     from moto.logs.models import logs_backends
 
     backend = logs_backends[fn.account_id][fn.region]
+    if not _may_write_log(fn, group, stream, group in backend.groups, credentials):
+        return
     try:
         backend.ensure_log_group(group)
         backend.create_log_stream(group, stream)
@@ -534,7 +606,11 @@ def invoke_async(fn: LambdaFunction, event: Any) -> str:
 
 
 def _run_async(fn: LambdaFunction, event: Any, request_id: str) -> None:
-    outcome = run(fn, event, request_id)
+    try:
+        outcome = run(fn, event, request_id)
+    except RoleNotAssumable:
+        log.warning("asynchronous invocation %s of %s failed: %s", request_id, fn.function_name, ROLE_NOT_ASSUMABLE)
+        return
     if outcome.function_error:
         log.warning(
             "asynchronous invocation %s of %s failed: %s",
@@ -826,8 +902,44 @@ class PermissionHandler(Permission):
         fn.policy.del_statement(resource.sid)
 
 
+def _check_role(backend: Any, role_arn: str | None, name: str) -> None:
+    """CreateFunction/UpdateFunctionConfiguration: Lambda must be able to
+    assume the execution role (its trust policy), or the call fails."""
+    if not role_arn:
+        return
+    function_arn = f"arn:aws:lambda:{backend.region_name}:{backend.account_id}:function:{name}"
+    try:
+        _iam_enforce.check_trust(role_arn, "lambda.amazonaws.com", name[:64], function_arn, backend.account_id, backend.region_name)
+    except _local.CannotAssume as exc:
+        log.info("%s: %s", name, exc)
+        raise RoleNotAssumable() from exc
+
+
+def _patch_role_checks() -> None:
+    from moto.awslambda.models import LambdaBackend
+
+    if getattr(LambdaBackend.create_function, "_irlab_iam", False):
+        return
+    original_create = LambdaBackend.create_function
+    original_update = LambdaBackend.update_function_configuration
+
+    def create_function(self: Any, spec: dict[str, Any]) -> Any:
+        _check_role(self, spec.get("Role"), str(spec.get("FunctionName") or ""))
+        return original_create(self, spec)
+
+    def update_function_configuration(self: Any, function_name: str, qualifier: Any, body: dict[str, Any]) -> Any:
+        if body.get("Role"):
+            _check_role(self, body["Role"], function_name.rsplit(":", 1)[-1])
+        return original_update(self, function_name, qualifier, body)
+
+    create_function._irlab_iam = True  # type: ignore[attr-defined]
+    LambdaBackend.create_function = create_function  # type: ignore[method-assign]
+    LambdaBackend.update_function_configuration = update_function_configuration  # type: ignore[method-assign]
+
+
 def apply() -> None:
     _runtime.apply()
+    _patch_role_checks()
     LambdaFunction.__init__ = _init  # type: ignore[method-assign]
     LambdaFunction.get_configuration = _get_configuration  # type: ignore[method-assign]
     LambdaFunction.update_configuration = _update_configuration  # type: ignore[method-assign]

@@ -18,11 +18,16 @@ AWS reserves, and passes unknown pattern operators as "match".  Here:
 * targets: SQS (``SqsParameters.MessageGroupId``), SNS (the event JSON is the
   message), Lambda (asynchronous invocation through the Lambda runner of
   ``awslambda.py``), Step Functions (``StartExecution`` with the event as
-  input; the target needs a ``RoleArn``), SSM Automation
-  (``arn:aws:ssm:REGION:ACCOUNT:automation-definition/NAME[:VERSION]`` with a
-  ``RoleArn``: ``StartAutomationExecution`` of the stand-in with the target's
-  input as the parameters), CloudWatch Logs, another event bus; archives and
-  API destinations stay moto's;
+  input), SSM Automation
+  (``arn:aws:ssm:REGION:ACCOUNT:automation-definition/NAME[:VERSION]``:
+  ``StartAutomationExecution`` with the target's input as the parameters),
+  CloudWatch Logs, another event bus; archives and API destinations stay
+  moto's.  Step Functions and Automation targets need a ``RoleArn``:
+  EventBridge assumes it as ``events.amazonaws.com`` (its trust policy is
+  evaluated) and calls the stand-in with the session's credentials, so the
+  role's policies are enforced (``states:StartExecution``,
+  ``ssm:StartAutomationExecution``, ``iam:PassRole`` of the automation's role);
+  a denial is ``NO_PERMISSIONS``;
 * target input: ``Input``, ``InputPath``, ``InputTransformer``
   (``InputPathsMap`` + ``InputTemplate``, predefined ``aws.events.*``
   variables; a variable inside a JSON string is inserted as is, elsewhere as
@@ -821,18 +826,24 @@ def render_input(target: dict[str, Any], event: dict[str, Any], rule: Rule, inge
 # resource-based policies
 
 
-def policy_allows(policy: Any, action: str, rule: Rule) -> bool:
-    """Whether a resource policy lets EventBridge (for ``rule``) do ``action``."""
+def policy_allows(policy: Any, action: str, rule: Rule, resource: str = "*") -> bool:
+    """Whether a resource policy lets EventBridge (for ``rule``) do ``action``
+    on ``resource`` (raises ``_policy.Unevaluable``)."""
     context = {
         "aws:SourceArn": rule.arn,
         "aws:SourceAccount": rule.account_id,
         "aws:SecureTransport": "true",
     }
-    return _policy.service_allows(policy, action, "events.amazonaws.com", context)
+    return _policy.service_allows(policy, action, "events.amazonaws.com", context, resource)
 
 
-def _require_policy(policy: Any, action: str, rule: Rule, what: str) -> None:
-    if not policy_allows(policy, action, rule):
+def _require_policy(policy: Any, action: str, rule: Rule, what: str, resource: str = "*") -> None:
+    try:
+        allowed = policy_allows(policy, action, rule, resource)
+    except _policy.Unevaluable as exc:
+        log.error("rule %s: cannot evaluate the resource-based policy of %s: %s", rule.arn, what, exc)
+        raise DeliveryFailure("INTERNAL_ERROR", f"the irlab stand-in cannot evaluate the resource-based policy of {what}: {exc}") from exc
+    if not allowed:
         raise DeliveryFailure(
             "NO_PERMISSIONS",
             f"EventBridge is not authorized to perform {action} on {what}: its resource-based policy "
@@ -879,7 +890,7 @@ def _send_sqs(rule: Rule, target: dict[str, Any], account: str, region: str, que
         queue = backend.get_queue(queue_name)
     except QueueDoesNotExist as exc:
         raise DeliveryFailure("NO_RESOURCE", f"Queue {queue_name} does not exist.") from exc
-    _require_policy(queue.policy, "sqs:SendMessage", rule, f"queue {queue_name}")
+    _require_policy(queue.policy, "sqs:SendMessage", rule, f"queue {queue_name}", queue.queue_arn)
     group_id = (target.get("SqsParameters") or {}).get("MessageGroupId")
     kwargs: dict[str, Any] = {}
     if queue.fifo_queue:
@@ -903,7 +914,7 @@ def _send_sns(rule: Rule, account: str, region: str, topic_arn: str, payload: st
         topic = backend.get_topic(topic_arn)
     except TopicNotFound as exc:
         raise DeliveryFailure("NO_RESOURCE", f"Topic {topic_arn} does not exist.") from exc
-    _require_policy(topic.policy, "sns:Publish", rule, f"topic {topic_arn}")
+    _require_policy(topic.policy, "sns:Publish", rule, f"topic {topic_arn}", topic_arn)
     backend.publish(payload, arn=topic_arn)
 
 
@@ -917,7 +928,13 @@ def _send_lambda(rule: Rule, account: str, region: str, function_arn: str, paylo
     except Exception as exc:  # noqa: BLE001 - UnknownFunctionException and friends
         raise DeliveryFailure("NO_RESOURCE", f"Function not found: {function_arn}") from exc
     statements = getattr(fn.policy, "statements", [])
-    _require_policy({"Statement": statements} if statements else None, "lambda:InvokeFunction", rule, f"function {function_arn}")
+    _require_policy(
+        {"Version": "2012-10-17", "Statement": statements} if statements else None,
+        "lambda:InvokeFunction",
+        rule,
+        f"function {function_arn}",
+        fn.function_arn,
+    )
     try:
         event: Any = json.loads(payload)
     except ValueError:
@@ -932,43 +949,54 @@ _clients: dict[tuple[str, str, str, str], Any] = {}
 _clients_lock = threading.Lock()
 
 
-def _client(service: str, region: str, account: str) -> Any:
+def _client(service: str, region: str, account: str, credentials: _local.Credentials | None = None) -> Any:
     """A boto3 client of the stand-in (no SDK retries: EventBridge's own
-    RetryPolicy retries), kept per service, Region and account."""
-    key = (_local.endpoint(), service, region, account)
+    RetryPolicy retries), kept per service, Region, account and session."""
+    key = (_local.endpoint(), service, region, account, credentials.access_key if credentials else "")
     with _clients_lock:
         client = _clients.get(key)
     if client is None:
-        client = _local.client(service, region, account)
+        client = _local.client(service, region, account, credentials=credentials)
         with _clients_lock:
             _clients.setdefault(key, client)
     return client
 
 
-def _require_role(rule: Rule, target: dict[str, Any]) -> None:
-    if not target.get("RoleArn"):
+def _require_role(rule: Rule, target: dict[str, Any]) -> _local.Credentials:
+    """The credentials of the target's role, as EventBridge gets them: it
+    assumes ``RoleArn`` as ``events.amazonaws.com`` (the trust policy must
+    allow it; ``aws:SourceArn`` = the rule, ``aws:SourceAccount`` = its
+    account), and calls the target's API with them, so the role's policies
+    decide ("Using IAM roles to ... targets",
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-identity-based.html).
+    A missing role or a trust policy that does not allow EventBridge is a
+    ``NO_PERMISSIONS`` failure, not retried."""
+    role_arn = target.get("RoleArn")
+    if not role_arn:
         raise DeliveryFailure(
             "NO_PERMISSIONS",
             f"target {target.get('Id')} of rule {rule.arn} has no RoleArn: EventBridge needs a role to call {target['Arn']}",
         )
+    try:
+        return _local.service_credentials(
+            role_arn,
+            "events.amazonaws.com",
+            session_name=None,
+            source_arn=rule.arn,
+            source_account=rule.account_id,
+            region=rule.region_name,
+        )
+    except _local.CannotAssume as exc:
+        raise DeliveryFailure("NO_PERMISSIONS", f"EventBridge cannot assume {role_arn}: {exc}") from exc
 
 
 def _send_stepfunctions(rule: Rule, target: dict[str, Any], arn: str, payload: str, account: str, region: str) -> None:
-    _require_role(rule, target)
+    credentials = _require_role(rule, target)
     try:
-        from . import stepfunctions  # the executing Step Functions engine, when present
-
-        starter = getattr(stepfunctions, "start_execution", None)
-    except ImportError:
-        starter = None
-    try:
-        if starter is not None:
-            starter(arn, payload)
-        else:
-            _client("stepfunctions", region, account).start_execution(stateMachineArn=arn, input=payload)
+        _client("stepfunctions", region, account, credentials).start_execution(stateMachineArn=arn, input=payload)
     except Exception as exc:  # noqa: BLE001 - classified: retriable or not
         failure = _failure_of(exc)
-        raise DeliveryFailure(failure.code, f"StartExecution on {arn} failed: {failure.message}", failure.retriable) from exc
+        raise DeliveryFailure(failure.code, failure.message, failure.retriable) from exc
 
 
 def automation_parameters(payload: str) -> dict[str, list[str]]:
@@ -988,16 +1016,16 @@ def automation_parameters(payload: str) -> dict[str, list[str]]:
 
 
 def _send_automation(rule: Rule, target: dict[str, Any], account: str, region: str, resource: str, payload: str) -> None:
-    _require_role(rule, target)
+    credentials = _require_role(rule, target)
     name, _, version = resource.partition(":")
     request: dict[str, Any] = {"DocumentName": name, "Parameters": automation_parameters(payload)}
     if version and version != "$DEFAULT":
         request["DocumentVersion"] = version
     try:
-        _client("ssm", region, account).start_automation_execution(**request)
+        _client("ssm", region, account, credentials).start_automation_execution(**request)
     except Exception as exc:  # noqa: BLE001 - classified: retriable or not
         failure = _failure_of(exc)
-        raise DeliveryFailure(failure.code, f"StartAutomationExecution of {name} failed: {failure.message}", failure.retriable) from exc
+        raise DeliveryFailure(failure.code, failure.message, failure.retriable) from exc
 
 
 def _send_logs(account: str, region: str, group: str, payload: str) -> None:

@@ -335,15 +335,23 @@ def _cbor_map(items: dict[str, str]) -> bytes:
     return out
 
 
-def error_response(environ: dict[str, Any], service: str, kind: str, status: int) -> tuple[int, list[tuple[str, str]], bytes]:
-    """The (status, headers, body) AWS answers for a ``throttle``, ``5xx`` or ``denied`` fault."""
+def error_response(
+    environ: dict[str, Any], service: str, kind: str, status: int, message: str | None = None, code: str | None = None
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """The (status, headers, body) AWS answers for a ``throttle``, ``5xx`` or
+    ``denied`` fault; ``message`` (and ``code`` with ``status``) replace the
+    default text (IAM's denials name the principal, action and resource)."""
     protocol = protocol_of(environ, service)
+    default_message = message
     if kind == "throttle":
-        status, code, message = THROTTLE.get(service) or THROTTLE[protocol]
+        status, code_, message = THROTTLE.get(service) or THROTTLE[protocol]
     elif kind == "denied":
-        status, code, message = DENIED.get(service) or DENIED[protocol]
+        status_, code_, message = DENIED.get(service) or DENIED[protocol]
+        status = status if code else status_
     else:
-        status, code, message = (SERVER_ERROR.get(service) or SERVER_ERROR["default"])[status]
+        status, code_, message = (SERVER_ERROR.get(service) or SERVER_ERROR["default"])[status]
+    code = code or code_
+    message = default_message or message
     request_id = str(uuid.uuid4())
     sender = "Sender" if status < 500 else "Receiver"
     headers: list[tuple[str, str]] = []

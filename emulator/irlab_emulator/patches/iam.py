@@ -8,6 +8,10 @@
 * ``AWS::IAM::Role`` attaches ``ManagedPolicyArns`` (moto ignores them),
   updates them in place, and on delete detaches the managed policies and
   deletes the inline ones before deleting the role.
+* IAM is enforced for role sessions: every request signed with credentials
+  STS issued to a role is authorised against the role's policies before moto
+  answers it (``_iam_enforce``, installed here; the evaluator is
+  ``_iam_eval``, the Service Authorization Reference ``_iam_sar``).
 """
 
 from __future__ import annotations
@@ -81,6 +85,8 @@ class RoleHandler(Role):
     ) -> Role:
         props = _cfn.props_of(cloudformation_json)
         role = Role.create_from_cloudformation_json(resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        for policy in props.get("Policies") or []:  # moto stored the dict: GetRolePolicy answered its repr
+            role.put_policy(policy["PolicyName"], _cfn.policy_text(policy["PolicyDocument"]))
         backend = _backend(account_id, region_name)
         try:
             for policy_arn in props.get("ManagedPolicyArns") or []:
@@ -182,5 +188,8 @@ def apply() -> None:
             _wrap_first_arg(name)
     _cfn.register(RoleHandler)
     _cfn.register(ManagedPolicyHandler)
+    from . import _iam_enforce
+
+    _iam_enforce.apply()
     # IAM refuses tag keys with the reserved aws: prefix
     _cfn.NO_AWS_PREFIX_TAGS.add("AWS::IAM::Role")

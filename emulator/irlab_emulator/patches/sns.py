@@ -325,7 +325,18 @@ def _check_permission(subscription: Subscription, fn: Any) -> None:
         "aws:SourceAccount": topic.account_id,
         "aws:SecureTransport": "true",
     }
-    if not _policy.service_allows({"Statement": statements} if statements else None, "lambda:InvokeFunction", "sns.amazonaws.com", context):
+    try:
+        allowed = _policy.service_allows(
+            {"Version": "2012-10-17", "Statement": statements} if statements else None,
+            "lambda:InvokeFunction",
+            "sns.amazonaws.com",
+            context,
+            fn.function_arn,
+        )
+    except _policy.Unevaluable as exc:
+        log.error("subscription %s: cannot evaluate the policy of %s: %s", subscription.arn, fn.function_arn, exc)
+        raise LambdaDeliveryFailure(f"the irlab stand-in cannot evaluate the resource-based policy of {fn.function_arn}: {exc}") from exc
+    if not allowed:
         raise LambdaDeliveryFailure(
             f"SNS is not authorized to invoke {subscription.endpoint}: the function's resource-based policy does not "
             f"allow the service principal sns.amazonaws.com (lambda:InvokeFunction) for topic {topic.arn}"

@@ -19,9 +19,20 @@ answers 500.  This module adds:
   ``{{ Step.Output }}``, ``{{ global:ACCOUNT_ID|REGION|DATE|DATE_TIME }}``,
   ``{{ automation:EXECUTION_ID }}`` and ``{{ ssm:name }}`` are interpolated (a
   value that is exactly one reference keeps its type, e.g. a StringList; a
-  list element that is a list reference is spliced in).  ``assumeRole`` is
-  accepted and not used for permissions; AWS calls are made in the
-  execution's account against the stand-in itself.  Step properties
+  list element that is a list reference is spliced in).  AWS calls are made
+  in the execution's account against the stand-in itself, with the
+  credentials of the runbook's ``assumeRole`` (``AutomationAssumeRole``):
+  StartAutomationExecution needs ``iam:PassRole`` on it for
+  ``ssm.amazonaws.com`` (``AccessDeniedException`` otherwise) and a trust
+  policy that lets ``ssm.amazonaws.com`` assume it (with ``aws:SourceAccount``
+  and ``aws:SourceArn`` = the automation-execution ARN), else
+  ``InvalidAutomationExecutionParametersException`` "The defined assume role
+  is unable to be assumed." ("Troubleshooting Systems Manager Automation",
+  https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-troubleshooting.html).
+  Without ``assumeRole`` the steps run with the starting caller's
+  permissions (a role session's credentials; an administrator call stays
+  one); ``ExecutedBy`` is the caller's ARN.  ``executeAwsApi``, the waiting
+  and asserting actions and ``executeScript``'s boto3 calls all use them.  Step properties
   ``onFailure`` (Abort / Continue / ``step:NAME``), ``isEnd``, ``nextStep``,
   ``maxAttempts``, ``timeoutSeconds`` and ``isCritical`` (default true unless
   ``onFailure: Continue``) behave as the actions reference describes;
@@ -81,7 +92,7 @@ from moto.ssm.exceptions import InvalidDocumentContent
 from moto.ssm.models import Document, SimpleSystemManagerBackend, ssm_backends
 from moto.ssm.responses import SimpleSystemManagerResponse
 
-from . import _automation_validate, _cfn, _clock, _local
+from . import _automation_validate, _cfn, _clock, _iam_enforce, _local
 
 log = logging.getLogger("irlab_emulator.ssm_automation")
 
@@ -123,6 +134,19 @@ class AutomationExecutionNotFoundException(JsonRESTError):
 class InvalidAutomationStatusUpdateException(JsonRESTError):
     def __init__(self, message: str):
         super().__init__("InvalidAutomationStatusUpdateException", message)
+
+
+class AccessDeniedException(JsonRESTError):
+    def __init__(self, message: str):
+        super().__init__("AccessDeniedException", message)
+
+
+class UnevaluablePolicy(JsonRESTError):
+    def __init__(self, message: str):
+        super().__init__(_iam_enforce.UNEVALUABLE_CODE, message)
+
+
+ASSUME_ROLE_FAILED = "The defined assume role is unable to be assumed."
 
 
 class InvalidFilterKey(JsonRESTError):
@@ -370,6 +394,30 @@ class AutomationExecution:
         self.stop_event = threading.Event()
         self.lock = threading.RLock()
         self._critical: StepRecord | None = None
+        self.assume_role: str | None = None  # the runbook's assumeRole, resolved
+        self.caller_credentials: _local.Credentials | None = None  # without one: the caller's
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:ssm:{self.region_name}:{self.account_id}:automation-execution/{self.execution_id}"
+
+    def credentials(self) -> _local.Credentials | None:
+        """The credentials the steps call AWS with: the assume role's session
+        (Automation assumes it; the session is named after the execution),
+        else the caller's, else none (an administrator's execution)."""
+        if self.assume_role:
+            try:
+                return _local.service_credentials(
+                    self.assume_role,
+                    "ssm.amazonaws.com",
+                    session_name=self.execution_id,
+                    source_arn=self.arn,
+                    source_account=self.account_id,
+                    region=self.region_name,
+                )
+            except _local.CannotAssume as exc:
+                raise StepFailed(failure_message(f"{ASSUME_ROLE_FAILED} {exc}")) from exc
+        return self.caller_credentials
 
     # ------------------------------------------------------------ API views
 
@@ -467,7 +515,7 @@ class AutomationExecution:
             raise _Aborted()
 
     def client(self, service: str) -> Any:
-        return _local.client(service, self.region_name, self.account_id)
+        return _local.client(service, self.region_name, self.account_id, credentials=self.credentials())
 
     def run(self) -> None:
         try:
@@ -854,7 +902,7 @@ def execute_script(execution: AutomationExecution, step: dict, inputs: dict, rec
                 f,
             )
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env.update(_local.environment(execution.account_id))
+        env.update(_local.environment(execution.account_id, execution.credentials()))
         env.update({"AWS_DEFAULT_REGION": execution.region_name, "AWS_REGION": execution.region_name})
         env.setdefault("NO_PROXY", "127.0.0.1,localhost")
         runner = os.path.join(workdir, "runner.py")
@@ -1107,19 +1155,51 @@ def start_automation_execution(
             f"Document {document_name} has schemaVersion {content.get('schemaVersion')}; Automation needs 0.3."
         )
     values, shown = _parameters(content, parameters or {})
+    caller = _iam_enforce.current()
     execution = AutomationExecution(
         backend,
         document,
         content,
         values,
         shown,
-        executed_by or f"arn:aws:iam::{account_id}:root",
+        executed_by or (caller.arn if caller else f"arn:aws:iam::{account_id}:root"),
     )
+    _assume(execution, content, caller)
     _executions(backend)[execution.execution_id] = execution
     threading.Thread(
         target=execution.run, name=f"irlab-automation-{execution.execution_id[:8]}", daemon=True
     ).start()
     return execution.execution_id
+
+
+def _assume(execution: AutomationExecution, content: dict[str, Any], caller: _iam_enforce.Session | None) -> None:
+    """The runbook's assumeRole: the caller must be allowed to pass it to
+    Systems Manager, and Automation must be able to assume it."""
+    role = execution.resolve(content.get("assumeRole")) if content.get("assumeRole") else None
+    if not isinstance(role, str) or not role.strip() or "{{" in role:
+        if caller is not None:
+            execution.caller_credentials = _iam_enforce.credentials_of(caller)
+        return
+    role = role.strip()
+    try:
+        _iam_enforce.require("iam:PassRole", role, {"iam:PassedToService": "ssm.amazonaws.com"}, execution.region_name)
+    except _iam_enforce.AccessDenied as denied:
+        raise AccessDeniedException(denied.message) from denied
+    except _iam_enforce._iam_eval.Unevaluable as exc:
+        raise UnevaluablePolicy(f"The irlab stand-in cannot evaluate IAM for this request: {exc}") from exc
+    try:
+        _local.service_credentials(
+            role,
+            "ssm.amazonaws.com",
+            session_name=execution.execution_id,
+            source_arn=execution.arn,
+            source_account=execution.account_id,
+            region=execution.region_name,
+        )
+    except _local.CannotAssume as exc:
+        log.info("automation %s: %s", execution.execution_id, exc)
+        raise InvalidAutomationExecutionParametersException(ASSUME_ROLE_FAILED) from exc
+    execution.assume_role = role
 
 
 def get_automation_execution(account_id: str, region_name: str, execution_id: str) -> AutomationExecution:
@@ -1155,7 +1235,6 @@ def _response_start(self: SimpleSystemManagerResponse) -> ActionResult:
         self._get_param("DocumentName"),
         self._get_param("Parameters") or {},
         self._get_param("DocumentVersion"),
-        executed_by=f"arn:aws:iam::{self.current_account}:root",
     )
     return ActionResult({"AutomationExecutionId": execution_id})
 

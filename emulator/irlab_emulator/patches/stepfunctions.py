@@ -14,6 +14,18 @@ after the switch, and not for machines CloudFormation created.  This module:
   in the execution's account) instead of ``localhost:5000``, through the
   Boto3 client behind the aws-sdk service name (``cloudwatchlogs`` -> ``logs``),
   with parameters and results in PascalCase also for camelCase APIs;
+* makes those calls (``aws-sdk:*``, ``sns:publish`` and the other optimised
+  integrations) with the state machine's role, as Step Functions does: it
+  assumes ``RoleArn`` as ``states.amazonaws.com`` (trust policy evaluated,
+  ``aws:SourceArn`` = the state machine, ``aws:SourceAccount``; one session
+  per execution, named after it), so every call is authorised against the
+  role's policies and a denial is the service's error
+  (``Ec2.Ec2Exception`` with "You are not authorized to perform this
+  operation. User: ... is not authorized to perform: ec2:..." in the cause,
+  ``SNS.AuthorizationErrorException``); a role the service cannot assume fails
+  the task with ``States.Runtime`` "Neither the global service principal
+  states.amazonaws.com, nor the regional one is authorized to assume the
+  provided role.";
 * returns AWS SDK results the way Step Functions does, as JSON (timestamps
   become ISO 8601 strings, so ``DescribeExecution`` no longer fails on them),
   and names SDK errors ``<ServicePrefix>.<Error>Exception`` with the
@@ -147,18 +159,55 @@ def _validate_definition(definition: str) -> None:
 # AWS calls, results and errors of aws-sdk tasks
 
 
+CANNOT_ASSUME = (
+    "Neither the global service principal states.amazonaws.com, nor the regional one is authorized to assume "
+    "the provided role."
+)
+
+
 def _boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
     from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
 
     role_arn = getattr(state_credentials, "role_arn", None)
+    credentials = None
+    if role_arn:
+        try:
+            credentials = _local.service_credentials(
+                role_arn,
+                "states.amazonaws.com",
+                session_name=getattr(state_credentials, "irlab_session_name", None),
+                source_arn=getattr(state_credentials, "irlab_source_arn", None),
+                source_account=_local.account_of(getattr(state_credentials, "irlab_source_arn", None) or role_arn),
+                region=region,
+            )
+        except _local.CannotAssume as exc:
+            log.info("%s: %s", role_arn, exc)
+            raise RuntimeError(CANNOT_ASSUME) from exc
     return _local.client(
         service,
         region,
         _local.account_of(role_arn),
+        credentials=credentials,
         parameter_validation=False,
         connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
         read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
     )
+
+
+_orig_eval_state_credentials = None
+
+
+def _eval_state_credentials(self: Any, env: Any) -> Any:
+    """The task's credentials, with the execution it runs for: the session
+    is named after the execution, ``aws:SourceArn`` is the state machine."""
+    credentials = _orig_eval_state_credentials(self, env)  # type: ignore[misc]
+    try:
+        data = env.states.context_object.context_object_data
+        credentials.irlab_source_arn = data["StateMachine"]["Id"]
+        credentials.irlab_session_name = data["Execution"]["Name"]
+    except (AttributeError, KeyError, TypeError):
+        pass
+    return credentials
 
 
 def aws_time(value: datetime.datetime) -> str:
@@ -514,6 +563,12 @@ def apply() -> None:
     aws_sdk.StateTaskServiceAwsSdk._normalise_service_error_name = staticmethod(  # type: ignore[method-assign]
         _normalise_service_error_name
     )
+    global _orig_eval_state_credentials
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import StateTask
+
+    if _orig_eval_state_credentials is None:
+        _orig_eval_state_credentials = StateTask._eval_state_credentials
+        StateTask._eval_state_credentials = _eval_state_credentials  # type: ignore[method-assign]
     wait_function.WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]
     retrier_decl.time = _scaled_time  # type: ignore[attr-defined]
     _clock.apply()

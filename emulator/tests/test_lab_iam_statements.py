@@ -1,0 +1,326 @@
+"""Each statement of each lab role is needed, and the stand-in enforces it.
+
+For every role of stacks/playbook-*.yaml (the engine's role and the role
+EventBridge assumes for its target) and the audit recorder's role of
+stacks/detection.yaml, a variant of the template with ONE statement removed
+(made here, in the test; the shipped templates are untouched) is deployed on a
+lab of its own and a finding about its victim is put on the bus.  The
+stand-in denies the call that statement allowed, the way AWS does, and the
+run ends the way the playbook handles that failure:
+
+* a statement of the engine's role: the playbook takes its failure path and
+  its failure notification (recorded in the audit log) names the denied
+  action ("User: ... is not authorized to perform: ec2:CreateTags ...") -
+  except when the statement is the one that lets it notify (the denial is in
+  the function's log, the execution's cause, the step's failure message) or
+  the one that lets Lambda write the function's log (Lambda writes nothing and
+  the containment still succeeds, as on AWS);
+* a statement of the EventBridge target role: the engine never starts and
+  the event is in the rule's dead-letter queue with ERROR_CODE NO_PERMISSIONS
+  and the denial in ERROR_MESSAGE;
+* the Automation role's ReadExecutions: only the failure path reads the
+  execution, so a failure is provoked (the quarantine group is gone) and the
+  playbook falls back to its brief notice;
+* the audit recorder's only statement: the audit log stays empty.
+
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
+https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html
+https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html
+https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-troubleshooting.html
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from conftest import REGION, REPO_ROOT, create_stack, wait_idle
+from test_lab_playbooks import audit_records
+from test_stepfunctions import set_wait_scale
+
+STACKS = REPO_ROOT / "stacks"
+DETECTION, VICTIM = STACKS / "detection.yaml", STACKS / "victim.yaml"
+SHARED = "shared"
+ACTION = re.compile(r"\b(?:ec2|sns|ssm|states|logs|iam|lambda|sqs):[A-Z][A-Za-z]+")
+
+# (engine, role, Sid or None for a role's only statement, what the run shows)
+VARIANTS = [
+    *[("lambda", "FunctionRole", sid, "notice") for sid in (
+        "Describe", "TagLabInstance", "IsolateInVictimVpc", "RevokeAndProtectLabInstance",
+        "SnapshotLabVolume", "CreateLabSnapshot", "TagSnapshotsOnCreate")],
+    ("lambda", "FunctionRole", "Notify", "engine-log"),
+    ("lambda", "FunctionRole", "WriteOwnLogs", "no-function-log"),
+    *[("stepfunctions", "StateMachineRole", sid, "notice") for sid in (
+        "Describe", "TagLabInstance", "IsolateInVictimVpc", "RevokeAndProtectLabInstance",
+        "SnapshotLabVolume", "CreateLabSnapshot", "TagSnapshotsOnCreate")],
+    ("stepfunctions", "StateMachineRole", "Notify", "engine-log"),
+    ("stepfunctions", "EventsRole", None, "dead-letter"),
+    *[("ssm", "AutomationRole", sid, "notice") for sid in (
+        "Describe", "TagLabInstance", "IsolateInVictimVpc", "RevokeAndProtectLabInstance",
+        "SnapshotLabVolume", "CreateLabSnapshot", "TagSnapshotsOnCreate")],
+    ("ssm", "AutomationRole", "Notify", "engine-log"),
+    ("ssm", "AutomationRole", "ReadExecutions", "brief-notice"),
+    ("ssm", "EventsRole", "StartRunbook", "dead-letter"),
+    ("ssm", "EventsRole", "PassAutomationRole", "dead-letter"),
+]
+WAIT_SCALE = {"lambda": 0.05, "stepfunctions": 0.01, "ssm": 0.05}
+
+
+# ---------------------------------------------------------------- templates
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def without_statement(text: str, role: str, sid: str | None) -> tuple[str, list[str]]:
+    """The template without statement ``sid`` of ``role``'s policies (without
+    the role's ``Policies`` when ``sid`` is None: its only statement), and the
+    actions the removed text allowed."""
+    lines = text.split("\n")
+    start = lines.index(f"  {role}:")
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].strip() and _indent(lines[i]) <= 2)
+    if sid is None:
+        first = next(i for i in range(start, end) if lines[i].strip() == "Policies:")
+    else:
+        first = next(i for i in range(start, end) if lines[i].strip() == f"- Sid: {sid}")
+    level = _indent(lines[first])
+    last = first + 1
+    while last < end and (not lines[last].strip() or _indent(lines[last]) > level):
+        last += 1
+    removed = "\n".join(lines[first:last])
+    actions = sorted(set(ACTION.findall(removed)))
+    assert actions, f"{role}/{sid}: no action in the removed text:\n{removed}"
+    return "\n".join(lines[:first] + lines[last:]), actions
+
+
+def _role_blocks(text: str) -> dict[str, str]:
+    """Each AWS::IAM::Role of a template: its logical id -> its Policies text."""
+    lines = text.split("\n")
+    out = {}
+    for i, line in enumerate(lines[:-1]):
+        if re.fullmatch(r"  \w+:", line) and lines[i + 1].strip() == "Type: AWS::IAM::Role":
+            end = next((j for j in range(i + 1, len(lines)) if lines[j].strip() and _indent(lines[j]) <= 2), len(lines))
+            block = "\n".join(lines[i:end])
+            out[line.strip()[:-1]] = block.split("Policies:", 1)[1] if "Policies:" in block else ""
+    return out
+
+
+def test_variants_cover_every_statement_of_every_role():
+    """The variants list every statement of every role in the playbook
+    templates (a role with one unnamed statement as None), so a statement
+    added later gets a variant or fails here."""
+    found = set()
+    for engine in ("lambda", "stepfunctions", "ssm"):
+        for role, policies in _role_blocks((STACKS / f"playbook-{engine}.yaml").read_text()).items():
+            sids = re.findall(r"^\s+- Sid: (\w+)$", policies, re.M)
+            found |= {(engine, role, sid) for sid in sids}
+            if not sids and "Effect: Allow" in policies:
+                found.add((engine, role, None))
+    assert found == {(e, r, s) for e, r, s, _ in VARIANTS}
+    assert list(_role_blocks(DETECTION.read_text())) == ["AuditRecorderRole"]
+
+
+# ---------------------------------------------------------------- running a variant
+
+
+def _client(emulator: Any, service: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=emulator.endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+    )
+
+
+def _outputs(stack: dict[str, Any]) -> dict[str, str]:
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def _stack(cf: Any, name: str, body: str, params: dict[str, str], lab: str) -> dict[str, str]:
+    stack = create_stack(cf, name, body, params, Tags=[{"Key": "irlab:lab", "Value": lab}])
+    if stack["StackStatus"] != "CREATE_COMPLETE":
+        reasons = [
+            (e["LogicalResourceId"], e.get("ResourceStatusReason"))
+            for e in cf.describe_stack_events(StackName=name)["StackEvents"]
+            if e["ResourceStatus"].endswith("FAILED")
+        ]
+        pytest.fail(f"{name}: {stack['StackStatus']} {reasons}")
+    return _outputs(stack)
+
+
+def _detection(emulator: Any, lab: str = SHARED, body: str | None = None) -> dict[str, str]:
+    """The detection stack of ``lab`` (deployed again if the stand-in was
+    reset by another test meanwhile)."""
+    cf = _client(emulator, "cloudformation")
+    name = f"irlab-{lab}-detection"
+    try:
+        stack = cf.describe_stacks(StackName=name)["Stacks"][0]
+        if stack["StackStatus"] == "CREATE_COMPLETE":
+            return _outputs(stack)
+    except cf.exceptions.ClientError:
+        pass
+    return _stack(cf, name, body or DETECTION.read_text(), {"LabName": lab}, lab)
+
+
+def _lab(emulator: Any, engine: str, playbook: str, detection: dict[str, str], lab: str) -> tuple[dict[str, str], dict[str, str]]:
+    cf = _client(emulator, "cloudformation")
+    victim = _stack(cf, f"irlab-{lab}-victim", VICTIM.read_text(), {"LabName": lab}, lab)
+    outputs = _stack(
+        cf,
+        f"irlab-{lab}-playbook",
+        playbook,
+        {
+            "LabName": lab,
+            "AlertTopicArn": detection["AlertTopicArn"],
+            "AuditRecorderArn": detection["AuditRecorderArn"],
+            "InstanceId": victim["InstanceId"],
+            "QuarantineSecurityGroupId": victim["QuarantineSecurityGroupId"],
+            "VpcId": victim["VpcId"],
+        },
+        lab,
+    )
+    return victim, outputs
+
+
+def _inject(emulator: Any, instance_id: str) -> str:
+    finding_id = uuid.uuid4().hex
+    detail = {
+        "schemaVersion": "2.0", "accountId": "123456789012", "region": REGION, "partition": "aws", "id": finding_id,
+        "type": "UnauthorizedAccess:EC2/TorClient", "severity": 8,
+        "resource": {"resourceType": "Instance", "instanceDetails": {"instanceId": instance_id}},
+        "service": {"serviceName": "guardduty", "additionalInfo": {"sample": False}},
+    }
+    result = _client(emulator, "events").put_events(
+        Entries=[{"Source": "irlab.simulation", "DetailType": "GuardDuty Finding", "Detail": json.dumps(detail)}]
+    )
+    assert result["FailedEntryCount"] == 0, result
+    return finding_id
+
+
+def _finished(emulator: Any, engine: str, playbook: dict[str, str], timeout: float = 90) -> list[str]:
+    """Wait for the lab's engine to end its runs; what it reports (statuses,
+    errors, causes, failure messages, log lines)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        wait_idle(emulator.endpoint, timeout=max(1.0, deadline - time.monotonic()))
+        report, running = [], False
+        if engine == "stepfunctions":
+            sfn = _client(emulator, "stepfunctions")
+            for execution in sfn.list_executions(stateMachineArn=playbook["PlaybookArn"])["executions"]:
+                described = sfn.describe_execution(executionArn=execution["executionArn"])
+                running |= described["status"] == "RUNNING"
+                report.append(f"{described['status']} {described.get('error')} {described.get('cause')}")
+        elif engine == "ssm":
+            ssm = _client(emulator, "ssm")
+            metas = ssm.describe_automation_executions(
+                Filters=[{"Key": "DocumentNamePrefix", "Values": [playbook["PlaybookName"]]}]
+            )["AutomationExecutionMetadataList"]
+            for meta in metas:
+                execution = ssm.get_automation_execution(AutomationExecutionId=meta["AutomationExecutionId"])["AutomationExecution"]
+                running |= execution["AutomationExecutionStatus"] in ("Pending", "InProgress", "Cancelling")
+                report.append(f"{execution['AutomationExecutionStatus']} {execution.get('FailureMessage')}")
+                report += [f"{s['StepName']}: {s.get('FailureMessage')}" for s in execution["StepExecutions"] if s.get("FailureMessage")]
+        else:
+            logs = _client(emulator, "logs")
+            report = [e["message"] for e in logs.filter_log_events(logGroupName=playbook["LogGroupName"]).get("events", [])]
+        if not running or time.monotonic() > deadline:
+            return report
+        time.sleep(0.2)
+
+
+def _notices(emulator: Any, detection: dict[str, str], instance_id: str) -> list[dict[str, Any]]:
+    wait_idle(emulator.endpoint)
+    group = f"/irlab/{detection.get('LabName') or SHARED}/audit"
+    return [r for r in audit_records(_client(emulator, "logs"), group, term=instance_id) if r.get("Type") == "Notification"]
+
+
+def _status(emulator: Any, instance_id: str) -> str | None:
+    instance = _client(emulator, "ec2").describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+    return {t["Key"]: t["Value"] for t in instance.get("Tags", [])}.get("irlab:ir-status")
+
+
+def _names(text: str, actions: list[str]) -> bool:
+    """``text`` tells of an IAM denial of one of ``actions``."""
+    lowered = text.lower()
+    return "is not authorized to perform" in lowered and any(a.lower() in lowered for a in actions)
+
+
+@pytest.mark.parametrize(
+    "engine, role, sid, shows", VARIANTS, ids=[f"{e}-{r}-{s or 'only'}" for e, r, s, _ in VARIANTS]
+)
+def test_a_role_without_one_statement_is_denied_that_call(emulator, caplog, engine, role, sid, shows):
+    set_wait_scale(emulator, WAIT_SCALE[engine])
+    template, actions = without_statement((STACKS / f"playbook-{engine}.yaml").read_text(), role, sid)
+    detection = _detection(emulator)
+    detection["LabName"] = SHARED
+    lab = f"v{uuid.uuid4().hex[:8]}"
+    victim, playbook = _lab(emulator, engine, template, detection, lab)
+    instance_id = victim["InstanceId"]
+    if shows == "brief-notice":
+        # a failure after the guard: the interfaces cannot be given a group that is gone
+        _client(emulator, "ec2").delete_security_group(GroupId=victim["QuarantineSecurityGroupId"])
+    caplog.set_level(logging.WARNING, logger="irlab_emulator")
+    _inject(emulator, instance_id)
+    report = _finished(emulator, engine, playbook)
+    notices = _notices(emulator, detection, instance_id)
+    failed = [n for n in notices if "containment FAILED" in (n.get("Subject") or "")]
+    context = {"report": report[-12:], "notices": [n.get("Subject") for n in notices]}
+
+    if shows == "notice":
+        assert failed, context
+        assert _names(failed[0]["Message"], actions), (actions, failed[0]["Message"])
+        assert _status(emulator, instance_id) != "contained"
+    elif shows == "engine-log":
+        # nothing can be published: the denial is where the engine reports it
+        assert not failed, context
+        assert any(_names(line, actions) for line in report), (actions, context)
+        assert _status(emulator, instance_id) != "contained"
+    elif shows == "no-function-log":
+        # Lambda writes no log for the function; the containment is unaffected
+        assert report == [], report
+        assert _status(emulator, instance_id) == "contained"
+        assert any(_names(r.getMessage(), actions) for r in caplog.records), [r.getMessage() for r in caplog.records]
+    elif shows == "brief-notice":
+        assert [n for n in failed if "could not read why" in n["Message"]], context
+        assert any(_names(line, actions) for line in report), (actions, context)
+    elif shows == "dead-letter":
+        sqs = _client(emulator, "sqs")
+        url = sqs.get_queue_url(QueueName=f"irlab-{lab}-playbook-{engine}-dlq")["QueueUrl"]
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", [])
+        attributes = [{k: v["StringValue"] for k, v in m["MessageAttributes"].items()} for m in messages]
+        playbook_target = [a for a in attributes if a["TARGET_ARN"] != detection["AuditRecorderArn"]]
+        assert playbook_target and playbook_target[0]["ERROR_CODE"] == "NO_PERMISSIONS", attributes
+        assert _names(playbook_target[0]["ERROR_MESSAGE"], actions), (actions, playbook_target)
+        assert report == [] and not notices, context  # the engine never started
+    else:  # pragma: no cover
+        raise AssertionError(shows)
+
+
+def test_the_audit_recorder_without_its_statement_records_nothing(emulator, caplog):
+    """detection.yaml's recorder role has one statement (write the audit log):
+    without it Lambda cannot write the recorder's output and the audit log
+    stays empty, while the playbook still contains the victim."""
+    set_wait_scale(emulator, WAIT_SCALE["lambda"])
+    template, actions = without_statement(DETECTION.read_text(), "AuditRecorderRole", None)
+    lab = f"r{uuid.uuid4().hex[:8]}"
+    detection = _detection(emulator, lab, template)
+    caplog.set_level(logging.WARNING, logger="irlab_emulator")
+    victim, playbook = _lab(emulator, "lambda", (STACKS / "playbook-lambda.yaml").read_text(), detection, lab)
+    _inject(emulator, victim["InstanceId"])
+    _finished(emulator, "lambda", playbook)
+    wait_idle(emulator.endpoint)
+    assert _status(emulator, victim["InstanceId"]) == "contained"
+    assert audit_records(_client(emulator, "logs"), f"/irlab/{lab}/audit") == []
+    assert any(_names(r.getMessage(), actions) for r in caplog.records), [r.getMessage() for r in caplog.records]
