@@ -36,7 +36,20 @@ def victim_parameters(cf: Any, lab: str, block: int | None = None) -> dict[str, 
     (irlab picks a free one; a test gives each of its labs a different block)."""
     out = shared(cf)
     if block is None:
-        block = 1 + sum(ord(c) for c in lab) % 254
+        # the first free /24 from a start derived from the name, as irlab picks one
+        import boto3
+
+        ec2 = boto3.client(
+            "ec2",
+            endpoint_url=cf.meta.endpoint_url,
+            region_name=cf.meta.region_name,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [out["VpcId"]]}])["Subnets"]
+        used = {int(s["CidrBlock"].split(".")[2]) for s in subnets}
+        start = sum(ord(c) for c in lab) % 254
+        block = next(n for n in ((start + i) % 254 + 1 for i in range(254)) if n not in used)
     return {
         "LabName": lab,
         "VpcId": out["VpcId"],

@@ -166,3 +166,38 @@ def test_assume_role_needs_an_existing_role_that_trusts_the_caller(aws, emulator
         aws_session_token=creds["SessionToken"],
     )
     assert session.get_caller_identity()["Account"] == OTHER
+
+
+def test_a_role_session_needs_the_actions_aws_documents_for_delete_objects_and_head_bucket(aws, emulator):
+    """The IAM enforcement authorises DeleteObjects as s3:DeleteObject and
+    HeadBucket as s3:ListBucket, as the S3 API reference says; `down` in an
+    attendee's account removes the lab's objects from the shared bucket with
+    them.
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html
+    """
+    s3, iam, sts = aws("s3"), aws("iam"), aws("sts")
+    s3.create_bucket(Bucket="shared-bucket")
+    s3.put_object(Bucket="shared-bucket", Key="irlab-history/a/r1.json", Body=b"{}")
+    trust = _trust(f"arn:aws:iam::{ACCOUNT_ID}:root")
+
+    def session(name: str, actions: list[str]) -> Any:
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": [
+            "arn:aws:s3:::shared-bucket", "arn:aws:s3:::shared-bucket/*"]}]}
+        iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
+        c = sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{name}", RoleSessionName="test")["Credentials"]
+        return boto3.client("s3", endpoint_url=emulator.endpoint, region_name=REGION, aws_access_key_id=c["AccessKeyId"],
+                            aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"],
+                            config=boto3.session.Config(s3={"addressing_style": "path"}))
+
+    denied = session("reader", ["s3:GetObject"])
+    for call in (lambda: denied.head_bucket(Bucket="shared-bucket"),
+                 lambda: denied.delete_objects(Bucket="shared-bucket", Delete={"Objects": [{"Key": "irlab-history/a/r1.json"}]})):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert e.value.response["Error"]["Code"] in ("AccessDenied", "403")
+    allowed = session("cleaner", ["s3:ListBucket", "s3:DeleteObject"])
+    allowed.head_bucket(Bucket="shared-bucket")
+    allowed.delete_objects(Bucket="shared-bucket", Delete={"Objects": [{"Key": "irlab-history/a/r1.json"}]})
+    assert s3.list_objects_v2(Bucket="shared-bucket").get("KeyCount", 0) == 0

@@ -43,6 +43,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+import lab_stacks
 from conftest import REGION, REPO_ROOT, create_stack, wait_idle
 from test_lab_playbooks import audit_records
 from test_stepfunctions import set_wait_scale
@@ -55,17 +56,17 @@ ACTION = re.compile(r"\b(?:ec2|sns|ssm|states|logs|iam|lambda|sqs):[A-Z][A-Za-z]
 # (engine, role, Sid or None for a role's only statement, what the run shows)
 VARIANTS = [
     *[("lambda", "FunctionRole", sid, "notice") for sid in (
-        "Describe", "TagLabInstance", "IsolateInVictimVpc", "RevokeAndProtectLabInstance",
+        "Describe", "TagLabInstance", "IsolateInLabSubnet", "RevokeAndProtectLabInstance",
         "SnapshotLabVolume", "CreateLabSnapshot", "TagSnapshotsOnCreate")],
     ("lambda", "FunctionRole", "Notify", "engine-log"),
     ("lambda", "FunctionRole", "WriteOwnLogs", "no-function-log"),
     *[("stepfunctions", "StateMachineRole", sid, "notice") for sid in (
-        "Describe", "TagLabInstance", "IsolateInVictimVpc", "RevokeAndProtectLabInstance",
+        "Describe", "TagLabInstance", "IsolateInLabSubnet", "RevokeAndProtectLabInstance",
         "SnapshotLabVolume", "CreateLabSnapshot", "TagSnapshotsOnCreate")],
     ("stepfunctions", "StateMachineRole", "Notify", "engine-log"),
     ("stepfunctions", "EventsRole", None, "dead-letter"),
     *[("ssm", "AutomationRole", sid, "notice") for sid in (
-        "Describe", "TagLabInstance", "IsolateInVictimVpc", "RevokeAndProtectLabInstance",
+        "Describe", "TagLabInstance", "IsolateInLabSubnet", "RevokeAndProtectLabInstance",
         "SnapshotLabVolume", "CreateLabSnapshot", "TagSnapshotsOnCreate")],
     ("ssm", "AutomationRole", "Notify", "engine-log"),
     ("ssm", "AutomationRole", "ReadExecutions", "brief-notice"),
@@ -176,7 +177,7 @@ def _detection(emulator: Any, lab: str = SHARED, body: str | None = None) -> dic
 
 def _lab(emulator: Any, engine: str, playbook: str, detection: dict[str, str], lab: str) -> tuple[dict[str, str], dict[str, str]]:
     cf = _client(emulator, "cloudformation")
-    victim = _stack(cf, f"irlab-{lab}-victim", VICTIM.read_text(), {"LabName": lab}, lab)
+    victim = _stack(cf, f"irlab-{lab}-victim", VICTIM.read_text(), lab_stacks.victim_parameters(cf, lab), lab)
     outputs = _stack(
         cf,
         f"irlab-{lab}-playbook",
@@ -187,7 +188,7 @@ def _lab(emulator: Any, engine: str, playbook: str, detection: dict[str, str], l
             "AuditRecorderArn": detection["AuditRecorderArn"],
             "InstanceId": victim["InstanceId"],
             "QuarantineSecurityGroupId": victim["QuarantineSecurityGroupId"],
-            "VpcId": victim["VpcId"],
+            "SubnetId": victim["SubnetId"],
         },
         lab,
     )

@@ -435,6 +435,8 @@ PARAMETER_ALIASES: dict[tuple[str, str], tuple[str, ...]] = {
     ("sqs", "QueueName"): ("QueueUrl",),
     ("logs", "LogGroupName"): ("logGroupName", "logGroupIdentifier"),
     ("logs", "LogStreamName"): ("logStreamName",),
+    ("s3", "BucketName"): ("Bucket",),
+    ("s3", "ObjectName"): ("Key",),
 }
 # defaults AWS applies to an omitted parameter that names a resource
 PARAMETER_DEFAULTS: dict[tuple[str, str], str] = {("ssm", "VersionId"): "$DEFAULT"}
@@ -488,6 +490,11 @@ def _variable_values(prefix: str, variable: str, call: Call, account: str) -> li
 
 def _derived(prefix: str, variable: str, call: Call, account: str) -> list[str] | None:
     """Variables a request names only indirectly."""
+    if prefix == "s3" and variable == "ObjectName":
+        # DeleteObjects names its objects in the body: each is authorised as s3:DeleteObject.
+        delete = _param(call.params, "Delete") or {}
+        keys = [str(o.get("Key")) for o in (delete.get("Objects") or []) if isinstance(o, dict) and o.get("Key")]
+        return keys or None
     if prefix == "ec2" and variable == "InstanceId":
         association = _param(call.params, "AssociationId")
         if association:

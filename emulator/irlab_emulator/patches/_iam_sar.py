@@ -39,6 +39,11 @@ AUTHORISED_AS = {
     ("sqs", "SendMessageBatch"): "SendMessage",
     ("sqs", "DeleteMessageBatch"): "DeleteMessage",
     ("sqs", "ChangeMessageVisibilityBatch"): "ChangeMessageVisibility",
+    # S3: "To use this operation [DeleteObjects], you must have the s3:DeleteObject permission"
+    # (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html); HeadBucket needs
+    # s3:ListBucket (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html).
+    ("s3", "DeleteObjects"): "DeleteObject",
+    ("s3", "HeadBucket"): "ListBucket",
 }
 # Operations that need no permission ("GetCallerIdentity": "No permissions
 # are required to perform this operation.")

@@ -4,7 +4,9 @@ moto 5.2.5 hands out credentials for any role ARN, existing or not, whatever
 its trust policy says ("the role does not need to exist"), so a class roster
 naming a role an attendee's account does not have, or one that does not trust
 the instructor, works in the stand-in and fails in the workshop.  Here the role
-must exist in its account and its trust policy must allow the caller:
+must exist in its account and its trust policy must allow the caller (a user's
+credentials, as the instructor's; a role session's AssumeRole is authorised by
+``_iam_enforce.py`` with the session's policies too):
 
 * an ``Allow`` statement for ``sts:AssumeRole`` (or ``sts:*`` / ``*``) whose
   ``Principal`` ``AWS`` names the caller's account (``123456789012`` or
@@ -108,7 +110,11 @@ def apply() -> None:
         external_id = self._get_param("ExternalId")
         caller_account = self.current_account
         assumed = sts_backends[caller_account]["aws"].get_assumed_role_from_access_key(self.get_access_key())
-        caller_arn = assumed.arn if assumed else f"arn:aws:sts::{caller_account}:user/moto"
+        if assumed is not None:
+            # A role session's AssumeRole is authorised by the IAM enforcement
+            # (_iam_enforce.py): the trust policy and the session's own policies.
+            return original(self)
+        caller_arn = f"arn:aws:sts::{caller_account}:user/moto"
         role = _find_role(role_arn)
         if role is None or not trusts(role.assume_role_policy_document, caller_account, caller_arn, external_id):
             # STS's error document (the SDKs read the code and message from it). AWS answers
