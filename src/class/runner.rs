@@ -31,7 +31,7 @@ pub struct Outcome {
     pub ok: bool,
     pub exit_code: i32,
     pub seconds: f64,
-    /// The child's last `error:` line, or its last line of progress when it succeeded.
+    /// The child's first `error:` line (the cause), or its last line of progress when it succeeded.
     pub message: String,
     /// The child's JSON result (`--output json`), when it printed one.
     #[serde(skip)]
@@ -218,11 +218,14 @@ async fn one(
                     buf
                 });
                 let mut lines = BufReader::new(stderr).lines();
-                let mut last_error = None;
+                let mut last_error: Option<String> = None;
                 let mut last_line = String::new();
                 while let Ok(Some(l)) = lines.next_line().await {
                     let _ = writeln!(file, "{l}");
-                    if let Some(err) = l.strip_prefix("error: ") {
+                    // The first error is the cause; a command's last one is its summary.
+                    if let Some(err) = l.strip_prefix("error: ")
+                        && last_error.is_none()
+                    {
                         last_error = Some(err.to_string());
                     }
                     if !l.trim().is_empty() {
