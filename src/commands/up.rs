@@ -91,11 +91,25 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
     // saved above, already holds them), while the detection stack deploys beside.
     let shared_then_victim = async {
         let sh = shared::ensure(&ctx, reporter).await?;
-        let kept = old_victim.as_ref().and_then(|s| s.kept_parameter("SubnetCidr"));
-        let cidr = shared::subnet_cidr(&ctx, &sh.1, &lab, kept).await?;
-        let victim = deployment(&lab, Part::Victim, victim_parameters(&lab, &instance_type, &sh.1, &cidr)?);
-        let v = stacks::deploy(&ctx, &victim, Part::Victim.as_str(), reporter).await?;
-        Ok::<_, Error>((sh, v))
+        let mut kept = old_victim.as_ref().and_then(|s| s.kept_parameter("SubnetCidr")).map(String::from);
+        // Two labs coming up at once can pick the same free block; the one whose subnet
+        // CloudFormation refuses (InvalidSubnet.Conflict) picks again among what is free now.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let cidr = shared::subnet_cidr(&ctx, &sh.1, &lab, kept.as_deref()).await?;
+            let victim = deployment(&lab, Part::Victim, victim_parameters(&lab, &instance_type, &sh.1, &cidr)?);
+            match stacks::deploy(&ctx, &victim, Part::Victim.as_str(), reporter).await {
+                Ok(v) => return Ok::<_, Error>((sh, v)),
+                Err(e) if attempt < 3 && kept.is_none() && shared::is_subnet_conflict(&e.message) => {
+                    reporter.report(crate::ui::progress::Progress::Note(format!(
+                        "{cidr} was taken by another lab at the same moment; choosing another block"
+                    )));
+                }
+                Err(e) => return Err(e),
+            }
+            kept = None;
+        }
     };
     let (d, sv) =
         futures::join!(stacks::deploy(&ctx, &detection, Part::Detection.as_str(), reporter), shared_then_victim);

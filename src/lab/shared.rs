@@ -63,6 +63,11 @@ pub async fn subnet_cidr(ctx: &AwsContext, shared: &StackInfo, lab: &LabName, ke
     })
 }
 
+/// CloudFormation's reason when the lab's subnet overlaps one created meanwhile.
+pub fn is_subnet_conflict(message: &str) -> bool {
+    message.contains("InvalidSubnet.Conflict") || message.contains("conflicts with another subnet")
+}
+
 fn third_octet(cidr: &str) -> Option<u8> {
     let rest = cidr.strip_prefix("10.42.")?;
     rest.split('.').next()?.parse().ok()
