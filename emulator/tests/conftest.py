@@ -24,6 +24,12 @@ sys.path.insert(0, str(EMULATOR_DIR))
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
+# What AWS itself takes time for (instances pending, snapshots, the SSM Agent
+# coming online, GuardDuty's 5 minutes to EventBridge: patches/_timing.py)
+# runs at this scale, whatever wait scale a test gives the playbooks, unless
+# it sets its own (POST /moto-api/irlab/wait-scale {"serviceScale"}); each
+# reset restores it.
+os.environ.setdefault("IRLAB_SERVICE_SCALE", "0.005")
 
 from irlab_emulator.server import EmulatorServer  # noqa: E402
 

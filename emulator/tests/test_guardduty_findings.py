@@ -298,7 +298,13 @@ def test_simulated_finding_for_a_real_instance(aws, emulator):
         TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "irlab:lab", "Value": "t1"}]}],
     )["Instances"][0]
     instance_id = instance["InstanceId"]
-    described = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+
+    def described() -> dict:
+        return ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+
+    # pending for a while after RunInstances: traffic, and so a finding, comes once it runs
+    assert eventually(lambda: described()["State"]["Name"] == "running")
+    described = described()
     detector_id = gd.create_detector(Enable=True)["DetectorId"]
 
     status, body = _simulate(emulator, {"detectorId": detector_id, "type": TOR, "instanceId": instance_id, "remoteIp": "203.0.113.9"})

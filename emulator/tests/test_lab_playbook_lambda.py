@@ -575,8 +575,9 @@ def _notices(aws: Any, detection: dict[str, str], instance_id: str, finding_id: 
     return counts
 
 
-def _assert_contained_for(aws: Any, victim: dict[str, str], finding_id: str, finding_type: str) -> None:
-    assert_contained(aws, victim)
+def _assert_contained_for(aws: Any, victim: dict[str, str], finding_id: str, finding_type: str, engine: str) -> None:
+    # the Lambda playbook starts the snapshots and does not wait for them
+    assert_contained(aws, victim, snapshots_awaited=engine != "lambda")
     tags = _tags(aws, victim["InstanceId"])
     assert tags["irlab:ir-status"] == "contained" and tags["irlab:finding-id"] == finding_id, tags
     assert tags["irlab:finding-type"] == finding_type, tags
@@ -623,7 +624,7 @@ def test_duplicate_deliveries_contain_once(aws, emulator, engine):
     _inject_all(events, [_finding(instance_id, finding_id, count=2)])  # GuardDuty's update
     assert _settled(aws, emulator, engine, 4) == ["already", "already", "already", "contained"]
 
-    _assert_contained_for(aws, victim, finding_id, finding["type"])
+    _assert_contained_for(aws, victim, finding_id, finding["type"], engine)
     assert _evidence(aws, instance_id, finding_id) == _volumes(aws, instance_id)
     assert _notices(aws, detection, instance_id, finding_id) == {"contained": 1, "failed": 0, "skipped": 0}
     assert _dead_letters(aws, LAB, engine) == []
@@ -652,15 +653,15 @@ def test_a_new_finding_on_a_contained_victim_contains_it_again(aws, emulator, en
 
     _inject_all(events, [_finding(instance_id, first)])
     assert _settled(aws, emulator, engine, 1) == ["contained"]
-    _assert_contained_for(aws, victim, first, "UnauthorizedAccess:EC2/TorClient")
+    _assert_contained_for(aws, victim, first, "UnauthorizedAccess:EC2/TorClient", engine)
 
     _inject_all(events, [_finding(instance_id, second, finding_type=CRYPTO)])
     assert _settled(aws, emulator, engine, 2) == ["contained", "contained"]
-    _assert_contained_for(aws, victim, second, CRYPTO)
+    _assert_contained_for(aws, victim, second, CRYPTO, engine)
 
     _inject_all(events, [_finding(instance_id, first, count=2)])
     assert _settled(aws, emulator, engine, 3) == ["already", "contained", "contained"]
-    _assert_contained_for(aws, victim, second, CRYPTO)
+    _assert_contained_for(aws, victim, second, CRYPTO, engine)
 
     volumes = _volumes(aws, instance_id)
     for finding_id in (first, second):
@@ -692,7 +693,7 @@ def test_two_findings_at_once_are_both_answered(aws, emulator, engine):
 
     last = _tags(aws, instance_id)["irlab:finding-id"]
     assert last in (tor, crypto)
-    _assert_contained_for(aws, victim, last, CRYPTO if last == crypto else "UnauthorizedAccess:EC2/TorClient")
+    _assert_contained_for(aws, victim, last, CRYPTO if last == crypto else "UnauthorizedAccess:EC2/TorClient", engine)
     volumes = _volumes(aws, instance_id)
     for finding_id in (tor, crypto):
         assert _evidence(aws, instance_id, finding_id) == volumes, finding_id

@@ -7,7 +7,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import unique
+from conftest import eventually, unique
 
 SSM_CORE = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 
@@ -44,6 +44,19 @@ def _nodes(ssm, **kwargs) -> dict[str, dict]:
     return {n["InstanceId"]: n for n in ssm.describe_instance_information(**kwargs)["InstanceInformationList"]}
 
 
+def managed(ssm, *instance_ids: str, timeout: float = 30.0) -> dict[str, dict]:
+    """The managed nodes once those of ``instance_ids`` are listed: an instance
+    is pending for a while after RunInstances, and its SSM Agent registers a
+    while after it runs (patches/_timing.py, at the tests' wait scale)."""
+    def listed() -> dict[str, dict] | None:
+        nodes = _nodes(ssm)
+        return nodes if set(instance_ids) <= set(nodes) else None
+
+    nodes = eventually(listed, timeout=timeout)
+    assert nodes, f"{sorted(instance_ids)} not managed nodes after {timeout} s: {sorted(_nodes(ssm))}"
+    return nodes
+
+
 def test_describe_instance_information_lists_managed_nodes(aws):
     """An EC2 instance is a managed node when SSM Agent runs on it (it comes
     with Amazon Linux) and its instance profile role allows Systems Manager
@@ -66,7 +79,7 @@ def test_describe_instance_information_lists_managed_nodes(aws):
     bare = _run(ec2)
     stopped = _run(ec2, _profile(iam, [SSM_CORE]))
 
-    nodes = _nodes(ssm)
+    nodes = managed(ssm, core, inline, stopped)
     assert set(nodes) == {core, inline, stopped}
     node = nodes[core]
     instance = ec2.describe_instances(InstanceIds=[core])["Reservations"][0]["Instances"][0]
@@ -97,6 +110,7 @@ def test_describe_instance_information_filters(aws):
     profile = _profile(iam, [SSM_CORE])
     lab = _run(ec2, profile, {"irlab:lab": "t1"})
     other = _run(ec2, profile, {"team": "blue"})
+    managed(ssm, lab, other)
     assert set(_nodes(ssm, InstanceInformationFilterList=[{"key": "InstanceIds", "valueSet": [lab]}])) == {lab}
     assert set(_nodes(ssm, InstanceInformationFilterList=[{"key": "PingStatus", "valueSet": ["Online"]}])) == {lab, other}
     assert set(_nodes(ssm, Filters=[{"Key": "InstanceIds", "Values": [other]}])) == {other}
@@ -125,6 +139,7 @@ def test_send_command_targets_only_the_requested_managed_nodes(aws):
     first = _run(ec2, profile, {"irlab:lab": "t1"})
     second = _run(ec2, profile)
     unmanaged = _run(ec2)
+    managed(ssm, first, second)
     command = ssm.send_command(DocumentName="AWS-RunShellScript", InstanceIds=[first], Parameters={"commands": ["uptime"]})["Command"]
     assert command["InstanceIds"] == [first] and command["TargetCount"] == 1
     by_tag = ssm.send_command(

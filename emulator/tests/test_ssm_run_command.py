@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from test_ssm import SSM_CORE, _profile, _run
+from test_ssm import SSM_CORE, _profile, _run, managed
 
 
 def _code(call) -> str:
@@ -35,6 +35,7 @@ def test_run_shell_script_commands_are_recorded_per_instance(aws):
     ec2, iam, ssm = aws("ec2"), aws("iam"), aws("ssm")
     profile = _profile(iam, [SSM_CORE])
     victim, other = _run(ec2, profile), _run(ec2, profile)
+    managed(ssm, victim, other)
 
     document = ssm.describe_document(Name="AWS-RunShellScript")["Document"]
     assert document["Owner"] == "Amazon" and document["DocumentType"] == "Command"

@@ -485,8 +485,25 @@ def _rm_create_one(self: ResourceMap, logical_id: str) -> Any:
         reason="Resource creation Initiated",
     )
     self._irlab_propagate_tags(logical_id, resource_type, resource)
+    _stabilize(self, logical_id, resource_type, resource, "create")
     self._irlab_event(logical_id, resource_type, "CREATE_COMPLETE", physical_id=physical_id)
     return resource
+
+
+def _stabilize(self: ResourceMap, logical_id: str, resource_type: str, resource: Any, operation: str) -> None:
+    """A resource is complete once its service says it is ready, not when the
+    create call returns: ``irlab_stabilize`` of the type's handler waits for
+    that (AWS::EC2::Instance: until the instance runs, patches/ec2.py)."""
+    stabilize = getattr(parsing.resource_class_from_type(resource_type), "irlab_stabilize", None)
+    if stabilize is None:
+        return
+    try:
+        stabilize(resource, self._account_id, self._region_name)
+    except Exception as exc:
+        reason = failure_reason(exc)
+        status = "CREATE_FAILED" if operation == "create" else "UPDATE_FAILED"
+        self._irlab_event(logical_id, resource_type, status, reason=reason)
+        raise ResourceFailure(logical_id, reason, operation) from exc
 
 
 def _rm_create(self: ResourceMap, template: dict[str, Any]) -> bool:
@@ -630,6 +647,7 @@ def _rm_update_one(self: ResourceMap, logical_id: str) -> None:
     new_resource.cf_resource_type = resource_type
     new_resource.logical_resource_id = logical_id
     if replaced:
+        _stabilize(self, logical_id, resource_type, new_resource, "update")
         self._irlab_garbage.append((logical_id, old_type, old_resource, old_props, physical_id))
         self._irlab_event(
             logical_id,

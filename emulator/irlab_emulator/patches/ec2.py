@@ -24,11 +24,27 @@ AWS behaviour reproduced (see the tests for the documentation references):
   ``network-interface.group-id`` / ``group-name`` / ``network-interface-id``.
 * Types moto cannot delete through CloudFormation (route table, internet
   gateway, EIP, NAT gateway, ENI, volume, VPC endpoint, flow log) are deleted.
+
+Time (the figures and their sources are in ``_timing.py``; all of them follow
+the wait scale of ``_clock.py``):
+
+* an instance is ``pending`` after RunInstances (and StartInstances) and
+  ``running`` some time later; StopInstances leaves it ``stopping``, then
+  ``stopped`` (moto made every change at once);
+* ``AWS::EC2::Instance`` is complete once its instance runs (the stack engine
+  calls :meth:`InstanceHandler.irlab_stabilize`);
+* a snapshot is ``pending`` with a ``Progress`` that moves, for a time that
+  grows with the volume's size (a later snapshot of a volume is incremental and
+  shorter), then ``completed`` (moto: completed at once);
+* stand-in control: ``POST /moto-api/irlab/ec2/snapshot-errors`` makes the next
+  snapshots of a volume, or of any volume, end in state ``error``.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import threading
 from typing import Any
 
 from moto.core.common_models import CloudFormationModel
@@ -42,7 +58,7 @@ from moto.ec2.models.vpcs import VPCBackend
 from moto.ec2.models.vpn_gateway import VPCGatewayAttachment
 from moto.ec2.utils import parse_user_data
 
-from . import _cfn
+from . import _cfn, _clock, _timing
 
 
 def _backend(account_id: str, region_name: str) -> Any:
@@ -240,6 +256,12 @@ class InstanceHandler(Instance):
         elif lt_profile.get("Name"):
             backend.associate_iam_instance_profile(instance_id=instance.id, iam_instance_profile_name=lt_profile["Name"])
         return instance
+
+    @classmethod
+    def irlab_stabilize(cls, instance: Instance, account_id: str, region_name: str) -> None:
+        """CloudFormation reports the instance CREATE_COMPLETE once it runs:
+        wait out its ``pending`` (at the wait scale)."""
+        wait_until_running(instance)
 
     IN_PLACE = {
         "SecurityGroupIds",
@@ -679,6 +701,257 @@ def _with_delete(base: type, fn: Any) -> type:
     return type(f"{base.__name__}Handler", (base,), {"irlab_delete": classmethod(lambda cls, *a: fn(*a))})
 
 
+# --------------------------------------------------------------------- time
+#
+# Instance states change on the document clock of _clock.py: a state change
+# that takes time is stored as (due, name, code) and made when the state is
+# next read at or after ``due``.
+
+PENDING, RUNNING, STOPPING, STOPPED = ("pending", 0), ("running", 16), ("stopping", 64), ("stopped", 80)
+
+
+def _state_get(self: Instance) -> Any:
+    state = self.__dict__["_irlab_state"]
+    change = self.__dict__.get("_irlab_next")
+    if change is not None and _clock.now() >= change[0]:
+        state.name, state.code = change[1], change[2]
+        self.__dict__["_irlab_next"] = None
+        if change[1] == RUNNING[0]:
+            self.__dict__["_irlab_running_since"] = change[0]
+    return state
+
+
+def _state_set(self: Instance, value: Any) -> None:
+    self.__dict__["_irlab_state"] = value
+    self.__dict__["_irlab_next"] = None
+
+
+def _change_state(instance: Instance, now: tuple[str, int], then: tuple[str, int], seconds: float) -> None:
+    state = instance._state
+    state.name, state.code = now
+    instance.__dict__["_irlab_next"] = (_clock.now() + seconds, *then)
+
+
+def running_since(instance: Instance) -> float | None:
+    """Document time at which the instance last entered ``running`` (None:
+    not running now)."""
+    if instance._state.name != RUNNING[0]:
+        return None
+    return instance.__dict__.get("_irlab_running_since", float("-inf"))
+
+
+def wait_until_running(instance: Instance) -> None:
+    """Block until a ``pending`` instance runs; raise if it ends otherwise."""
+    while instance._state.name == PENDING[0]:
+        change = instance.__dict__.get("_irlab_next")
+        if change is None:
+            break
+        _clock.sleep_until(change[0])
+    if instance._state.name != RUNNING[0]:
+        raise RuntimeError(
+            f"Instance {instance.id} failed to stabilize. Current state: {instance._state.name}."
+        )
+
+
+def _run_instances_pending(original: Any) -> Any:
+    """RunInstances: each new instance is ``pending``, then ``running``."""
+
+    def run_instances(self: Any, *args: Any, **kwargs: Any) -> Any:
+        reservation = original(self, *args, **kwargs)
+        for instance in reservation.instances:
+            _change_state(instance, PENDING, RUNNING, _timing.INSTANCE_PENDING_S)
+        return reservation
+
+    return run_instances
+
+
+def _start_pending(original: Any) -> Any:
+    def start(self: Instance) -> Any:
+        previous = original(self)
+        if previous.name == STOPPED[0]:
+            _change_state(self, PENDING, RUNNING, _timing.INSTANCE_PENDING_S)
+        return previous
+
+    return start
+
+
+def _stop_stopping(original: Any) -> Any:
+    def stop(self: Instance) -> Any:
+        previous = original(self)
+        if previous.name in (PENDING[0], RUNNING[0]):
+            _change_state(self, STOPPING, STOPPED, _timing.INSTANCE_STOPPING_S)
+        return previous
+
+    return stop
+
+
+def _settles_at_once(original: Any) -> Any:
+    """terminate / reboot: moto's state change stands; nothing is due after it."""
+
+    def method(self: Instance, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        self.__dict__["_irlab_next"] = None
+        return result
+
+    return method
+
+
+# Snapshots: pending for _timing.snapshot_seconds(size), on the document clock.
+
+_snapshot_errors_lock = threading.Lock()
+# {"volumeId": "vol-..." or None (any volume), "remaining": n or None (until cleared)}
+_snapshot_errors: list[dict[str, Any]] = []
+
+
+def _take_snapshot_error(volume_id: str) -> bool:
+    """Whether a rule makes the new snapshot of ``volume_id`` fail (and count it)."""
+    with _snapshot_errors_lock:
+        for rule in _snapshot_errors:
+            if rule["volumeId"] in (None, volume_id):
+                if rule["remaining"] is not None:
+                    rule["remaining"] -= 1
+                    if rule["remaining"] <= 0:
+                        _snapshot_errors.remove(rule)
+                return True
+    return False
+
+
+def _snapshot_timing(snapshot: Any) -> tuple[float, float, bool] | None:
+    return snapshot.__dict__.get("_irlab_timing")
+
+
+def _snapshot_fraction(snapshot: Any) -> float:
+    """How far the snapshot has come (0..1; a failing one stops at SNAPSHOT_ERROR_AT)."""
+    timing = _snapshot_timing(snapshot)
+    if timing is None:
+        return 1.0
+    started, duration, fails = timing
+    fraction = 1.0 if duration <= 0 else min(max((_clock.now() - started) / duration, 0.0), 1.0)
+    return min(fraction, _timing.SNAPSHOT_ERROR_AT) if fails else fraction
+
+
+def _snapshot_status_get(self: Any) -> str:
+    timing = _snapshot_timing(self)
+    if timing is None:
+        return self.__dict__.get("_irlab_status", "completed")
+    started, duration, fails = timing
+    end = started + duration * (_timing.SNAPSHOT_ERROR_AT if fails else 1.0)
+    if _clock.now() < end:
+        return "pending"
+    return "error" if fails else "completed"
+
+
+def _snapshot_status_set(self: Any, value: str) -> None:
+    self.__dict__["_irlab_status"] = value
+    self.__dict__.pop("_irlab_timing", None)
+
+
+def _snapshot_progress(self: Any) -> str:
+    status = self.status
+    if status == "completed":
+        return "100%"
+    percent = int(_snapshot_fraction(self) * 100)
+    return f"{min(percent, 99)}%"
+
+
+def _snapshot_state_message(self: Any) -> str | None:
+    if _snapshot_timing(self) is not None and self.status == "error":
+        return (
+            "The snapshot failed: a stand-in rule (POST /moto-api/irlab/ec2/snapshot-errors) "
+            "made it end in the error state."
+        )
+    return None
+
+
+def _create_snapshot_pending(original: Any) -> Any:
+    """CreateSnapshot (and CreateSnapshots): the snapshot is pending, then
+    completed - or error, when a snapshot-error rule names its volume.  The
+    snapshots moto makes for AMIs (``from_ami``) exist long before and stay
+    completed."""
+
+    def create_snapshot(self: Any, volume_id: str, description: str, *args: Any, **kwargs: Any) -> Any:
+        from_ami = kwargs.get("from_ami") or (args[1] if len(args) > 1 else None)
+        earlier = [
+            s for s in self.snapshots.values() if s.volume is not None and s.volume.id == volume_id
+        ]
+        snapshot = original(self, volume_id, description, *args, **kwargs)
+        if from_ami:
+            return snapshot
+        incremental = any(s.status == "completed" for s in earlier)
+        snapshot.__dict__["_irlab_timing"] = (
+            _clock.now(),
+            _timing.snapshot_seconds(snapshot.volume.size, incremental),
+            _take_snapshot_error(volume_id),
+        )
+        return snapshot
+
+    return create_snapshot
+
+
+def _snapshot_errors_response(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
+    """``GET``/``POST``/``DELETE /moto-api/irlab/ec2/snapshot-errors``."""
+    json_headers = {"Content-Type": "application/json"}
+    if request.method == "POST":
+        try:
+            length = int(headers.get("Content-Length") or 0)
+            body = json.loads(request.environ["wsgi.input"].read(length) or b"{}")
+            if not isinstance(body, dict):
+                raise ValueError('expected {"volumeId"?: "vol-...", "count"?: n}')
+            unknown = sorted(set(body) - {"volumeId", "count"})
+            if unknown:
+                raise ValueError(f"unknown fields {unknown}: expected volumeId, count")
+            volume_id = body.get("volumeId")
+            if volume_id is not None and (not isinstance(volume_id, str) or not volume_id.startswith("vol-")):
+                raise ValueError('"volumeId" must be a volume id (vol-...) or left out for any volume')
+            count = body.get("count")
+            if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+                raise ValueError('"count" must be a whole number >= 1, or left out for every later snapshot')
+        except (TypeError, ValueError) as exc:
+            return 400, json_headers, json.dumps({"message": str(exc)})
+        with _snapshot_errors_lock:
+            _snapshot_errors.append({"volumeId": volume_id, "remaining": count})
+    elif request.method == "DELETE":
+        with _snapshot_errors_lock:
+            _snapshot_errors.clear()
+    elif request.method != "GET":
+        return 405, json_headers, json.dumps({"message": "use GET, POST or DELETE"})
+    with _snapshot_errors_lock:
+        rules = [dict(r) for r in _snapshot_errors]
+    return 200, json_headers, json.dumps({"rules": rules})
+
+
+def _apply_time() -> None:
+    from moto.ec2.models.elastic_block_store import EBSBackend, Snapshot
+    from moto.ec2.models.instances import InstanceBackend
+    from moto.moto_api._internal import urls as moto_api_urls
+    from moto.moto_api._internal.models import MotoAPIBackend
+
+    if getattr(Instance, "_irlab_time", False):
+        return
+    Instance._state = property(_state_get, _state_set)  # type: ignore[assignment]
+    InstanceBackend.run_instances = _run_instances_pending(InstanceBackend.run_instances)  # type: ignore[method-assign]
+    Instance.start = _start_pending(Instance.start)  # type: ignore[method-assign]
+    Instance.stop = _stop_stopping(Instance.stop)  # type: ignore[method-assign]
+    Instance.terminate = _settles_at_once(Instance.terminate)  # type: ignore[method-assign]
+    Instance.reboot = _settles_at_once(Instance.reboot)  # type: ignore[method-assign]
+    Instance._irlab_time = True  # type: ignore[attr-defined]
+
+    Snapshot.status = property(_snapshot_status_get, _snapshot_status_set)  # type: ignore[assignment]
+    Snapshot.progress = property(_snapshot_progress)  # type: ignore[assignment]
+    Snapshot.state_message = property(_snapshot_state_message)  # type: ignore[attr-defined]
+    EBSBackend.create_snapshot = _create_snapshot_pending(EBSBackend.create_snapshot)  # type: ignore[method-assign]
+
+    moto_api_urls.url_paths["{0}/moto-api/irlab/ec2/snapshot-errors"] = _snapshot_errors_response
+    original_reset = MotoAPIBackend.reset
+
+    def reset(self: Any) -> None:
+        with _snapshot_errors_lock:
+            _snapshot_errors.clear()
+        original_reset(self)
+
+    MotoAPIBackend.reset = reset  # type: ignore[method-assign]
+
+
 def apply() -> None:
     from moto.ec2.models.elastic_block_store import Volume, VolumeAttachment
     from moto.ec2.models.elastic_ip_addresses import ElasticAddress
@@ -738,6 +1011,7 @@ def apply() -> None:
         NetworkInterfaceBackend.modify_network_interface_attribute
     )
     Instance.prep_nics = _launch_nics_die_with_instance(Instance.prep_nics)
+    _apply_time()
 
 
 def _launch_nics_die_with_instance(original: Any) -> Any:

@@ -30,9 +30,11 @@ findings vanish with ``DeleteDetector``):
 * Every new or updated finding of an ENABLED detector is put on the default
   event bus as ``source: aws.guardduty``, ``detail-type: GuardDuty Finding``,
   ``detail`` = the finding (through ``events.submit``: GuardDuty is not bound by
-  the PutEvents refusal of ``aws.`` sources).  AWS sends new findings within
-  about 5 minutes and updates per ``FindingPublishingFrequency``; the stand-in
-  sends both at once.
+  the PutEvents refusal of ``aws.`` sources), in the order generated, after
+  ``_timing.FINDING_TO_EVENTBRIDGE_S`` (5 minutes: GuardDuty sends a new
+  finding within 5 minutes) at the wait scale; until then it counts as
+  background work for ``GET /moto-api/irlab/idle``, and a reset drops it.
+  Updates go out after the same delay, not per ``FindingPublishingFrequency``.
 * ``POST /moto-api/irlab/guardduty/findings`` - a simulation hook (the
   stand-in sees no traffic): ``{"detectorId", "type", "instanceId",
   "severity"?, "remoteIp"?, "domain"?}`` raises a non-sample finding for that
@@ -51,6 +53,7 @@ import datetime
 import json
 import logging
 import math
+import time
 import uuid
 from typing import Any
 
@@ -59,6 +62,7 @@ from moto.guardduty.models import Detector, GuardDutyBackend, guardduty_backends
 from moto.guardduty.responses import GuardDutyResponse
 from moto.utilities.utils import get_partition
 
+from . import _clock, _runtime, _timing
 from .guardduty import BadRequestException
 
 log = logging.getLogger("irlab_emulator.guardduty")
@@ -382,11 +386,34 @@ def _sample(backend: GuardDutyBackend, detector_id: str, finding_type: str) -> d
 # EventBridge
 
 
+# One thread: findings reach EventBridge in the order GuardDuty generated them.
+_sender = _runtime.Worker("guardduty-findings")
+
+
 def publish(backend: GuardDutyBackend, detector: Detector, finding: dict[str, Any]) -> bool:
-    """Put the finding on the default bus, as GuardDuty does; False when the
+    """Send the finding to the default bus, as GuardDuty does, after
+    ``_timing.FINDING_TO_EVENTBRIDGE_S`` document seconds; False when the
     detector is suspended (nothing is sent)."""
     if not detector.enabled:
         return False
+    due = _clock.now() + _timing.FINDING_TO_EVENTBRIDGE_S
+    _sender.submit(
+        _send_when_due, due, _runtime.generation(), backend.account_id, backend.region_name, copy.deepcopy(finding)
+    )
+    return True
+
+
+def _send_when_due(due: float, generation: int, account_id: str, region_name: str, finding: dict[str, Any]) -> None:
+    # Held until due (following changes of the wait scale), unless the
+    # stand-in is reset meanwhile; counted as background work until sent.
+    while True:
+        if _runtime.generation() != generation:
+            log.info("finding %s: not sent (the stand-in was reset before it was due)", finding.get("id"))
+            return
+        remaining = _clock.real_until(due)
+        if remaining <= 0:
+            break
+        time.sleep(min(remaining, 0.05))
     from . import events
 
     event = {
@@ -394,14 +421,13 @@ def publish(backend: GuardDutyBackend, detector: Detector, finding: dict[str, An
         "id": str(uuid.uuid4()),
         "detail-type": "GuardDuty Finding",
         "source": "aws.guardduty",
-        "account": backend.account_id,
+        "account": account_id,
         "time": _now().strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": backend.region_name,
+        "region": region_name,
         "resources": [],
-        "detail": copy.deepcopy(finding),
+        "detail": finding,
     }
-    events.submit(backend.account_id, backend.region_name, "default", event)
-    return True
+    events.submit(account_id, region_name, "default", event)
 
 
 # --------------------------------------------------------------------------

@@ -9,7 +9,10 @@ Linux) registers, which needs an instance profile whose role allows
 Here (the stand-in has no agent, so every Linux instance is taken to run one):
 
 * a running instance whose instance profile role allows
-  ``ssm:UpdateInstanceInformation`` (managed or inline policy) is listed with
+  ``ssm:UpdateInstanceInformation`` (managed or inline policy), once its agent
+  has come up (``_timing.AGENT_ONLINE_AFTER_RUNNING_S`` after the instance
+  entered ``running``, at the wait scale; until then it is not listed and
+  SendCommand refuses it), is listed with
   ``PingStatus: Online``, ``ResourceType: EC2Instance``, ``PlatformType:
   Linux``, ``AgentVersion``, ``IsLatestVersion``, ``IPAddress`` (private),
   ``ComputerName`` (private DNS name), ``LastPingDateTime``, ...;
@@ -51,6 +54,8 @@ from moto.ssm import models as ssm_models
 from moto.ssm import responses as ssm_responses
 from moto.ssm.exceptions import SSMException, ValidationException
 from moto.utilities.utils import get_partition
+
+from . import _clock, _timing, ec2
 
 AGENT_VERSION = "3.3.1802.0"
 ACTION = "ssm:UpdateInstanceInformation"
@@ -129,13 +134,20 @@ def agent_can_register(account_id: str, region_name: str, instance: Any) -> bool
     return False
 
 
+def agent_started(instance: Any) -> bool:
+    """Whether the instance's SSM Agent has come up: the instance has been
+    running for ``_timing.AGENT_ONLINE_AFTER_RUNNING_S`` (document seconds)."""
+    since = ec2.running_since(instance)
+    return since is not None and _clock.now() >= since + _timing.AGENT_ONLINE_AFTER_RUNNING_S
+
+
 def observe(account_id: str, region_name: str, instance: Any) -> str | None:
     """The node's ping status now (None: not a managed node / not listed)."""
     key = (account_id, region_name, instance.id)
     state = instance._state.name
     with _lock:
         node = _nodes.get(key)
-        if state == "running" and agent_can_register(account_id, region_name, instance):
+        if state == "running" and agent_started(instance) and agent_can_register(account_id, region_name, instance):
             now = _now()
             if node is None:
                 node = _nodes[key] = {"registered": now, "last_ping": now}
