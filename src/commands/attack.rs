@@ -54,6 +54,10 @@ pub async fn run(g: &Global, args: &AttackArgs, p: &Printer) -> Result<()> {
     if mode != AttackMode::Sample {
         check_not_contained(&ctx, &instance, args.force, p).await?;
     }
+    // Run Command needs the victim's agent Online; right after `up` it is still registering.
+    if mode == AttackMode::Traffic {
+        wait_online(&ctx, &instance, p).await?;
+    }
     let started_at = jiff::Timestamp::now();
     // Ids name the second; a second attack in the same second (a quick --force) gets a suffix,
     // since verify, report and the history find runs by id.
@@ -117,7 +121,6 @@ pub async fn run(g: &Global, args: &AttackArgs, p: &Printer) -> Result<()> {
             p.info("note: sample findings name a placeholder instance (i-99999999), so no lab's playbook answers them: they show GuardDuty's finding shapes, not a response");
         }
         AttackMode::Traffic => {
-            check_online(&ctx, &instance).await?;
             for s in &scenarios {
                 if let Some(list) = &s.traffic.threat_list {
                     let shared = crate::lab::shared::find(&ctx).await?.ok_or_else(|| not_deployed(&lab, &ctx))?;
@@ -178,7 +181,10 @@ pub async fn run(g: &Global, args: &AttackArgs, p: &Printer) -> Result<()> {
     ));
     p.out(format!("expect GuardDuty findings: {}", run.expected_findings.join(", ")));
     p.out(match mode {
-        AttackMode::Inject => "the playbook answers within seconds".to_string(),
+        AttackMode::Inject => {
+            "the playbook isolates within seconds; Step Functions and SSM then wait for the snapshots (minutes on AWS)"
+                .to_string()
+        }
         AttackMode::Sample => {
             "sample findings appear in GuardDuty within minutes; they name no lab's victim, so no playbook runs"
                 .to_string()
@@ -238,6 +244,38 @@ async fn check_not_contained(ctx: &AwsContext, instance: &str, force: bool, p: &
 }
 
 /// Run Command reaches only managed instances whose agent is online.
+/// How long `attack` waits for a new victim's SSM agent: AWS publishes no figure; registration
+/// commonly takes one to several minutes after the instance runs.
+const AGENT_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Waits until the victim's agent is Online (a new victim's agent registers within minutes);
+/// an agent that registered and then lost contact is an error at once.
+async fn wait_online(ctx: &AwsContext, instance: &str, p: &Printer) -> Result<()> {
+    let started = std::time::Instant::now();
+    let mut said = false;
+    loop {
+        match check_online(ctx, instance).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.message.contains("not registered") && started.elapsed() < AGENT_WAIT => {
+                if !said {
+                    p.info(format!(
+                        "waiting for the SSM agent on {instance} to register (up to {} after `irlab up`)",
+                        humantime::format_duration(AGENT_WAIT)
+                    ));
+                    said = true;
+                }
+                tokio::time::sleep(if ctx.local {
+                    std::time::Duration::from_millis(500)
+                } else {
+                    std::time::Duration::from_secs(10)
+                })
+                .await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 async fn check_online(ctx: &AwsContext, instance: &str) -> Result<()> {
     let out = ctx
         .ssm()
@@ -258,6 +296,6 @@ async fn check_online(ctx: &AwsContext, instance: &str) -> Result<()> {
         Some(other) => Err(Error::problem(format!("the victim {instance} is managed but its SSM agent is {other}"))
             .with_hint("a contained victim has lost its instance profile: run `irlab up` for a fresh lab, or use --mode inject")),
         None => Err(Error::problem(format!("the victim {instance} is not registered with Systems Manager yet"))
-            .with_hint("wait a few minutes after `irlab up` for the SSM agent to register, then check `irlab status`")),
+            .with_hint("the agent did not register within 10 minutes: check the instance's network and `irlab status`")),
     }
 }

@@ -49,6 +49,9 @@ pub async fn run(g: &Global, args: &DownArgs, p: &Printer) -> Result<()> {
     // The lease goes before the last look, which must find nothing of the lab.
     lease::release().await;
     let mut swept = inventory::sweep(&ctx, &lab).await;
+    if outcome.detector_kept {
+        swept.found.retain(|r| r.kind != "guardduty:detector");
+    }
     // The last lab out also proves the region's shared parts are gone.
     if outcome.shared_removed {
         let shared = inventory::sweep_shared(&ctx).await;

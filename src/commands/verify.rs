@@ -36,7 +36,10 @@ pub async fn run(g: &Global, args: &VerifyArgs, p: &Printer) -> Result<()> {
             Error::problem(format!("--timeout `{t}`: {e}")).with_hint("use a duration such as 90s, 5m or 1h")
         })?,
         None => match run.mode.as_str() {
-            "inject" => Duration::from_secs(120),
+            // Isolation takes seconds; Step Functions and SSM wait for the snapshots, which
+            // take minutes on AWS (an 8 GiB first snapshot, about 3 minutes in the stand-in's
+            // model). A playbook that ends FAILED stops the wait at once.
+            "inject" => Duration::from_secs(900),
             "sample" => Duration::from_secs(600),
             _ => Duration::from_secs(3600),
         },
@@ -87,12 +90,18 @@ pub async fn run(g: &Global, args: &VerifyArgs, p: &Printer) -> Result<()> {
         if all && run.verified_at.is_none() {
             time_to_contain = record_verified(&ctx, &lab, &sources, &records, &run, p).await?;
         }
-        if all || started.elapsed() >= timeout {
+        let engine_failed = o.playbook_status.as_deref().is_some_and(is_terminal_failure);
+        if all || engine_failed || started.elapsed() >= timeout {
             record_verdict(&ctx, &lab, &run, &checks, time_to_contain).await?;
             return finish(&lab, &run, &checks, all, args, p);
         }
         tokio::time::sleep(interval).await;
     }
+}
+
+/// The engine's own final word that it failed: no later poll can pass the run.
+fn is_terminal_failure(status: &str) -> bool {
+    matches!(status, "FAILED" | "TIMED_OUT" | "ABORTED" | "Failed" | "TimedOut" | "Cancelled" | "Cancelling")
 }
 
 fn finish(lab: &LabName, run: &AttackRun, checks: &[Check], all: bool, args: &VerifyArgs, p: &Printer) -> Result<()> {
@@ -126,8 +135,7 @@ fn finish(lab: &LabName, run: &AttackRun, checks: &[Check], all: bool, args: &Ve
             "sample findings reach GuardDuty within minutes; run `irlab verify --run {} --timeout 15m`",
             run.id
         ),
-        // An injected finding reaches the playbook within seconds: waiting longer rarely helps.
-        _ => "an injected finding is answered within seconds: see which step failed with `irlab status` and `irlab report`"
+        _ => "see which step failed with `irlab status` and `irlab report`; a playbook still waiting for its snapshots finishes with `irlab verify` again"
             .to_string(),
     };
     Err(Error::problem(format!("{}: {} check(s) failed: {}", run.id, failed.len(), failed.join(", "))).with_hint(hint))

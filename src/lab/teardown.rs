@@ -293,6 +293,9 @@ pub struct Outcome {
     pub failures: Vec<Error>,
     /// The region's shared parts were removed: this lab was the last to hold them.
     pub shared_removed: bool,
+    /// The detector was left to other labs that held it when this lab decided: its removal is
+    /// the last lab's to prove, even if that lab leaves before this one's final look.
+    pub detector_kept: bool,
 }
 
 pub async fn execute(ctx: &AwsContext, lab: &LabName, plan: &Plan, reporter: &dyn Reporter) -> Outcome {
@@ -342,14 +345,17 @@ pub async fn execute(ctx: &AwsContext, lab: &LabName, plan: &Plan, reporter: &dy
             Err(e) => failures.push(e),
         }
     }
+    let mut detector_kept = false;
     if clean
         && failures.is_empty()
         && let Some(action) = &plan.detector
-        && let Err(e) = put_back_detector(ctx, lab, action, reporter).await
     {
-        failures.push(e);
+        match put_back_detector(ctx, lab, action, reporter).await {
+            Ok(kept) => detector_kept = kept,
+            Err(e) => failures.push(e),
+        }
     }
-    Outcome { failures, shared_removed }
+    Outcome { failures, shared_removed, detector_kept }
 }
 
 /// The last lab to leave removes the region's shared parts. Asked again now, after this lab's
@@ -372,20 +378,20 @@ async fn remove_shared_if_last(ctx: &AwsContext, lab: &LabName, reporter: &dyn R
 
 /// The last lab to leave puts the detector back; any other lab leaves it to those that remain.
 /// Asked again now, after this lab's state is gone, not from the plan: a lab that left meanwhile
-/// saw this one still holding it.
+/// saw this one still holding it. True when it was left to others.
 async fn put_back_detector(
     ctx: &AwsContext,
     lab: &LabName,
     action: &DetectorAction,
     reporter: &dyn Reporter,
-) -> Result<()> {
+) -> Result<bool> {
     let holders = detector::holders(&LabState::others(ctx, lab).await?, action.id());
     reporter.report(Progress::Started { task: "guardduty".into(), what: action.describe_shared(&holders) });
     if holders.is_empty() {
         action.execute(ctx).await?;
     }
     reporter.report(Progress::Finished { task: "guardduty".into(), what: "done".into() });
-    Ok(())
+    Ok(!holders.is_empty())
 }
 
 async fn remove_stack(ctx: &AwsContext, s: &PlannedStack, reporter: &dyn Reporter) -> Result<()> {
