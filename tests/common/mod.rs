@@ -20,7 +20,14 @@ pub struct Standin {
 impl Standin {
     pub fn start() -> Standin {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let out = Command::new(BIN).args(["local", "start", "--port", &port.to_string()]).output().expect("irlab runs");
+        // AWS's own delays (instance launch, SSM agent, snapshots, GuardDuty to EventBridge) at a
+        // fifth of the engines' wait scale: every wait still happens, and a suite of many labs
+        // stays within minutes (as the stand-in's own suite does, emulator/tests/conftest.py).
+        let out = Command::new(BIN)
+            .args(["local", "start", "--port", &port.to_string()])
+            .env("IRLAB_SERVICE_SCALE", "0.01")
+            .output()
+            .expect("irlab runs");
         assert!(out.status.success(), "irlab local start failed: {}", String::from_utf8_lossy(&out.stderr));
         Standin { port, endpoint: format!("http://127.0.0.1:{port}") }
     }
