@@ -258,6 +258,18 @@ pub enum ReportFormat {
     Json,
 }
 
+impl ReportFormat {
+    /// The flag wins; then the `-o` file's extension; then JSON with `--output json`; else Markdown.
+    pub fn choose(flag: Option<ReportFormat>, out: Option<&std::path::Path>, json_output: bool) -> ReportFormat {
+        flag.unwrap_or(match out.and_then(|o| o.extension()).and_then(|e| e.to_str()) {
+            Some("html" | "htm") => ReportFormat::Html,
+            Some("json") => ReportFormat::Json,
+            _ if json_output => ReportFormat::Json,
+            _ => ReportFormat::Md,
+        })
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Playbook variant [default: stepfunctions]

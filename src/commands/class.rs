@@ -369,12 +369,7 @@ fn report(
     p: &Printer,
 ) -> Result<()> {
     let book = gradebook::build(&roster.class, outcomes);
-    let format = format.unwrap_or(match out.and_then(|o| o.extension()).and_then(|e| e.to_str()) {
-        Some("html" | "htm") => ReportFormat::Html,
-        Some("json") => ReportFormat::Json,
-        _ if p.is_json() => ReportFormat::Json,
-        _ => ReportFormat::Md,
-    });
+    let format = ReportFormat::choose(format, out, p.is_json());
     let text = match format {
         ReportFormat::Html => book.html(),
         ReportFormat::Json => serde_json::to_string_pretty(&book).expect("gradebook serializes"),

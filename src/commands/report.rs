@@ -44,12 +44,7 @@ pub async fn run(g: &Global, args: &ReportArgs, p: &Printer) -> Result<()> {
             Error::problem(format!("lab {lab} has no attack run yet")).with_hint("run `irlab attack SCENARIO` first")
         );
     }
-    let format = args.format.unwrap_or(match args.out.as_ref().and_then(|o| o.extension()).and_then(|e| e.to_str()) {
-        Some("html" | "htm") => ReportFormat::Html,
-        Some("json") => ReportFormat::Json,
-        _ if p.is_json() => ReportFormat::Json,
-        _ => ReportFormat::Md,
-    });
+    let format = ReportFormat::choose(args.format, args.out.as_deref(), p.is_json());
     let text = match format {
         ReportFormat::Md => report::markdown(&chosen),
         ReportFormat::Html => report::html(&chosen),

@@ -11,7 +11,7 @@ use std::hash::{Hash, Hasher};
 
 use aws_sdk_ec2::types::Filter;
 
-use crate::aws::{AwsContext, AwsResultExt, error_code};
+use crate::aws::{AwsContext, AwsResultExt};
 use crate::error::{Error, Result};
 use crate::lab::stacks::{self, Deployment, Outcome, StackInfo};
 use crate::lab::state::LabState;
@@ -88,40 +88,9 @@ pub fn lab_prefixes(lab: &LabName) -> [String; 2] {
 
 /// Deletes every version of the lab's objects in the shared bucket; a gone bucket has none.
 pub async fn delete_lab_objects(ctx: &AwsContext, bucket: &str, lab: &LabName) -> Result<usize> {
-    use aws_sdk_s3::types::{Delete, ObjectIdentifier};
-    let s3 = ctx.s3();
     let mut deleted = 0;
     for prefix in lab_prefixes(lab) {
-        loop {
-            let page = match s3.list_object_versions().bucket(bucket).prefix(&prefix).send().await {
-                Ok(p) => p,
-                Err(e) if error_code(&e) == Some("NoSuchBucket") => return Ok(deleted),
-                Err(e) => return Err(e).aws(|| format!("listing s3://{bucket}/{prefix}"), ctx),
-            };
-            let ids: Vec<ObjectIdentifier> = page
-                .versions()
-                .iter()
-                .map(|v| (v.key(), v.version_id()))
-                .chain(page.delete_markers().iter().map(|m| (m.key(), m.version_id())))
-                .filter_map(|(k, v)| {
-                    ObjectIdentifier::builder().key(k?).set_version_id(v.map(String::from)).build().ok()
-                })
-                .collect();
-            if ids.is_empty() {
-                break;
-            }
-            for chunk in ids.chunks(1000) {
-                let delete =
-                    Delete::builder().set_objects(Some(chunk.to_vec())).quiet(true).build().expect("objects set");
-                s3.delete_objects()
-                    .bucket(bucket)
-                    .delete(delete)
-                    .send()
-                    .await
-                    .aws(|| format!("deleting the lab's objects in s3://{bucket}/{prefix}"), ctx)?;
-                deleted += chunk.len();
-            }
-        }
+        deleted += crate::lab::teardown::delete_versions(ctx, bucket, Some(&prefix)).await?;
     }
     Ok(deleted)
 }

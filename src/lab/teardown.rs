@@ -426,12 +426,19 @@ async fn remove_stack(ctx: &AwsContext, s: &PlannedStack, reporter: &dyn Reporte
 
 /// Deletes every object version and delete marker.
 pub async fn empty_bucket(ctx: &AwsContext, bucket: &str) -> Result<()> {
+    delete_versions(ctx, bucket, None).await.map(|_| ())
+}
+
+/// Deletes every object version and delete marker under `prefix` (all of them without one);
+/// returns how many went. A bucket that is gone has none.
+pub async fn delete_versions(ctx: &AwsContext, bucket: &str, prefix: Option<&str>) -> Result<usize> {
     use aws_sdk_s3::types::{Delete, ObjectIdentifier};
     let s3 = ctx.s3();
+    let mut deleted = 0;
     loop {
-        let page = match s3.list_object_versions().bucket(bucket).send().await {
+        let page = match s3.list_object_versions().bucket(bucket).set_prefix(prefix.map(String::from)).send().await {
             Ok(p) => p,
-            Err(e) if error_code(&e) == Some("NoSuchBucket") => return Ok(()),
+            Err(e) if error_code(&e) == Some("NoSuchBucket") => return Ok(deleted),
             Err(e) => return Err(e).aws(|| format!("listing the objects of bucket {bucket}"), ctx),
         };
         let ids: Vec<ObjectIdentifier> = page
@@ -442,7 +449,7 @@ pub async fn empty_bucket(ctx: &AwsContext, bucket: &str) -> Result<()> {
             .filter_map(|(k, v)| ObjectIdentifier::builder().key(k?).set_version_id(v.map(String::from)).build().ok())
             .collect();
         if ids.is_empty() {
-            return Ok(());
+            return Ok(deleted);
         }
         for chunk in ids.chunks(1000) {
             let delete = Delete::builder().set_objects(Some(chunk.to_vec())).quiet(true).build().expect("objects set");
@@ -460,6 +467,7 @@ pub async fn empty_bucket(ctx: &AwsContext, bucket: &str) -> Result<()> {
                     err.message().unwrap_or_default()
                 )));
             }
+            deleted += chunk.len();
         }
     }
 }
