@@ -14,6 +14,8 @@ from importlib import import_module
 
 MODULES = [
     "cloudformation",
+    # service-managed StackSets: member stacks through the stack engine above
+    "stacksets",
     "ec2",
     "iam",
     "s3",
