@@ -232,6 +232,8 @@ def _physical_id(resource: Any) -> str:
 def failure_reason(exc: BaseException) -> str:
     if isinstance(exc, UnsupportedResourceType):
         return str(exc)
+    if getattr(exc, "irlab_reason", None):
+        return exc.irlab_reason  # CloudFormation's own words (a nested stack's failure)
     message = getattr(exc, "message", None) or getattr(exc, "description", None)
     if not message:
         message = str(exc) or exc.__class__.__name__
@@ -353,6 +355,7 @@ def _rm_init(self: ResourceMap, *args: Any, **kwargs: Any) -> None:
     self._irlab_props = {}  # logical id -> resolved Properties
     self._irlab_stack = None
     self._irlab_garbage = []  # (logical id, type, resource, props) replaced by updates
+    self._irlab_failed_live = set()  # logical ids CREATE_FAILED whose resource exists (nested stacks)
 
 
 _orig_rm_getitem = ResourceMap.__getitem__
@@ -473,8 +476,20 @@ def _rm_create_one(self: ResourceMap, logical_id: str) -> Any:
     except Exception as exc:
         log.info("create of %s failed", logical_id, exc_info=True)
         reason = failure_reason(exc)
-        self._parsed_resources.pop(logical_id, None)
-        self._irlab_event(logical_id, resource_type, "CREATE_FAILED", reason=reason)
+        failed = getattr(exc, "irlab_resource", None)
+        if failed is not None:
+            # exists although it failed (a nested stack): rollback and delete remove it
+            self._parsed_resources[logical_id] = failed
+            self._irlab_failed_live.add(logical_id)
+            self._irlab_event(
+                logical_id, resource_type, "CREATE_IN_PROGRESS",
+                physical_id=_physical_id(failed), reason="Resource creation Initiated",
+            )
+        else:
+            self._parsed_resources.pop(logical_id, None)
+        self._irlab_event(
+            logical_id, resource_type, "CREATE_FAILED", physical_id=_physical_id(failed) if failed is not None else None, reason=reason
+        )
         raise ResourceFailure(logical_id, reason, "create") from exc
     physical_id = _physical_id(resource) or f"{self['AWS::StackName']}-{logical_id}"
     self._irlab_event(
@@ -553,7 +568,7 @@ def _rm_delete(self: ResourceMap, retain: Iterable[str] | None = None, rollback:
         resource_json = resources[logical_id]
         resource_type = resource_json["Type"]
         row = self._irlab_res[logical_id]
-        never_created = row["ResourceStatus"] == "CREATE_FAILED"
+        never_created = row["ResourceStatus"] == "CREATE_FAILED" and logical_id not in self._irlab_failed_live
         policy = resource_json.get("DeletionPolicy", "Delete")
         if not never_created and (
             logical_id in retain
@@ -579,6 +594,7 @@ def _rm_delete(self: ResourceMap, retain: Iterable[str] | None = None, rollback:
                 blocked |= _dependents_closure(graph, logical_id)
                 continue
         self._parsed_resources.pop(logical_id, None)
+        self._irlab_failed_live.discard(logical_id)
         self._irlab_event(logical_id, resource_type, "DELETE_COMPLETE")
     if failed:
         raise DeleteFailure(failed)
@@ -596,7 +612,11 @@ def _rm_update_one(self: ResourceMap, logical_id: str) -> None:
     )
     new_props = cleaned.get("Properties") or {}
     if new_props == old_props and old_type == resource_type:
-        return
+        # a type whose resource can change behind unchanged properties (a
+        # nested stack's template at the same TemplateURL) says so
+        has_changes = getattr(resource_class, "irlab_has_changes", None)
+        if has_changes is None or not has_changes(old_resource, new_props, self._account_id, self._region_name):
+            return
     physical_id = row.get("PhysicalResourceId", "")
     self._irlab_event(logical_id, resource_type, "UPDATE_IN_PROGRESS", physical_id=physical_id)
     replaced = False
@@ -725,6 +745,7 @@ def _rm_update(
                 self._irlab_event(logical_id, resource_type, "DELETE_FAILED", reason=failure_reason(exc))
                 continue
             self._parsed_resources.pop(logical_id, None)
+            self._irlab_failed_live.discard(logical_id)
             self._irlab_event(logical_id, resource_type, "DELETE_COMPLETE")
             self._irlab_res.pop(logical_id, None)
         self._template = old["template"]
@@ -816,6 +837,20 @@ def _rm_summaries(self: ResourceMap) -> list[dict[str, Any]]:
 # templates
 
 
+def _yaml_tag_constructor(loader: Any, tag: str, node: Any) -> Any:
+    """moto's short-form tags, with ``!GetAtt`` as CloudFormation reads it:
+    ``!GetAtt Child.Outputs.Name`` splits at the first dot only (the attribute
+    name may hold dots), and ``!GetAtt [Child, Outputs.Name]`` is a list of
+    strings (moto split at every dot and kept the list's YAML nodes).
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-getatt.html"""
+    if tag == "!GetAtt":
+        if isinstance(node, yaml.SequenceNode):
+            return {"Fn::GetAtt": loader.construct_sequence(node, deep=True)}
+        if isinstance(node, yaml.ScalarNode):
+            return {"Fn::GetAtt": str(node.value).split(".", 1)}
+    return yaml_tag_constructor(loader, tag, node)
+
+
 def parse_template(template: Any) -> dict[str, Any]:
     """A template body as CloudFormation reads it (YAML, or JSON), with
     CloudFormation's ValidationError when it cannot be read - moto let the
@@ -823,7 +858,7 @@ def parse_template(template: Any) -> dict[str, Any]:
     if isinstance(template, dict):
         return template
     text = template or ""
-    yaml.add_multi_constructor("", yaml_tag_constructor)
+    yaml.add_multi_constructor("", _yaml_tag_constructor)
     try:
         parsed = yaml.load(text, Loader=yaml.Loader)
     except yaml.MarkedYAMLError as yaml_error:
@@ -1495,3 +1530,7 @@ def apply() -> None:
     resp.describe_stack_resources = _response_describe_stack_resources
     resp.describe_stack_resource = _response_describe_stack_resource
     resp._validate_different_update = _response_validate_different_update
+
+    from . import _cfn_nested
+
+    _cfn_nested.apply()
