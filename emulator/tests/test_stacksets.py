@@ -226,3 +226,355 @@ def test_service_managed_stack_set_deploys_to_every_account_of_the_ou_tree(aws, 
     assert described["Regions"] == [REGION]
     assert len(cf.list_stack_instances(StackSetName=name)["Summaries"]) == 3
 
+
+
+def test_trusted_access_and_who_may_operate_a_service_managed_stack_set(aws, emulator):
+    """Trusted access is DISABLED until the management account activates it
+    (ActivateOrganizationsAccess / DeactivateOrganizationsAccess /
+    DescribeOrganizationsAccess); a service-managed stack set needs it ("You must
+    enable organizations access to operate a service managed stack set"), needs
+    AutoDeployment ("Required if the permissions model is SERVICE_MANAGED"), and a
+    caller that is the management account or a delegated administrator calling
+    with CallAs=DELEGATED_ADMIN ("You must be the management account or delegated
+    admin account of an organization before operating a SERVICE_MANAGED stack
+    set"); the delegated administrator works on the management account's stack sets.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ActivateOrganizationsAccess.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeOrganizationsAccess.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStackSet.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-delegated-admin.html
+    """
+    org = _org(aws, activate=False)
+    cf = aws("cloudformation")
+    assert cf.describe_organizations_access()["Status"] == "DISABLED"
+    with pytest.raises(ClientError) as e:
+        _create_service_managed(cf, "early")
+    assert e.value.response["Error"]["Code"] == "ValidationError"
+    assert e.value.response["Error"]["Message"] == "You must enable organizations access to operate a service managed stack set"
+
+    cf.activate_organizations_access()
+    assert cf.describe_organizations_access()["Status"] == "ENABLED"
+    principals = [s["ServicePrincipal"] for s in aws("organizations").list_aws_service_access_for_organization()["EnabledServicePrincipals"]]
+    assert "member.org.stacksets.cloudformation.amazonaws.com" in principals
+
+    with pytest.raises(ClientError) as e:
+        cf.create_stack_set(StackSetName="no-auto", TemplateBody=TEMPLATE, PermissionModel="SERVICE_MANAGED")
+    assert e.value.response["Error"]["Code"] == "ValidationError"
+    assert "AutoDeployment" in e.value.response["Error"]["Message"]
+
+    member = _in_account(emulator.endpoint, org.in_ou, "cloudformation")
+    with pytest.raises(ClientError) as e:
+        _create_service_managed(member, "from-member")
+    assert e.value.response["Error"]["Message"].startswith("You must be the management account or delegated admin account")
+    with pytest.raises(ClientError) as e:
+        _create_service_managed(member, "not-registered", CallAs="DELEGATED_ADMIN")
+    assert e.value.response["Error"]["Code"] == "ValidationError"
+
+    aws("organizations").register_delegated_administrator(
+        AccountId=org.in_ou, ServicePrincipal="member.org.stacksets.cloudformation.amazonaws.com"
+    )
+    _create_service_managed(member, "by-delegate", CallAs="DELEGATED_ADMIN")
+    assert [s["StackSetName"] for s in cf.list_stack_sets()["Summaries"]] == ["by-delegate"]
+    assert member.list_stack_sets()["Summaries"] == []  # CallAs SELF: the member's own stack sets
+    op_id = member.create_stack_instances(
+        StackSetName="by-delegate", DeploymentTargets={"OrganizationalUnitIds": [org.child]}, Regions=[REGION], CallAs="DELEGATED_ADMIN"
+    )["OperationId"]
+    assert _wait_operation(cf, "by-delegate", op_id)["Status"] == "SUCCEEDED"
+    assert set(_results(cf, "by-delegate", op_id)) == {org.in_child, org.in_grandchild}
+
+    cf.deactivate_organizations_access()
+    assert cf.describe_organizations_access()["Status"] == "DISABLED"
+    with pytest.raises(ClientError) as e:
+        cf.create_stack_instances(StackSetName="by-delegate", DeploymentTargets={"OrganizationalUnitIds": [org.ou]}, Regions=[REGION])
+    assert e.value.response["Error"]["Message"] == "You must enable organizations access to operate a service managed stack set"
+
+
+def test_account_filter_types_combine_accounts_with_the_ous(aws, emulator):
+    """AccountFilterType: INTERSECTION deploys to the named accounts of the OUs,
+    DIFFERENCE to the OUs' accounts but the named ones, NONE to all the OUs'
+    accounts; the management account is never a target.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeploymentTargets.html
+    """
+    org = _org(aws)
+    cf = aws("cloudformation")
+    for name, kind, accounts, expected in (
+        ("inter", "INTERSECTION", [org.in_child, org.outside], {org.in_child}),
+        ("diff", "DIFFERENCE", [org.in_child], {org.in_ou, org.in_grandchild}),
+        ("none", "NONE", [], set(org.members)),
+    ):
+        _create_service_managed(cf, name)
+        targets: dict[str, Any] = {"OrganizationalUnitIds": [org.ou], "AccountFilterType": kind}
+        if accounts:
+            targets["Accounts"] = accounts
+        op_id = cf.create_stack_instances(StackSetName=name, DeploymentTargets=targets, Regions=[REGION])["OperationId"]
+        assert _wait_operation(cf, name, op_id)["Status"] == "SUCCEEDED"
+        assert set(_results(cf, name, op_id)) == expected, kind
+    _create_service_managed(cf, "root")
+    op_id = cf.create_stack_instances(
+        StackSetName="root", DeploymentTargets={"OrganizationalUnitIds": [org.root]}, Regions=[REGION]
+    )["OperationId"]
+    _wait_operation(cf, "root", op_id)
+    assert set(_results(cf, "root", op_id)) == set(org.members) | {org.outside}
+
+
+def test_failure_tolerance_zero_stops_at_the_first_failed_account(aws, emulator):
+    """With FailureToleranceCount 0 the first failed account stops the operation
+    in the Region: the accounts not yet started are CANCELLED and the operation is
+    FAILED; the failed account's result and stack instance carry the member
+    stack's failure (here the VPC quota of that account), the instance is
+    OUTDATED. Retried with a tolerance of 1, the other accounts deploy and the
+    operation SUCCEEDED although one account failed again. (The stand-in takes
+    accounts in ascending id order; AWS documents no order.)
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackSetOperationPreferences.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-concepts.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackInstanceComprehensiveStatus.html
+    https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html
+    """
+    org = _org(aws)
+    cf = aws("cloudformation")
+    first = sorted(org.members)[0]
+    _set_quota(emulator.endpoint, first, "vpc", "L-F678F1CE", 1)  # its default VPC uses it up
+    _create_service_managed(cf, "net", body=VPC_TEMPLATE)
+    op_id = cf.create_stack_instances(
+        StackSetName="net",
+        DeploymentTargets={"OrganizationalUnitIds": [org.ou]},
+        Regions=[REGION],
+        OperationPreferences={"FailureToleranceCount": 0, "MaxConcurrentCount": 1},
+    )["OperationId"]
+    op = _wait_operation(cf, "net", op_id)
+    assert op["Status"] == "FAILED"
+    results = _results(cf, "net", op_id)
+    assert results[first]["Status"] == "FAILED"
+    assert "The maximum number of VPCs has been reached." in results[first]["StatusReason"]
+    assert "ResourceLogicalId:Net" in results[first]["StatusReason"]
+    others = [a for a in org.members if a != first]
+    assert [results[a]["Status"] for a in others] == ["CANCELLED", "CANCELLED"]
+    failed = cf.describe_stack_instance(StackSetName="net", StackInstanceAccount=first, StackInstanceRegion=REGION)["StackInstance"]
+    assert failed["Status"] == "OUTDATED" and failed["StackInstanceStatus"]["DetailedStatus"] == "FAILED"
+    assert "VPCs" in failed["StatusReason"]
+    assert _member_stacks(emulator.endpoint, first, "net")[0]["StackStatus"] == "ROLLBACK_COMPLETE"
+    cancelled = cf.describe_stack_instance(StackSetName="net", StackInstanceAccount=others[0], StackInstanceRegion=REGION)["StackInstance"]
+    assert cancelled["StackInstanceStatus"]["DetailedStatus"] == "CANCELLED" and "StackId" not in cancelled
+    assert _member_stacks(emulator.endpoint, others[0], "net") == []
+
+    retry = cf.create_stack_instances(
+        StackSetName="net",
+        DeploymentTargets={"OrganizationalUnitIds": [org.ou]},
+        Regions=[REGION],
+        OperationPreferences={"FailureToleranceCount": 1, "MaxConcurrentCount": 2},
+    )["OperationId"]
+    assert _wait_operation(cf, "net", retry)["Status"] == "SUCCEEDED"
+    results = _results(cf, "net", retry)
+    assert results[first]["Status"] == "FAILED"
+    assert [results[a]["Status"] for a in others] == ["SUCCEEDED", "SUCCEEDED"]
+    statuses = {i["Account"]: i["Status"] for i in cf.list_stack_instances(StackSetName="net")["Summaries"]}
+    assert statuses == {first: "OUTDATED", others[0]: "CURRENT", others[1]: "CURRENT"}
+
+
+def _deploy_window(endpoint: str, account: str, stack_set: str) -> tuple[Any, Any]:
+    """When the member stack started and when it was CREATE_COMPLETE."""
+    stack = _member_stacks(endpoint, account, stack_set)[0]
+    cf = _in_account(endpoint, account, "cloudformation")
+    events = cf.describe_stack_events(StackName=stack["StackId"])["StackEvents"]
+    done = next(e["Timestamp"] for e in events if e["LogicalResourceId"] == stack["StackName"] and e["ResourceStatus"] == "CREATE_COMPLETE")
+    return stack["CreationTime"], done
+
+
+def _overlaps(windows: list[tuple[Any, Any]]) -> int:
+    """The most windows open at one time."""
+    points = sorted([(start, 1) for start, _ in windows] + [(end, -1) for _, end in windows], key=lambda p: (p[0], p[1]))
+    most = now = 0
+    for _, step in points:
+        now += step
+        most = max(most, now)
+    return most
+
+
+def test_concurrency_follows_the_operation_preferences_and_one_operation_runs_at_a_time(aws, emulator):
+    """At most MaxConcurrentCount accounts deploy at once; in the default
+    STRICT_FAILURE_TOLERANCE mode the concurrency starts at the lower of
+    MaxConcurrentCount and FailureToleranceCount + 1 (3 and 0 + 1: one account at a
+    time), SOFT_FAILURE_TOLERANCE runs at MaxConcurrentCount. The operation is
+    RUNNING meanwhile, with PENDING and RUNNING results, and another operation on
+    the stack set is refused with OperationInProgressException.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackSetOperationPreferences.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStackInstances.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackSetOperationResultSummary.html
+    """
+    org = _org(aws)
+    cf = aws("cloudformation")
+    _set_service_scale(emulator.endpoint, 0.01)  # an instance is pending 0.3 s
+    for name, prefs in (
+        ("strict", {"MaxConcurrentCount": 3, "FailureToleranceCount": 0}),
+        ("soft", {"MaxConcurrentCount": 3, "FailureToleranceCount": 0, "ConcurrencyMode": "SOFT_FAILURE_TOLERANCE"}),
+    ):
+        _create_service_managed(cf, name, body=INSTANCE_TEMPLATE)
+        op_id = cf.create_stack_instances(
+            StackSetName=name, DeploymentTargets={"OrganizationalUnitIds": [org.ou]}, Regions=[REGION], OperationPreferences=prefs
+        )["OperationId"]
+        if name == "strict":
+            running = cf.describe_stack_set_operation(StackSetName=name, OperationId=op_id)["StackSetOperation"]
+            assert running["Status"] in ("QUEUED", "RUNNING")
+            seen = eventually(
+                lambda: {r["Status"] for r in _results(cf, name, op_id).values()} >= {"RUNNING", "PENDING"}, timeout=10, interval=0.05
+            )
+            assert seen
+            with pytest.raises(ClientError) as e:
+                cf.delete_stack_instances(
+                    StackSetName=name, DeploymentTargets={"OrganizationalUnitIds": [org.ou]}, Regions=[REGION], RetainStacks=False
+                )
+            assert e.value.response["Error"]["Code"] == "OperationInProgressException"
+            assert "is in progress" in e.value.response["Error"]["Message"]
+        assert _wait_operation(cf, name, op_id)["Status"] == "SUCCEEDED"
+    strict = [_deploy_window(emulator.endpoint, a, "strict") for a in org.members]
+    soft = [_deploy_window(emulator.endpoint, a, "soft") for a in org.members]
+    assert _overlaps(strict) == 1
+    assert _overlaps(soft) == 3
+
+
+def _operations(cf: Any, stack_set: str) -> list[dict[str, Any]]:
+    return cf.list_stack_set_operations(StackSetName=stack_set)["Summaries"]
+
+
+def _settled(cf: Any, stack_set: str, count: int) -> list[dict[str, Any]]:
+    """The stack set's operations once there are ``count`` and all have finished."""
+    ops = eventually(
+        lambda: (lambda ops: ops if len(ops) == count and all(o["Status"] in ("SUCCEEDED", "FAILED") for o in ops) else None)(
+            _operations(cf, stack_set)
+        ),
+        timeout=30,
+        interval=0.1,
+    )
+    assert ops, _operations(cf, stack_set)
+    return ops
+
+
+def test_auto_deployment_follows_accounts_into_and_out_of_the_targeted_ous(aws, emulator):
+    """With AutoDeployment enabled, an account moved into a targeted OU (here a
+    grandchild OU) gets the stack set's instances in the Regions the OU is targeted
+    with, without a CloudFormation call; an account created in the organization
+    (under the root) does not; moved out again, its instances are deleted, or with
+    RetainStacksOnAccountRemoval removed from the stack set while its stack stays.
+    A stack set named in another's AutoDeployment.DependsOn completes first.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-manage-auto-deployment.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_AutoDeployment.html
+    """
+    org = _org(aws)
+    cf, orgs = aws("cloudformation"), aws("organizations")
+    _create_service_managed(cf, "base")
+    base_arn = cf.describe_stack_set(StackSetName="base")["StackSet"]["StackSetARN"]
+    # "apps" sorts first, but depends on "base"
+    _create_service_managed(cf, "apps", AutoDeployment={**AUTO, "DependsOn": [base_arn]})
+    _create_service_managed(cf, "kept", AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": True})
+    for name in ("base", "apps", "kept"):
+        op_id = cf.create_stack_instances(
+            StackSetName=name, DeploymentTargets={"OrganizationalUnitIds": [org.ou]}, Regions=[REGION]
+        )["OperationId"]
+        assert _wait_operation(cf, name, op_id)["Status"] == "SUCCEEDED"
+
+    late = orgs.create_account(AccountName="late", Email="late@example.com")["CreateAccountStatus"]["AccountId"]
+    time.sleep(0.3)
+    assert len(_operations(cf, "base")) == 1  # under the root: not targeted
+    orgs.move_account(AccountId=late, SourceParentId=org.root, DestinationParentId=org.grandchild)
+    for name in ("base", "apps", "kept"):
+        ops = _settled(cf, name, 2)
+        assert ops[0]["Action"] == "CREATE" and ops[0]["Status"] == "SUCCEEDED"
+        assert set(_results(cf, name, ops[0]["OperationId"])) == {late}
+    base_window = _deploy_window(emulator.endpoint, late, "base")
+    apps_window = _deploy_window(emulator.endpoint, late, "apps")
+    assert base_window[1] <= apps_window[0]
+    instance = cf.describe_stack_instance(StackSetName="apps", StackInstanceAccount=late, StackInstanceRegion=REGION)["StackInstance"]
+    assert instance["Status"] == "CURRENT" and instance["OrganizationalUnitId"] == org.ou
+
+    # moving within the targeted tree changes nothing
+    orgs.move_account(AccountId=late, SourceParentId=org.grandchild, DestinationParentId=org.child)
+    time.sleep(0.3)
+    assert len(_operations(cf, "base")) == 2
+
+    stack_ids = {name: _member_stacks(emulator.endpoint, late, name)[0]["StackId"] for name in ("base", "kept")}
+    orgs.move_account(AccountId=late, SourceParentId=org.child, DestinationParentId=org.root)
+    for name in ("base", "apps", "kept"):
+        ops = _settled(cf, name, 3)
+        assert ops[0]["Action"] == "DELETE" and ops[0]["Status"] == "SUCCEEDED"
+    member_cf = _in_account(emulator.endpoint, late, "cloudformation")
+    assert member_cf.describe_stacks(StackName=stack_ids["base"])["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
+    assert member_cf.describe_stacks(StackName=stack_ids["kept"])["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    for name in ("base", "kept"):
+        accounts = {i["Account"] for i in cf.list_stack_instances(StackSetName=name)["Summaries"]}
+        assert accounts == set(org.members)
+
+
+def test_delete_instances_by_ou_then_the_stack_set(aws, emulator):
+    """DeleteStackSet fails with StackSetNotEmptyException while the stack set has
+    instances; DeleteStackInstances with the OU deletes the member stacks (with
+    RetainStacks only detaches them); then DeleteStackSet succeeds and the stack set
+    is DELETED: ListStackSets lists it with Status DELETED, not ACTIVE, and
+    DescribeStackSet by name no longer finds it.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStackSet.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStackInstances.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ListStackSets.html
+    """
+    org = _org(aws)
+    cf = aws("cloudformation")
+    _create_service_managed(cf, "lab")
+    op_id = cf.create_stack_instances(StackSetName="lab", DeploymentTargets={"OrganizationalUnitIds": [org.ou]}, Regions=[REGION])["OperationId"]
+    _wait_operation(cf, "lab", op_id)
+    stacks = {a: _member_stacks(emulator.endpoint, a, "lab")[0]["StackId"] for a in org.members}
+    with pytest.raises(ClientError) as e:
+        cf.delete_stack_set(StackSetName="lab")
+    assert e.value.response["Error"]["Code"] == "StackSetNotEmptyException"
+
+    # the grandchild OU's account only, keeping its stack
+    op_id = cf.delete_stack_instances(
+        StackSetName="lab", DeploymentTargets={"OrganizationalUnitIds": [org.grandchild]}, Regions=[REGION], RetainStacks=True
+    )["OperationId"]
+    op = _wait_operation(cf, "lab", op_id)
+    assert op["Status"] == "SUCCEEDED" and op["RetainStacks"] is True
+    assert set(_results(cf, "lab", op_id)) == {org.in_grandchild}
+    kept = _in_account(emulator.endpoint, org.in_grandchild, "cloudformation")
+    assert kept.describe_stacks(StackName=stacks[org.in_grandchild])["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+
+    op_id = cf.delete_stack_instances(
+        StackSetName="lab", DeploymentTargets={"OrganizationalUnitIds": [org.ou]}, Regions=[REGION], RetainStacks=False
+    )["OperationId"]
+    assert _wait_operation(cf, "lab", op_id)["Status"] == "SUCCEEDED"
+    assert {r["Status"] for r in _results(cf, "lab", op_id).values()} == {"SUCCEEDED"}
+    for account in (org.in_ou, org.in_child):
+        member = _in_account(emulator.endpoint, account, "cloudformation")
+        assert member.describe_stacks(StackName=stacks[account])["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
+    assert cf.list_stack_instances(StackSetName="lab")["Summaries"] == []
+
+    cf.delete_stack_set(StackSetName="lab")
+    assert [s["StackSetName"] for s in cf.list_stack_sets(Status="ACTIVE")["Summaries"]] == []
+    assert [(s["StackSetName"], s["Status"]) for s in cf.list_stack_sets(Status="DELETED")["Summaries"]] == [("lab", "DELETED")]
+    with pytest.raises(ClientError) as e:
+        cf.describe_stack_set(StackSetName="lab")
+    assert e.value.response["Error"]["Code"] == "StackSetNotFoundException"
+    _create_service_managed(cf, "lab")  # the name is free again
+
+
+def test_update_stack_set_updates_every_member_stack(aws, emulator):
+    """UpdateStackSet with new parameters (or a new template) is an UPDATE
+    operation that updates the stack of every stack instance; the instances are
+    CURRENT again when it SUCCEEDED.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_UpdateStackSet.html
+    """
+    org = _org(aws)
+    cf = aws("cloudformation")
+    _create_service_managed(cf, "lab", Parameters=[{"ParameterKey": "Greeting", "ParameterValue": "v1"}])
+    op_id = cf.create_stack_instances(StackSetName="lab", DeploymentTargets={"OrganizationalUnitIds": [org.ou]}, Regions=[REGION])["OperationId"]
+    _wait_operation(cf, "lab", op_id)
+    op_id = cf.update_stack_set(
+        StackSetName="lab",
+        UsePreviousTemplate=True,
+        Parameters=[{"ParameterKey": "Greeting", "ParameterValue": "v2"}],
+        OperationPreferences={"MaxConcurrentCount": 3, "FailureToleranceCount": 2},
+    )["OperationId"]
+    op = _wait_operation(cf, "lab", op_id)
+    assert op["Action"] == "UPDATE" and op["Status"] == "SUCCEEDED"
+    assert set(_results(cf, "lab", op_id)) == set(org.members)
+    for account in org.members:
+        stack = _member_stacks(emulator.endpoint, account, "lab")[0]
+        assert stack["StackStatus"] == "UPDATE_COMPLETE"
+        value = _in_account(emulator.endpoint, account, "ssm").get_parameter(Name=stack["Outputs"][0]["OutputValue"])
+        assert value["Parameter"]["Value"] == "v2"
+    assert {i["Status"] for i in cf.list_stack_instances(StackSetName="lab")["Summaries"]} == {"CURRENT"}

@@ -1326,9 +1326,15 @@ def apply() -> None:
     from moto.cloudformation.responses import CloudFormationResponse
     from moto.moto_api._internal.models import MotoAPIBackend
 
+    from moto.organizations.models import FakeDelegatedAdministrator
+
     for name, handler in HANDLERS.items():
         setattr(CloudFormationResponse, name, handler)
     _hook_organizations()
+    # StackSets' delegated administrators are registered for this principal
+    # (moto's list of services that take one lacks it)
+    if STACKSETS_PRINCIPAL not in FakeDelegatedAdministrator.SUPPORTED_SERVICES:
+        FakeDelegatedAdministrator.SUPPORTED_SERVICES.append(STACKSETS_PRINCIPAL)
 
     if not getattr(MotoAPIBackend.reset, "_irlab_stacksets", False):
         original_reset = MotoAPIBackend.reset
