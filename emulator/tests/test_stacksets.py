@@ -160,7 +160,7 @@ def test_service_managed_stack_set_deploys_to_every_account_of_the_ou_tree(aws, 
     the accounts of the OU and of all its child OUs, never to the management
     account; each stack instance is a stack in the target account and Region
     (listed by that account's DescribeStacks, with the stack set's parameters,
-    overrides and tags); the operation runs in the background, its results and
+    overrides, tags and capabilities); the operation runs in the background, its results and
     the instances name the account, the Region and the OU.
     https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeploymentTargets.html
     https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStackInstances.html
@@ -206,6 +206,7 @@ def test_service_managed_stack_set_deploys_to_every_account_of_the_ou_tree(aws, 
         stack = stacks[0]
         assert stack["StackStatus"] == "CREATE_COMPLETE"
         assert {"Key": "irlab:class", "Value": "c1"} in stack["Tags"]
+        assert stack["Capabilities"] == ["CAPABILITY_IAM"]
         assert {"ParameterKey": "Greeting", "ParameterValue": "overridden"} in stack["Parameters"]
         ssm = _in_account(emulator.endpoint, account, "ssm")
         param = stack["Outputs"][0]["OutputValue"]
