@@ -394,18 +394,6 @@ def _ancestry(org: Any, account: str) -> list[str]:
     return chain
 
 
-def _descendants(org: Any, ou_id: str) -> set[str]:
-    found = {ou_id}
-    changed = True
-    while changed:
-        changed = False
-        for ou in org.ou:
-            if ou.parent_id in found and ou.id not in found:
-                found.add(ou.id)
-                changed = True
-    return found
-
-
 def _members(org: Any) -> list[str]:
     """Accounts StackSets may deploy to: every account but the management account."""
     return sorted(a.id for a in org.accounts if a.id != org.org.master_account_id)
@@ -886,8 +874,13 @@ def describe_stack_set(self: Any) -> ActionResult:
 def list_stack_sets(self: Any) -> ActionResult:
     home, _ = _home(self)
     status = self._get_param("Status")
+    delegated = self._get_param("CallAs") == "DELEGATED_ADMIN"
     with _lock:
-        sets = [ss for ss in _registry(home, self.region).values() if not status or ss.status == status]
+        sets = [
+            ss
+            for ss in _registry(home, self.region).values()
+            if (not status or ss.status == status) and (not delegated or ss.permission_model == "SERVICE_MANAGED")
+        ]
         return ActionResult({"Summaries": [ss.summary() for ss in sets]})
 
 
