@@ -206,8 +206,9 @@ def test_nested_stack_carries_the_parents_tags_and_its_own(aws):
     cf, s3, ec2 = aws("cloudformation"), aws("s3"), aws("ec2")
     bucket = unique("nested-templates")
     _upload(s3, bucket, {"group.yaml": GROUP_TEMPLATE, "record.yaml": RECORD_TEMPLATE})
+    vpc = _vpc(ec2)
     create_stack(
-        cf, "lab-tags", _wrapper(bucket), {"VpcId": _vpc(ec2)},
+        cf, "lab-tags", _wrapper(bucket), {"VpcId": vpc},
         Tags=[{"Key": "irlab:lab", "Value": "alpha"}, {"Key": "owner", "Value": "class-7"}],
     )
     by_part = {}
@@ -224,6 +225,16 @@ def test_nested_stack_carries_the_parents_tags_and_its_own(aws):
     group_tags = {t["Key"]: t["Value"] for t in ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]["Tags"]}
     assert group_tags["irlab:part"] == "shared" and group_tags["irlab:lab"] == "alpha"
     assert group_tags["aws:cloudformation:stack-name"] == shared["StackName"]
+    # new stack-level tags of the parent reach the nested stack (which is updated with them)
+    cf.update_stack(
+        StackName="lab-tags", TemplateBody=_wrapper(bucket),
+        Parameters=[{"ParameterKey": "VpcId", "ParameterValue": vpc}],
+        Tags=[{"Key": "irlab:lab", "Value": "beta"}],
+    )
+    assert _stack(cf, "lab-tags")["StackStatus"] == "UPDATE_COMPLETE"
+    shared = _stack(cf, shared["StackId"])
+    assert {t["Key"]: t["Value"] for t in shared["Tags"]} == {"irlab:lab": "beta", "irlab:part": "shared"}
+    assert shared["StackStatus"] == "UPDATE_COMPLETE"
 
 
 def test_getatt_outputs_passes_a_group_id_into_the_second_nested_stack(aws):
