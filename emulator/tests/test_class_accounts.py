@@ -201,3 +201,31 @@ def test_a_role_session_needs_the_actions_aws_documents_for_delete_objects_and_h
     allowed.head_bucket(Bucket="shared-bucket")
     allowed.delete_objects(Bucket="shared-bucket", Delete={"Objects": [{"Key": "irlab-history/a/r1.json"}]})
     assert s3.list_objects_v2(Bucket="shared-bucket").get("KeyCount", 0) == 0
+
+
+
+def test_an_account_organizations_creates_can_be_administered_through_its_role(aws, emulator):
+    """AWS: CreateAccount creates ``OrganizationAccountAccessRole`` in the new account, trusted
+    by the management account and granting full administrative permissions
+    (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_accounts_access.html).
+    moto created the role without any permission: assumed, it could do nothing."""
+    orgs = aws("organizations")
+    try:
+        orgs.create_organization(FeatureSet="ALL")
+    except ClientError as e:
+        assert e.response["Error"]["Code"] == "AlreadyInOrganizationException"
+    status = orgs.create_account(Email="attendee@example.com", AccountName="attendee")["CreateAccountStatus"]
+    account = orgs.describe_create_account_status(CreateAccountRequestId=status["Id"])["CreateAccountStatus"]["AccountId"]
+    creds = aws("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="instructor"
+    )["Credentials"]
+    ssm = boto3.client(
+        "ssm",
+        endpoint_url=emulator.endpoint,
+        region_name=REGION,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+    ssm.put_parameter(Name="/irlab/probe", Value="x", Type="String")
+    assert ssm.get_parameter(Name="/irlab/probe")["Parameter"]["Value"] == "x"

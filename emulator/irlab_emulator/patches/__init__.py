@@ -24,6 +24,7 @@ MODULES = [
     "cloudtrail",
     "servicequotas",
     "sts",
+    "organizations",
     "guardduty",
     "guardduty_lists",
     "guardduty_findings",
