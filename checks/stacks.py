@@ -36,6 +36,8 @@ PARAMETER_SAMPLES = {
     "InstanceId": "i-0123456789abcdef0",
     "AlertTopicArn": f"arn:{PARTITION}:sns:{REGION}:{ACCOUNT}:irlab-{LAB}-detection-AlertTopic-ABCDEF123456",
     "AuditRecorderArn": f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function:irlab-{LAB}-audit-recorder",
+    "OrganizationId": "o-a1b2c3d4e5",
+    "TemplateBaseUrl": f"https://irlab-class-demo-templates-bucket.s3.{REGION}.amazonaws.com/templates/0123456789abcdef",
 }
 TYPE_SAMPLES = {
     "AWS::EC2::SecurityGroup::Id": "sg-0123456789abcdef0",

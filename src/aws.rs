@@ -139,6 +139,9 @@ impl AwsContext {
     pub fn servicequotas(&self) -> aws_sdk_servicequotas::Client {
         aws_sdk_servicequotas::Client::new(&self.config)
     }
+    pub fn organizations(&self) -> aws_sdk_organizations::Client {
+        aws_sdk_organizations::Client::new(&self.config)
+    }
     pub fn iam(&self) -> aws_sdk_iam::Client {
         aws_sdk_iam::Client::new(&self.config)
     }

@@ -160,6 +160,19 @@ pub struct ClassSelect {
     /// Labs worked on at once
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub parallel: usize,
+    /// An AWS Organizations OU (ou-...): one lab in each of its accounts, deployed by a
+    /// service-managed StackSet from this management account (overrides the roster's `org_unit`)
+    #[arg(long, value_name = "OU")]
+    pub org_unit: Option<String>,
+    /// With an OU: the role irlab assumes in each member account
+    #[arg(long, default_value = "OrganizationAccountAccessRole", value_name = "NAME")]
+    pub member_role: String,
+    /// With an OU: most accounts StackSets deploys to at once, as a percentage of the OU's
+    #[arg(long, default_value_t = 25, value_name = "PERCENT", value_parser = clap::value_parser!(i32).range(1..=100))]
+    pub max_concurrent: i32,
+    /// With an OU: accounts that may fail before StackSets stops, as a percentage of the OU's
+    #[arg(long, default_value_t = 10, value_name = "PERCENT", value_parser = clap::value_parser!(i32).range(0..=100))]
+    pub failure_tolerance: i32,
 }
 
 #[derive(Debug, Args)]
@@ -176,6 +189,10 @@ pub struct UpArgs {
     /// Also send alerts to this email address (AWS asks it to confirm the subscription)
     #[arg(long, value_name = "ADDRESS")]
     pub notify_email: Option<String>,
+    /// (Used by `class up --org-unit`.) Adopt or create the GuardDuty detector and record the
+    /// lab; its stacks come from the class's StackSet
+    #[arg(long, hide = true)]
+    pub detector_only: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -314,6 +331,10 @@ pub struct DownArgs {
     /// Print the plan and exit without deleting anything
     #[arg(long)]
     pub dry_run: bool,
+    /// (Used by `class down --org-unit`.) Prepare the stacks a class's StackSet deployed and
+    /// release the rest; the StackSet deletes those stacks afterwards
+    #[arg(long, hide = true)]
+    pub for_stack_set: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -21,6 +21,10 @@ struct RawRoster {
     region: Option<String>,
     #[serde(default)]
     defaults: Settings,
+    /// An AWS Organizations OU whose every account gets a lab, through one StackSet.
+    #[serde(default)]
+    org_unit: Option<Spanned<String>>,
+    #[serde(default)]
     attendees: Vec<RawAttendee>,
 }
 
@@ -88,11 +92,14 @@ pub struct Attendee {
     pub email: Option<String>,
     pub account: Account,
     pub settings: Settings,
+    /// How the class names this attendee when it is not the lab's name: the account id of an
+    /// organization's member account, where every lab has the class's one lab name.
+    pub label: Option<String>,
 }
 
 impl Attendee {
     pub fn name(&self) -> &str {
-        self.lab.as_str()
+        self.label.as_deref().unwrap_or(self.lab.as_str())
     }
 }
 
@@ -100,6 +107,8 @@ impl Attendee {
 pub struct Roster {
     pub class: String,
     pub region: Option<String>,
+    pub defaults: Settings,
+    pub org_unit: Option<String>,
     pub attendees: Vec<Attendee>,
 }
 
@@ -130,8 +139,10 @@ pub fn parse(text: &str, origin: &str) -> Result<Roster> {
     {
         problems.push(format!("{origin}: defaults: {}", e.message));
     }
-    if raw.attendees.is_empty() {
-        problems.push(format!("{origin}: the roster has no attendees"));
+    if let Some(ou) = &raw.org_unit
+        && let Err(e) = check_org_unit(&ou.value)
+    {
+        problems.push(format!("{}: {e}", at(&ou.referenced)));
     }
     let mut seen: HashMap<String, String> = HashMap::new();
     let mut attendees = Vec::new();
@@ -171,12 +182,18 @@ pub fn parse(text: &str, origin: &str) -> Result<Roster> {
             playbook: a.playbook.or(raw.defaults.playbook),
             instance_type: a.instance_type.or_else(|| raw.defaults.instance_type.clone()),
         };
-        attendees.push(Attendee { lab, email: a.email.map(|e| e.value), account, settings });
+        attendees.push(Attendee { lab, email: a.email.map(|e| e.value), account, settings, label: None });
     }
     if !problems.is_empty() {
         return Err(Error::problem(format!("the roster is not valid:\n  {}", problems.join("\n  "))).with_hint(HINT));
     }
-    Ok(Roster { class: raw.class.value, region: raw.region, attendees })
+    Ok(Roster {
+        class: raw.class.value,
+        region: raw.region,
+        defaults: raw.defaults,
+        org_unit: raw.org_unit.map(|o| o.value),
+        attendees,
+    })
 }
 
 /// Class names become STS session names (`irlab-<class>`) and file names: the lab-name rules
@@ -193,6 +210,15 @@ fn class_name(name: &str) -> std::result::Result<(), String> {
             "invalid class name `{name}`: use 1-48 lowercase letters, digits and hyphens, starting with a letter"
         ))
     }
+}
+
+/// An OU id as AWS Organizations writes it: `ou-` then 4-32 characters, `-`, 8-32 characters.
+pub fn check_org_unit(id: &str) -> std::result::Result<(), String> {
+    let ok = id.strip_prefix("ou-").and_then(|rest| rest.split_once('-')).is_some_and(|(a, b)| {
+        let alnum = |s: &str| s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        (4..=32).contains(&a.len()) && (8..=32).contains(&b.len()) && alnum(a) && alnum(b)
+    });
+    if ok { Ok(()) } else { Err(format!("`{id}` is not an organizational unit id (ou-abcd-12345678)")) }
 }
 
 fn account(spec: &AccountSpec) -> std::result::Result<Account, String> {
@@ -290,8 +316,10 @@ attendees:
     }
 
     #[test]
-    fn a_roster_without_attendees_or_with_a_bad_class_name_is_refused() {
-        assert!(parse("class: c\nattendees: []\n", "r").unwrap_err().message.contains("no attendees"));
+    fn a_roster_with_a_bad_class_name_or_org_unit_is_refused() {
+        let ou = parse("class: c\norg_unit: ou-ab12-cdef3456\n", "r").unwrap();
+        assert_eq!(ou.org_unit.as_deref(), Some("ou-ab12-cdef3456"));
+        assert!(parse("class: c\norg_unit: r-ab12\n", "r").unwrap_err().message.contains("r:2:11"));
         assert!(parse("class: Big Class\nattendees: [{name: a}]\n", "r").unwrap_err().message.contains("r:1:8"));
     }
 }

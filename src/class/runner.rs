@@ -267,7 +267,7 @@ async fn child(
     args: &[String],
 ) -> Result<tokio::process::Command> {
     let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
-    cmd.args(["--lab", a.name(), "--output", "json", "--yes"]);
+    cmd.args(["--lab", a.lab.as_str(), "--output", "json", "--yes"]);
     if g.local {
         cmd.arg("--local");
     }

@@ -31,7 +31,7 @@ pub async fn run(g: &Global, args: &AttackArgs, p: &Printer) -> Result<()> {
         return Err(not_deployed(&lab, &ctx));
     };
     let victim =
-        stacks::describe(&ctx, &lab.stack_name(Part::Victim)).await?.ok_or_else(|| not_deployed(&lab, &ctx))?;
+        stacks::find(&ctx, &lab, Part::Victim).await?.ok_or_else(|| not_deployed(&lab, &ctx))?;
     let instance = victim.output("InstanceId").ok_or_else(|| not_deployed(&lab, &ctx))?.to_string();
     let detector = detector::find(&ctx).await?;
     match &detector {

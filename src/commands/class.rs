@@ -30,6 +30,14 @@ pub async fn run(g: &Global, command: &ClassCommand, p: &Printer) -> Result<()> 
         return Err(Error::problem("--parallel must be at least 1"));
     }
     let roster = roster::load(&select.roster)?;
+    if let Some(ou) = select.org_unit.as_ref().or(roster.org_unit.as_ref()) {
+        roster::check_org_unit(ou).map_err(|e| Error::problem(format!("--org-unit: {e}")))?;
+        return super::class_org::run(g, command, name, &roster, ou, select, p).await;
+    }
+    if roster.attendees.is_empty() {
+        return Err(Error::problem(format!("class {} has no attendees and no organizational unit", roster.class))
+            .with_hint("list attendees in the roster, or give `--org-unit ou-...` (or `org_unit:` in the roster)"));
+    }
     let dir = runner::class_dir(&select.roster, &roster);
     let Some(chosen) = choose(&roster, select, &dir, p)? else { return Ok(()) };
     if name == "down" && !g.yes {
@@ -108,7 +116,7 @@ pub async fn run(g: &Global, command: &ClassCommand, p: &Printer) -> Result<()> 
 /// quota that is short refuses the whole class; an account that cannot be reached (its role
 /// refuses the instructor) fails its own attendees, returned as their outcomes.
 #[allow(clippy::too_many_arguments)]
-async fn preflight(
+pub(super) async fn preflight(
     g: &Global,
     ctx: &crate::aws::AwsContext,
     roster: &Roster,
@@ -128,7 +136,7 @@ async fn preflight(
     let representatives: Vec<Attendee> = groups.iter().map(|(_, m)| m[0].clone()).collect();
     let args = |rep: &Attendee| {
         let members = &groups.iter().find(|(acc, _)| *acc == rep.account).expect("a group per representative").1;
-        let names: Vec<&str> = members.iter().map(|a| a.name()).collect();
+        let names: Vec<&str> = members.iter().map(|a| a.lab.as_str()).collect();
         let types: Vec<&str> = members
             .iter()
             .map(|a| a.settings.instance_type.as_deref().unwrap_or(super::up::DEFAULT_INSTANCE_TYPE))
@@ -186,7 +194,7 @@ async fn preflight(
 }
 
 /// The attendees this run covers: all, `--only` (each must be on the roster), or `--failed`.
-fn choose(roster: &Roster, select: &ClassSelect, dir: &Path, p: &Printer) -> Result<Option<Vec<Attendee>>> {
+pub(super) fn choose(roster: &Roster, select: &ClassSelect, dir: &Path, p: &Printer) -> Result<Option<Vec<Attendee>>> {
     if select.failed {
         let Some(last) = runner::load_last(dir)? else {
             return Err(Error::problem(format!("class {} has no earlier class command to retry", roster.class))
@@ -224,7 +232,7 @@ fn choose(roster: &Roster, select: &ClassSelect, dir: &Path, p: &Printer) -> Res
 }
 
 /// The single-lab command each attendee's child runs.
-fn child_args(command: &ClassCommand, a: &Attendee) -> Vec<String> {
+pub(super) fn child_args(command: &ClassCommand, a: &Attendee) -> Vec<String> {
     let s = |x: &str| x.to_string();
     match command {
         ClassCommand::Up(_) => {
@@ -264,7 +272,7 @@ fn child_args(command: &ClassCommand, a: &Attendee) -> Vec<String> {
 }
 
 /// The instructor types the class name, as `down` asks for the lab's.
-fn confirm(roster: &Roster, labs: usize) -> Result<()> {
+pub(super) fn confirm(roster: &Roster, labs: usize) -> Result<()> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         return Err(Error::problem("refusing to delete without confirmation: standard input is not a terminal")
@@ -280,7 +288,7 @@ fn confirm(roster: &Roster, labs: usize) -> Result<()> {
     Ok(())
 }
 
-fn summary(outcomes: &[Outcome], p: &Printer) {
+pub(super) fn summary(outcomes: &[Outcome], p: &Printer) {
     p.out(format!("{:<16} {:<7} {:>7}  {}", "attendee", "result", "time", "detail"));
     for o in outcomes {
         let detail: String = o.message.chars().take(48).collect();
@@ -291,11 +299,12 @@ fn summary(outcomes: &[Outcome], p: &Printer) {
     }
 }
 
-fn retry(roster: &Roster, name: &str, select: &ClassSelect, failed: &[&Outcome], message: &str) -> Error {
+pub(super) fn retry(roster: &Roster, name: &str, select: &ClassSelect, failed: &[&Outcome], message: &str) -> Error {
     let names: Vec<&str> = failed.iter().map(|o| o.attendee.as_str()).collect();
     Error::problem(format!("class {}: {message}: {}", roster.class, names.join(", "))).with_hint(format!(
-        "each attendee's log says why; retry only those with `irlab class {name} --roster {} --failed`",
-        select.roster.display()
+        "each attendee's log says why; retry only those with `irlab class {name} --roster {}{} --failed`",
+        select.roster.display(),
+        select.org_unit.as_ref().map(|ou| format!(" --org-unit {ou}")).unwrap_or_default()
     ))
 }
 
@@ -311,7 +320,7 @@ impl serde::Serialize for Proof {
 }
 
 /// One aggregate proof from every lab's own sweep.
-fn down_proof(outcomes: &[Outcome]) -> Proof {
+pub(super) fn down_proof(outcomes: &[Outcome]) -> Proof {
     let mut accounts: Vec<&str> = outcomes.iter().filter_map(|o| o.account.as_deref()).collect();
     accounts.sort();
     accounts.dedup();
@@ -341,7 +350,7 @@ fn down_proof(outcomes: &[Outcome]) -> Proof {
     Proof { clean: false, line }
 }
 
-fn gradebook_out(roster: &Roster, outcomes: &[Outcome], p: &Printer) -> Result<()> {
+pub(super) fn gradebook_out(roster: &Roster, outcomes: &[Outcome], p: &Printer) -> Result<()> {
     let book = gradebook::build(&roster.class, outcomes);
     if p.is_json() {
         p.json(&serde_json::to_value(&book).expect("gradebook serializes"));
@@ -361,7 +370,7 @@ fn unreadable(book: &gradebook::Gradebook) -> Result<()> {
         .with_hint("each attendee's log under the class directory says why"))
 }
 
-fn report(
+pub(super) fn report(
     roster: &Roster,
     outcomes: &[Outcome],
     format: Option<ReportFormat>,

@@ -9,6 +9,7 @@ use crate::cli::{DownArgs, Global};
 use crate::error::{Error, Result};
 use crate::lab::inventory;
 use crate::lab::lease;
+use crate::lab::state::LabState;
 use crate::lab::teardown;
 use crate::ui::printer::Printer;
 
@@ -20,9 +21,26 @@ pub async fn run(g: &Global, args: &DownArgs, p: &Printer) -> Result<()> {
 
     let plan = teardown::plan(&ctx, &lab).await?;
     if plan.is_empty() {
+        // Nothing of the lab; with no other lab in the region, the shared parts must be gone too.
+        let mut left = Vec::new();
+        if LabState::others(&ctx, &lab).await?.is_empty() {
+            left = inventory::sweep_shared(&ctx).await.found;
+        }
         p.out(format!("lab {lab} does not exist in {} / {}; nothing to remove", me.account, ctx.region));
-        p.json(&json!({ "lab": lab.as_str(), "account": me.account, "region": ctx.region, "plan": plan, "deleted": false, "left": [] }));
+        for r in &left {
+            p.out(format!("  but the region's shared parts are still there: {r}"));
+        }
+        p.json(&json!({ "lab": lab.as_str(), "account": me.account, "region": ctx.region, "plan": plan, "deleted": false, "left": left }));
         return Ok(());
+    }
+    if let Some(set) = &plan.stack_set
+        && !args.for_stack_set
+    {
+        return Err(Error::problem(format!(
+            "lab {lab}'s stacks in {} / {} belong to the class StackSet {set}; they cannot be removed from here",
+            me.account, ctx.region
+        ))
+        .with_hint("the instructor removes the class's labs with `irlab class down --org-unit OU --roster FILE` in the organization's management account"));
     }
     if p.is_json() && args.dry_run {
         p.json(&json!({ "lab": lab.as_str(), "account": me.account, "region": ctx.region, "plan": plan, "deleted": false }));
@@ -49,6 +67,8 @@ pub async fn run(g: &Global, args: &DownArgs, p: &Printer) -> Result<()> {
     // The lease goes before the last look, which must find nothing of the lab.
     lease::release().await;
     let mut swept = inventory::sweep(&ctx, &lab).await;
+    // What the class StackSet keeps is its `class down`'s to delete and prove.
+    swept.found.retain(|r| !plan.kept_for_stack_set(r));
     if outcome.detector_kept {
         swept.found.retain(|r| r.kind != "guardduty:detector");
     }
@@ -69,6 +89,13 @@ pub async fn run(g: &Global, args: &DownArgs, p: &Printer) -> Result<()> {
     let left = swept.found;
     p.json(&json!({ "lab": lab.as_str(), "account": me.account, "region": ctx.region, "plan": plan, "deleted": true, "left": left, "unchecked": unchecked, "failures": outcome.failures.iter().map(|e| e.to_string()).collect::<Vec<_>>() }));
     if left.is_empty() && outcome.failures.is_empty() && unchecked.is_empty() {
+        if let Some(set) = &plan.stack_set {
+            p.out(format!(
+                "lab {lab} released in {}; its stacks are prepared for the class StackSet {set} to delete",
+                super::elapsed(started)
+            ));
+            return Ok(());
+        }
         p.out(format!("0 resources left (lab {lab} removed in {})", super::elapsed(started)));
         return Ok(());
     }

@@ -3,6 +3,7 @@
 pub mod attack;
 pub mod bench;
 pub mod class;
+pub mod class_org;
 pub mod demo;
 pub mod down;
 pub mod local;
@@ -112,7 +113,7 @@ pub async fn print_lab_state(g: &Global, p: &crate::ui::printer::Printer) {
     let look = async {
         let (lab, ctx) = open(g).await?;
         for part in crate::lab::Part::ALL {
-            if let Some(s) = crate::lab::stacks::describe(&ctx, &lab.stack_name(part)).await? {
+            if let Some(s) = crate::lab::stacks::find(&ctx, &lab, part).await? {
                 p.info(format!("  {:<36} {}", s.name, s.status));
             }
         }

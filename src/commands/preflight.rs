@@ -29,7 +29,7 @@ pub async fn run(g: &Global, args: &PreflightArgs, p: &Printer) -> Result<()> {
     let mut need = quota::Need { shared_parts: shared::find(&ctx).await?.is_none(), instance_types: Vec::new() };
     for (i, l) in labs.iter().enumerate() {
         // A lab whose victim is already there launches nothing new.
-        if stacks::describe(&ctx, &l.stack_name(Part::Victim)).await?.is_none() {
+        if stacks::find(&ctx, l, Part::Victim).await?.is_none() {
             let t = types.get(i).or(types.first()).map_or(super::up::DEFAULT_INSTANCE_TYPE, String::as_str);
             super::up::check_instance_type(t)?;
             need.instance_types.push(t.to_string());

@@ -19,7 +19,7 @@ const RUN_TAGS: [&str; 5] =
 
 pub async fn run(g: &Global, p: &Printer) -> Result<()> {
     let (lab, ctx) = super::open_for_change(g, "reset").await?;
-    let victim = stacks::describe(&ctx, &lab.stack_name(Part::Victim)).await?.ok_or_else(|| {
+    let victim = stacks::find(&ctx, &lab, Part::Victim).await?.ok_or_else(|| {
         Error::problem(format!("lab {lab} is not deployed in {}", ctx.region)).with_hint("run `irlab up`")
     })?;
     let out = |k: &str| {

@@ -108,19 +108,22 @@ pub async fn run(g: &Global, p: &Printer) -> Result<()> {
 
 pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
     let me = ctx.identity().await?;
-    let detection_name = lab.stack_name(Part::Detection);
     let (state, det, found, shared, others) = futures::try_join!(
         LabState::load(ctx, lab),
-        stacks::describe(ctx, &detection_name),
+        stacks::find(ctx, lab, Part::Detection),
         detector::find(ctx),
         shared::find(ctx),
         LabState::others(ctx, lab),
     )?;
-    let victim = stacks::describe(ctx, &lab.stack_name(Part::Victim)).await?;
+    let victim = stacks::find(ctx, lab, Part::Victim).await?;
     let deployed_playbooks = playbook::deployed(ctx, lab).await?;
     let mut stack_views: Vec<StackView> = [(Part::Detection, &det), (Part::Victim, &victim)]
         .into_iter()
-        .map(|(part, s)| StackView { part, name: lab.stack_name(part), status: s.as_ref().map(|s| s.status.clone()) })
+        .map(|(part, s)| StackView {
+            part,
+            name: s.as_ref().map_or_else(|| lab.stack_name(part), |s| s.name.clone()),
+            status: s.as_ref().map(|s| s.status.clone()),
+        })
         .collect();
     let mut playbooks = Vec::new();
     for (variant, stack) in &deployed_playbooks {

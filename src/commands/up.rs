@@ -26,6 +26,9 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
     let (lab, ctx) = super::open_for_change(g, "up").await?;
     let me = ctx.identity().await?;
     p.info(format!("account {} ({}), region {}, lab {lab}", me.account, me.arn, ctx.region));
+    if args.detector_only {
+        return detector_only(&ctx, &lab, &me.account, p).await;
+    }
 
     // Preflight: what is already there decides between create and update, and what is kept.
     let mut state = LabState::load(&ctx, &lab).await?.unwrap_or_else(|| LabState::new(&lab, &me.account, &ctx.region));
@@ -153,6 +156,25 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
     Ok(())
 }
 
+/// In an attendee's account of an organization, a class's StackSet deploys the stacks; the
+/// GuardDuty detector is still the lab's to adopt or create here, with the same rules as `up`.
+async fn detector_only(ctx: &crate::aws::AwsContext, lab: &LabName, account: &str, p: &Printer) -> Result<()> {
+    let mut state = LabState::load(ctx, lab).await?.unwrap_or_else(|| LabState::new(lab, account, &ctx.region));
+    let others = LabState::others(ctx, lab).await?;
+    let (record, adoption) = detector::ensure(ctx, lab, state.detector.as_ref(), &others).await?;
+    state.detector = Some(record.clone());
+    state.save(ctx, lab).await?;
+    let how = match (record.ownership, adoption) {
+        (Ownership::Owned, Adoption::Created) => "created",
+        (Ownership::Adopted, Adoption::Enabled) => "adopted and enabled",
+        (Ownership::Adopted, _) => "adopted",
+        (Ownership::Owned, _) => "kept",
+    };
+    p.out(format!("lab {lab} in {account} / {}: GuardDuty detector {} {how}", ctx.region, record.id));
+    p.json(&json!({ "lab": lab.as_str(), "account": account, "region": ctx.region, "detector": record }));
+    Ok(())
+}
+
 /// The flag wins; then the variant already deployed; then a prompt on a terminal; else Step Functions.
 fn choose_variant(flag: Option<Variant>, deployed: Option<Variant>, g: &Global, p: &Printer) -> Result<Variant> {
     if let Some(v) = flag.or(deployed) {
@@ -214,6 +236,11 @@ pub fn check_instance_type(t: &str) -> Result<()> {
     }
 }
 
+/// The SSM public parameter naming the latest Amazon Linux 2023 image for the type's architecture.
+pub fn ami_parameter(instance_type: &str) -> &'static str {
+    if is_arm(instance_type) { AMI_ARM } else { AMI_X86 }
+}
+
 /// Graviton families carry a `g` after their generation digit (t4g, m7g, c6gn): they need the arm64 AMI.
 fn is_arm(instance_type: &str) -> bool {
     let family = instance_type.split('.').next().unwrap_or_default();
@@ -232,7 +259,7 @@ fn victim_parameters(
     shared: &StackInfo,
     cidr: &str,
 ) -> Result<Vec<(String, String)>> {
-    let ami = if is_arm(instance_type) { AMI_ARM } else { AMI_X86 };
+    let ami = ami_parameter(instance_type);
     let out = |k: &str| {
         shared.output(k).map(String::from).ok_or_else(|| {
             Error::failure(format!("stack {} has no output {k}", shared.name))
@@ -314,6 +341,7 @@ mod tests {
             min_severity: sev,
             instance_type: t.map(String::from),
             notify_email: e.map(String::from),
+            detector_only: false,
         }
     }
 

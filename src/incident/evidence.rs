@@ -39,10 +39,9 @@ pub struct Sources {
 impl Sources {
     pub async fn load(ctx: &AwsContext, lab: &LabName) -> Result<Sources> {
         let missing = || Error::problem(format!("lab {lab} is not fully deployed")).with_hint("run `irlab up`");
-        let (victim_name, detection_name) = (lab.stack_name(Part::Victim), lab.stack_name(Part::Detection));
         let (victim, detection, deployed, shared) = futures::try_join!(
-            stacks::describe(ctx, &victim_name),
-            stacks::describe(ctx, &detection_name),
+            stacks::find(ctx, lab, Part::Victim),
+            stacks::find(ctx, lab, Part::Detection),
             playbook::deployed(ctx, lab),
             crate::lab::shared::find(ctx),
         )?;

@@ -16,7 +16,7 @@ pub const DEFAULT_MIN_SEVERITY: f64 = 4.0;
 pub async fn deployed(ctx: &AwsContext, lab: &LabName) -> Result<Vec<(Variant, StackInfo)>> {
     let mut out = Vec::new();
     for v in Variant::ALL {
-        if let Some(s) = stacks::describe(ctx, &lab.stack_name(Part::Playbook(v))).await? {
+        if let Some(s) = stacks::find(ctx, lab, Part::Playbook(v)).await? {
             out.push((v, s));
         }
     }

@@ -18,9 +18,13 @@ use crate::lab::state::LabState;
 use crate::lab::{LabName, PART_TAG, SHARED_PART, SHARED_STACK, SHARED_TEMPLATE};
 use crate::ui::progress::Reporter;
 
-/// The shared stack, when it exists.
+/// The shared stack, when it exists: `irlab-shared`, or the shared part a class's StackSet
+/// deployed (in an attendee's own account of an organization, where the lab is alone).
 pub async fn find(ctx: &AwsContext) -> Result<Option<StackInfo>> {
-    Ok(stacks::describe(ctx, SHARED_STACK).await?.filter(|s| s.status != "DELETE_COMPLETE"))
+    if let Some(s) = stacks::describe(ctx, SHARED_STACK).await?.filter(|s| s.status != "DELETE_COMPLETE") {
+        return Ok(Some(s));
+    }
+    stacks::tagged(ctx, None, SHARED_PART).await
 }
 
 /// Creates the shared stack, or finds it (waiting for another lab's create, or for the last lab

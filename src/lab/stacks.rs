@@ -23,9 +23,17 @@ pub struct StackInfo {
     pub outputs: BTreeMap<String, String>,
     pub parameters: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
+    /// The top stack when this one is nested (a part of a lab a class's StackSet deployed).
+    pub root_id: Option<String>,
 }
 
 impl StackInfo {
+    /// The StackSet that deployed this stack (tag `irlab:stackset` = `name@account`), when a
+    /// class deployed it to an organization: only the instructor's `class down` may delete it.
+    pub fn stack_set(&self) -> Option<&str> {
+        self.tags.get(STACK_SET_TAG).map(String::as_str)
+    }
+
     pub fn output(&self, key: &str) -> Option<&str> {
         self.outputs.get(key).map(String::as_str)
     }
@@ -55,6 +63,7 @@ impl StackInfo {
                 .filter_map(|p| Some((p.parameter_key()?.to_string(), p.parameter_value()?.to_string())))
                 .collect(),
             tags: s.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect(),
+            root_id: s.root_id().map(String::from),
         }
     }
 }
@@ -108,6 +117,47 @@ fn poll_interval(ctx: &AwsContext) -> Duration {
 
 fn is_terminal(status: &str) -> bool {
     !status.ends_with("_IN_PROGRESS")
+}
+
+/// The tag a class's StackSet puts on every stack it deploys: `<stack set name>@<account>`.
+pub const STACK_SET_TAG: &str = "irlab:stackset";
+
+/// A part of a lab: the stack `irlab-<lab>-<part>` that `up` deploys, or else, in an account a
+/// class's StackSet deployed the lab to (`class up --org-unit`), the nested stack tagged with the
+/// lab and the part (StackSets name stacks themselves: `StackSet-<set>-<uuid>-<Part>-<suffix>`).
+pub async fn find(ctx: &AwsContext, lab: &crate::lab::LabName, part: crate::lab::Part) -> Result<Option<StackInfo>> {
+    if let Some(s) = describe(ctx, &lab.stack_name(part)).await? {
+        return Ok(Some(s));
+    }
+    tagged(ctx, Some(lab.as_str()), part.as_str()).await
+}
+
+/// The stack a StackSet deployed for `part` (of `lab`, or of no lab for the shared parts), read
+/// fresh. Which stacks StackSets deployed is listed once per process: they are only ever
+/// created and removed from the instructor's management account, never by a lab command.
+pub async fn tagged(ctx: &AwsContext, lab: Option<&str>, part: &str) -> Result<Option<StackInfo>> {
+    static FROM_STACK_SETS: tokio::sync::OnceCell<Vec<StackInfo>> = tokio::sync::OnceCell::const_new();
+    let all = FROM_STACK_SETS
+        .get_or_try_init(|| async {
+            let mut out = Vec::new();
+            let mut pages = ctx.cloudformation().describe_stacks().into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.aws(|| "listing the account's stacks".to_string(), ctx)?;
+                out.extend(
+                    page.stacks().iter().map(StackInfo::from_sdk).filter(|s| s.stack_set().is_some()),
+                );
+            }
+            Ok::<_, Error>(out)
+        })
+        .await?;
+    let hit = all.iter().find(|s| {
+        s.tags.get(crate::lab::PART_TAG).map(String::as_str) == Some(part)
+            && s.tags.get(crate::lab::LAB_TAG).map(String::as_str) == lab
+    });
+    match hit {
+        Some(s) => Ok(describe(ctx, &s.id).await?.filter(|s| s.status != "DELETE_COMPLETE")),
+        None => Ok(None),
+    }
 }
 
 pub async fn describe(ctx: &AwsContext, name_or_id: &str) -> Result<Option<StackInfo>> {
@@ -390,6 +440,7 @@ async fn watch(
                     outputs: BTreeMap::new(),
                     parameters: BTreeMap::new(),
                     tags: BTreeMap::new(),
+                    root_id: None,
                 });
             }
             Some(s) if is_terminal(&s.status) => return Ok(s),

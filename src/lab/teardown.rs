@@ -42,6 +42,13 @@ pub struct Plan {
     /// Lab resources that no stack manages (snapshots a playbook took, leftovers of a failed run).
     pub outside: Vec<LabResource>,
     pub state_parameter: Option<String>,
+    /// The class StackSet (`name@account`) that deployed the lab's stacks, in an attendee's
+    /// account of an organization: only the instructor's `class down` deletes those stacks, so
+    /// `down` here only prepares them (stops the trail, empties buckets, lifts protection).
+    pub stack_set: Option<String>,
+    /// Physical ids of what the StackSet's stacks hold: not this command's to delete or count.
+    #[serde(skip)]
+    pub stack_set_resources: HashSet<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -56,6 +63,8 @@ pub struct PlannedStack {
     pub buckets: Vec<(String, usize)>,
     /// Instances a playbook protected: CloudFormation cannot terminate them until lifted.
     pub protected: Vec<String>,
+    /// Deployed by a class's StackSet: prepared here, deleted by the instructor's `class down`.
+    pub stack_set: Option<String>,
 }
 
 impl Plan {
@@ -71,8 +80,16 @@ impl Plan {
     /// The plan as lines for people.
     pub fn lines(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if let Some(set) = &self.stack_set {
+            out.push(format!(
+                "the lab's stacks belong to the class StackSet {set}: prepare them for its `irlab class down` (which deletes them), keep them here"
+            ));
+        }
         for s in &self.stacks {
-            out.push(format!("delete stack {} ({}, {} resources)", s.name, s.status, s.resources));
+            match &s.stack_set {
+                Some(_) => out.push(format!("prepare stack {} ({}, {} resources)", s.name, s.status, s.resources)),
+                None => out.push(format!("delete stack {} ({}, {} resources)", s.name, s.status, s.resources)),
+            }
             for t in &s.trails {
                 out.push(format!("  first stop trail {t} logging"));
             }
@@ -141,6 +158,12 @@ pub async fn plan(ctx: &AwsContext, lab: &LabName) -> Result<Plan> {
     // The lab's own stacks by name, plus any other stack tagged with the lab.
     let mut names: Vec<String> = Part::ALL.iter().map(|p| lab.stack_name(*p)).collect();
     names.extend(inventory.iter().filter(|r| r.kind == "cloudformation:stack").map(|r| r.id.clone()));
+    // Parts a class's StackSet deployed carry StackSets' names, not the lab's.
+    for part in Part::ALL {
+        if let Some(s) = stacks::tagged(ctx, Some(lab.as_str()), part.as_str()).await? {
+            names.push(s.id);
+        }
+    }
     names.dedup();
     let mut planned = Vec::new();
     let mut managed: HashSet<String> = HashSet::new();
@@ -159,6 +182,17 @@ pub async fn plan(ctx: &AwsContext, lab: &LabName) -> Result<Plan> {
         Some(info) if shared_kept_for.is_empty() => Some(plan_stack(ctx, info, &mut HashSet::new()).await?),
         _ => None,
     };
+    let stack_set = planned.iter().chain(&shared).find_map(|s| s.stack_set.clone());
+    let mut stack_set_resources = HashSet::new();
+    for s in planned.iter().chain(&shared).filter(|s| s.stack_set.is_some()) {
+        stack_set_resources.insert(s.id.clone());
+        stack_set_resources.insert(s.name.clone());
+        for r in stacks::resources(ctx, &s.id).await? {
+            if let Some(id) = r.physical_id {
+                stack_set_resources.insert(short_id(&id).to_string());
+            }
+        }
+    }
     let state_parameter = lab.state_parameter();
     let outside = inventory
         .into_iter()
@@ -178,7 +212,16 @@ pub async fn plan(ctx: &AwsContext, lab: &LabName) -> Result<Plan> {
         detector_shared_with,
         outside,
         state_parameter: state.map(|_| state_parameter),
+        stack_set,
+        stack_set_resources,
     })
+}
+
+impl Plan {
+    /// True when a resource the final sweep finds belongs to a stack the class's StackSet keeps.
+    pub fn kept_for_stack_set(&self, r: &LabResource) -> bool {
+        self.stack_set_resources.contains(&r.id) || self.stack_set_resources.contains(short_id(&r.id))
+    }
 }
 
 async fn plan_stack(ctx: &AwsContext, info: &StackInfo, managed: &mut HashSet<String>) -> Result<PlannedStack> {
@@ -211,6 +254,7 @@ async fn plan_stack(ctx: &AwsContext, info: &StackInfo, managed: &mut HashSet<St
         trails,
         buckets,
         protected,
+        stack_set: info.stack_set().map(String::from),
     })
 }
 
@@ -373,7 +417,8 @@ async fn remove_shared_if_last(ctx: &AwsContext, lab: &LabName, reporter: &dyn R
     }
     let planned = plan_stack(ctx, &info, &mut HashSet::new()).await?;
     remove_stack(ctx, &planned, reporter).await?;
-    Ok(true)
+    // Parts a class's StackSet deployed are only prepared here: they are not gone yet.
+    Ok(planned.stack_set.is_none())
 }
 
 /// The last lab to leave puts the detector back; any other lab leaves it to those that remain.
@@ -410,6 +455,12 @@ async fn remove_stack(ctx: &AwsContext, s: &PlannedStack, reporter: &dyn Reporte
     for (bucket, _) in &s.buckets {
         reporter.report(Progress::Started { task: task.into(), what: format!("emptying bucket {bucket}") });
         empty_bucket(ctx, bucket).await?;
+    }
+    if let Some(set) = &s.stack_set {
+        reporter.report(Progress::Note(format!(
+            "{task}: prepared; the class StackSet {set} deletes it (`irlab class down --org-unit` in its account)"
+        )));
+        return Ok(());
     }
     match stacks::delete(ctx, &s.id, task, reporter).await {
         Ok(()) => Ok(()),

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod accounts;
+
 use std::net::TcpListener;
 use std::process::{Command, Output};
 
