@@ -65,6 +65,13 @@ pub struct Member {
     pub ou: String,
 }
 
+/// An OU and every account the class gives a lab to in it.
+#[derive(Debug, Clone)]
+pub struct OrgUnit {
+    pub id: String,
+    pub members: Vec<Member>,
+}
+
 /// Where one account's stack instance stands.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct InstanceResult {
@@ -145,7 +152,7 @@ pub async fn check_trusted_access(ctx: &AwsContext) -> Result<()> {
 
 /// Every active account under the OU, descendant OUs included, except the management account
 /// (StackSets never deploys there).
-pub async fn members(ctx: &AwsContext, org: &Organization, ou: &str) -> Result<Vec<Member>> {
+pub async fn members(ctx: &AwsContext, org: &Organization, ou: &str) -> Result<OrgUnit> {
     let orgs = ctx.organizations();
     orgs.describe_organizational_unit()
         .organizational_unit_id(ou)
@@ -178,7 +185,7 @@ pub async fn members(ctx: &AwsContext, org: &Organization, ou: &str) -> Result<V
         }
     }
     out.sort_by(|a, b| a.account.cmp(&b.account));
-    Ok(out)
+    Ok(OrgUnit { id: ou.to_string(), members: out })
 }
 
 /// What every lab of the class is made of: one set of parameters for the whole StackSet.
@@ -258,12 +265,12 @@ pub async fn deploy(
     ctx: &AwsContext,
     class: &str,
     org: &Organization,
-    ou: &str,
-    members: &[Member],
+    unit: &OrgUnit,
     spec: &LabSpec<'_>,
     pace: Pace,
     reporter: &dyn Reporter,
 ) -> Result<Vec<InstanceResult>> {
+    let ou = unit.id.as_str();
     let base_url = publish_templates(ctx, class, org, reporter).await?;
     let name = stack_set_name(class);
     let cfn = ctx.cloudformation();
@@ -318,7 +325,8 @@ pub async fn deploy(
     // Only accounts without a current instance need an operation (a class run again, or an
     // account that joined while automatic deployment was still at work).
     let have = instances(ctx, &name).await?;
-    let missing: Vec<&Member> = members
+    let missing: Vec<&Member> = unit
+        .members
         .iter()
         .filter(|m| !have.iter().any(|i| i.account == m.account && i.status == "CURRENT"))
         .collect();

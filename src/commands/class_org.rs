@@ -31,10 +31,10 @@ pub async fn run(
     let conn = Connection { profile: g.profile.clone(), region, endpoint_url: g.endpoint_url.clone(), local: g.local };
     let ctx = AwsContext::connect(&conn).await?;
     let organization = org::organization(&ctx).await?;
-    let members = org::members(&ctx, &organization, ou).await?;
+    let unit = org::members(&ctx, &organization, ou).await?;
     // Accounts that left the OU but still hold an instance are the class's to show and remove.
     let set = org::stack_set_name(&roster.class);
-    let mut accounts: Vec<String> = members.iter().map(|m| m.account.clone()).collect();
+    let mut accounts: Vec<String> = unit.members.iter().map(|m| m.account.clone()).collect();
     if matches!(name, "status" | "report" | "down") {
         for i in org::instances(&ctx, &set).await? {
             if !accounts.contains(&i.account) {
@@ -100,7 +100,7 @@ pub async fn run(
                 ami_parameter: super::up::ami_parameter(&instance_type),
                 min_severity: crate::lab::playbook::DEFAULT_MIN_SEVERITY,
             };
-            let results = org::deploy(&ctx, &class.class, &organization, ou, &members, &spec, pace, p).await?;
+            let results = org::deploy(&ctx, &class.class, &organization, &unit, &spec, pace, p).await?;
             merge(&mut outcomes, &results, "the StackSet did not deploy the lab here");
             outcomes
         }
