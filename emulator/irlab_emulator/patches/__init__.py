@@ -15,6 +15,7 @@ from importlib import import_module
 MODULES = [
     "cloudformation",
     "ec2",
+    "ec2_imds",
     "iam",
     "s3",
     "sns",
