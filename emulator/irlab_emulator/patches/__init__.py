@@ -16,6 +16,7 @@ MODULES = [
     "cloudformation",
     "ec2",
     "ec2_imds",
+    "ec2_conntrack",
     "iam",
     "s3",
     "sns",
