@@ -32,6 +32,7 @@ MODULES = [
     "logs",
     "ssm",
     "ssm_run_command",
+    "ssm_instance",
     "stepfunctions",
     "ssm_automation",
     # checks every request against botocore's input shape; inside faults, so
