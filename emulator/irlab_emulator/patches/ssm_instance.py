@@ -208,6 +208,9 @@ def _bwrap_argv(state: Path, run_dir: Path) -> list[str]:
         "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/run",
         "--ro-bind", str(run_dir), "/run/irlab",
     ]
+    if os.geteuid() != 0:
+        # the SSM Agent runs commands as root: map the stand-in's user to root
+        argv += ["--unshare-user", "--uid", "0", "--gid", "0"]
     for link in ("bin", "sbin", "lib", "lib64", "lib32"):
         if Path(f"/usr/{link}").exists():
             argv += ["--symlink", f"usr/{link}", f"/{link}"]
