@@ -143,8 +143,14 @@ def state_root() -> Path:
     with _lock:
         if _root is None:
             configured = os.environ.get("IRLAB_INSTANCE_STATE")
-            _root = Path(configured) if configured else Path(tempfile.mkdtemp(prefix="irlab-instances-"))
-            _root.mkdir(parents=True, exist_ok=True)
+            if configured:
+                _root = Path(configured)
+                _root.mkdir(parents=True, exist_ok=True)
+            else:
+                import atexit
+
+                _root = Path(tempfile.mkdtemp(prefix="irlab-instances-"))
+                atexit.register(shutil.rmtree, _root, True)  # the stand-in's memory goes at exit: so does this
         return _root
 
 
