@@ -5,7 +5,23 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
+from conftest import eventually
 from test_ssm import SSM_CORE, _profile, _run, managed
+
+TERMINAL = ("Success", "Failed", "TimedOut", "Cancelled")
+
+
+def finished(ssm, command_id: str, instance_id: str, timeout: float = 30.0) -> dict:
+    """The invocation once it has reached a terminal status (the agent runs
+    the command after SendCommand has answered)."""
+
+    def done() -> dict | None:
+        invocation = ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id)
+        return invocation if invocation["Status"] in TERMINAL else None
+
+    invocation = eventually(done, timeout=timeout, interval=0.05)
+    assert invocation, f"{command_id} on {instance_id} did not finish within {timeout} s"
+    return invocation
 
 
 def _code(call) -> str:
@@ -19,7 +35,8 @@ def test_run_shell_script_commands_are_recorded_per_instance(aws):
     commands - required - workingDirectory, executionTimeout). SendCommand with
     it and Parameters {"commands": [...]} runs on the given managed nodes;
     ListCommands shows exactly the commands sent (DocumentName, Parameters,
-    InstanceIds, Status and StatusDetails Success once done, NotificationConfig
+    InstanceIds, Status and StatusDetails Pending in SendCommand's answer and
+    Success once done, NotificationConfig
     empty when none was given), filtered by CommandId or InstanceId;
     GetCommandInvocation gives one node's result (PluginName aws:runShellScript,
     Status Success) and InvocationDoesNotExist for a node the command did not
@@ -47,7 +64,10 @@ def test_run_shell_script_commands_are_recorded_per_instance(aws):
     second = ssm.send_command(
         DocumentName="AWS-RunShellScript", InstanceIds=[victim, other], Parameters={"commands": ["uptime"], "executionTimeout": ["60"]}
     )["Command"]
-    assert first["StatusDetails"] == first["Status"] == "Success"
+    assert first["StatusDetails"] == first["Status"] == "Pending"
+    for command_id, instances in ((first["CommandId"], [victim]), (second["CommandId"], [victim, other])):
+        for instance in instances:
+            assert finished(ssm, command_id, instance)["Status"] == "Success"
     assert first["NotificationConfig"] == {"NotificationArn": "", "NotificationEvents": [], "NotificationType": ""}
 
     commands = {c["CommandId"]: c for c in ssm.list_commands()["Commands"]}

@@ -17,6 +17,8 @@ MODULES = [
     # service-managed StackSets: member stacks through the stack engine above
     "stacksets",
     "ec2",
+    "ec2_imds",
+    "ec2_conntrack",
     "iam",
     "s3",
     "sns",
@@ -33,6 +35,7 @@ MODULES = [
     "logs",
     "ssm",
     "ssm_run_command",
+    "ssm_instance",
     "stepfunctions",
     "ssm_automation",
     # checks every request against botocore's input shape; inside faults, so

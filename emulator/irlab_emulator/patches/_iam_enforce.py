@@ -95,6 +95,10 @@ class Session:
     issued: datetime.datetime
     expiration: datetime.datetime
     policy: Any = None  # the session policy given to AssumeRole (Policy), if any
+    # an instance profile's credentials (IMDS, ec2_imds.py): the instance's
+    # ARN, VPC and private IPv4 address, for ec2:SourceInstanceARN and
+    # aws:EC2InstanceSourceVPC / aws:EC2InstanceSourcePrivateIPv4
+    source_instance: dict[str, str] | None = None
 
     def principal(self) -> _iam_eval.Principal:
         return _iam_eval.Principal(account=self.account, arn=self.arn, role_arn=self.role_arn)
@@ -131,6 +135,7 @@ def session_of(access_key: str | None) -> Session | None:
                 issued=getattr(role, "irlab_issued", None) or (expiration - datetime.timedelta(hours=1)),
                 expiration=expiration,
                 policy=role.policy or None,
+                source_instance=getattr(role, "irlab_source_instance", None),
             )
     return None
 
@@ -780,6 +785,10 @@ def context_for(session: Session | None, call_region: str, check: Check, extra: 
                 # service publishes for an account, absent for an IAM
                 # principal's own call (which needs an identity policy)
                 "aws:sourceowner": None,
+                # present only in an EC2 instance's role credentials
+                "ec2:sourceinstancearn": (session.source_instance or {}).get("arn"),
+                "aws:ec2instancesourcevpc": (session.source_instance or {}).get("vpc"),
+                "aws:ec2instancesourceprivateipv4": (session.source_instance or {}).get("ip"),
             }
         )
     values.setdefault("aws:requestedregion", call_region)

@@ -22,6 +22,15 @@ sts:AssumeRole on resource: ROLE" (with HTTP 400, where AWS answers 403).
 https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html
 https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-accounts
 https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_common-scenarios_third-party.html (sts:ExternalId)
+
+Every role session records the moment STS issued it (``irlab_issued``), which
+the IAM enforcement gives policies as ``aws:TokenIssueTime``; moto keeps only
+the expiration, from which the issue time cannot be told when
+``DurationSeconds`` was not the default.  That key is what revoking a role's
+active sessions rests on: a deny-all inline policy conditioned on
+``DateLessThan aws:TokenIssueTime`` (IAM user guide, "Revoke IAM role temporary
+security credentials",
+https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_revoke-sessions.html).
 """
 
 from __future__ import annotations
@@ -96,11 +105,34 @@ def _find_role(role_arn: str) -> Any | None:
     return None
 
 
+def _record_issue_time() -> None:
+    """``AssumedRole.irlab_issued``: when STS issued the session (UTC)."""
+    import datetime
+
+    from moto.sts.models import AssumedRole
+
+    if getattr(AssumedRole.__init__, "_irlab", False):
+        return
+    original = AssumedRole.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        duration = kwargs.get("duration", args[6] if len(args) > 6 else 3600)
+        expiration = self.expiration
+        if expiration.tzinfo is None:
+            expiration = expiration.replace(tzinfo=datetime.timezone.utc)
+        self.irlab_issued = expiration - datetime.timedelta(seconds=int(duration or 3600))
+
+    __init__._irlab = True  # type: ignore[attr-defined]
+    AssumedRole.__init__ = __init__  # type: ignore[method-assign]
+
+
 def apply() -> None:
     from moto.sts.exceptions import STSClientError
     from moto.sts.models import sts_backends
     from moto.sts.responses import TokenResponse
 
+    _record_issue_time()
     if getattr(TokenResponse.assume_role, "_irlab", False):
         return
     original = TokenResponse.assume_role

@@ -1,0 +1,563 @@
+"""Run Command that really runs: ``AWS-RunShellScript`` on a stand-in instance
+is executed in a sandbox, and its invocations report the real output.
+
+What AWS does (SSM API reference: SendCommand, GetCommandInvocation,
+CommandInvocation, CommandPlugin; "Understanding command statuses",
+https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html):
+SendCommand answers at once with the command ``Pending``; the SSM Agent runs
+the ``commands`` as one shell script in ``workingDirectory`` and reports each
+invocation ``InProgress``, then ``Success`` (exit code 0), ``Failed`` (another
+exit code) or ``TimedOut`` (StatusDetails "Execution Timed Out") when the script
+outlives ``executionTimeout`` (default 3600 s). GetCommandInvocation gives the
+``ResponseCode`` (-1 until it has run), the first 24,000 characters of stdout
+(``StandardOutputContent``) and the first 8,000 of stderr
+(``StandardErrorContent``), empty while it runs; ListCommandInvocations with
+``Details`` the plugin's ``Output`` (at most 2,500 characters, botocore's
+``CommandPluginOutput``).
+
+Here each invocation runs in a thread, about 50 ms after SendCommand (the
+agent's pick-up; a choice), as ``bash`` on the script inside a sandbox with no
+network:
+
+* bubblewrap (``bwrap``, Debian package ``bubblewrap``): new network, PID, IPC,
+  UTS and mount namespaces; the host's ``/usr`` read-only (``/bin``, ``/sbin``,
+  ``/lib*`` link into it), fresh ``/proc``, ``/dev``, ``/run``; the instance's
+  own writable ``/etc``, ``/var``, ``/home``, ``/root``, ``/opt``, ``/tmp``;
+* if bwrap cannot run, ``unshare`` (util-linux: user, network, mount and PID
+  namespaces) and ``chroot`` into a tmpfs root with the same binds; with
+  neither the invocation fails (the script is never run unsandboxed).
+
+The instance's state lives under a directory per instance (``IRLAB_INSTANCE_STATE``,
+else a temporary directory), seeded like an Amazon Linux 2023 instance
+(``/etc/os-release``, ``/etc/passwd`` with ``ec2-user`` and ``ssm-user``,
+``/etc/hostname``, ``/home/ec2-user/.ssh/authorized_keys``, empty
+``/etc/cron.d``, ``/etc/systemd/system``), so what an attack script leaves is
+there for a later collection script; it is deleted when the instance terminates
+and on ``POST /moto-api/reset``.
+
+Commands Amazon Linux 2023 has that the host lacks or that need the network are
+stubs first on ``PATH`` (``irlab_emulator/instance/bin``): ``dnf``/``yum``/``rpm``
+record packages in ``/var/lib/irlab/packages``; ``systemctl``/``service`` write unit
+files and start or stop the unit's daemon; ``docker`` records containers in
+``/var/lib/irlab/containers`` (runs end at once, status 0); ``curl``, ``wget``,
+``dig``, ``nslookup`` answer nothing and exit 0; ``avml FILE`` writes a small LiME
+file; each records its call in ``/var/log/irlab/effects.log``. ``sleep`` sleeps at
+the scale of AWS's delays (``_clock.service_scale()``, as ``executionTimeout``
+does), so a script that beacons for 20 minutes takes seconds in tests.
+
+Processes: a daemon a script leaves running (``systemctl start tor``,
+``nohup x &``) must still be there for a later ``ps``. Each command runs in its
+own sandbox (a PID namespace that dies with it), so every process alive when
+the script ends is recorded (its command line) in ``/var/lib/irlab/processes``
+and started again by the next command as a real process with that command
+line (``cat`` on a pipe that never ends, renamed with ``exec -a``): ``ps``, ``pgrep``, ``pkill`` and ``/proc/PID/cmdline`` see it and
+can end it. Chosen over one long-lived sandbox per instance (joining its
+namespaces needs ``--userns``/``--pidns`` plumbing that the ``unshare``
+fallback lacks); the cost is below.
+
+Where the output differs from Amazon Linux 2023: PID 1 is the wrapper
+(``/bin/bash /run/irlab/wrapper.sh``), not systemd, and the script runs as
+``bash /run/irlab/script.sh`` (AL2023: ``sh -c .../_script.sh`` under
+``ssm-document-worker``); ``uname``, ``/proc/cpuinfo``,
+``/proc/meminfo`` and the host's ``/usr`` tools are the host's (Debian: e.g.
+``ps`` from procps-ng as on AL2023, but no ``/usr/bin/systemd``); PIDs are
+small and change from one command to the next; a recorded process's
+``/proc/PID/exe`` is ``/usr/bin/cat`` (its hash is cat's) and its command line
+one argument with spaces; ``ss``/``netstat``
+show no connections (no network namespace traffic); ``last``/``who`` and the
+journal are empty; ``id`` of root is root but other users need the seeded
+``/etc/passwd``.
+
+Stand-in control: ``POST /moto-api/irlab/ssm/instance-state`` ``{"instanceId",
+"region"?, "files"?: {"/etc/cron.d/x": "text", ...}, "processes"?: ["/usr/bin/xmrig
+-o pool:3333", ...]}`` (header ``x-moto-account-id`` for another account) seeds
+files (only under the six writable roots) and running processes; ``GET
+...?instanceId=&region=`` -> ``{"root", "processes", "files"}``; 404 for an unknown
+instance, 400 for a path outside the writable roots.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from moto.ssm import models as ssm_models
+
+from . import _clock
+
+log = logging.getLogger("irlab_emulator.ssm")
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+WRITABLE = ("etc", "var", "home", "root", "opt", "tmp")
+STDOUT_MAX, STDERR_MAX, PLUGIN_OUTPUT_MAX = 24000, 8000, 2500
+PICK_UP_S = 0.05
+PLUGIN = "aws:runShellScript"
+
+_lock = threading.Lock()
+_root: Path | None = None
+_sandbox: str | None = None  # "bwrap" | "unshare" | "" (none works)
+_probe_lock = threading.Lock()
+_generation = 0  # bumped by a reset: runs of an earlier generation do not write back
+
+OS_RELEASE = """NAME="Amazon Linux"
+VERSION="2023"
+ID="amzn"
+ID_LIKE="fedora"
+VERSION_ID="2023"
+PLATFORM_ID="platform:al2023"
+PRETTY_NAME="Amazon Linux 2023"
+ANSI_COLOR="0;33"
+CPE_NAME="cpe:2.3:o:amazon:amazon_linux:2023"
+HOME_URL="https://aws.amazon.com/linux/amazon-linux-2023/"
+SUPPORT_END="2029-06-30"
+"""
+PASSWD = """root:x:0:0:root:/root:/bin/bash
+bin:x:1:1:bin:/bin:/sbin/nologin
+daemon:x:2:2:daemon:/sbin:/sbin/nologin
+nobody:x:65534:65534:Kernel Overflow User:/:/sbin/nologin
+ec2-user:x:1000:1000:EC2 Default User:/home/ec2-user:/bin/bash
+ssm-user:x:1001:1001::/home/ssm-user:/bin/bash
+"""
+GROUP = """root:x:0:
+bin:x:1:
+daemon:x:2:
+wheel:x:10:ec2-user
+nobody:x:65534:
+ec2-user:x:1000:
+ssm-user:x:1001:
+"""
+
+
+def state_root() -> Path:
+    global _root
+    with _lock:
+        if _root is None:
+            configured = os.environ.get("IRLAB_INSTANCE_STATE")
+            if configured:
+                _root = Path(configured)
+                _root.mkdir(parents=True, exist_ok=True)
+            else:
+                import atexit
+
+                _root = Path(tempfile.mkdtemp(prefix="irlab-instances-"))
+                atexit.register(shutil.rmtree, _root, True)  # the stand-in's memory goes at exit: so does this
+        return _root
+
+
+def state_dir(account: str, region: str, instance: Any) -> Path:
+    """The instance's writable state, seeded on first use."""
+    path = state_root() / account / region / instance.id
+    if not (path / "etc" / "os-release").exists():
+        for name in WRITABLE:
+            (path / name).mkdir(parents=True, exist_ok=True)
+        etc = path / "etc"
+        hostname = getattr(instance, "private_dns_name", None) or f"{instance.id}.ec2.internal"
+        files = {
+            "etc/os-release": OS_RELEASE,
+            "etc/system-release": "Amazon Linux release 2023 (Amazon Linux)\n",
+            "etc/passwd": PASSWD,
+            "etc/group": GROUP,
+            "etc/hostname": hostname + "\n",
+            "etc/hosts": "127.0.0.1   localhost localhost.localdomain\n::1         localhost6 localhost6.localdomain6\n",
+            "etc/resolv.conf": "nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch ec2.internal\n",
+            "etc/machine-id": instance.id.replace("i-", "").ljust(32, "0")[:32] + "\n",
+            "etc/crontab": "SHELL=/bin/bash\nPATH=/sbin:/bin:/usr/sbin:/usr/bin\nMAILTO=root\n",
+            "home/ec2-user/.ssh/authorized_keys": "",
+            "var/lib/irlab/processes": "",
+        }
+        for relative, text in files.items():
+            target = path / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+        for directory in ("cron.d", "systemd/system", "ssh"):
+            (etc / directory).mkdir(parents=True, exist_ok=True)
+        for directory in ("var/log/irlab", "var/tmp", "root/.ssh"):
+            (path / directory).mkdir(parents=True, exist_ok=True)
+        # the host's /usr tools reach some commands through /etc/alternatives
+        # (awk, nc, ...); AL2023 has the same mechanism
+        alternatives = Path("/etc/alternatives")
+        if alternatives.is_dir():
+            (etc / "alternatives").mkdir(exist_ok=True)
+            for link in alternatives.iterdir():
+                if link.is_symlink() and str(os.readlink(link)).startswith("/usr/"):
+                    target = etc / "alternatives" / link.name
+                    if not target.exists():
+                        os.symlink(os.readlink(link), target)
+    return path
+
+
+def forget(account: str, region: str, instance_id: str) -> None:
+    """Delete a terminated instance's state."""
+    if _root is None:
+        return
+    shutil.rmtree(_root / account / region / instance_id, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# the sandbox
+
+
+def _bwrap_argv(state: Path, run_dir: Path) -> list[str]:
+    argv = [
+        "bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--as-pid-1",
+        "--ro-bind", "/usr", "/usr",
+        "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/run",
+        "--ro-bind", str(run_dir), "/run/irlab",
+    ]
+    if os.geteuid() != 0:
+        # the SSM Agent runs commands as root: map the stand-in's user to root
+        argv += ["--unshare-user", "--uid", "0", "--gid", "0"]
+    for link in ("bin", "sbin", "lib", "lib64", "lib32"):
+        if Path(f"/usr/{link}").exists():
+            argv += ["--symlink", f"usr/{link}", f"/{link}"]
+    for name in WRITABLE:
+        argv += ["--bind", str(state / name), f"/{name}"]
+    return argv
+
+
+def _unshare_argv(state: Path, run_dir: Path) -> list[str]:
+    """The fallback: ``unshare`` (user namespace mapped to root, network, mount
+    and PID namespaces), then a root of its own on a tmpfs - the host's ``/usr``
+    read-only, the instance's writable directories - entered with ``chroot``."""
+    new_root = run_dir / "rootfs"
+    steps = [
+        "set -e",
+        f"r={str(new_root)!r}",
+        'mkdir -p "$r" && mount -t tmpfs tmpfs "$r"',
+        'mkdir -p "$r/usr" "$r/proc" "$r/dev" "$r/run/irlab"',
+        'mount --rbind /usr "$r/usr" && mount -o remount,bind,ro "$r/usr"',
+        'mount --rbind /dev "$r/dev"',
+        'mount -t proc proc "$r/proc"',
+        f'mount --bind {str(run_dir)!r} "$r/run/irlab"',
+    ]
+    for link in ("bin", "sbin", "lib", "lib64", "lib32"):
+        if Path(f"/usr/{link}").exists():
+            steps.append(f'ln -s usr/{link} "$r/{link}"')
+    for name in WRITABLE:
+        steps.append(f'mkdir -p "$r/{name}" && mount --bind {str(state / name)!r} "$r/{name}"')
+    steps.append('exec chroot "$r" "$@"')
+    return ["unshare", "--user", "--map-root-user", "--net", "--mount", "--pid", "--fork", "sh", "-c", "\n".join(steps), "sh"]
+
+
+def sandbox_kind() -> str:
+    """The sandbox that works here ("bwrap", "unshare", or "" for none),
+    probed once (``IRLAB_SANDBOX`` forces one)."""
+    global _sandbox
+    with _probe_lock:
+        return _probe()
+
+
+def _probe() -> str:
+    global _sandbox
+    if _sandbox is None:
+        forced = os.environ.get("IRLAB_SANDBOX")
+        candidates = [forced] if forced else ["bwrap", "unshare"]
+        _sandbox = ""
+        probe_root = Path(tempfile.mkdtemp(prefix="irlab-sandbox-probe-"))
+        try:
+            for name in WRITABLE:
+                (probe_root / name).mkdir()
+            for kind in candidates:
+                argv = (_bwrap_argv if kind == "bwrap" else _unshare_argv)(probe_root, probe_root / "tmp")
+                try:
+                    done = subprocess.run(argv + ["/usr/bin/true"], capture_output=True, timeout=10)
+                except (OSError, subprocess.SubprocessError):
+                    continue
+                if done.returncode == 0:
+                    _sandbox = kind
+                    break
+                log.warning("sandbox %s cannot run here: %s", kind, done.stderr.decode(errors="replace").strip())
+        finally:
+            shutil.rmtree(probe_root, ignore_errors=True)
+        if not _sandbox:
+            log.error("no sandbox (bwrap, unshare) works here: Run Command invocations will fail")
+    return _sandbox
+
+
+def run_script(state: Path, commands: list[str], working_directory: str, timeout_s: float) -> tuple[int | None, str, str]:
+    """(exit code - None when timed out -, stdout, stderr) of the commands run
+    as one bash script in the instance's sandbox."""
+    kind = sandbox_kind()
+    if not kind:
+        return 1, "", "irlab stand-in: no sandbox (bubblewrap or unshare) can run on this host; the script was not run\n"
+    run_dir = Path(tempfile.mkdtemp(prefix="irlab-run-"))
+    try:
+        (run_dir / "script.sh").write_text("\n".join(commands) + "\n")
+        shutil.copy(INSTANCE_DIR / "wrapper.sh", run_dir / "wrapper.sh")
+        shutil.copytree(INSTANCE_DIR / "bin", run_dir / "bin")
+        env = {
+            "PATH": "/run/irlab/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": "/root",
+            "USER": "root",
+            "LANG": "C.UTF-8",
+            "SHELL": "/bin/bash",
+            "IRLAB_TIME_SCALE": repr(_clock.service_scale()),
+            "IRLAB_WORKDIR": working_directory or "/root",
+            "IRLAB_TIMEOUT": f"{timeout_s:.3f}",
+        }
+        argv = (_bwrap_argv if kind == "bwrap" else _unshare_argv)(state, run_dir) + ["/bin/bash", "/run/irlab/wrapper.sh"]
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True
+        )
+        started = time.monotonic()
+        try:
+            # the wrapper kills the script at timeout_s; this is a safety net
+            out, err = process.communicate(timeout=timeout_s + 10)
+            code: int | None = process.returncode
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            out, err = process.communicate()
+            code = None
+        if code == 137 and time.monotonic() - started >= timeout_s:
+            code = None  # killed by the wrapper's timeout
+        return code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# Run Command
+
+
+def _iso(value: datetime.datetime) -> str:
+    return value.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _elapsed(seconds: float) -> str:
+    return f"PT{seconds:.3f}S"
+
+
+def _update_command(command: Any) -> None:
+    invocations = command.invocations
+    done = [i for i in invocations if i["Status"] in ("Success", "Failed", "TimedOut")]
+    errors = [i for i in done if i["Status"] != "Success"]
+    command.completed_count = len(done)
+    command.error_count = len(errors)
+    if len(done) < len(invocations):
+        command.status, command.status_details = "InProgress", "In Progress"
+    elif any(i["Status"] == "Failed" for i in errors):
+        command.status, command.status_details = "Failed", "Failed"
+    elif errors:
+        command.status, command.status_details = "TimedOut", "Execution Timed Out"
+    else:
+        command.status, command.status_details = "Success", "Success"
+
+
+def _invoke(command: Any, invocation: dict[str, Any], generation: int) -> None:
+    from moto.ec2.models import ec2_backends
+
+    time.sleep(PICK_UP_S)
+    if generation != _generation:
+        return
+    account, region = command.account_id, command.backend_region
+    instance = next((i for i in ec2_backends[account][region].all_instances() if i.id == invocation["InstanceId"]), None)
+    parameters = command.parameters or {}
+    commands = [str(c) for c in parameters.get("commands") or []]
+    workdir = str((parameters.get("workingDirectory") or [""])[0] or "")
+    try:
+        timeout = float((parameters.get("executionTimeout") or ["3600"])[0])
+    except ValueError:
+        timeout = 3600.0
+    started = datetime.datetime.now(datetime.timezone.utc)
+    with _lock:
+        invocation.update({"Status": "InProgress", "StatusDetails": "In Progress", "ExecutionStartDateTime": _iso(started)})
+        _update_command(command)
+    if instance is None:
+        code, out, err = 1, "", f"the instance {invocation['InstanceId']} no longer exists\n"
+    else:
+        state = state_dir(account, region, instance)
+        code, out, err = run_script(state, commands, workdir, max(timeout * _clock.service_scale(), 0.05))
+    if generation != _generation:
+        return
+    ended = datetime.datetime.now(datetime.timezone.utc)
+    if code is None:
+        status, details, response_code = "TimedOut", "Execution Timed Out", -1
+        err = (err + f"\nfailed to run commands: the execution timed out ({timeout:g} s)\n").lstrip("\n")
+    elif code == 0:
+        status, details, response_code = "Success", "Success", 0
+    else:
+        status, details, response_code = "Failed", "Failed", code
+    with _lock:
+        invocation.update(
+            {
+                "Status": status,
+                "StatusDetails": details,
+                "ResponseCode": response_code,
+                "ExecutionEndDateTime": _iso(ended),
+                "ExecutionElapsedTime": _elapsed((ended - started).total_seconds()),
+                "StandardOutputContent": out[:STDOUT_MAX],
+                "StandardErrorContent": err[:STDERR_MAX],
+            }
+        )
+        _update_command(command)
+    log.info("Run Command %s on %s: %s (%s)", command.command_id, invocation["InstanceId"], status, response_code)
+
+
+def _runs_shell(command: Any) -> bool:
+    return str(command.document_name or "") == "AWS-RunShellScript"
+
+
+def _wrap_command_init() -> None:
+    original = ssm_models.Command.__init__
+    if getattr(original, "_irlab_runs", False):
+        return
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        if not _runs_shell(self):
+            return
+        for invocation in self.invocations:
+            invocation.update(
+                {
+                    "Status": "Pending",
+                    "StatusDetails": "Pending",
+                    "ResponseCode": -1,
+                    "ExecutionStartDateTime": "",
+                    "ExecutionElapsedTime": "",
+                    "ExecutionEndDateTime": "",
+                    "StandardOutputContent": "",
+                    "StandardErrorContent": "",
+                }
+            )
+        self.status = self.status_details = "Pending"
+        self.completed_count = self.error_count = 0
+        generation = _generation
+        for invocation in self.invocations:
+            threading.Thread(target=_invoke, args=(self, invocation, generation), daemon=True, name="irlab-run-command").start()
+
+    __init__._irlab_runs = True  # type: ignore[attr-defined]
+    ssm_models.Command.__init__ = __init__  # type: ignore[method-assign]
+
+
+def _wrap_plugin_output() -> None:
+    """ListCommandInvocations' CommandPlugins Output: at most 2,500 characters."""
+    from moto.ssm import responses as ssm_responses
+
+    original = ssm_responses.SimpleSystemManagerResponse.list_command_invocations
+    if getattr(original, "_irlab_runs", False):
+        return
+
+    def list_command_invocations(self: Any) -> Any:
+        result = original(self)
+        for item in (getattr(result, "result", None) or {}).get("CommandInvocations", []):
+            for plugin in item.get("CommandPlugins") or []:
+                plugin["Output"] = (plugin.get("Output") or "")[:PLUGIN_OUTPUT_MAX]
+        return result
+
+    list_command_invocations._irlab_runs = True  # type: ignore[attr-defined]
+    ssm_responses.SimpleSystemManagerResponse.list_command_invocations = list_command_invocations  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------
+# instance lifecycle and the control
+
+
+def _wrap_terminate() -> None:
+    from moto.ec2.models.instances import Instance
+
+    original = Instance.terminate
+    if getattr(original, "_irlab_runs", False):
+        return
+
+    def terminate(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        forget(self.ec2_backend.account_id, self.ec2_backend.region_name, self.id)
+        return result
+
+    terminate._irlab_runs = True  # type: ignore[attr-defined]
+    Instance.terminate = terminate  # type: ignore[method-assign]
+
+
+def _instance(account: str, region: str, instance_id: str) -> Any | None:
+    from moto.ec2.models import ec2_backends
+
+    return next((i for i in ec2_backends[account][region].all_instances() if i.id == instance_id), None)
+
+
+def _inside(state: Path, path: str) -> Path | None:
+    parts = Path(path).parts
+    if len(parts) < 3 or parts[0] != "/" or parts[1] not in WRITABLE or ".." in parts:
+        return None
+    return state.joinpath(*parts[1:])
+
+
+def _state_response(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    json_headers = {"Content-Type": "application/json"}
+    account = headers.get("x-moto-account-id") or DEFAULT_ACCOUNT_ID
+    if request.method == "POST":
+        try:
+            length = int(headers.get("Content-Length") or 0)
+            body = json.loads(request.environ["wsgi.input"].read(length) or b"{}")
+            if not isinstance(body, dict):
+                raise ValueError("the body must be a JSON object")
+        except (TypeError, ValueError) as exc:
+            return 400, json_headers, json.dumps({"message": f"malformed JSON body: {exc}"})
+    else:
+        body = {k: v[0] for k, v in parse_qs(urlparse(full_url).query).items()}
+    region = str(body.get("region") or "us-east-1")
+    instance = _instance(account, region, str(body.get("instanceId") or ""))
+    if instance is None:
+        return 404, json_headers, json.dumps({"message": f"no instance {body.get('instanceId')!r} in {account} {region}"})
+    state = state_dir(account, region, instance)
+    processes_file = state / "var/lib/irlab/processes"
+    if request.method == "POST":
+        files = body.get("files") or {}
+        processes = body.get("processes") or []
+        if not isinstance(files, dict) or not isinstance(processes, list):
+            return 400, json_headers, json.dumps({"message": '"files" must be an object, "processes" a list'})
+        for path, text in files.items():
+            target = _inside(state, str(path))
+            if target is None:
+                return 400, json_headers, json.dumps({"message": f"{path} is not under {', '.join('/' + n for n in WRITABLE)}"})
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(str(text))
+        with processes_file.open("a") as f:
+            for args in processes:
+                f.write(str(args).replace("\n", " ") + "\n")
+    listed = [
+        "/" + str(p.relative_to(state))
+        for name in WRITABLE
+        for p in sorted((state / name).rglob("*"))
+        if p.is_file()
+    ]
+    running = [line for line in processes_file.read_text().splitlines() if line.strip()] if processes_file.exists() else []
+    return 200, json_headers, json.dumps({"root": str(state), "processes": running, "files": listed})
+
+
+def apply() -> None:
+    from moto.moto_api._internal import urls as moto_api_urls
+    from moto.moto_api._internal.models import MotoAPIBackend
+
+    # probe the sandbox now, so the first command does not wait for it
+    threading.Thread(target=sandbox_kind, daemon=True, name="irlab-sandbox-probe").start()
+    _wrap_command_init()
+    _wrap_plugin_output()
+    _wrap_terminate()
+    moto_api_urls.url_paths["{0}/moto-api/irlab/ssm/instance-state"] = _state_response
+    if getattr(MotoAPIBackend.reset, "_irlab_instances", False):
+        return
+    original_reset = MotoAPIBackend.reset
+
+    def reset(self: Any) -> None:
+        global _generation
+        with _lock:
+            _generation += 1
+            if _root is not None:
+                for child in list(_root.iterdir()):
+                    shutil.rmtree(child, ignore_errors=True)
+        original_reset(self)
+
+    reset._irlab_instances = True  # type: ignore[attr-defined]
+    MotoAPIBackend.reset = reset  # type: ignore[method-assign]
