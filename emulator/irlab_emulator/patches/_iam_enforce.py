@@ -485,6 +485,8 @@ def _variable_values(prefix: str, variable: str, call: Call, account: str) -> li
             values = [v.rstrip("/").rsplit("/", 1)[-1] for v in values]
         if variable.endswith("Name") and values and all(v.startswith("arn:") for v in values):
             values = [v.rsplit(":", 1)[-1].rsplit("/", 1)[-1] for v in values]
+        if (prefix, variable) == ("iam", "RoleNameWithPath"):
+            values = [_role_name_with_path(account, v) for v in values]
         if values:
             return values
     if (prefix, variable) in PARAMETER_DEFAULTS:
@@ -493,8 +495,52 @@ def _variable_values(prefix: str, variable: str, call: Call, account: str) -> li
     return derived
 
 
+def _role_name_with_path(account: str, name: str) -> str:
+    """A role's ARN holds its path ("arn:aws:iam::123456789012:role/irlab/lab/r/NAME"):
+    the role name a request gives, with the path of the role of that name."""
+    try:
+        role = _iam_backend(account).get_role(name)
+    except Exception:  # noqa: BLE001 - no such role: the request fails on its own
+        return name
+    path = (getattr(role, "path", None) or "/").strip("/")
+    return f"{path}/{name}" if path else name
+
+
+def _elastic_ip_association(call: Call, account: str) -> Any | None:
+    """The Elastic IP a DisassociateAddress request's AssociationId names."""
+    association = _param(call.params, "AssociationId")
+    if not association or not str(association).startswith("eipassoc-"):
+        return None
+    from moto.ec2.models import ec2_backends
+
+    backend = ec2_backends[account][call.region]
+    return next((a for a in list(backend.addresses) if getattr(a, "association_id", None) == association), None)
+
+
+def _elastic_ip_resources(call: Call, account: str) -> tuple[str, str | None] | None:
+    """(allocation id, network interface id) of the association a
+    DisassociateAddress request names: current, or one already disassociated
+    (the call is idempotent)."""
+    address = _elastic_ip_association(call, account)
+    if address is not None:
+        eni = getattr(address, "eni", None)
+        return address.allocation_id, eni.id if eni is not None else None
+    from .ec2 import DISASSOCIATED
+
+    return DISASSOCIATED.get((account, call.region, str(_param(call.params, "AssociationId"))))
+
+
 def _derived(prefix: str, variable: str, call: Call, account: str) -> list[str] | None:
     """Variables a request names only indirectly."""
+    if prefix == "ec2" and variable in ("AllocationId", "NetworkInterfaceId"):
+        # DisassociateAddress names the association only; EC2 authorises the
+        # Elastic IP and the network interface it is associated with.
+        found = _elastic_ip_resources(call, account) if _param(call.params, "AssociationId") else None
+        if found is not None:
+            allocation_id, eni_id = found
+            if variable == "AllocationId":
+                return [allocation_id]
+            return [eni_id] if eni_id else None
     if prefix == "s3" and variable == "ObjectName":
         # DeleteObjects names its objects in the body: each is authorised as s3:DeleteObject.
         delete = _param(call.params, "Delete") or {}

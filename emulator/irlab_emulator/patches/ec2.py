@@ -22,6 +22,11 @@ AWS behaviour reproduced (see the tests for the documentation references):
 * An instance's security groups are those of its primary network interface
   (``ModifyInstanceAttribute Groups`` replaces them); DescribeInstances filters
   ``network-interface.group-id`` / ``group-name`` / ``network-interface-id``.
+* ``DisassociateAddress`` is idempotent, as the API reference says: the
+  association id of an Elastic IP already disassociated succeeds again
+  (moto answered ``InvalidAssociationID.NotFound``); an id that never existed
+  still fails. :data:`DISASSOCIATED` remembers which Elastic IP and network
+  interface each such association had (IAM authorises both).
 * Types moto cannot delete through CloudFormation (route table, internet
   gateway, EIP, NAT gateway, ENI, volume, VPC endpoint, flow log) are deleted.
 
@@ -543,6 +548,29 @@ def _delete_subnet(self: Any, subnet_id: str) -> Any:
 _orig_delete_vpc = VPCBackend.delete_vpc
 
 
+# (account, region, association id) -> (allocation id, network interface id or
+# None) of the Elastic IP associations that were disassociated
+DISASSOCIATED: dict[tuple[str, str, str], tuple[str, str | None]] = {}
+_disassociated_lock = threading.Lock()
+
+
+def _disassociate_address(self: Any, address: str | None = None, association_id: str | None = None) -> None:
+    key = (self.account_id, self.region_name, str(association_id))
+    if association_id and not any(a.association_id == association_id for a in list(self.addresses)):
+        with _disassociated_lock:
+            if key in DISASSOCIATED:
+                return None  # "If you perform the operation more than once, Amazon EC2 doesn't return an error."
+    eip = None
+    if association_id:
+        eip = next((a for a in list(self.addresses) if a.association_id == association_id), None)
+    before = (eip.allocation_id, eip.eni.id if eip.eni is not None else None) if eip is not None else None
+    result = _orig_disassociate_address(self, address=address, association_id=association_id)
+    if before is not None:
+        with _disassociated_lock:
+            DISASSOCIATED[key] = before
+    return result
+
+
 def _delete_vpc(self: Any, vpc_id: str) -> Any:
     for igw in self.internet_gateways.values():
         if igw.vpc is not None and igw.vpc.id == vpc_id:
@@ -947,6 +975,8 @@ def _apply_time() -> None:
     def reset(self: Any) -> None:
         with _snapshot_errors_lock:
             _snapshot_errors.clear()
+        with _disassociated_lock:
+            DISASSOCIATED.clear()
         original_reset(self)
 
     MotoAPIBackend.reset = reset  # type: ignore[method-assign]
@@ -1000,6 +1030,13 @@ def apply() -> None:
     SecurityGroupBackend.delete_security_group = _delete_security_group
     SubnetBackend.delete_subnet = _delete_subnet
     VPCBackend.delete_vpc = _delete_vpc
+    global _orig_disassociate_address
+    from moto.ec2.models.elastic_ip_addresses import ElasticAddressBackend
+
+    if not getattr(ElasticAddressBackend.disassociate_address, "_irlab", False):
+        _orig_disassociate_address = ElasticAddressBackend.disassociate_address
+        _disassociate_address._irlab = True  # type: ignore[attr-defined]
+        ElasticAddressBackend.disassociate_address = _disassociate_address  # type: ignore[method-assign]
     # AWS refuses RunInstances for an instance type that does not exist; moto only
     # checks when told to.
     from moto import settings
