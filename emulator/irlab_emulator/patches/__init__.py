@@ -41,6 +41,9 @@ MODULES = [
     # checks every request against botocore's input shape; inside faults, so
     # an injected fault (throttling) comes first, as it does on AWS
     "request_validation",
+    # records every request as a CloudTrail event: outside request_validation (its
+    # refusals are failed calls), inside faults (an injected fault is the network's)
+    "cloudtrail_events",
     "faults",
 ]
 
