@@ -74,6 +74,9 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Write the incident's timeline (Markdown, self-contained HTML with a chart, or JSON)
     Report(ReportArgs),
+    /// The volatile evidence the playbooks collected: list it, download it, or prove it unaltered
+    #[command(subcommand)]
+    Evidence(EvidenceCommand),
     /// Undo the containment on the victim for the next exercise
     Reset,
     /// Run the lab end to end: up, attack (inject), verify, down; with --local on the stand-in
@@ -247,6 +250,29 @@ pub enum PlaybookCommand {
         #[arg(long, value_name = "N")]
         min_severity: Option<f64>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// Each collection (finding, execution, items with SHA-256, size and time)
+    List(EvidenceArgs),
+    /// Download a collection's items and manifest into a directory
+    Get {
+        #[command(flatten)]
+        select: EvidenceArgs,
+        /// Directory to write into [default: ./irlab-evidence-<finding>]
+        #[arg(short = 'o', long = "out", value_name = "DIR")]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Read every item back and recompute its SHA-256 against the manifest (exit 1 on any mismatch)
+    Verify(EvidenceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvidenceArgs {
+    /// Only the collection for this attack run (default: every collection)
+    #[arg(long)]
+    pub run: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ pub mod class;
 pub mod class_org;
 pub mod demo;
 pub mod down;
+pub mod evidence;
 pub mod local;
 pub mod playbook;
 pub mod preflight;

@@ -2,6 +2,7 @@
 //! a run leaves, the pure verdict on it, the report and the runs' history.
 
 pub mod audit;
+pub mod custody;
 pub mod engine_run;
 pub mod evidence;
 pub mod finding;

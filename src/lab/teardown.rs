@@ -61,8 +61,15 @@ pub struct PlannedStack {
     pub trails: Vec<String>,
     /// Buckets in the stack and how many object versions each holds.
     pub buckets: Vec<(String, usize)>,
+    /// Of those, the ones with S3 Object Lock (the lab's evidence): emptied bypassing retention.
+    pub locked_buckets: Vec<String>,
     /// Instances a playbook protected: CloudFormation cannot terminate them until lifted.
     pub protected: Vec<String>,
+    /// Volumes a playbook kept from termination (instance, device, volume): they would outlive
+    /// the instance and keep costing, so they go with it again.
+    pub kept_volumes: Vec<(String, String, String)>,
+    /// Roles whose sessions a playbook revoked: the inline policy goes before the role.
+    pub revoked_roles: Vec<String>,
     /// Deployed by a class's StackSet: prepared here, deleted by the instructor's `class down`.
     pub stack_set: Option<String>,
 }
@@ -96,8 +103,20 @@ impl Plan {
             for i in &s.protected {
                 out.push(format!("  first lift the termination and stop protection of {i} (set by the playbook)"));
             }
+            for (i, _, v) in &s.kept_volumes {
+                out.push(format!("  first let {v} go with {i} again (the playbook kept it from termination)"));
+            }
+            for r in &s.revoked_roles {
+                out.push(format!("  first remove the session revocation from role {r}"));
+            }
             for (b, n) in &s.buckets {
-                out.push(format!("  first empty bucket {b} ({n} object versions)"));
+                if s.locked_buckets.contains(b) {
+                    out.push(format!(
+                        "  first empty bucket {b} ({n} object versions of evidence), bypassing its governance-mode retention: it is the lab's own; keep a copy first with `irlab evidence get`"
+                    ));
+                } else {
+                    out.push(format!("  first empty bucket {b} ({n} object versions)"));
+                }
             }
         }
         if self.history_runs > 0 {
@@ -229,6 +248,9 @@ async fn plan_stack(ctx: &AwsContext, info: &StackInfo, managed: &mut HashSet<St
     let mut trails = Vec::new();
     let mut buckets = Vec::new();
     let mut protected = Vec::new();
+    let mut kept_volumes = Vec::new();
+    let mut revoked_roles = Vec::new();
+    let mut locked_buckets = Vec::new();
     for r in &resources {
         let Some(id) = &r.physical_id else { continue };
         managed.insert(short_id(id).to_string());
@@ -237,10 +259,21 @@ async fn plan_stack(ctx: &AwsContext, info: &StackInfo, managed: &mut HashSet<St
             "AWS::S3::Bucket" if !r.status.starts_with("DELETE_COMPLETE") => {
                 if let Some(n) = count_versions(ctx, id).await? {
                     buckets.push((id.clone(), n));
+                    if is_locked(ctx, id).await? {
+                        locked_buckets.push(id.clone());
+                    }
                 }
             }
-            "AWS::EC2::Instance" if !r.status.starts_with("DELETE_COMPLETE") && is_protected(ctx, id).await? => {
-                protected.push(id.clone());
+            "AWS::EC2::Instance" if !r.status.starts_with("DELETE_COMPLETE") => {
+                if is_protected(ctx, id).await? {
+                    protected.push(id.clone());
+                }
+                kept_volumes.extend(kept_from_termination(ctx, id).await?);
+            }
+            "AWS::IAM::Role" if !r.status.starts_with("DELETE_COMPLETE") => {
+                if crate::incident::evidence::revocation(ctx, id).await?.is_some() {
+                    revoked_roles.push(id.clone());
+                }
             }
             // Inventory reports queues by URL and topics by ARN, as CloudFormation does.
             _ => {}
@@ -253,9 +286,33 @@ async fn plan_stack(ctx: &AwsContext, info: &StackInfo, managed: &mut HashSet<St
         resources: resources.len(),
         trails,
         buckets,
+        locked_buckets,
         protected,
+        kept_volumes,
+        revoked_roles,
         stack_set: info.stack_set().map(String::from),
     })
+}
+
+/// The instance's volumes with DeleteOnTermination off: (instance, device, volume).
+async fn kept_from_termination(ctx: &AwsContext, instance: &str) -> Result<Vec<(String, String, String)>> {
+    let out = match ctx.ec2().describe_instances().instance_ids(instance).send().await {
+        Ok(out) => out,
+        Err(e) if error_code(&e).is_some_and(|c| c.starts_with("InvalidInstanceID")) => return Ok(Vec::new()),
+        Err(e) => return Err(e).aws(|| format!("describing {instance}"), ctx),
+    };
+    Ok(out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .filter(|i| i.state().and_then(|s| s.name()).is_none_or(|n| n.as_str() != "terminated"))
+        .flat_map(|i| i.block_device_mappings())
+        .filter_map(|b| {
+            let ebs = b.ebs()?;
+            let kept = ebs.delete_on_termination() == Some(false);
+            kept.then_some((instance.to_string(), b.device_name()?.to_string(), ebs.volume_id()?.to_string()))
+        })
+        .collect())
 }
 
 /// True when termination or stop protection is on; a terminated or missing instance is not.
@@ -276,6 +333,39 @@ async fn is_protected(ctx: &AwsContext, instance: &str) -> Result<bool> {
         on |= value == Some(true);
     }
     Ok(on)
+}
+
+/// Sets DeleteOnTermination of the volume at `device` (playbooks turn it off to preserve evidence).
+pub async fn set_delete_on_termination(ctx: &AwsContext, instance: &str, device: &str, on: bool) -> Result<()> {
+    use aws_sdk_ec2::types::{EbsInstanceBlockDeviceSpecification, InstanceBlockDeviceMappingSpecification};
+    let mapping = InstanceBlockDeviceMappingSpecification::builder()
+        .device_name(device)
+        .ebs(EbsInstanceBlockDeviceSpecification::builder().delete_on_termination(on).build())
+        .build();
+    ctx.ec2()
+        .modify_instance_attribute()
+        .instance_id(instance)
+        .block_device_mappings(mapping)
+        .send()
+        .await
+        .aws(|| format!("setting DeleteOnTermination of {device} on {instance} to {on}"), ctx)?;
+    Ok(())
+}
+
+/// Removes a containment's session revocation from the role; true when there was one.
+pub async fn lift_revocation(ctx: &AwsContext, role: &str) -> Result<bool> {
+    match ctx
+        .iam()
+        .delete_role_policy()
+        .role_name(role)
+        .policy_name(crate::incident::verify::REVOKE_POLICY)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) if is_not_found(&e) => Ok(false),
+        Err(e) => Err(e).aws(|| format!("removing the session revocation from role {role}"), ctx),
+    }
 }
 
 /// Turns off termination and stop protection, which playbooks turn on to preserve evidence.
@@ -452,6 +542,13 @@ async fn remove_stack(ctx: &AwsContext, s: &PlannedStack, reporter: &dyn Reporte
         reporter.report(Progress::Started { task: task.into(), what: format!("lifting the protection of {instance}") });
         lift_protection(ctx, instance).await?;
     }
+    for (instance, device, volume) in &s.kept_volumes {
+        reporter.report(Progress::Started { task: task.into(), what: format!("letting {volume} go with {instance}") });
+        set_delete_on_termination(ctx, instance, device, true).await?;
+    }
+    for role in &s.revoked_roles {
+        lift_revocation(ctx, role).await?;
+    }
     for (bucket, _) in &s.buckets {
         reporter.report(Progress::Started { task: task.into(), what: format!("emptying bucket {bucket}") });
         empty_bucket(ctx, bucket).await?;
@@ -475,14 +572,43 @@ async fn remove_stack(ctx: &AwsContext, s: &PlannedStack, reporter: &dyn Reporte
     }
 }
 
-/// Deletes every object version and delete marker.
+/// Deletes every object version and delete marker. A bucket with S3 Object Lock (the lab's
+/// evidence bucket) is emptied bypassing its governance-mode retention, which `down`'s plan says;
+/// compliance-mode retention cannot be bypassed by anyone, and irlab never sets it.
 pub async fn empty_bucket(ctx: &AwsContext, bucket: &str) -> Result<()> {
-    delete_versions(ctx, bucket, None).await.map(|_| ())
+    let bypass = is_locked(ctx, bucket).await?;
+    delete_versions_bypassing(ctx, bucket, None, bypass).await.map(|_| ())
+}
+
+/// True when the bucket has S3 Object Lock enabled.
+pub async fn is_locked(ctx: &AwsContext, bucket: &str) -> Result<bool> {
+    match ctx.s3().get_object_lock_configuration().bucket(bucket).send().await {
+        Ok(out) => Ok(out
+            .object_lock_configuration()
+            .and_then(|c| c.object_lock_enabled())
+            .is_some_and(|e| e.as_str() == "Enabled")),
+        Err(e)
+            if matches!(error_code(&e), Some("ObjectLockConfigurationNotFoundError" | "NoSuchBucket"))
+                || is_not_found(&e) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e).aws(|| format!("reading the Object Lock configuration of bucket {bucket}"), ctx),
+    }
 }
 
 /// Deletes every object version and delete marker under `prefix` (all of them without one);
 /// returns how many went. A bucket that is gone has none.
 pub async fn delete_versions(ctx: &AwsContext, bucket: &str, prefix: Option<&str>) -> Result<usize> {
+    delete_versions_bypassing(ctx, bucket, prefix, false).await
+}
+
+async fn delete_versions_bypassing(
+    ctx: &AwsContext,
+    bucket: &str,
+    prefix: Option<&str>,
+    bypass: bool,
+) -> Result<usize> {
     use aws_sdk_s3::types::{Delete, ObjectIdentifier};
     let s3 = ctx.s3();
     let mut deleted = 0;
@@ -508,6 +634,7 @@ pub async fn delete_versions(ctx: &AwsContext, bucket: &str, prefix: Option<&str
                 .delete_objects()
                 .bucket(bucket)
                 .delete(delete)
+                .set_bypass_governance_retention(bypass.then_some(true))
                 .send()
                 .await
                 .aws(|| format!("emptying bucket {bucket}"), ctx)?;
