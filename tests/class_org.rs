@@ -40,13 +40,7 @@ async fn organization(sdk: &SdkConfig) -> (String, Vec<String>, String, String) 
 /// in it for the management account.
 async fn account(sdk: &SdkConfig, name: &str, root: &str, parent: Option<&str>) -> String {
     let orgs = aws_sdk_organizations::Client::new(sdk);
-    let created = orgs
-        .create_account()
-        .email(format!("{name}@example.com"))
-        .account_name(name)
-        .send()
-        .await
-        .unwrap();
+    let created = orgs.create_account().email(format!("{name}@example.com")).account_name(name).send().await.unwrap();
     let request = created.create_account_status().unwrap().id().unwrap().to_string();
     let id = loop {
         let st = orgs.describe_create_account_status().create_account_request_id(&request).send().await.unwrap();
@@ -67,12 +61,7 @@ fn role(account: &str) -> String {
 
 async fn stack_sets(sdk: &SdkConfig) -> Vec<String> {
     let cfn = aws_sdk_cloudformation::Client::new(sdk);
-    let out = cfn
-        .list_stack_sets()
-        .status(aws_sdk_cloudformation::types::StackSetStatus::Active)
-        .send()
-        .await
-        .unwrap();
+    let out = cfn.list_stack_sets().status(aws_sdk_cloudformation::types::StackSetStatus::Active).send().await.unwrap();
     out.summaries().iter().filter_map(|s| s.stack_set_name().map(String::from)).collect()
 }
 
@@ -82,11 +71,16 @@ async fn an_ou_class_deploys_through_one_stackset_reaches_late_joiners_and_leave
     let sdk = s.sdk().await;
     let dir = tempfile::tempdir().unwrap();
     let (ou, members, outsider, root) = organization(&sdk).await;
-    std::fs::write(dir.path().join("roster.yaml"), "class: org-class\nregion: us-east-1\ndefaults: {playbook: lambda}\n")
-        .unwrap();
+    std::fs::write(
+        dir.path().join("roster.yaml"),
+        "class: org-class\nregion: us-east-1\ndefaults: {playbook: lambda}\n",
+    )
+    .unwrap();
     let r = ["--roster", "roster.yaml", "--org-unit", ou.as_str()];
     // `class CMD --roster ... --org-unit OU EXTRA...`
-    let with = |cmd: &[&str]| -> Vec<String> { cmd.iter().take(1).chain(&r).chain(cmd.iter().skip(1)).map(|x| x.to_string()).collect() };
+    let with = |cmd: &[&str]| -> Vec<String> {
+        cmd.iter().take(1).chain(&r).chain(cmd.iter().skip(1)).map(|x| x.to_string()).collect()
+    };
 
     // Without StackSets' trusted access the class is refused before anything is created.
     let refused = class(&s, dir.path(), &with(&["up"])).code(1);

@@ -217,9 +217,10 @@ pub async fn publish_templates(
         .output("TemplateBucketName")
         .ok_or_else(|| Error::failure(format!("stack {} has no TemplateBucketName output", info.name)))?
         .to_string();
-    let domain = info.output("TemplateBucketDomain").map(String::from).unwrap_or_else(|| {
-        format!("{bucket}.s3.{}.amazonaws.com", ctx.region)
-    });
+    let domain = info
+        .output("TemplateBucketDomain")
+        .map(String::from)
+        .unwrap_or_else(|| format!("{bucket}.s3.{}.amazonaws.com", ctx.region));
     let folder = format!("templates/{}", digest());
     for (name, body) in NESTED {
         ctx.s3()
@@ -293,7 +294,9 @@ pub async fn deploy(
                 .set_parameters(Some(params))
                 .capabilities(Capability::CapabilityNamedIam)
                 .permission_model(PermissionModels::ServiceManaged)
-                .auto_deployment(AutoDeployment::builder().enabled(true).retain_stacks_on_account_removal(false).build())
+                .auto_deployment(
+                    AutoDeployment::builder().enabled(true).retain_stacks_on_account_removal(false).build(),
+                )
                 .set_tags(Some(tags.to_vec()))
                 .send()
                 .await
@@ -325,11 +328,8 @@ pub async fn deploy(
     // Only accounts without a current instance need an operation (a class run again, or an
     // account that joined while automatic deployment was still at work).
     let have = instances(ctx, &name).await?;
-    let missing: Vec<&Member> = unit
-        .members
-        .iter()
-        .filter(|m| !have.iter().any(|i| i.account == m.account && i.status == "CURRENT"))
-        .collect();
+    let missing: Vec<&Member> =
+        unit.members.iter().filter(|m| !have.iter().any(|i| i.account == m.account && i.status == "CURRENT")).collect();
     if missing.is_empty() {
         reporter.report(Progress::Note(format!("{name}: every account of {ou} has its lab")));
         return Ok(have);
@@ -406,16 +406,16 @@ impl CurrentSet {
 
 async fn describe(ctx: &AwsContext, name: &str) -> Result<Option<CurrentSet>> {
     match ctx.cloudformation().describe_stack_set().stack_set_name(name).send().await {
-        Ok(out) => Ok(out.stack_set().filter(|s| s.status().is_none_or(|st| st.as_str() != "DELETED")).map(|s| {
-            CurrentSet {
+        Ok(out) => {
+            Ok(out.stack_set().filter(|s| s.status().is_none_or(|st| st.as_str() != "DELETED")).map(|s| CurrentSet {
                 template: s.template_body().unwrap_or_default().to_string(),
                 parameters: s
                     .parameters()
                     .iter()
                     .filter_map(|p| Some((p.parameter_key()?.to_string(), p.parameter_value()?.to_string())))
                     .collect(),
-            }
-        })),
+            }))
+        }
         Err(e) if error_code(&e) == Some("StackSetNotFoundException") => Ok(None),
         Err(e) => Err(e).aws(|| format!("reading StackSet {name}"), ctx),
     }
@@ -443,14 +443,23 @@ async fn wait(ctx: &AwsContext, name: &str, operation: &str, reporter: &dyn Repo
             if told.get(&r.account) != Some(&r.status) {
                 told.insert(r.account.clone(), r.status.clone());
                 let why = r.reason.as_deref().map(|x| format!(": {x}")).unwrap_or_default();
-                reporter.report(Progress::Note(format!("{name}: account {} {}{why}", r.account, r.status.to_lowercase())));
+                reporter.report(Progress::Note(format!(
+                    "{name}: account {} {}{why}",
+                    r.account,
+                    r.status.to_lowercase()
+                )));
             }
         }
         match status {
-            Some(StackSetOperationStatus::Succeeded) | Some(StackSetOperationStatus::Failed) | Some(StackSetOperationStatus::Stopped) => {
+            Some(StackSetOperationStatus::Succeeded)
+            | Some(StackSetOperationStatus::Failed)
+            | Some(StackSetOperationStatus::Stopped) => {
                 reporter.report(Progress::Finished {
                     task: name.to_string(),
-                    what: format!("operation {operation} {}", status.as_ref().map_or("", |s| s.as_str()).to_lowercase()),
+                    what: format!(
+                        "operation {operation} {}",
+                        status.as_ref().map_or("", |s| s.as_str()).to_lowercase()
+                    ),
                 });
                 return Ok(results);
             }
@@ -481,7 +490,13 @@ async fn operation_results(ctx: &AwsContext, name: &str, operation: &str) -> Res
 
 /// Deletes the OU's stack instances (their stacks with them), then the StackSet once it is
 /// empty, then the template bucket. Returns each account's deletion result.
-pub async fn remove(ctx: &AwsContext, class: &str, ou: &str, pace: Pace, reporter: &dyn Reporter) -> Result<Vec<InstanceResult>> {
+pub async fn remove(
+    ctx: &AwsContext,
+    class: &str,
+    ou: &str,
+    pace: Pace,
+    reporter: &dyn Reporter,
+) -> Result<Vec<InstanceResult>> {
     let name = stack_set_name(class);
     let cfn = ctx.cloudformation();
     let mut results = Vec::new();

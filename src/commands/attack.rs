@@ -30,8 +30,7 @@ pub async fn run(g: &Global, args: &AttackArgs, p: &Printer) -> Result<()> {
     let Some(mut state) = LabState::load(&ctx, &lab).await? else {
         return Err(not_deployed(&lab, &ctx));
     };
-    let victim =
-        stacks::find(&ctx, &lab, Part::Victim).await?.ok_or_else(|| not_deployed(&lab, &ctx))?;
+    let victim = stacks::find(&ctx, &lab, Part::Victim).await?.ok_or_else(|| not_deployed(&lab, &ctx))?;
     let instance = victim.output("InstanceId").ok_or_else(|| not_deployed(&lab, &ctx))?.to_string();
     let detector = detector::find(&ctx).await?;
     match &detector {

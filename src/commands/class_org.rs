@@ -47,7 +47,10 @@ pub async fn run(
         .map(|id| Attendee {
             lab: lab.clone(),
             email: None,
-            account: Account::Role { role_arn: format!("arn:aws:iam::{id}:role/{}", select.member_role), external_id: None },
+            account: Account::Role {
+                role_arn: format!("arn:aws:iam::{id}:role/{}", select.member_role),
+                external_id: None,
+            },
             settings: roster.defaults.clone(),
             label: Some(id.clone()),
         })
@@ -72,8 +75,10 @@ pub async fn run(
         chosen.len(),
         dir.join("logs").display()
     ));
-    let pace = Pace { max_concurrent_percent: select.max_concurrent, failure_tolerance_percent: select.failure_tolerance };
-    let each = Each { g, ctx: &ctx, class: &class, chosen: &chosen, dir: &dir, display: &display, parallel: select.parallel };
+    let pace =
+        Pace { max_concurrent_percent: select.max_concurrent, failure_tolerance_percent: select.failure_tolerance };
+    let each =
+        Each { g, ctx: &ctx, class: &class, chosen: &chosen, dir: &dir, display: &display, parallel: select.parallel };
     let s = |x: &str| x.to_string();
 
     let outcomes = match command {
@@ -81,8 +86,7 @@ pub async fn run(
             org::check_trusted_access(&ctx).await?;
             // Quotas in every account before anything is created; an account the member role
             // cannot reach fails alone.
-            let unreachable =
-                super::class::preflight(g, &ctx, &class, &chosen, select, &dir, &display, p).await?;
+            let unreachable = super::class::preflight(g, &ctx, &class, &chosen, select, &dir, &display, p).await?;
             // What only the account can do first: the detector, as `up` records it before stacks.
             let mut outcomes = each.run("up", vec![s("up"), s("--detector-only")]).await?;
             for u in unreachable {

@@ -19,8 +19,9 @@ pub async fn run(g: &Global, cmd: &PlaybookCommand, p: &Printer) -> Result<()> {
     let detection = stacks::find(&ctx, &lab, Part::Detection).await?;
     let victim = stacks::find(&ctx, &lab, Part::Victim).await?;
     if let Some(set) = victim.as_ref().and_then(|v| v.stack_set()) {
-        return Err(Error::problem(format!("lab {lab}'s playbook is set by the class StackSet {set}"))
-            .with_hint("the instructor changes `defaults.playbook` in the roster and runs `irlab class up --org-unit ...` again"));
+        return Err(Error::problem(format!("lab {lab}'s playbook is set by the class StackSet {set}")).with_hint(
+            "the instructor changes `defaults.playbook` in the roster and runs `irlab class up --org-unit ...` again",
+        ));
     }
     let (Some(detection), Some(victim)) = (detection, victim) else {
         return Err(Error::problem(format!("lab {lab} is not deployed in {}", ctx.region))

@@ -143,9 +143,7 @@ pub async fn tagged(ctx: &AwsContext, lab: Option<&str>, part: &str) -> Result<O
             let mut pages = ctx.cloudformation().describe_stacks().into_paginator().send();
             while let Some(page) = pages.next().await {
                 let page = page.aws(|| "listing the account's stacks".to_string(), ctx)?;
-                out.extend(
-                    page.stacks().iter().map(StackInfo::from_sdk).filter(|s| s.stack_set().is_some()),
-                );
+                out.extend(page.stacks().iter().map(StackInfo::from_sdk).filter(|s| s.stack_set().is_some()));
             }
             Ok::<_, Error>(out)
         })

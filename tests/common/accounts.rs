@@ -124,4 +124,3 @@ pub async fn stacks(sdk: &SdkConfig) -> Vec<String> {
         .filter_map(|s| s.stack_name().map(String::from))
         .collect()
 }
-
