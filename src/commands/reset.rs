@@ -7,6 +7,7 @@ use serde_json::json;
 use crate::aws::{AwsContext, AwsResultExt};
 use crate::cli::Global;
 use crate::error::{Error, Result};
+use crate::incident::verify::REVOKE_POLICY;
 use crate::lab::stacks;
 use crate::lab::teardown;
 use crate::lab::{LAB_TAG, Part};
@@ -14,8 +15,15 @@ use crate::ui::printer::Printer;
 
 /// The tags a playbook writes on the victim.
 /// The tags a playbook run leaves on the victim, including its claim (`irlab:playbook-run`).
-const RUN_TAGS: [&str; 5] =
-    ["irlab:finding-id", "irlab:finding-type", "irlab:ir-status", "irlab:original-groups", "irlab:playbook-run"];
+const RUN_TAGS: [&str; 7] = [
+    "irlab:finding-id",
+    "irlab:finding-type",
+    "irlab:ir-status",
+    "irlab:original-groups",
+    "irlab:playbook-run",
+    "irlab:volumes",
+    "irlab:eip",
+];
 
 pub async fn run(g: &Global, p: &Printer) -> Result<()> {
     let (lab, ctx) = super::open_for_change(g, "reset").await?;
@@ -82,11 +90,53 @@ pub async fn run(g: &Global, p: &Printer) -> Result<()> {
         done.push("re-associated the instance profile".into());
     }
 
-    // 3. The protections.
+    // 3. The sessions the containment revoked: new credentials of the role work again.
+    if let Some(role) = victim.output("InstanceRoleName") {
+        if teardown::lift_revocation(&ctx, role).await? {
+            done.push(format!("removed the session revocation ({}) from role {role}", REVOKE_POLICY));
+        }
+    }
+
+    // 4. The protections, and each volume's DeleteOnTermination as it was before.
     teardown::lift_protection(&ctx, &instance).await?;
     done.push("lifted termination and stop protection".into());
+    let recorded = tags.iter().find(|(k, _)| k == "irlab:volumes").map(|(_, v)| parse_pairs(v)).unwrap_or_default();
+    for b in inst.block_device_mappings() {
+        let (Some(device), Some(ebs)) = (b.device_name(), b.ebs()) else { continue };
+        let volume = ebs.volume_id().unwrap_or_default();
+        let Some(want) = recorded.iter().find(|(v, _)| v == volume).map(|(_, d)| d == "true") else { continue };
+        if ebs.delete_on_termination() != Some(want) {
+            teardown::set_delete_on_termination(&ctx, &instance, device, want).await?;
+            done.push(format!("DeleteOnTermination of {volume} back to {want}"));
+        }
+    }
 
-    // 4. The lab's snapshots.
+    // 5. The Elastic IPs the containment disassociated.
+    for (allocation, ip) in tags.iter().find(|(k, _)| k == "irlab:eip").map(|(_, v)| parse_pairs(v)).unwrap_or_default()
+    {
+        let now = ec2
+            .describe_addresses()
+            .allocation_ids(&allocation)
+            .send()
+            .await
+            .aws(|| format!("reading Elastic IP {allocation}"), &ctx)?;
+        let Some(address) = now.addresses().first() else {
+            done.push(format!("Elastic IP {ip} ({allocation}) is released: not re-associated"));
+            continue;
+        };
+        if address.association_id().is_some() {
+            continue;
+        }
+        ec2.associate_address()
+            .allocation_id(&allocation)
+            .instance_id(&instance)
+            .send()
+            .await
+            .aws(|| format!("re-associating Elastic IP {ip} with {instance}"), &ctx)?;
+        done.push(format!("re-associated Elastic IP {ip}"));
+    }
+
+    // 6. The lab's snapshots.
     let snaps = ec2
         .describe_snapshots()
         .owner_ids("self")
@@ -100,13 +150,13 @@ pub async fn run(g: &Global, p: &Printer) -> Result<()> {
         done.push(format!("deleted snapshot {id}"));
     }
 
-    // 5. The lab's findings: those about the victim, and the samples the lab asked for.
+    // 7. The lab's findings: those about the victim, and the samples the lab asked for.
     let archived = archive_findings(&ctx, &instance).await?;
     if archived > 0 {
         done.push(format!("archived {archived} GuardDuty finding(s)"));
     }
 
-    // 6. The run's tags.
+    // 8. The run's tags.
     let present: Vec<Tag> = tags
         .iter()
         .filter(|(k, _)| RUN_TAGS.contains(&k.as_str()))
@@ -140,6 +190,17 @@ fn parse_groups(value: &str) -> Vec<(String, Vec<String>)> {
             let groups: Vec<String> =
                 groups.split(',').map(str::trim).filter(|g| !g.is_empty()).map(String::from).collect();
             (!eni.trim().is_empty() && !groups.is_empty()).then(|| (eni.trim().to_string(), groups))
+        })
+        .collect()
+}
+
+/// `vol-a=true;vol-b=false` or `eipalloc-1=198.51.100.7`, as the playbooks record them.
+fn parse_pairs(value: &str) -> Vec<(String, String)> {
+    value
+        .split(';')
+        .filter_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            (!k.trim().is_empty() && !v.trim().is_empty()).then(|| (k.trim().to_string(), v.trim().to_string()))
         })
         .collect()
 }
@@ -188,5 +249,18 @@ mod tests {
         );
         assert_eq!(parse_groups(""), vec![]);
         assert_eq!(parse_groups("eni-a=;junk"), vec![]);
+    }
+
+    #[test]
+    fn recorded_volumes_and_addresses_parse_as_pairs() {
+        assert_eq!(
+            parse_pairs("vol-a=true;vol-b=false"),
+            vec![("vol-a".to_string(), "true".to_string()), ("vol-b".to_string(), "false".to_string())]
+        );
+        assert_eq!(
+            parse_pairs("eipalloc-1=198.51.100.7"),
+            vec![("eipalloc-1".to_string(), "198.51.100.7".to_string())]
+        );
+        assert_eq!(parse_pairs("=x;y="), vec![]);
     }
 }

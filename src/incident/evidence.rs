@@ -34,6 +34,10 @@ pub struct Sources {
     pub trail_bucket: Option<String>,
     pub variant: Option<Variant>,
     pub playbook: Option<StackInfo>,
+    /// The victim's instance role, whose sessions the containment revokes.
+    pub instance_role: Option<String>,
+    /// The group every interface passes through so its flows become untracked.
+    pub untrack_group: String,
 }
 
 impl Sources {
@@ -54,6 +58,8 @@ impl Sources {
             audit_group,
             variant,
             playbook,
+            instance_role: victim.output("InstanceRoleName").map(String::from),
+            untrack_group: victim.output("UntrackSecurityGroupId").unwrap_or_default().to_string(),
         })
     }
 }
@@ -72,7 +78,9 @@ pub async fn collect(ctx: &AwsContext, s: &Sources, run: &AttackRun) -> Result<(
     let records = audit::read(ctx, &s.audit_group, since).await?;
     let mut o = Observation {
         quarantine_group: s.quarantine_group.clone(),
+        untrack_group: s.untrack_group.clone(),
         findings: verify::run_findings(run, &records),
+        since: Some(since),
         ..Observation::default()
     };
     if run.mode == "traffic" || run.mode == "sample" {
@@ -83,6 +91,12 @@ pub async fn collect(ctx: &AwsContext, s: &Sources, run: &AttackRun) -> Result<(
         }
     }
     o.notifications = records.iter().filter(|r| r.notifies_about(&o.findings)).count();
+    o.cut_step = records
+        .iter()
+        .filter(|r| r.notifies_about(&o.findings))
+        .flat_map(|r| steps_reported(r))
+        .find(|st| st.name == "cut")
+        .map(|st| st.detail);
 
     let desc =
         ec2.describe_instances().instance_ids(instance).send().await.aws(|| format!("describing {instance}"), ctx)?;
@@ -94,6 +108,11 @@ pub async fn collect(ctx: &AwsContext, s: &Sources, run: &AttackRun) -> Result<(
             );
         }
         o.volumes = i.block_device_mappings().iter().filter_map(|b| b.ebs()?.volume_id()).map(String::from).collect();
+        o.delete_on_termination = i
+            .block_device_mappings()
+            .iter()
+            .filter_map(|b| Some((b.ebs()?.volume_id()?.to_string(), b.ebs()?.delete_on_termination().unwrap_or(true))))
+            .collect();
         let tag = |k: &str| i.tags().iter().find(|t| t.key() == Some(k)).and_then(|t| t.value()).map(String::from);
         o.ir_status = tag(STATUS_TAG);
         o.contained_for = tag(FINDING_TAG);
@@ -106,6 +125,16 @@ pub async fn collect(ctx: &AwsContext, s: &Sources, run: &AttackRun) -> Result<(
         .aws(|| format!("reading the profile associations of {instance}"), ctx)?;
     o.profile_associated =
         assoc.iam_instance_profile_associations().iter().any(|a| a.state().is_some_and(|s| s.as_str() == "associated"));
+    let addresses = ec2
+        .describe_addresses()
+        .filters(Filter::builder().name("instance-id").values(instance).build())
+        .send()
+        .await
+        .aws(|| format!("reading the Elastic IPs of {instance}"), ctx)?;
+    o.elastic_ips = addresses.addresses().iter().filter_map(|a| a.public_ip()).map(String::from).collect();
+    if let Some(role) = &s.instance_role {
+        o.sessions_revoked_before = revocation(ctx, role).await?;
+    }
     for attr in [InstanceAttributeName::DisableApiTermination, InstanceAttributeName::DisableApiStop] {
         let a = ec2
             .describe_instance_attribute()
@@ -142,6 +171,63 @@ pub async fn collect(ctx: &AwsContext, s: &Sources, run: &AttackRun) -> Result<(
         o.playbook_status = engine_run::find(ctx, variant, stack, &o.findings, since, false).await?.map(|r| r.status);
     }
     Ok((o, records))
+}
+
+/// The time before which the instance role denies sessions, when a containment revoked them.
+pub async fn revocation(ctx: &AwsContext, role: &str) -> Result<Option<Timestamp>> {
+    match ctx.iam().get_role_policy().role_name(role).policy_name(verify::REVOKE_POLICY).send().await {
+        Ok(out) => {
+            // IAM returns the document URL-encoded (RFC 3986).
+            let doc = percent_decode(out.policy_document());
+            Ok(serde_json::from_str(&doc).ok().and_then(|v| verify::revoked_before(&v)))
+        }
+        Err(e) if crate::aws::is_not_found(&e) => Ok(None),
+        Err(e) => Err(e).aws(|| format!("reading the session revocation of role {role}"), ctx),
+    }
+}
+
+/// RFC 3986 percent-decoding (a `+` stays a `+`: it is not form encoding).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16)
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// One containment step as a playbook's notification reports it: `N. <step> at <time>: <detail>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportedStep {
+    pub name: String,
+    pub at: Timestamp,
+    pub detail: String,
+}
+
+/// The containment steps a notification lists, in order.
+pub fn steps_reported(r: &Record) -> Vec<ReportedStep> {
+    let audit::Kind::Notification { message, .. } = &r.kind else { return Vec::new() };
+    message
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim_start();
+            let (number, rest) = line.split_once(". ")?;
+            number.parse::<u32>().ok()?;
+            let (name, rest) = rest.split_once(" at ")?;
+            let (at, detail) = rest.split_once(": ")?;
+            Some(ReportedStep { name: name.to_string(), at: at.parse().ok()?, detail: detail.to_string() })
+        })
+        .collect()
 }
 
 /// GuardDuty's own findings of the run: the expected types on the run's instance (the samples'
@@ -212,6 +298,10 @@ pub async fn timeline(
     }
     if let Some(r) = records.iter().find(|r| r.notifies_about(&findings)) {
         points.push(Point { label: "responders notified".into(), at: r.at, key: false });
+        // Each containment step when the playbook says it happened, the same in every variant.
+        for st in steps_reported(r) {
+            points.push(Point { label: format!("containment: {}", st.name), at: st.at, key: false });
+        }
     }
     let variant = run.variant.as_deref().and_then(|v| Variant::ALL.into_iter().find(|x| x.as_str() == v)).or(s.variant);
     if variant == s.variant
@@ -247,4 +337,33 @@ pub async fn timeline(
         time_to_detect: None,
         time_to_contain: None,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_policy_document_iam_url_encoded_decodes_whole() {
+        let enc = "%7B%22Condition%22%3A%7B%22DateLessThan%22%3A%7B%22aws%3ATokenIssueTime%22%3A%222026-12-01T10%3A00%3A05%2B00%3A00%22%7D%7D%7D";
+        assert_eq!(
+            percent_decode(enc),
+            r#"{"Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-12-01T10:00:05+00:00"}}}"#
+        );
+        assert_eq!(percent_decode("a+b%"), "a+b%");
+    }
+
+    #[test]
+    fn the_steps_a_notification_reports_keep_their_order_time_and_detail() {
+        let message = "Containment of i-1\n\n  1. record at 2026-12-01T10:00:00.100Z: tagged\n  2. revoke at 2026-12-01T10:00:00.900Z: policy\n  3. cut at 2026-12-01T10:00:01.500Z: eni-1: sg-u, then sg-q\nFinding id: f1\n";
+        let r = Record {
+            at: Timestamp::now(),
+            kind: audit::Kind::Notification { subject: "s".into(), message: message.into() },
+        };
+        let steps = steps_reported(&r);
+        let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["record", "revoke", "cut"]);
+        assert_eq!(steps[2].detail, "eni-1: sg-u, then sg-q");
+        assert_eq!(steps[1].at, "2026-12-01T10:00:00.900Z".parse().unwrap());
+    }
 }

@@ -30,6 +30,35 @@ pub struct Observation {
     pub snapshots: BTreeMap<String, String>,
     /// Notifications of the alert topic that name one of the run's findings.
     pub notifications: usize,
+    /// When the run started (this machine's clock, less the allowed skew).
+    pub since: Option<jiff::Timestamp>,
+    /// The instance role denies sessions issued before this time (`irlab-revoke-sessions`).
+    pub sessions_revoked_before: Option<jiff::Timestamp>,
+    /// The group that makes every flow untracked for a moment (victim stack).
+    pub untrack_group: String,
+    /// The playbook's own account of its `cut` step (from its notification of the run).
+    pub cut_step: Option<String>,
+    /// Each attached volume's DeleteOnTermination.
+    pub delete_on_termination: BTreeMap<String, bool>,
+    /// Elastic IPs still associated with the victim.
+    pub elastic_ips: Vec<String>,
+}
+
+/// The inline policy a playbook puts on the instance role to revoke its active sessions.
+pub const REVOKE_POLICY: &str = "irlab-revoke-sessions";
+
+/// The time before which a revocation policy denies sessions: its
+/// `DateLessThan` `aws:TokenIssueTime` (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_revoke-sessions.html).
+pub fn revoked_before(policy: &serde_json::Value) -> Option<jiff::Timestamp> {
+    let statements = match &policy["Statement"] {
+        serde_json::Value::Array(a) => a.clone(),
+        one => vec![one.clone()],
+    };
+    statements.iter().find_map(|st| {
+        let deny_all = st["Effect"] == "Deny" && (st["Action"] == "*" || st["Action"] == serde_json::json!(["*"]));
+        let t = st["Condition"]["DateLessThan"]["aws:TokenIssueTime"].as_str()?;
+        deny_all.then(|| t.parse().ok()).flatten()
+    })
 }
 
 /// The run's findings among the audit records: an injected run's own ids; for traffic, the
@@ -141,6 +170,64 @@ pub fn judge(o: &Observation, expect: Expect) -> Vec<Check> {
         !o.profile_associated && this_run,
     ));
     let protected = o.termination_protected && o.stop_protected;
+    let revoked = match (o.sessions_revoked_before, o.since) {
+        (Some(t), Some(since)) => t >= since,
+        (Some(_), None) => true,
+        _ => false,
+    };
+    out.push(check(
+        "sessions revoked",
+        "the instance role denies every session issued before the containment (aws:TokenIssueTime)",
+        whose(
+            match o.sessions_revoked_before {
+                Some(t) => format!("{REVOKE_POLICY} denies sessions issued before {t}"),
+                None => format!("no {REVOKE_POLICY} policy on the instance role"),
+            },
+            revoked,
+        ),
+        revoked && this_run,
+    ));
+    // Security groups do not stop tracked flows: every interface must pass through the group
+    // that makes them untracked before the quarantine group, which then cuts them.
+    let cut = o.cut_step.as_deref().is_some_and(|line| {
+        match (line.find(o.untrack_group.as_str()), line.rfind(o.quarantine_group.as_str())) {
+            (Some(u), Some(q)) => !o.untrack_group.is_empty() && u < q,
+            _ => false,
+        }
+    });
+    out.push(check(
+        "connections cut",
+        format!("every interface through {} (all flows untracked), then {}", o.untrack_group, o.quarantine_group),
+        whose(o.cut_step.clone().unwrap_or_else(|| "no cut step reported for this run".into()), cut),
+        cut && this_run,
+    ));
+    let kept: Vec<&String> = o.delete_on_termination.iter().filter(|(_, d)| **d).map(|(v, _)| v).collect();
+    let preserved = kept.is_empty() && !o.delete_on_termination.is_empty();
+    out.push(check(
+        "volumes preserved",
+        "DeleteOnTermination off on every attached volume",
+        whose(
+            if kept.is_empty() {
+                format!("{} volume(s) kept on termination", o.delete_on_termination.len())
+            } else {
+                format!(
+                    "would be deleted with the instance: {}",
+                    kept.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+                )
+            },
+            preserved,
+        ),
+        preserved && this_run,
+    ));
+    out.push(check(
+        "elastic IPs disassociated",
+        "no Elastic IP on the victim",
+        whose(
+            if o.elastic_ips.is_empty() { "none".to_string() } else { o.elastic_ips.join(", ") },
+            o.elastic_ips.is_empty(),
+        ),
+        o.elastic_ips.is_empty() && this_run,
+    ));
     out.push(check(
         "protected",
         "termination and stop protection on",
@@ -161,7 +248,17 @@ pub fn judge(o: &Observation, expect: Expect) -> Vec<Check> {
         if missing.is_empty() && unfinished.is_empty() {
             format!("{} snapshot(s)", o.snapshots.len())
         } else {
-            format!("missing {missing:?}; unfinished {unfinished:?}")
+            let mut gaps = Vec::new();
+            if !missing.is_empty() {
+                gaps.push(format!(
+                    "no snapshot of {}",
+                    missing.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+                ));
+            }
+            if !unfinished.is_empty() {
+                gaps.push(format!("unfinished: {}", unfinished.join(", ")));
+            }
+            gaps.join("; ")
         },
         snap_ok,
     ));
@@ -238,6 +335,12 @@ mod tests {
             volumes: vec!["vol-1".into()],
             snapshots: BTreeMap::from([("vol-1".into(), "completed".into())]),
             notifications: 1,
+            since: Some("2026-12-01T10:00:00Z".parse().unwrap()),
+            sessions_revoked_before: Some("2026-12-01T10:00:05Z".parse().unwrap()),
+            untrack_group: "sg-u".into(),
+            cut_step: Some("eni-1, eni-2: sg-u, then sg-q".into()),
+            delete_on_termination: BTreeMap::from([("vol-1".into(), false)]),
+            elastic_ips: Vec::new(),
         }
     }
 
@@ -249,7 +352,40 @@ mod tests {
     fn a_contained_victim_passes_every_check() {
         let checks = judge(&contained(), Expect::Contained { snapshots_completed: true });
         assert_eq!(failed(&checks), Vec::<&str>::new());
-        assert_eq!(checks.len(), 8);
+        assert_eq!(checks.len(), 12);
+    }
+
+    #[test]
+    fn each_containment_effect_is_its_own_check() {
+        let mut o = contained();
+        o.sessions_revoked_before = Some("2026-12-01T09:00:00Z".parse().unwrap());
+        assert_eq!(failed(&judge(&o, Expect::Contained { snapshots_completed: true })), vec!["sessions revoked"]);
+        let mut o = contained();
+        o.cut_step = Some("eni-1, eni-2: sg-q".into());
+        assert_eq!(failed(&judge(&o, Expect::Contained { snapshots_completed: true })), vec!["connections cut"]);
+        o.cut_step = Some("sg-q first, then sg-u".into());
+        assert_eq!(failed(&judge(&o, Expect::Contained { snapshots_completed: true })), vec!["connections cut"]);
+        let mut o = contained();
+        o.delete_on_termination.insert("vol-2".into(), true);
+        let checks = judge(&o, Expect::Contained { snapshots_completed: true });
+        assert_eq!(failed(&checks), vec!["volumes preserved"]);
+        assert!(checks.iter().any(|c| c.observed.contains("would be deleted with the instance: vol-2")));
+        let mut o = contained();
+        o.elastic_ips = vec!["198.51.100.20".into()];
+        assert_eq!(
+            failed(&judge(&o, Expect::Contained { snapshots_completed: true })),
+            vec!["elastic IPs disassociated"]
+        );
+    }
+
+    #[test]
+    fn the_revocation_time_is_read_from_the_policy_as_iam_writes_it() {
+        let doc = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Sid": "RevokeOlderSessions", "Effect": "Deny",
+            "Action": "*", "Resource": "*", "Condition": {"DateLessThan": {"aws:TokenIssueTime": "2026-12-01T10:00:05Z"}}}]});
+        assert_eq!(revoked_before(&doc), Some("2026-12-01T10:00:05Z".parse().unwrap()));
+        let allow = serde_json::json!({"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*",
+            "Condition": {"DateLessThan": {"aws:TokenIssueTime": "2026-12-01T10:00:05Z"}}}});
+        assert_eq!(revoked_before(&allow), None);
     }
 
     #[test]
@@ -304,6 +440,10 @@ mod tests {
                 "isolated",
                 "tagged contained",
                 "credentials revoked",
+                "sessions revoked",
+                "connections cut",
+                "volumes preserved",
+                "elastic IPs disassociated",
                 "protected",
                 "evidence preserved",
                 "responders notified"
@@ -367,7 +507,7 @@ mod tests {
         let mut o = contained();
         o.profile_associated = true;
         let xml = junit("class-1", "run-1", &judge(&o, Expect::Contained { snapshots_completed: true }));
-        assert!(xml.contains("tests=\"8\" failures=\"1\""));
+        assert!(xml.contains("tests=\"12\" failures=\"1\""));
         assert!(xml.contains("name=\"credentials revoked\">\n    <failure"));
     }
 }
