@@ -37,6 +37,7 @@ PARAMETER_SAMPLES = {
     "AlertTopicArn": f"arn:{PARTITION}:sns:{REGION}:{ACCOUNT}:irlab-{LAB}-detection-AlertTopic-ABCDEF123456",
     "AuditRecorderArn": f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function:irlab-{LAB}-audit-recorder",
     "OrganizationId": "o-a1b2c3d4e5",
+    "InstanceRoleArn": f"arn:{PARTITION}:iam::{ACCOUNT}:role/irlab/{LAB}/{REGION}/irlab-{LAB}-victim-InstanceRole-ABCDEF123456",
     "TemplateBaseUrl": f"https://irlab-class-demo-templates-bucket.s3.{REGION}.amazonaws.com/templates/0123456789abcdef",
 }
 TYPE_SAMPLES = {

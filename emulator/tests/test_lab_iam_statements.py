@@ -18,6 +18,8 @@ run ends the way the playbook handles that failure:
 * a statement of the EventBridge target role: the engine never starts and
   the event is in the rule's dead-letter queue with ERROR_CODE NO_PERMISSIONS
   and the denial in ERROR_MESSAGE;
+* the statement that lets the playbook disassociate Elastic IPs: the call is
+  made only when the victim has one, so the test associates one first;
 * the Automation role's ReadExecutions: only the failure path reads the
   execution, so a failure is provoked (the quarantine group is gone) and the
   playbook falls back to its brief notice;
@@ -56,18 +58,21 @@ ACTION = re.compile(r"\b(?:ec2|sns|ssm|states|logs|iam|lambda|sqs):[A-Z][A-Za-z]
 # (engine, role, Sid or None for a role's only statement, what the run shows)
 VARIANTS = [
     *[("lambda", "FunctionRole", sid, "notice") for sid in (
-        "Describe", "TagLabInstance", "IsolateInLabSubnet", "RevokeAndProtectLabInstance",
+        "Describe", "TagLabInstance", "RevokeInstanceRoleSessions", "IsolateInLabSubnet", "RevokeAndProtectLabInstance",
         "SnapshotLabVolume", "CreateLabSnapshot", "TagSnapshotsOnCreate")],
+    ("lambda", "FunctionRole", "DisassociateLabAddresses", "notice-eip"),
     ("lambda", "FunctionRole", "Notify", "engine-log"),
     ("lambda", "FunctionRole", "WriteOwnLogs", "no-function-log"),
     *[("stepfunctions", "StateMachineRole", sid, "notice") for sid in (
-        "Describe", "TagLabInstance", "IsolateInLabSubnet", "RevokeAndProtectLabInstance",
+        "Describe", "TagLabInstance", "RevokeInstanceRoleSessions", "IsolateInLabSubnet", "RevokeAndProtectLabInstance",
         "SnapshotLabVolume", "CreateLabSnapshot", "TagSnapshotsOnCreate")],
+    ("stepfunctions", "StateMachineRole", "DisassociateLabAddresses", "notice-eip"),
     ("stepfunctions", "StateMachineRole", "Notify", "engine-log"),
     ("stepfunctions", "EventsRole", None, "dead-letter"),
     *[("ssm", "AutomationRole", sid, "notice") for sid in (
-        "Describe", "TagLabInstance", "IsolateInLabSubnet", "RevokeAndProtectLabInstance",
+        "Describe", "TagLabInstance", "RevokeInstanceRoleSessions", "IsolateInLabSubnet", "RevokeAndProtectLabInstance",
         "SnapshotLabVolume", "CreateLabSnapshot", "TagSnapshotsOnCreate")],
+    ("ssm", "AutomationRole", "DisassociateLabAddresses", "notice-eip"),
     ("ssm", "AutomationRole", "Notify", "engine-log"),
     ("ssm", "AutomationRole", "ReadExecutions", "brief-notice"),
     ("ssm", "EventsRole", "StartRunbook", "dead-letter"),
@@ -188,6 +193,8 @@ def _lab(emulator: Any, engine: str, playbook: str, detection: dict[str, str], l
             "AuditRecorderArn": detection["AuditRecorderArn"],
             "InstanceId": victim["InstanceId"],
             "QuarantineSecurityGroupId": victim["QuarantineSecurityGroupId"],
+            "UntrackSecurityGroupId": victim["UntrackSecurityGroupId"],
+            "InstanceRoleArn": victim["InstanceRoleArn"],
             "SubnetId": victim["SubnetId"],
         },
         lab,
@@ -272,6 +279,11 @@ def test_a_role_without_one_statement_is_denied_that_call(emulator, caplog, engi
     if shows == "brief-notice":
         # a failure after the guard: the interfaces cannot be given a group that is gone
         _client(emulator, "ec2").delete_security_group(GroupId=victim["QuarantineSecurityGroupId"])
+    if shows == "notice-eip":
+        ec2 = _client(emulator, "ec2")
+        allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+        ec2.associate_address(AllocationId=allocation, InstanceId=instance_id)
+        shows = "notice"
     caplog.set_level(logging.WARNING, logger="irlab_emulator")
     _inject(emulator, instance_id)
     report = _finished(emulator, engine, playbook)

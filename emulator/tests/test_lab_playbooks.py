@@ -57,6 +57,8 @@ def deploy(
             "AuditRecorderArn": detection["AuditRecorderArn"],
             "InstanceId": victim["InstanceId"],
             "QuarantineSecurityGroupId": victim["QuarantineSecurityGroupId"],
+            "UntrackSecurityGroupId": victim["UntrackSecurityGroupId"],
+            "InstanceRoleArn": victim["InstanceRoleArn"],
             "SubnetId": victim["SubnetId"],
         },
         Tags=tags,

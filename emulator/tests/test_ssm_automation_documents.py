@@ -177,6 +177,8 @@ def lab_runbook() -> dict[str, Any]:
     props = properties(PLAYBOOK, "Runbook", {
         "AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "LabName": "t1",
         "QuarantineSecurityGroupId": "sg-0123456789abcdef0",
+        "UntrackSecurityGroupId": "sg-0fedcba9876543210",
+        "InstanceRoleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/irlab/t1/{REGION}/irlab-t1-victim-InstanceRole-ABC",
         "AlertTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:irlab-t1-alerts",
         "AutomationRole.Arn": f"arn:aws:iam::{ACCOUNT_ID}:role/irlab-t1-automation",
     })

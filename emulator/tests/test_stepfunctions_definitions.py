@@ -315,6 +315,8 @@ def lab_definition() -> dict[str, Any]:
     props = properties(PLAYBOOK, "StateMachine", {
         "AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "LabName": "t1",
         "QuarantineSecurityGroupId": "sg-0123456789abcdef0",
+        "UntrackSecurityGroupId": "sg-0fedcba9876543210",
+        "InstanceRoleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/irlab/t1/{REGION}/irlab-t1-victim-InstanceRole-ABC",
         "AlertTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:irlab-t1-alerts",
         "StateMachineRole.Arn": ROLE,
     })
@@ -323,13 +325,14 @@ def lab_definition() -> dict[str, Any]:
 
 def test_the_lab_playbook_definition_is_accepted(aws):
     """The lab's workflow (stacks/playbook-stepfunctions.yaml) passes every check
-    CreateStateMachine makes: JSONPath, aws-sdk:ec2 integrations with their
-    parameters, sns:publish, Parallel branches and Map item processors.
+    CreateStateMachine makes: JSONPath, aws-sdk:ec2 and aws-sdk:iam
+    integrations with their parameters, sns:publish, Map item processors,
+    nested intrinsic functions.
     https://docs.aws.amazon.com/step-functions/latest/apireference/API_CreateStateMachine.html
     """
     sfn = aws("stepfunctions")
     definition = lab_definition()
-    assert definition["QueryLanguage"] == "JSONPath" and "Contain" in definition["States"]
+    assert definition["QueryLanguage"] == "JSONPath" and "Cut interfaces" in definition["States"]
     arn = sfn.create_state_machine(name=unique("pb"), roleArn=ROLE, definition=json.dumps(definition))["stateMachineArn"]
     assert json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"]) == definition
     sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(definition))
