@@ -21,7 +21,7 @@ authorised before moto sees it:
    inline and attached policies (AWS managed ones from moto's copy), its
    permissions boundary, the session policy given to ``AssumeRole``, and the
    resource's own policy where it has one
-   (SNS topic, SQS queue, Lambda function), with the condition keys of the
+   (SNS topic, SQS queue, Lambda function, S3 bucket), with the condition keys of the
    request: the global keys (``aws:PrincipalArn``, ``aws:SecureTransport``
    - ``true``, the engines are HTTPS clients in AWS - ``aws:RequestedRegion``
    ...), the resource's tags (``aws:ResourceTag/*``), the request's tags
@@ -216,13 +216,18 @@ def boundary_of(role: Any) -> Any:
 
 
 def resource_policy(arn: str) -> Any:
-    """The resource-based policy of an SNS topic, SQS queue or Lambda
-    function (None when the resource has none or is not one of these)."""
+    """The resource-based policy of an SNS topic, SQS queue, Lambda
+    function or S3 bucket (an object's: its bucket's policy) (None when the
+    resource has none or is not one of these)."""
     parts = arn.split(":")
     if len(parts) < 6 or "*" in arn:
         return None
     service, region, account = parts[2], parts[3], parts[4]
     try:
+        if service == "s3":
+            from .s3 import bucket_policy
+
+            return bucket_policy(parts[5].split("/", 1)[0])
         if service == "sns":
             from moto.sns.models import sns_backends
 

@@ -15,7 +15,34 @@ policy conditions.
   of every object request.  AWS applies a statement only when its conditions
   match; a client of the stand-in stands for a client of AWS, which always uses
   TLS, so ``aws:SecureTransport`` is ``true``.  Statements whose conditions
-  cannot be evaluated here are ignored (not applied).
+  cannot be evaluated here are ignored (not applied).  For requests signed
+  by a role session the bucket policy is also the resource-based policy
+  ``_iam_enforce`` evaluates (``resource_policy``), so a same-account role
+  that only the bucket policy names may write.
+* S3 Object Lock ("Locking objects with Object Lock",
+  https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html;
+  "Configuring S3 Object Lock",
+  https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-configure.html):
+  ``AWS::S3::Bucket`` ``ObjectLockEnabled`` and ``ObjectLockConfiguration``
+  (default retention, GOVERNANCE or COMPLIANCE, Days or Years) are applied
+  (moto ignored both, so the bucket had no lock); versioning comes with the
+  lock.  moto already refuses to delete a locked version
+  (``AccessDenied``) and honours ``x-amz-bypass-governance-retention``; AWS
+  also requires the caller to have ``s3:BypassGovernanceRetention``
+  ("Bypassing governance mode",
+  https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-managing.html#object-lock-managing-bypass):
+  a role session without it is refused (DeleteObject 403 ``AccessDenied``
+  with IAM's message, DeleteObjects an ``AccessDenied`` entry) where moto let
+  it through; a header value other than ``true`` does not bypass (moto took
+  any value).
+* Additional checksums ("Checking object integrity",
+  https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity-upload.html):
+  a PutObject ``x-amz-checksum-sha256`` (also ``-sha1``, ``-crc32``) is
+  verified against the body: a mismatch fails 400 ``BadDigest`` "The SHA256
+  you specified did not match the calculated checksum." (moto stored the
+  object, and without ``x-amz-sdk-checksum-algorithm`` dropped the checksum);
+  the value is stored and returned by PutObject, HeadObject/GetObject with
+  ``ChecksumMode: ENABLED`` and GetObjectAttributes.
 """
 
 from __future__ import annotations
@@ -25,7 +52,7 @@ import json
 from typing import Any
 
 from moto.core.common_models import CloudFormationModel
-from moto.s3.exceptions import BucketNotEmpty
+from moto.s3.exceptions import AccessDeniedByLock, BucketNotEmpty, S3ClientError
 from moto.s3.models import FakeBucket, s3_backends
 from moto.utilities.utils import get_partition
 
@@ -160,8 +187,29 @@ def _lifecycle_rules(config: dict[str, Any]) -> list[dict[str, Any]]:
     return rules
 
 
+def _apply_object_lock(backend: Any, name: str, props: dict[str, Any]) -> None:
+    """``ObjectLockEnabled`` (versioning comes with it) and the default
+    retention of ``ObjectLockConfiguration``."""
+    config = props.get("ObjectLockConfiguration") or {}
+    if not (_cfn.as_bool(props.get("ObjectLockEnabled")) or config.get("ObjectLockEnabled") == "Enabled"):
+        return
+    bucket = backend.get_bucket(name)
+    bucket.object_lock_enabled = True
+    bucket.versioning_status = "Enabled"
+    retention = (config.get("Rule") or {}).get("DefaultRetention") or {}
+    days, years = retention.get("Days"), retention.get("Years")
+    backend.put_object_lock_configuration(
+        name,
+        lock_enabled=True,
+        mode=retention.get("Mode"),
+        days=int(days) if days not in (None, "") else None,
+        years=int(years) if years not in (None, "") else None,
+    )
+
+
 def _apply_bucket_config(backend: Any, name: str, props: dict[str, Any], old: dict[str, Any] | None = None) -> None:
     old = old or {}
+    _apply_object_lock(backend, name, props)
     versioning = props.get("VersioningConfiguration")
     if versioning:
         backend.put_bucket_versioning(name, versioning.get("Status", "Suspended"))
@@ -304,7 +352,141 @@ class BucketPolicyResource(CloudFormationModel):
             backend.delete_bucket_policy(resource.bucket_name)
 
 
+# ------------------------------------------------------------- Object Lock
+
+
+class BypassDenied(AccessDeniedByLock):
+    """A bypass of governance retention the caller may not make: 403
+    AccessDenied with IAM's message (DeleteObjects reports it as a locked
+    object's AccessDenied entry, as moto reports locks)."""
+
+    def __init__(self, message: str) -> None:
+        S3ClientError.__init__(self, "AccessDenied", message)
+
+
+def _governance_locked(backend: Any, bucket_name: str, key_name: str, version_id: Any) -> bool:
+    """Whether the version is held only by GOVERNANCE retention (so a bypass
+    would release it)."""
+    if version_id is None:
+        return False
+    try:
+        bucket = backend.get_bucket(bucket_name)
+    except Exception:  # noqa: BLE001 - moto answers NoSuchBucket itself
+        return False
+    for key in bucket.keys.getlist(key_name, []):
+        if str(getattr(key, "version_id", "")) == str(version_id) and hasattr(key, "is_locked"):
+            return key.lock_mode == "GOVERNANCE" and key.is_locked(governance_bypass=False) and not key.is_locked(governance_bypass=True)
+    return False
+
+
+def _default_retention(self: FakeBucket) -> str:
+    """The retain-until date of a new object version: now plus the default
+    retention's Days or Years (the other one unset; moto multiplied None)."""
+    import datetime
+
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    now += datetime.timedelta(days=int(self.default_lock_days or 0) + 365 * int(self.default_lock_years or 0))
+    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _wrap_delete_object() -> None:
+    from moto.s3.models import S3Backend
+
+    original = S3Backend.delete_object
+    if getattr(original, "_irlab_lock", False):
+        return
+
+    def delete_object(self: Any, bucket_name: str, key_name: str, version_id: str | None = None, bypass: Any = False) -> Any:
+        bypass = str(bypass).lower() == "true" if not isinstance(bypass, bool) else bypass
+        if bypass and _governance_locked(self, bucket_name, key_name, version_id):
+            from . import _iam_enforce
+
+            try:
+                _iam_enforce.require("s3:BypassGovernanceRetention", f"arn:{self.partition}:s3:::{bucket_name}/{key_name}")
+            except _iam_enforce.AccessDenied as denied:
+                raise BypassDenied(denied.message) from denied
+        return original(self, bucket_name, key_name, version_id=version_id, bypass=bypass)
+
+    delete_object._irlab_lock = True  # type: ignore[attr-defined]
+    S3Backend.delete_object = delete_object  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------- checksums
+
+CHECKSUM_ALGORITHMS = ("SHA256", "SHA1", "CRC32", "CRC32C", "CRC64NVME")
+
+
+class BadDigest(S3ClientError):
+    def __init__(self, algorithm: str) -> None:
+        super().__init__("BadDigest", f"The {algorithm} you specified did not match the calculated checksum.")
+
+
+def _computable(algorithm: str) -> bool:
+    if algorithm in ("SHA256", "SHA1", "CRC32"):
+        return True
+    if algorithm == "CRC32C":
+        try:
+            import crc32c  # noqa: F401
+        except ImportError:
+            return False
+        return True
+    if algorithm == "CRC64NVME":
+        from moto.s3.utils import HAS_CRT
+
+        return bool(HAS_CRT)
+    return False
+
+
+def _wrap_get_checksum() -> None:
+    """PutObject's ``x-amz-checksum-*``: verified against the body and kept
+    (with or without ``x-amz-sdk-checksum-algorithm``)."""
+    from moto.s3.responses import S3Response
+    from moto.s3.utils import compute_checksum
+
+    original = S3Response._get_checksum
+    if getattr(original, "_irlab_checksum", False):
+        return
+
+    def _get_checksum(self: Any, response_headers: dict[str, Any]) -> tuple[str, str | None]:
+        declared = (self.headers.get("x-amz-sdk-checksum-algorithm") or "").upper()
+        given = {a: self.headers.get(f"x-amz-checksum-{a.lower()}") for a in CHECKSUM_ALGORITHMS}
+        given = {a: v for a, v in given.items() if v}
+        body = self.body or b""
+        if isinstance(body, str):
+            body = body.encode()
+        for algorithm, value in given.items():
+            if _computable(algorithm) and compute_checksum(body, algorithm=algorithm).decode() != value:
+                raise BadDigest(algorithm)
+        if given and not declared:
+            algorithm, value = next(iter(given.items()))
+            response_headers[f"x-amz-checksum-{algorithm.lower()}"] = value
+            return algorithm, value
+        return original(self, response_headers)
+
+    _get_checksum._irlab_checksum = True  # type: ignore[attr-defined]
+    S3Response._get_checksum = _get_checksum  # type: ignore[method-assign]
+
+
+def bucket_policy(bucket_name: str) -> Any:
+    """The bucket's policy document (None without one or without the
+    bucket), for ``_iam_enforce`` to evaluate as the resource-based policy."""
+    from moto.s3.models import s3_backends as backends
+
+    owner = backends.bucket_accounts.get(bucket_name)
+    if owner is None:
+        return None
+    partition, account = owner
+    bucket = backends[account][partition].buckets.get(bucket_name)
+    policy = getattr(bucket, "policy", None)
+    if not policy:
+        return None
+    return json.loads(policy.decode() if isinstance(policy, bytes) else policy)
+
+
 def apply() -> None:
     FakeBucket.get_permission = _get_permission
+    FakeBucket.default_retention = _default_retention  # type: ignore[method-assign]
+    _wrap_delete_object()
+    _wrap_get_checksum()
     _cfn.register(BucketHandler)
     _cfn.register(BucketPolicyResource)

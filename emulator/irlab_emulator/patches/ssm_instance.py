@@ -68,6 +68,27 @@ show no connections (no network namespace traffic); ``last``/``who`` and the
 journal are empty; ``id`` of root is root but other users need the seeded
 ``/etc/passwd``.
 
+Command documents of one's own run the same way ("Command document plugin
+reference", aws:runShellScript,
+https://docs.aws.amazon.com/systems-manager/latest/userguide/documents-command-ssm-plugin-reference.html#aws-runShellScript;
+"Parameters" of a document,
+https://docs.aws.amazon.com/systems-manager/latest/userguide/documents-syntax-data-elements-parameters.html):
+a schema 2.2 document whose ``mainSteps`` are ``aws:runShellScript`` steps
+(a schema 1.2 ``runtimeConfig`` too) runs each step's ``runCommand`` in
+order, with ``{{ Name }}`` replaced by the parameter's value (its
+``default`` when SendCommand does not give it; a StringList parameter that
+is a whole ``runCommand`` entry becomes its lines), ``workingDirectory`` and
+``timeoutSeconds`` (default 3600) substituted the same way. A document with
+any other action (``aws:runPowerShellScript``, ``aws:runDocument`` ...) is
+not run: its invocations keep moto's immediate Success, as before. Not
+modelled: ``precondition``, ``{{ssm:...}}`` parameter references,
+``allowedPattern`` checks at SendCommand, and one ``CommandPlugins`` entry per
+step (the invocation has the steps' combined output).
+
+``aws`` in the sandbox is the AWS CLI answered by the stand-in as the
+instance role (``_instance_aws.py``): the invocation's run directory holds a
+unix socket the stub reaches, as the sandbox has no network.
+
 Stand-in control: ``POST /moto-api/irlab/ssm/instance-state`` ``{"instanceId",
 "region"?, "files"?: {"/etc/cron.d/x": "text", ...}, "processes"?: ["/usr/bin/xmrig
 -o pool:3333", ...]}`` (header ``x-moto-account-id`` for another account) seeds
@@ -82,6 +103,7 @@ import datetime
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -107,6 +129,7 @@ _lock = threading.Lock()
 _root: Path | None = None
 _sandbox: str | None = None  # "bwrap" | "unshare" | "" (none works)
 _probe_lock = threading.Lock()
+_seed_lock = threading.Lock()
 _generation = 0  # bumped by a reset: runs of an earlier generation do not write back
 
 OS_RELEASE = """NAME="Amazon Linux"
@@ -155,8 +178,15 @@ def state_root() -> Path:
 
 
 def state_dir(account: str, region: str, instance: Any) -> Path:
-    """The instance's writable state, seeded on first use."""
+    """The instance's writable state, seeded on first use (once, also when
+    two invocations start together)."""
     path = state_root() / account / region / instance.id
+    with _seed_lock:
+        _seed(path, instance)
+    return path
+
+
+def _seed(path: Path, instance: Any) -> None:
     if not (path / "etc" / "os-release").exists():
         for name in WRITABLE:
             (path / name).mkdir(parents=True, exist_ok=True)
@@ -191,9 +221,8 @@ def state_dir(account: str, region: str, instance: Any) -> Path:
             for link in alternatives.iterdir():
                 if link.is_symlink() and str(os.readlink(link)).startswith("/usr/"):
                     target = etc / "alternatives" / link.name
-                    if not target.exists():
+                    if not os.path.lexists(target):
                         os.symlink(os.readlink(link), target)
-    return path
 
 
 def forget(account: str, region: str, instance_id: str) -> None:
@@ -284,14 +313,27 @@ def _probe() -> str:
     return _sandbox
 
 
-def run_script(state: Path, commands: list[str], working_directory: str, timeout_s: float) -> tuple[int | None, str, str]:
+def run_script(
+    state: Path,
+    commands: list[str],
+    working_directory: str,
+    timeout_s: float,
+    instance: tuple[str, str, str] | None = None,
+) -> tuple[int | None, str, str]:
     """(exit code - None when timed out -, stdout, stderr) of the commands run
-    as one bash script in the instance's sandbox."""
+    as one bash script in the instance's sandbox; with ``instance`` (account,
+    region, instance id) the sandbox's ``aws`` acts as that instance's role."""
     kind = sandbox_kind()
     if not kind:
         return 1, "", "irlab stand-in: no sandbox (bubblewrap or unshare) can run on this host; the script was not run\n"
     run_dir = Path(tempfile.mkdtemp(prefix="irlab-run-"))
+    os.chmod(run_dir, 0o755)
+    bridge = None
     try:
+        if instance is not None:
+            from ._instance_aws import Bridge
+
+            bridge = Bridge(run_dir, *instance)
         (run_dir / "script.sh").write_text("\n".join(commands) + "\n")
         shutil.copy(INSTANCE_DIR / "wrapper.sh", run_dir / "wrapper.sh")
         shutil.copytree(INSTANCE_DIR / "bin", run_dir / "bin")
@@ -322,6 +364,8 @@ def run_script(state: Path, commands: list[str], working_directory: str, timeout
             code = None  # killed by the wrapper's timeout
         return code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
     finally:
+        if bridge is not None:
+            bridge.close()
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
@@ -353,7 +397,87 @@ def _update_command(command: Any) -> None:
         command.status, command.status_details = "Success", "Success"
 
 
-def _invoke(command: Any, invocation: dict[str, Any], generation: int) -> None:
+_PARAMETER = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}")
+
+
+def _document_content(command: Any) -> dict[str, Any] | None:
+    from moto.ssm.models import ssm_backends
+
+    backend = ssm_backends[command.account_id][command.backend_region]
+    documents = backend._documents.get(str(command.document_name or ""))
+    if documents is None:
+        return None
+    version = str(getattr(command, "document_version", "") or "$DEFAULT")
+    document = None
+    if version not in ("$DEFAULT", "$LATEST"):
+        document = documents.versions.get(version) if hasattr(documents, "versions") else None
+    if document is None:
+        document = documents.get_latest_version() if version == "$LATEST" else documents.get_default_version()
+    content = getattr(document, "content_json", None)
+    return content if isinstance(content, dict) else None
+
+
+def _values(content: dict[str, Any], given: dict[str, Any]) -> dict[str, list[str]]:
+    """Every parameter's value as a list of strings: given, else its default."""
+    values: dict[str, list[str]] = {}
+    for name, spec in (content.get("parameters") or {}).items():
+        if name in (given or {}):
+            value = given[name]
+        else:
+            value = (spec or {}).get("default", "") if isinstance(spec, dict) else ""
+        values[name] = [str(v) for v in value] if isinstance(value, list) else [str(value)]
+    return values
+
+
+def _substitute(text: str, values: dict[str, list[str]]) -> str:
+    return _PARAMETER.sub(lambda m: "\n".join(values[m.group(1)]) if m.group(1) in values else m.group(0), text)
+
+
+def _lines(run_command: Any, values: dict[str, list[str]]) -> list[str]:
+    entries = run_command if isinstance(run_command, list) else [run_command]
+    lines: list[str] = []
+    for entry in entries:
+        whole = _PARAMETER.fullmatch(str(entry).strip())
+        if whole and whole.group(1) in values:
+            lines.extend(values[whole.group(1)])
+        else:
+            lines.append(_substitute(str(entry), values))
+    return lines
+
+
+def shell_steps(command: Any) -> list[tuple[list[str], str, float]] | None:
+    """(commands, working directory, timeout in seconds) of each
+    aws:runShellScript step of the command's document, parameters
+    substituted; None when the document has other actions (not run)."""
+    content = _document_content(command)
+    if content is None:
+        return None
+    values = _values(content, command.parameters or {})
+    raw: list[dict[str, Any]] = []
+    if str(content.get("schemaVersion")) == "1.2":
+        for plugin, spec in (content.get("runtimeConfig") or {}).items():
+            if plugin != PLUGIN:
+                return None
+            raw.extend((spec or {}).get("properties") or [])
+    else:
+        for step in content.get("mainSteps") or []:
+            if step.get("action") != PLUGIN:
+                return None
+            raw.append(step.get("inputs") or {})
+    if not raw:
+        return None
+    steps = []
+    for inputs in raw:
+        try:
+            timeout = float(_substitute(str(inputs.get("timeoutSeconds") or "3600"), values) or 3600)
+        except ValueError:
+            timeout = 3600.0
+        workdir = _substitute(str(inputs.get("workingDirectory") or ""), values)
+        steps.append((_lines(inputs.get("runCommand") or [], values), workdir, timeout))
+    return steps
+
+
+def _invoke(command: Any, invocation: dict[str, Any], generation: int, steps: list[tuple[list[str], str, float]]) -> None:
     from moto.ec2.models import ec2_backends
 
     time.sleep(PICK_UP_S)
@@ -361,22 +485,23 @@ def _invoke(command: Any, invocation: dict[str, Any], generation: int) -> None:
         return
     account, region = command.account_id, command.backend_region
     instance = next((i for i in ec2_backends[account][region].all_instances() if i.id == invocation["InstanceId"]), None)
-    parameters = command.parameters or {}
-    commands = [str(c) for c in parameters.get("commands") or []]
-    workdir = str((parameters.get("workingDirectory") or [""])[0] or "")
-    try:
-        timeout = float((parameters.get("executionTimeout") or ["3600"])[0])
-    except ValueError:
-        timeout = 3600.0
     started = datetime.datetime.now(datetime.timezone.utc)
     with _lock:
         invocation.update({"Status": "InProgress", "StatusDetails": "In Progress", "ExecutionStartDateTime": _iso(started)})
         _update_command(command)
+    timeout = steps[0][2] if steps else 3600.0
     if instance is None:
         code, out, err = 1, "", f"the instance {invocation['InstanceId']} no longer exists\n"
     else:
         state = state_dir(account, region, instance)
-        code, out, err = run_script(state, commands, workdir, max(timeout * _clock.service_scale(), 0.05))
+        code, out, err = 0, "", ""
+        for commands, workdir, timeout in steps:
+            code, step_out, step_err = run_script(
+                state, commands, workdir, max(timeout * _clock.service_scale(), 0.05), (account, region, instance.id)
+            )
+            out, err = out + step_out, err + step_err
+            if code != 0:
+                break
     if generation != _generation:
         return
     ended = datetime.datetime.now(datetime.timezone.utc)
@@ -403,8 +528,6 @@ def _invoke(command: Any, invocation: dict[str, Any], generation: int) -> None:
     log.info("Run Command %s on %s: %s (%s)", command.command_id, invocation["InstanceId"], status, response_code)
 
 
-def _runs_shell(command: Any) -> bool:
-    return str(command.document_name or "") == "AWS-RunShellScript"
 
 
 def _wrap_command_init() -> None:
@@ -414,7 +537,8 @@ def _wrap_command_init() -> None:
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
-        if not _runs_shell(self):
+        steps = shell_steps(self)
+        if steps is None:
             return
         for invocation in self.invocations:
             invocation.update(
@@ -433,7 +557,7 @@ def _wrap_command_init() -> None:
         self.completed_count = self.error_count = 0
         generation = _generation
         for invocation in self.invocations:
-            threading.Thread(target=_invoke, args=(self, invocation, generation), daemon=True, name="irlab-run-command").start()
+            threading.Thread(target=_invoke, args=(self, invocation, generation, steps), daemon=True, name="irlab-run-command").start()
 
     __init__._irlab_runs = True  # type: ignore[attr-defined]
     ssm_models.Command.__init__ = __init__  # type: ignore[method-assign]
