@@ -49,3 +49,25 @@ def test_a_template_that_cannot_be_read_is_a_validation_error(aws, body, message
         cf.update_stack(StackName=name, TemplateBody=body)
     assert err.value.response["Error"]["Message"] == message
     assert cf.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+
+
+def test_a_parameter_the_template_does_not_declare_is_refused(aws):
+    """CloudFormation refuses a CreateStack or CreateChangeSet that passes a parameter the
+    template does not declare ("Parameters: [Extra] do not exist in the template"); moto ignored
+    it, so irlab could pass a parameter a playbook template had lost and only AWS would tell.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html"""
+    cf = aws("cloudformation")
+    body = "Parameters:\n  Name:\n    Type: String\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\n"
+    params = [{"ParameterKey": "Name", "ParameterValue": "a"}, {"ParameterKey": "Extra", "ParameterValue": "b"}]
+    with pytest.raises(ClientError) as e:
+        cf.create_stack(StackName=unique("extra"), TemplateBody=body, Parameters=params)
+    assert e.value.response["Error"]["Code"] == "ValidationError"
+    assert e.value.response["Error"]["Message"] == "Parameters: [Extra] do not exist in the template"
+    with pytest.raises(ClientError) as e:
+        cf.create_change_set(
+            StackName=unique("extra"), ChangeSetName="c", ChangeSetType="CREATE", TemplateBody=body, Parameters=params
+        )
+    assert "do not exist in the template" in e.value.response["Error"]["Message"]
+    name = unique("declared")
+    cf.create_stack(StackName=name, TemplateBody=body, Parameters=params[:1])
+    cf.delete_stack(StackName=name)

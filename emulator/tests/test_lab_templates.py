@@ -246,14 +246,18 @@ def test_detection_stack_with_notify_email(aws):
     assert "AlertEmailSubscription" in physical_ids(cf, "irlab-t2-detection")
 
 
+# The playbooks go by TemplateURL when they outgrow a request body (irlab stages them in
+# the lab's prefix of the shared bucket: src/lab/stacks.rs stage_template); the other
+# templates are sent in the request itself (and org-lab.yaml in CreateStackSet's body).
+STAGED = {"playbook-lambda.yaml", "playbook-stepfunctions.yaml", "playbook-ssm.yaml"}
+
+
 @pytest.mark.parametrize("path", sorted((REPO_ROOT / "stacks").glob("*.yaml")), ids=lambda p: p.name)
 def test_lab_templates_fit_in_a_create_stack_request(path):
-    """irlab sends each template in the CreateStack / CreateChangeSet request
-    itself (TemplateBody, not an S3 TemplateURL), whose length is at most
-    51,200 bytes; a bigger template is refused by CloudFormation before
-    anything is created - the stand-in does not check the limit, so this test
-    does.
+    """A TemplateBody is at most 51,200 bytes, a template read from S3 by TemplateURL at most
+    1 MB; a bigger one is refused by CloudFormation before anything is created.
     https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html
-    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateChangeSet.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
     """
-    assert len(path.read_bytes()) <= 51_200, f"{path.name}: {len(path.read_bytes())} bytes"
+    size = len(path.read_bytes())
+    assert size <= (1_048_576 if path.name in STAGED else 51_200), f"{path.name}: {size} bytes"

@@ -81,6 +81,29 @@ def test_snapshots_filtered_by_tag(aws):
     assert [s["SnapshotId"] for s in found["Snapshots"]] == [tagged]
 
 
+def test_object_lock_configuration_says_which_bucket_has_object_lock(aws):
+    """GetObjectLockConfiguration answers a bucket created with Object Lock with
+    ``ObjectLockEnabled: Enabled`` (and its default retention), and a bucket without it with
+    ``ObjectLockConfigurationNotFoundError``: how irlab's `down` tells the lab's evidence bucket
+    (emptied bypassing governance retention) from the others.
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObjectLockConfiguration.html
+    """
+    s3 = aws("s3")
+    plain, locked = unique("plain"), unique("locked")
+    s3.create_bucket(Bucket=plain)
+    s3.create_bucket(Bucket=locked, ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(
+        Bucket=locked,
+        ObjectLockConfiguration={"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}},
+    )
+    conf = s3.get_object_lock_configuration(Bucket=locked)["ObjectLockConfiguration"]
+    assert conf["ObjectLockEnabled"] == "Enabled"
+    assert (conf["Rule"]["DefaultRetention"]["Mode"], conf["Rule"]["DefaultRetention"]["Days"]) == ("GOVERNANCE", 1)
+    with pytest.raises(ClientError) as e:
+        s3.get_object_lock_configuration(Bucket=plain)
+    assert e.value.response["Error"]["Code"] == "ObjectLockConfigurationNotFoundError"
+
+
 def test_versioned_bucket_empties_with_list_object_versions_and_delete_objects(aws):
     """In a versioned bucket a DeleteObject only adds a delete marker;
     ListObjectVersions lists every version and delete marker, and DeleteObjects

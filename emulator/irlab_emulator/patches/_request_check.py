@@ -286,13 +286,21 @@ def _number(value: Any) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
+# Limits AWS documents for a shape that botocore's model leaves out: CloudFormation
+# takes a TemplateBody of at most 51,200 bytes (larger templates go by TemplateURL
+# from S3, up to 1 MB); the model says only ``min: 1``.
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
+DOCUMENTED_LIMITS: dict[str, dict[str, int]] = {"TemplateBody": {"max": 51200}}
+
+
 def constraint_texts(shape: Shape) -> list[tuple[str, Callable[[Any], bool]]]:
     """The shape's constraints as AWS words them, each with a test that holds
     for a valid value, in the order AWS lists them for an element
     (``[Member must have length less than or equal to 256, Member must have
     length greater than or equal to 0, Member must satisfy regular expression
     pattern: ...]``)."""
-    meta = shape.metadata
+    meta = {**shape.metadata, **DOCUMENTED_LIMITS.get(shape.name, {})}
     kind = shape.type_name
     out: list[tuple[str, Callable[[Any], bool]]] = []
     low, high = meta.get("min"), meta.get("max")

@@ -1058,6 +1058,19 @@ def _stack_outputs(self: Stack) -> list[dict[str, Any]] | None:
 # backend
 
 
+def check_parameters_declared(template: Any, given: Iterable[str]) -> None:
+    """A parameter the template does not declare is refused before anything happens: AWS answers
+    ValidationError "Parameters: [Foo] do not exist in the template" (moto ignored it, so a
+    parameter passed to a template that lost it, or never had it, went unnoticed).
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html"""
+    declared = set((parse_template(template).get("Parameters") or {}).keys()) if template else None
+    if declared is None:
+        return
+    extra = sorted(k for k in given if k not in declared)
+    if extra:
+        raise ValidationError(message=f"Parameters: [{', '.join(extra)}] do not exist in the template")
+
+
 def _backend_create_stack(
     self: CloudFormationBackend,
     name: str,
@@ -1070,6 +1083,7 @@ def _backend_create_stack(
     timeout_in_mins: int | None = None,
     stack_policy_body: str | None = None,
 ) -> Stack:
+    check_parameters_declared(template, (parameters or {}).keys())
     token = _REQUEST_TOKEN.get()
     # The name check and the claim are one step: concurrent requests for one name
     # never create two stacks. The resources are created after the claim.
@@ -1268,6 +1282,7 @@ def _backend_create_change_set(
     token = _CLIENT_TOKEN.get()
     if template:
         parse_template(template)  # before moto makes the REVIEW_IN_PROGRESS stack of a CREATE change set
+        check_parameters_declared(template, (parameters or {}).keys())
     with _names_lock:
         stack = next((s for s in self.stacks.values() if stack_name in (s.name, s.stack_id)), None)
         if stack is not None:
