@@ -87,12 +87,46 @@ async fn reset_restores_the_starting_state_and_the_next_exercise_runs() {
     let s = Standin::start();
     let sdk = s.sdk().await;
     s.irlab(&["up", "--playbook", "stepfunctions"]).ok();
-    s.irlab(&["attack", "bitcoin-mining"]).ok();
-    s.irlab(&["verify", "--timeout", "90s", "--interval", "500ms"]).ok();
-    s.irlab(&["reset"]).ok();
-
     let v = outputs(&sdk, "irlab-irlab-victim").await;
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    // The victim has an Elastic IP the containment must take off and reset put back.
+    let eip = ec2.allocate_address().domain(aws_sdk_ec2::types::DomainType::Vpc).send().await.unwrap();
+    let allocation = eip.allocation_id().unwrap().to_string();
+    ec2.associate_address().allocation_id(&allocation).instance_id(&v["InstanceId"]).send().await.unwrap();
+    let eip_of_victim = || async {
+        let out = ec2.describe_addresses().allocation_ids(&allocation).send().await.unwrap();
+        // moto answers an empty InstanceId for an address that is not associated; AWS omits it.
+        out.addresses()[0].instance_id().filter(|i| !i.is_empty()).map(String::from)
+    };
+    let revoked = || async {
+        iam.get_role_policy()
+            .role_name(&v["InstanceRoleName"])
+            .policy_name("irlab-revoke-sessions")
+            .send()
+            .await
+            .is_ok()
+    };
+    let deleted_on_termination = || async {
+        let out = ec2.describe_instances().instance_ids(&v["InstanceId"]).send().await.unwrap();
+        out.reservations()[0].instances()[0]
+            .block_device_mappings()
+            .iter()
+            .map(|b| b.ebs().unwrap().delete_on_termination().unwrap())
+            .collect::<Vec<bool>>()
+    };
+    assert_eq!(deleted_on_termination().await, vec![true]);
+
+    s.irlab(&["attack", "bitcoin-mining"]).ok();
+    s.irlab(&["verify", "--timeout", "90s", "--interval", "500ms"]).ok();
+    assert_eq!(eip_of_victim().await, None, "the containment takes the Elastic IP off");
+    assert!(revoked().await, "the containment revokes the role's sessions");
+    assert_eq!(deleted_on_termination().await, vec![false], "the containment keeps the volume");
+    s.irlab(&["reset"]).ok();
+    assert_eq!(eip_of_victim().await.as_deref(), Some(v["InstanceId"].as_str()), "reset puts the Elastic IP back");
+    assert!(!revoked().await, "reset lifts the session revocation");
+    assert_eq!(deleted_on_termination().await, vec![true], "reset restores DeleteOnTermination");
+
     let inst = ec2.describe_instances().instance_ids(&v["InstanceId"]).send().await.unwrap();
     let inst = &inst.reservations()[0].instances()[0];
     for eni in inst.network_interfaces() {
@@ -137,5 +171,15 @@ async fn reset_restores_the_starting_state_and_the_next_exercise_runs() {
     s.irlab(&["verify", "--timeout", "2s", "--interval", "1s"]).code(1);
     s.irlab(&["attack", "tor-client"]).ok();
     s.irlab(&["verify", "--timeout", "90s", "--interval", "500ms"]).ok();
-    s.irlab(&["down", "--yes"]).ok();
+    // Down while contained: the kept volume goes with the instance, the revocation with the role.
+    let down = s.irlab(&["down", "--yes"]).ok();
+    assert!(down.stdout.contains("0 resources left"), "{}", down.stdout);
+    let volumes = ec2
+        .describe_volumes()
+        .filters(aws_sdk_ec2::types::Filter::builder().name("tag:irlab:lab").values("irlab").build())
+        .send()
+        .await
+        .unwrap();
+    assert!(volumes.volumes().iter().all(|vol| vol.state().map(|s| s.as_str()) == Some("deleted")), "{volumes:?}");
+    ec2.release_address().allocation_id(&allocation).send().await.unwrap();
 }

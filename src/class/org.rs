@@ -209,6 +209,7 @@ pub async fn publish_templates(
     let d = Deployment {
         stack_name: templates_stack_name(class),
         template: TEMPLATES_TEMPLATE,
+        template_url: None,
         parameters: vec![("OrganizationId".into(), org.id.clone())],
         tags: vec![("irlab:class".into(), class.to_string())],
     };

@@ -304,6 +304,7 @@ fn deployment(lab: &LabName, part: Part, parameters: Vec<(String, String)>) -> D
     Deployment {
         stack_name: lab.stack_name(part),
         template: part.template(),
+        template_url: None,
         parameters,
         tags: vec![(LAB_TAG.into(), lab.to_string()), (PART_TAG.into(), part.to_string())],
     }

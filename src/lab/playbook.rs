@@ -44,9 +44,18 @@ pub async fn switch(
         }
     }
     let part = Part::Playbook(variant);
+    // The Step Functions and SSM playbooks are bigger than a request may carry: they go by S3,
+    // under the lab's own prefix of the shared bucket (removed with the lab).
+    let template_url = match crate::lab::shared::find(ctx).await?.as_ref().and_then(|s| s.output("TrailBucketName")) {
+        Some(bucket) => {
+            stacks::stage_template(ctx, part.template(), bucket, &format!("irlab/{lab}/templates/")).await?
+        }
+        None => None,
+    };
     let d = Deployment {
         stack_name: lab.stack_name(part),
         template: part.template(),
+        template_url,
         parameters: parameters(lab, detection, victim, min_severity)?,
         tags: vec![(LAB_TAG.into(), lab.to_string()), (PART_TAG.into(), part.to_string())],
     };
@@ -74,6 +83,10 @@ fn parameters(
         ("QuarantineSecurityGroupId".into(), need(victim, "QuarantineSecurityGroupId")?),
         // Labs share a VPC: the playbook may move network interfaces of this subnet only.
         ("SubnetId".into(), need(victim, "SubnetId")?),
+        // Each interface passes through it so its tracked flows become untracked, then are cut.
+        ("UntrackSecurityGroupId".into(), need(victim, "UntrackSecurityGroupId")?),
+        // Sessions of this role issued before the containment are revoked.
+        ("InstanceRoleArn".into(), need(victim, "InstanceRoleArn")?),
         ("MinSeverity".into(), format_severity(min_severity)),
     ])
 }

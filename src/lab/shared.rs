@@ -33,6 +33,7 @@ pub async fn ensure(ctx: &AwsContext, reporter: &dyn Reporter) -> Result<(Outcom
     let d = Deployment {
         stack_name: SHARED_STACK.to_string(),
         template: SHARED_TEMPLATE,
+        template_url: None,
         parameters: Vec::new(),
         tags: vec![(PART_TAG.to_string(), SHARED_PART.to_string())],
     };

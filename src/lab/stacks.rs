@@ -90,8 +90,39 @@ pub enum Outcome {
 pub struct Deployment<'a> {
     pub stack_name: String,
     pub template: &'a str,
+    /// Where the template was staged in S3 when it is too big to send (see `stage_template`).
+    pub template_url: Option<String>,
     pub parameters: Vec<(String, String)>,
     pub tags: Vec<(String, String)>,
+}
+
+/// The most CloudFormation takes in a request's TemplateBody; bigger templates go by TemplateURL
+/// from S3 (up to 1 MB).
+/// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
+pub const MAX_TEMPLATE_BODY: usize = 51_200;
+
+/// Puts a template too big for a request's body into `bucket` under `prefix` (named by its
+/// content, so an unchanged template is the same object) and returns its URL; None when the
+/// template fits in the request.
+pub async fn stage_template(ctx: &AwsContext, template: &str, bucket: &str, prefix: &str) -> Result<Option<String>> {
+    if template.len() <= MAX_TEMPLATE_BODY {
+        return Ok(None);
+    }
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in template.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100000001b3);
+    }
+    let key = format!("{prefix}{h:016x}.yaml");
+    ctx.s3()
+        .put_object()
+        .bucket(bucket)
+        .key(&key)
+        .content_type("application/x-yaml")
+        .body(template.as_bytes().to_vec().into())
+        .send()
+        .await
+        .aws(|| format!("staging a {} KB template in s3://{bucket}/{key}", template.len() / 1024), ctx)?;
+    Ok(Some(format!("https://{bucket}.s3.{}.amazonaws.com/{key}", ctx.region)))
 }
 
 /// A CloudFormation client request token for one call: the SDK's retries of that call (after a
@@ -250,7 +281,8 @@ pub async fn deploy(
         let out = cfn
             .create_stack()
             .stack_name(name)
-            .template_body(d.template)
+            .set_template_body(d.template_url.is_none().then(|| d.template.to_string()))
+            .set_template_url(d.template_url.clone())
             .set_parameters(Some(parameters))
             .set_tags(Some(tags))
             .capabilities(Capability::CapabilityIam)
@@ -285,7 +317,8 @@ pub async fn deploy(
         .stack_name(name)
         .change_set_name(&change_set)
         .change_set_type(ChangeSetType::Update)
-        .template_body(d.template)
+        .set_template_body(d.template_url.is_none().then(|| d.template.to_string()))
+        .set_template_url(d.template_url.clone())
         .set_parameters(Some(parameters))
         .set_tags(Some(tags))
         .capabilities(Capability::CapabilityIam)
