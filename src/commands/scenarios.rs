@@ -39,6 +39,13 @@ pub fn run(cmd: &Option<ScenariosCommand>, p: &Printer) -> Result<()> {
                 p.out(format!("\nnotes: {}", notes.trim_end()));
             }
             p.out(format!("\ninject mode simulates: {} (severity {})", s.inject.finding_type, s.inject.severity));
+            if !s.indicators.is_empty() {
+                let list = |v: &[String]| if v.is_empty() { "none".to_string() } else { v.join(", ") };
+                p.out("\nwhat it leaves on the victim (the playbooks' evidence collection looks for it):");
+                p.out(format!("  processes: {}", list(&s.indicators.processes)));
+                p.out(format!("  files:     {}", list(&s.indicators.files)));
+                p.out(format!("  domains:   {}", list(&s.indicators.domains)));
+            }
         }
     }
     Ok(())

@@ -29,6 +29,76 @@ pub struct Scenario {
     pub typical_delay: String,
     pub traffic: Traffic,
     pub inject: Inject,
+    /// What the attack leaves on the victim: the playbooks' volatile collection records whether
+    /// each is present, and the eradication check looks for them again.
+    #[serde(default)]
+    pub indicators: Indicators,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Indicators {
+    /// Process names (as `ps -o comm` shows them).
+    #[serde(default)]
+    pub processes: Vec<String>,
+    /// Absolute paths of files the attack installs.
+    #[serde(default)]
+    pub files: Vec<String>,
+    /// Domain names the attack resolves.
+    #[serde(default)]
+    pub domains: Vec<String>,
+}
+
+impl Indicators {
+    pub fn is_empty(&self) -> bool {
+        self.processes.is_empty() && self.files.is_empty() && self.domains.is_empty()
+    }
+
+    /// Every scenario's indicators together, sorted and without repeats: what the collection on
+    /// a victim looks for, whichever scenario the attacker ran.
+    pub fn union<'a>(all: impl IntoIterator<Item = &'a Indicators>) -> Indicators {
+        let mut out = Indicators::default();
+        for i in all {
+            out.processes.extend(i.processes.iter().cloned());
+            out.files.extend(i.files.iter().cloned());
+            out.domains.extend(i.domains.iter().cloned());
+        }
+        for v in [&mut out.processes, &mut out.files, &mut out.domains] {
+            v.sort();
+            v.dedup();
+        }
+        out
+    }
+
+    /// One line of JSON, as the collection document's `Indicators` parameter takes it.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("indicators serialize")
+    }
+
+    /// What is wrong with each indicator: the collection script matches them literally, so a
+    /// name with quotes, spaces or a backslash could never match and is refused here.
+    fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let plain = |s: &str, extra: &str| {
+            !s.is_empty() && s.len() <= 255 && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c) || extra.contains(c))
+        };
+        for p in &self.processes {
+            if !plain(p, "") || p.len() > 15 {
+                out.push(format!("indicators.processes `{p}`: a process name is 1-15 letters, digits, `.`, `_` or `-` (the kernel's comm)"));
+            }
+        }
+        for f in &self.files {
+            if !f.starts_with('/') || !plain(f, "/") {
+                out.push(format!("indicators.files `{f}`: an absolute path of letters, digits, `/`, `.`, `_` or `-`"));
+            }
+        }
+        for d in &self.domains {
+            if !plain(d, "") || !d.contains('.') {
+                out.push(format!("indicators.domains `{d}`: a domain name such as example.com"));
+            }
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -129,6 +199,7 @@ impl Scenario {
                 out.push(format!("mitre id `{}` is not an ATT&CK technique id such as T1090 or T1090.003", t.id));
             }
         }
+        out.extend(self.indicators.problems());
         out
     }
 }
@@ -203,6 +274,18 @@ mod tests {
         for id in ["tor-client", "bitcoin-mining", "malicious-ip"] {
             assert!(all.iter().any(|s| s.id == id), "missing scenario {id}");
         }
+    }
+
+    #[test]
+    fn indicators_are_checked_and_join_into_one_line_for_the_collection() {
+        let all = builtin().unwrap();
+        let union = Indicators::union(all.iter().map(|s| &s.indicators));
+        assert!(union.processes.contains(&"tor".to_string()), "{union:?}");
+        assert!(union.domains.contains(&"crypto.guarddutyc2activityb.com".to_string()), "{union:?}");
+        let json = union.to_json();
+        assert!(!json.contains('\n') && json.starts_with("{\"processes\":["), "{json}");
+        let bad = Indicators { processes: vec!["a b".into()], files: vec!["etc/x".into()], domains: vec!["x\"y".into()] };
+        assert_eq!(bad.problems().len(), 3, "{:?}", bad.problems());
     }
 
     #[test]
