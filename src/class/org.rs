@@ -222,7 +222,8 @@ pub async fn publish_templates(
         .output("TemplateBucketDomain")
         .map(String::from)
         .unwrap_or_else(|| format!("{bucket}.s3.{}.amazonaws.com", ctx.region));
-    let folder = format!("templates/{}", digest());
+    // Folders named by content: an update never reads a half-written set.
+    let folder = format!("templates/{}", stacks::fingerprint(NESTED.iter().flat_map(|(n, b)| [*n, *b])));
     for (name, body) in NESTED {
         ctx.s3()
             .put_object()
@@ -235,18 +236,6 @@ pub async fn publish_templates(
             .aws(|| format!("uploading {name} to the class's template bucket {bucket}"), ctx)?;
     }
     Ok(format!("https://{domain}/{folder}"))
-}
-
-/// A short digest of the nested templates (FNV-1a: a name, not a security boundary).
-fn digest() -> String {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for (name, body) in NESTED {
-        for b in name.bytes().chain(body.bytes()) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x100000001b3);
-        }
-    }
-    format!("{h:016x}")
 }
 
 fn parameters(spec: &LabSpec<'_>, base_url: &str) -> Vec<Parameter> {

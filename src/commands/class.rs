@@ -65,49 +65,84 @@ pub async fn run(g: &Global, command: &ClassCommand, p: &Printer) -> Result<()> 
     outcomes.extend(unreachable);
     outcomes.sort_by_key(|o| chosen.iter().position(|a| a.name() == o.attendee));
     drop(display);
+    let over = Over { noun: "attendee(s)".into(), json: json!({}), removed: None };
+    conclude(command, name, &roster, select, &dir, &outcomes, started, &over, p)
+}
+
+/// What a class command ran over, for its closing lines: the noun its counts take, what its
+/// JSON adds, and what its removal proof adds.
+pub(super) struct Over {
+    pub noun: String,
+    pub json: serde_json::Value,
+    pub removed: Option<String>,
+}
+
+/// The end of every class command: remember what failed (for `--failed`), answer `status`,
+/// `report` and `verify --junit`, print the summary (and the proof of `down`), and say the exact
+/// command that retries only the failed ones.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn conclude(
+    command: &ClassCommand,
+    name: &str,
+    roster: &Roster,
+    select: &ClassSelect,
+    dir: &Path,
+    outcomes: &[Outcome],
+    started: Instant,
+    over: &Over,
+    p: &Printer,
+) -> Result<()> {
     // `status` and `report` read only: they do not replace what `--failed` retries.
     if !matches!(name, "status" | "report") {
-        runner::save_last(&dir, name, &outcomes)?;
+        runner::save_last(dir, name, outcomes)?;
     }
     let failed: Vec<&Outcome> = outcomes.iter().filter(|o| !o.ok).collect();
     match command {
-        ClassCommand::Status(_) => return gradebook_out(&roster, &outcomes, p),
-        ClassCommand::Report { format, out, .. } => return report(&roster, &outcomes, *format, out.as_deref(), p),
+        ClassCommand::Status(_) => return gradebook_out(roster, outcomes, p),
+        ClassCommand::Report { format, out, .. } => return report(roster, outcomes, *format, out.as_deref(), p),
         ClassCommand::Verify { junit: Some(path), .. } => {
-            std::fs::write(path, gradebook::junit(&outcomes))
+            std::fs::write(path, gradebook::junit(outcomes))
                 .map_err(|e| Error::failure(format!("writing {}: {e}", path.display())).with_source(e))?;
             p.info(format!("JUnit written to {}", path.display()));
         }
         _ => {}
     }
     if p.is_json() {
-        p.json(&json!({ "class": roster.class, "command": name, "outcomes": outcomes,
-            "proof": (name == "down").then(|| down_proof(&outcomes)) }));
+        let mut doc = json!({ "class": roster.class, "command": name, "outcomes": outcomes,
+            "proof": (name == "down").then(|| down_proof(outcomes)) });
+        if let (Some(doc), Some(extra)) = (doc.as_object_mut(), over.json.as_object()) {
+            doc.extend(extra.clone());
+        }
+        p.json(&doc);
     } else {
-        summary(&outcomes, p);
+        summary(outcomes, p);
     }
     if name == "down" {
-        let proof = down_proof(&outcomes);
-        p.out(&proof.line);
+        let proof = down_proof(outcomes);
+        match &over.removed {
+            Some(more) => p.out(format!("{}; {more}", proof.line)),
+            None => p.out(&proof.line),
+        }
         if !proof.clean {
-            return Err(retry(&roster, name, select, &failed, "some labs are not removed"));
+            return Err(retry(roster, name, select, &failed, "some labs are not removed"));
         }
     }
     if failed.is_empty() {
         p.out(format!(
-            "class {}: {name} done for {} attendee(s) in {}",
+            "class {}: {name} done for {} {} in {}",
             roster.class,
             outcomes.len(),
+            over.noun,
             super::elapsed(started)
         ));
         return Ok(());
     }
     Err(retry(
-        &roster,
+        roster,
         name,
         select,
         &failed,
-        &format!("{name} failed for {} of {} attendee(s)", failed.len(), outcomes.len()),
+        &format!("{name} failed for {} of {} {}", failed.len(), outcomes.len(), over.noun),
     ))
 }
 

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::class::{confirm, down_proof, gradebook_out, report, retry, summary};
+use super::class::{Over, conclude, confirm};
 use crate::aws::{AwsContext, Connection};
 use crate::class::org::{self, InstanceResult, Pace};
 use crate::class::roster::{Account, Attendee, Roster};
@@ -134,49 +134,12 @@ pub async fn run(
         _ => each.run(name, super::class::child_args(command, &chosen[0])).await?,
     };
     drop(display);
-    if !matches!(name, "status" | "report") {
-        runner::save_last(&dir, name, &outcomes)?;
-    }
-    match command {
-        ClassCommand::Status(_) => return gradebook_out(&class, &outcomes, p),
-        ClassCommand::Report { format, out, .. } => return report(&class, &outcomes, *format, out.as_deref(), p),
-        ClassCommand::Verify { junit: Some(path), .. } => {
-            std::fs::write(path, crate::class::gradebook::junit(&outcomes))
-                .map_err(|e| Error::failure(format!("writing {}: {e}", path.display())).with_source(e))?;
-            p.info(format!("JUnit written to {}", path.display()));
-        }
-        _ => {}
-    }
-    let failed: Vec<&Outcome> = outcomes.iter().filter(|o| !o.ok).collect();
-    if p.is_json() {
-        p.json(&json!({ "class": class.class, "org_unit": ou, "stack_set": set, "command": name, "outcomes": outcomes,
-            "proof": (name == "down").then(|| down_proof(&outcomes)) }));
-    } else {
-        summary(&outcomes, p);
-    }
-    if name == "down" {
-        let proof = down_proof(&outcomes);
-        p.out(format!("{}; StackSet {set} and the template bucket deleted", proof.line));
-        if !proof.clean {
-            return Err(retry(&class, name, select, &failed, "some labs are not removed"));
-        }
-    }
-    if failed.is_empty() {
-        p.out(format!(
-            "class {}: {name} done for {} account(s) of {ou} in {}",
-            class.class,
-            outcomes.len(),
-            super::elapsed(started)
-        ));
-        return Ok(());
-    }
-    Err(retry(
-        &class,
-        name,
-        select,
-        &failed,
-        &format!("{name} failed for {} of {} account(s)", failed.len(), outcomes.len()),
-    ))
+    let over = Over {
+        noun: format!("account(s) of {ou}"),
+        json: json!({ "org_unit": ou, "stack_set": set }),
+        removed: Some(format!("StackSet {set} and the template bucket deleted")),
+    };
+    conclude(command, name, &class, select, &dir, &outcomes, started, &over, p)
 }
 
 /// The same single-lab command in every chosen account.

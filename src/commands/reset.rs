@@ -91,10 +91,10 @@ pub async fn run(g: &Global, p: &Printer) -> Result<()> {
     }
 
     // 3. The sessions the containment revoked: new credentials of the role work again.
-    if let Some(role) = victim.output("InstanceRoleName") {
-        if teardown::lift_revocation(&ctx, role).await? {
-            done.push(format!("removed the session revocation ({}) from role {role}", REVOKE_POLICY));
-        }
+    if let Some(role) = victim.output("InstanceRoleName")
+        && teardown::lift_revocation(&ctx, role).await?
+    {
+        done.push(format!("removed the session revocation ({REVOKE_POLICY}) from role {role}"));
     }
 
     // 4. The protections, and each volume's DeleteOnTermination as it was before.

@@ -108,11 +108,7 @@ pub async fn stage_template(ctx: &AwsContext, template: &str, bucket: &str, pref
     if template.len() <= MAX_TEMPLATE_BODY {
         return Ok(None);
     }
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in template.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x100000001b3);
-    }
-    let key = format!("{prefix}{h:016x}.yaml");
+    let key = format!("{prefix}{}.yaml", fingerprint([template]));
     ctx.s3()
         .put_object()
         .bucket(bucket)
@@ -123,6 +119,15 @@ pub async fn stage_template(ctx: &AwsContext, template: &str, bucket: &str, pref
         .await
         .aws(|| format!("staging a {} KB template in s3://{bucket}/{key}", template.len() / 1024), ctx)?;
     Ok(Some(format!("https://{bucket}.s3.{}.amazonaws.com/{key}", ctx.region)))
+}
+
+/// A short name for some templates' content (FNV-1a, 64 bits): a name, not a security boundary.
+pub fn fingerprint<'a>(texts: impl IntoIterator<Item = &'a str>) -> String {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in texts.into_iter().flat_map(str::bytes) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100000001b3);
+    }
+    format!("{h:016x}")
 }
 
 /// A CloudFormation client request token for one call: the SDK's retries of that call (after a

@@ -270,10 +270,11 @@ async fn plan_stack(ctx: &AwsContext, info: &StackInfo, managed: &mut HashSet<St
                 }
                 kept_volumes.extend(kept_from_termination(ctx, id).await?);
             }
-            "AWS::IAM::Role" if !r.status.starts_with("DELETE_COMPLETE") => {
-                if crate::incident::evidence::revocation(ctx, id).await?.is_some() {
-                    revoked_roles.push(id.clone());
-                }
+            "AWS::IAM::Role"
+                if !r.status.starts_with("DELETE_COMPLETE")
+                    && crate::incident::evidence::revocation(ctx, id).await?.is_some() =>
+            {
+                revoked_roles.push(id.clone());
             }
             // Inventory reports queues by URL and topics by ARN, as CloudFormation does.
             _ => {}
