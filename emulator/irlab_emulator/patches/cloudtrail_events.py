@@ -114,6 +114,7 @@ _DATA_EVENTS = {
         "ChangeMessageVisibility", "ChangeMessageVisibilityBatch",
     },
 }
+_DATA_EVENT_REST = {"s3", "lambda"}  # REST services with data events: their operation is read at once
 _S3_DATA = re.compile(r"Object|MultipartUpload|UploadPart|ListParts")
 _SKIPPED_HEADERS = {"HTTP_AUTHORIZATION", "HTTP_X_AMZ_SECURITY_TOKEN", "HTTP_COOKIE"}
 
@@ -161,7 +162,8 @@ def _store(account: str, region: str) -> deque[Record]:
 
 def _add(record: Record) -> None:
     store = _store(record.account, record.region)
-    with _stores_lock:
+    with _stores_lock:  # numbered as stored: a delivery's cursor never skips one
+        record.seq = next(_seq)
         store.append(record)
 
 
@@ -360,6 +362,8 @@ def _operation_of(environ: dict[str, Any], signing_name: str, body: bytes | None
         found = _ACTION.search(body)
         if found:
             return found.group(1).decode()
+    if signing_name not in _DATA_EVENT_REST:
+        return None  # a REST call of a service without data events: named when its record is built
     from . import _request_wire as wire
 
     try:
@@ -1045,11 +1049,16 @@ def _deliver(trail: Any, state: dict[str, Any]) -> None:
 
     started = state["started"]
     cursor = state["cursor"]
-    pending = [
-        r
-        for r in records(trail.account_id)
-        if (r.seq > cursor if cursor is not None else r.time >= started) and _wanted(trail, r)
-    ]
+    pending: list[Record] = []
+    with _stores_lock:  # newest first, back to what the last delivery took
+        for (account, _region), store in _stores.items():
+            if account != trail.account_id:
+                continue
+            for r in reversed(store):
+                if (r.seq <= cursor) if cursor is not None else (r.time < started):
+                    break
+                if _wanted(trail, r):
+                    pending.append(r)
     if not pending:
         return
     state["cursor"] = max(r.seq for r in pending)
