@@ -100,10 +100,43 @@ def physical_ids(cf: Any, stack: str) -> dict[str, str]:
     }
 
 
+# CloudFormation takes at most 51,200 bytes of TemplateBody; bigger templates come by TemplateURL
+# from S3, as irlab stages them (src/lab/stacks.rs stage_template).
+MAX_TEMPLATE_BODY = 51_200
+
+
+def template_source(cf: Any, body: str) -> dict[str, str]:
+    """``TemplateBody``, or ``TemplateURL`` of a copy in a bucket of the caller's account when
+    the template is too big for the request."""
+    if len(body.encode()) <= MAX_TEMPLATE_BODY:
+        return {"TemplateBody": body}
+    import hashlib
+
+    import boto3
+
+    creds = cf._request_signer._credentials
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=cf.meta.endpoint_url,
+        region_name=cf.meta.region_name,
+        aws_access_key_id=creds.access_key,
+        aws_secret_access_key=creds.secret_key,
+        aws_session_token=creds.token,
+    )
+    bucket = "irlab-test-templates"
+    try:
+        s3.create_bucket(Bucket=bucket)
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    key = hashlib.sha256(body.encode()).hexdigest() + ".yaml"
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
+    return {"TemplateURL": f"https://{bucket}.s3.{cf.meta.region_name}.amazonaws.com/{key}"}
+
+
 def create_stack(cf: Any, name: str, body: str, params: dict[str, str] | None = None, **kwargs: Any) -> dict[str, Any]:
     cf.create_stack(
         StackName=name,
-        TemplateBody=body,
+        **template_source(cf, body),
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (params or {}).items()],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
         **kwargs,
