@@ -543,3 +543,25 @@ def test_a_nested_stack_can_be_deleted_directly_unless_its_root_is_protected(aws
     assert _stack(cf, recorder)["StackStatus"] == "DELETE_COMPLETE"
     cf.delete_stack(StackName="lab-open")
     assert _stack(cf, physical_ids(cf, _stack(cf, recorder)["ParentId"])["Groups"])["StackStatus"] == "DELETE_COMPLETE"
+
+
+def test_generated_role_names_of_a_long_nested_stack_fit_iam_limit(aws):
+    """A nested stack's resources are named from its own generated name, which is long; where a
+    service caps a name (IAM role names: 64 characters) CloudFormation trims the stack-name part
+    so the generated name fits, keeping the logical id and the random suffix.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-name.html
+    https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html"""
+    cf, iam = aws("cloudformation"), aws("iam")
+    body = (
+        "Resources:\n  InstanceRole:\n    Type: AWS::IAM::Role\n    Properties:\n"
+        "      AssumeRolePolicyDocument: {Version: '2012-10-17', Statement: [{Effect: Allow, "
+        "Principal: {Service: ec2.amazonaws.com}, Action: 'sts:AssumeRole'}]}\n"
+    )
+    name = "StackSet-irlab-org-class-d6e2bfbb-ea32-42f2-bee5-19e31bcb8725-Victim-Z2KNUHDEN3G2"
+    cf.create_stack(StackName=name, TemplateBody=body, Capabilities=["CAPABILITY_IAM"])
+    role = cf.describe_stack_resource(StackName=name, LogicalResourceId="InstanceRole")["StackResourceDetail"]
+    role_name = role["PhysicalResourceId"]
+    assert len(role_name) <= 64, role_name
+    assert role_name.startswith("StackSet-irlab-org-class-") and "-InstanceRole-" in role_name, role_name
+    assert iam.get_role(RoleName=role_name)["Role"]["RoleName"] == role_name
+    cf.delete_stack(StackName=name)

@@ -324,6 +324,40 @@ def parse_and_create_resource(
     return resource
 
 
+# Generated physical names. Without a name property CloudFormation names a resource
+# `<stack name>-<logical id>-<random>` and, where the service caps the name's length, cuts the
+# stack name's part so the whole fits (a nested stack's long generated name still gives a role
+# name of at most 64 characters): "Physical resource id ... trimmed to maximum of 64 characters".
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-name.html
+# https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html (RoleName: 1-64)
+# moto kept the whole stack name, so a lab nested in a StackSet's stack got role names IAM's
+# own API then refused ("Member must have length less than or equal to 64").
+NAME_LIMITS = {
+    "AWS::IAM::Role": 64,
+    "AWS::IAM::InstanceProfile": 128,
+    "AWS::IAM::ManagedPolicy": 128,
+    "AWS::Lambda::Function": 64,
+    "AWS::SQS::Queue": 80,
+    "AWS::SNS::Topic": 256,
+    "AWS::Events::Rule": 64,
+    "AWS::StepFunctions::StateMachine": 80,
+    "AWS::Logs::LogGroup": 512,
+}
+_orig_generate_resource_name = parsing.generate_resource_name
+
+
+def generate_resource_name(resource_type: str, stack_name: str, logical_id: str) -> str:
+    name = _orig_generate_resource_name(resource_type, stack_name, logical_id)
+    limit = NAME_LIMITS.get(resource_type)
+    if limit is None or len(name) <= limit:
+        return name
+    suffix = name.rsplit("-", 1)[-1]
+    right = f"-{logical_id}-{suffix}"
+    if len(right) >= limit:
+        right = f"-{logical_id[: limit - len(suffix) - 3]}-{suffix}"
+    return stack_name[: limit - len(right)].rstrip("-") + right
+
+
 _orig_resource_class_from_type = parsing.resource_class_from_type
 
 
@@ -1495,6 +1529,7 @@ def _response_validate_different_update(self: Any, *args: Any, **kwargs: Any) ->
 
 def apply() -> None:
     parsing.parse_and_create_resource = parse_and_create_resource
+    parsing.generate_resource_name = generate_resource_name
     parsing.resource_class_from_type = resource_class_from_type
     parsing.resource_name_property_from_type = resource_name_property_from_type
 
