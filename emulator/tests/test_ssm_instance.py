@@ -288,3 +288,52 @@ def test_the_unshare_fallback_isolates_like_bubblewrap():
         assert (code, out) == (0, 'PRETTY_NAME="Amazon Linux 2023"\nread-only\noffline\n'), err
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _agent(emulator: Any, instance: str, hold: float) -> dict[str, Any]:
+    """The stand-in's control: the instance's agent picks up commands ``hold`` s late."""
+    request = urllib.request.Request(
+        f"{emulator.endpoint}/moto-api/irlab/ssm/agent",
+        data=json.dumps({"instanceId": instance, "holdSeconds": hold}).encode(),
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def test_a_command_the_agent_has_not_taken_stays_pending_and_can_be_cancelled(aws, emulator):
+    """Until the SSM Agent receives it an invocation is Pending ("The command
+    hasn't been sent to the managed node"); CancelCommand "attempts to cancel
+    the command" and answers with an empty body: the invocation becomes
+    Cancelled (a terminal state, StatusDetails Cancelled), so does the
+    command, and the agent never runs it; a command already finished keeps its
+    status; an unknown command id fails InvalidCommandId. Once the agent
+    takes commands again they run.
+    https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_CancelCommand.html
+    https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html
+    https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetCommandInvocation.html
+    """
+    from botocore.exceptions import ClientError
+
+    _, ssm, instance = _node(aws)
+    done = _run_commands(ssm, instance, ["echo before"])
+    assert _agent(emulator, instance, 60) == {"instanceId": instance, "holdSeconds": 60}
+    held = _send(ssm, instance, ["touch /tmp/ran"])
+    time.sleep(1.0)
+    pending = ssm.get_command_invocation(CommandId=held["CommandId"], InstanceId=instance)
+    assert (pending["Status"], pending["StatusDetails"], pending["ResponseCode"]) == ("Pending", "Pending", -1)
+
+    answer = ssm.cancel_command(CommandId=held["CommandId"], InstanceIds=[instance])
+    assert set(answer) == {"ResponseMetadata"}
+    cancelled = finished(ssm, held["CommandId"], instance)
+    assert (cancelled["Status"], cancelled["StatusDetails"]) == ("Cancelled", "Cancelled")
+    assert ssm.list_commands(CommandId=held["CommandId"])["Commands"][0]["Status"] == "Cancelled"
+    ssm.cancel_command(CommandId=done["CommandId"])
+    assert ssm.get_command_invocation(CommandId=done["CommandId"], InstanceId=instance)["Status"] == "Success"
+    with pytest.raises(ClientError) as unknown:
+        ssm.cancel_command(CommandId="11111111-2222-3333-4444-555555555555")
+    assert unknown.value.response["Error"]["Code"] == "InvalidCommandId"
+
+    _agent(emulator, instance, 0)
+    after = _run_commands(ssm, instance, ["test -e /tmp/ran && echo ran || echo never ran"])
+    assert after["StandardOutputContent"] == "never ran\n"

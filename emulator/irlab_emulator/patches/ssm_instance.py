@@ -95,6 +95,25 @@ Stand-in control: ``POST /moto-api/irlab/ssm/instance-state`` ``{"instanceId",
 files (only under the six writable roots) and running processes; ``GET
 ...?instanceId=&region=`` -> ``{"root", "processes", "files"}``; 404 for an unknown
 instance, 400 for a path outside the writable roots.
+
+An agent that does not take its commands (busy, or cut off from the
+endpoint while it still counts as a managed node): an invocation stays
+``Pending`` ("The command hasn't been sent to the managed node", "Understanding
+command statuses") until the agent receives it. Stand-in control: ``POST
+/moto-api/irlab/ssm/agent`` ``{"instanceId", "region"?, "holdSeconds": N}``:
+commands sent to the instance from now on are picked up N real seconds late
+(0 restores the default); the answer is ``{"instanceId", "holdSeconds"}``.
+
+CancelCommand (SSM API reference,
+https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_CancelCommand.html):
+"Attempts to cancel the command ... There is no guarantee that the command
+will be terminated and the underlying process stopped." Here an invocation
+not yet in a terminal state (of the given ``InstanceIds``, else all) becomes
+``Cancelled`` (StatusDetails "Cancelled", a terminal state), the command too
+when all its invocations are; an invocation still ``Pending`` is never run; a
+script already running is left to end, its result discarded. An unknown
+command id fails ``InvalidCommandId``; the answer is empty (moto 5.2.5 has
+no CancelCommand).
 """
 
 from __future__ import annotations
@@ -131,6 +150,8 @@ _sandbox: str | None = None  # "bwrap" | "unshare" | "" (none works)
 _probe_lock = threading.Lock()
 _seed_lock = threading.Lock()
 _generation = 0  # bumped by a reset: runs of an earlier generation do not write back
+_held: dict[tuple[str, str, str], float] = {}  # (account, region, instance) -> seconds the agent picks up late
+FINAL = ("Success", "Failed", "TimedOut", "Cancelled")
 
 OS_RELEASE = """NAME="Amazon Linux"
 VERSION="2023"
@@ -383,12 +404,14 @@ def _elapsed(seconds: float) -> str:
 
 def _update_command(command: Any) -> None:
     invocations = command.invocations
-    done = [i for i in invocations if i["Status"] in ("Success", "Failed", "TimedOut")]
-    errors = [i for i in done if i["Status"] != "Success"]
+    done = [i for i in invocations if i["Status"] in FINAL]
+    errors = [i for i in done if i["Status"] not in ("Success", "Cancelled")]
     command.completed_count = len(done)
     command.error_count = len(errors)
     if len(done) < len(invocations):
         command.status, command.status_details = "InProgress", "In Progress"
+    elif any(i["Status"] == "Cancelled" for i in done):
+        command.status, command.status_details = "Cancelled", "Cancelled"
     elif any(i["Status"] == "Failed" for i in errors):
         command.status, command.status_details = "Failed", "Failed"
     elif errors:
@@ -480,13 +503,19 @@ def shell_steps(command: Any) -> list[tuple[list[str], str, float]] | None:
 def _invoke(command: Any, invocation: dict[str, Any], generation: int, steps: list[tuple[list[str], str, float]]) -> None:
     from moto.ec2.models import ec2_backends
 
-    time.sleep(PICK_UP_S)
-    if generation != _generation:
-        return
     account, region = command.account_id, command.backend_region
+    picked_up = time.monotonic() + PICK_UP_S + _held.get((account, region, invocation["InstanceId"]), 0.0)
+    while time.monotonic() < picked_up:
+        if generation != _generation or invocation["Status"] == "Cancelled":
+            return
+        time.sleep(min(0.05, max(0.0, picked_up - time.monotonic())))
+    if generation != _generation or invocation["Status"] == "Cancelled":
+        return
     instance = next((i for i in ec2_backends[account][region].all_instances() if i.id == invocation["InstanceId"]), None)
     started = datetime.datetime.now(datetime.timezone.utc)
     with _lock:
+        if invocation["Status"] == "Cancelled":
+            return
         invocation.update({"Status": "InProgress", "StatusDetails": "In Progress", "ExecutionStartDateTime": _iso(started)})
         _update_command(command)
     timeout = steps[0][2] if steps else 3600.0
@@ -502,7 +531,7 @@ def _invoke(command: Any, invocation: dict[str, Any], generation: int, steps: li
             out, err = out + step_out, err + step_err
             if code != 0:
                 break
-    if generation != _generation:
+    if generation != _generation or invocation["Status"] == "Cancelled":
         return
     ended = datetime.datetime.now(datetime.timezone.utc)
     if code is None:
@@ -513,6 +542,8 @@ def _invoke(command: Any, invocation: dict[str, Any], generation: int, steps: li
     else:
         status, details, response_code = "Failed", "Failed", code
     with _lock:
+        if invocation["Status"] == "Cancelled":
+            return
         invocation.update(
             {
                 "Status": status,
@@ -660,6 +691,55 @@ def _state_response(request: Any, full_url: str, headers: Any) -> tuple[int, dic
     return 200, json_headers, json.dumps({"root": str(state), "processes": running, "files": listed})
 
 
+def _agent_response(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    json_headers = {"Content-Type": "application/json"}
+    account = headers.get("x-moto-account-id") or DEFAULT_ACCOUNT_ID
+    try:
+        length = int(headers.get("Content-Length") or 0)
+        body = json.loads(request.environ["wsgi.input"].read(length) or b"{}")
+        hold = float(body.get("holdSeconds", 0))
+        if hold < 0:
+            raise ValueError("holdSeconds must not be negative")
+    except (TypeError, ValueError, AttributeError) as exc:
+        return 400, json_headers, json.dumps({"message": f"malformed body: {exc}"})
+    region = str(body.get("region") or "us-east-1")
+    instance_id = str(body.get("instanceId") or "")
+    if _instance(account, region, instance_id) is None:
+        return 404, json_headers, json.dumps({"message": f"no instance {instance_id!r} in {account} {region}"})
+    if hold:
+        _held[(account, region, instance_id)] = hold
+    else:
+        _held.pop((account, region, instance_id), None)
+    return 200, json_headers, json.dumps({"instanceId": instance_id, "holdSeconds": hold})
+
+
+def _add_cancel_command() -> None:
+    from moto.ssm import responses as ssm_responses
+    from moto.ssm.models import ssm_backends
+
+    responses = ssm_responses.SimpleSystemManagerResponse
+    if getattr(getattr(responses, "cancel_command", None), "_irlab_runs", False):
+        return
+
+    def cancel_command(self: Any) -> Any:
+        backend = ssm_backends[self.current_account][self.region]
+        command = backend.get_command_by_id(self._get_param("CommandId"))  # InvalidCommandId
+        wanted = set(self._get_param("InstanceIds") or [])
+        with _lock:
+            for invocation in command.invocations:
+                if wanted and invocation["InstanceId"] not in wanted:
+                    continue
+                if invocation["Status"] not in FINAL:
+                    invocation.update({"Status": "Cancelled", "StatusDetails": "Cancelled", "ResponseCode": -1})
+            _update_command(command)
+        return "{}"
+
+    cancel_command._irlab_runs = True  # type: ignore[attr-defined]
+    responses.cancel_command = cancel_command  # type: ignore[attr-defined]
+
+
 def apply() -> None:
     from moto.moto_api._internal import urls as moto_api_urls
     from moto.moto_api._internal.models import MotoAPIBackend
@@ -669,7 +749,9 @@ def apply() -> None:
     _wrap_command_init()
     _wrap_plugin_output()
     _wrap_terminate()
+    _add_cancel_command()
     moto_api_urls.url_paths["{0}/moto-api/irlab/ssm/instance-state"] = _state_response
+    moto_api_urls.url_paths["{0}/moto-api/irlab/ssm/agent"] = _agent_response
     if getattr(MotoAPIBackend.reset, "_irlab_instances", False):
         return
     original_reset = MotoAPIBackend.reset
@@ -678,6 +760,7 @@ def apply() -> None:
         global _generation
         with _lock:
             _generation += 1
+            _held.clear()
             if _root is not None:
                 for child in list(_root.iterdir()):
                     shutil.rmtree(child, ignore_errors=True)
