@@ -527,3 +527,56 @@ def test_command_documents_of_schema_2_2_run_with_their_parameters(aws):
     )
     late = finished(ssm, slow["Command"]["CommandId"], instance)
     assert late["Status"] == "TimedOut"
+
+
+def test_head_object_is_authorised_as_get_object(aws, emulator):
+    """HeadObject has no IAM action of its own: "To use HEAD, you must have
+    the s3:GetObject permission" - a role allowed s3:GetObject on the key
+    reads its metadata (with a VersionId and ChecksumMode ENABLED too), a role
+    without it is refused 403.
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html
+    """
+    s3, iam = aws("s3"), aws("iam")
+    bucket = _locked_bucket(s3)
+    version = s3.put_object(Bucket=bucket, Key="volatile/x", Body=b"x", ChecksumAlgorithm="SHA256")["VersionId"]
+    reader = _as(aws, emulator, _role(iam, "/", [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/volatile/*"}]))
+    head = reader.head_object(Bucket=bucket, Key="volatile/x", VersionId=version, ChecksumMode="ENABLED")
+    assert head["ChecksumSHA256"] == _sha256_b64(b"x")
+    other = _as(aws, emulator, _role(iam, "/", [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}]))
+    with pytest.raises(ClientError) as denied:
+        other.head_object(Bucket=bucket, Key="volatile/x")
+    assert denied.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_send_command_to_an_ec2_instance_is_authorised_on_the_instance(aws, emulator):
+    """Run Command to an EC2 instance is authorised on the document and on the
+    instance as arn:aws:ec2:REGION:ACCOUNT:instance/ID (tags: aws:ResourceTag);
+    managed-instance/ID is a hybrid node's (mi-...), not an EC2 instance's: a
+    role allowed the document and the instances tagged irlab:lab=ev9 sends to
+    such an instance and is refused for an untagged one.
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssystemsmanager.html
+    https://docs.aws.amazon.com/systems-manager/latest/userguide/run-command-setting-up.html
+    """
+    import boto3
+    from botocore.config import Config
+
+    iam, ec2, ssm = aws("iam"), aws("ec2"), aws("ssm")
+    tagged = _run(ec2, _profile(iam, [SSM_CORE]))
+    plain = _run(ec2, _profile(iam, [SSM_CORE]))
+    ec2.create_tags(Resources=[tagged], Tags=[{"Key": "irlab:lab", "Value": "ev9"}])
+    managed(ssm, tagged, plain)
+    role = _role(iam, "/", [
+        {"Effect": "Allow", "Action": "ssm:SendCommand", "Resource": f"arn:aws:ssm:{REGION}:*:document/AWS-RunShellScript"},
+        {"Effect": "Allow", "Action": "ssm:SendCommand", "Resource": f"arn:aws:ec2:{REGION}:{ACCOUNT_ID}:instance/*",
+         "Condition": {"StringEquals": {"aws:ResourceTag/irlab:lab": "ev9"}}},
+    ])
+    creds = aws("sts").assume_role(RoleArn=role, RoleSessionName="sender")["Credentials"]
+    sender = boto3.client("ssm", endpoint_url=emulator.endpoint, region_name=REGION, aws_access_key_id=creds["AccessKeyId"],
+                          aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"],
+                          config=Config(retries={"max_attempts": 1}))
+    sent = sender.send_command(DocumentName="AWS-RunShellScript", InstanceIds=[tagged], Parameters={"commands": ["true"]})
+    assert sent["Command"]["CommandId"]
+    with pytest.raises(ClientError) as denied:
+        sender.send_command(DocumentName="AWS-RunShellScript", InstanceIds=[plain], Parameters={"commands": ["true"]})
+    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert f"instance/{plain}" in denied.value.response["Error"]["Message"]

@@ -570,6 +570,10 @@ def _fill(template: str, values: dict[str, list[str]]) -> list[str]:
     return arns
 
 
+# The node ids each Run Command target resource type stands for.
+SSM_NODE_PREFIXES = {"instance": "i-", "managed-instance": "mi-"}
+
+
 def resource_arns(prefix: str, rtype: _iam_sar.ResourceType, call: Call, account: str) -> list[str] | None:
     """The ARNs of the resources of ``rtype`` a call names (None: it names
     none)."""
@@ -588,7 +592,14 @@ def resource_arns(prefix: str, rtype: _iam_sar.ResourceType, call: Call, account
             values[variable] = found
     if missing and not rtype.required:
         return None
-    return _fill(rtype.arn, values)
+    arns = _fill(rtype.arn, values)
+    if prefix == "ssm" and rtype.name in SSM_NODE_PREFIXES:
+        # Run Command's targets: an EC2 instance (i-...) is authorised as
+        # ec2:...:instance/ID, a hybrid node (mi-...) as ssm:...:managed-instance/ID
+        # ("Setting up Run Command", the example policies).
+        arns = [a for a in arns if a.rsplit("/", 1)[-1].startswith(SSM_NODE_PREFIXES[rtype.name])]
+        return arns or None
+    return arns
 
 
 def _ec2_resources(call: Call, rtypes: list[_iam_sar.ResourceType], account: str) -> list[tuple[_iam_sar.ResourceType, str]]:

@@ -44,6 +44,9 @@ AUTHORISED_AS = {
     # s3:ListBucket (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html).
     ("s3", "DeleteObjects"): "DeleteObject",
     ("s3", "HeadBucket"): "ListBucket",
+    # "To use HEAD, you must have the s3:GetObject permission"
+    # (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html).
+    ("s3", "HeadObject"): "GetObject",
 }
 # Operations that need no permission ("GetCallerIdentity": "No permissions
 # are required to perform this operation.")
