@@ -80,7 +80,9 @@ impl Indicators {
     fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
         let plain = |s: &str, extra: &str| {
-            !s.is_empty() && s.len() <= 255 && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c) || extra.contains(c))
+            !s.is_empty()
+                && s.len() <= 255
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c) || extra.contains(c))
         };
         for p in &self.processes {
             if !plain(p, "") || p.len() > 15 {
@@ -284,7 +286,8 @@ mod tests {
         assert!(union.domains.contains(&"crypto.guarddutyc2activityb.com".to_string()), "{union:?}");
         let json = union.to_json();
         assert!(!json.contains('\n') && json.starts_with("{\"processes\":["), "{json}");
-        let bad = Indicators { processes: vec!["a b".into()], files: vec!["etc/x".into()], domains: vec!["x\"y".into()] };
+        let bad =
+            Indicators { processes: vec!["a b".into()], files: vec!["etc/x".into()], domains: vec!["x\"y".into()] };
         assert_eq!(bad.problems().len(), 3, "{:?}", bad.problems());
     }
 
