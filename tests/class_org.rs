@@ -129,6 +129,10 @@ async fn an_ou_class_deploys_through_one_stackset_reaches_late_joiners_and_leave
     assert!(again.stdout.contains("up done for 4 account(s)"), "{}", again.stdout);
     assert_eq!(detectors(&late_view).await.len(), 1);
 
+    // Removing some accounts' labs is not what one StackSet does: refused, nothing removed.
+    let partial = class(&s, dir.path(), &with(&["down", "--only", &late])).code(1);
+    assert!(partial.stderr.contains("--only and --failed do not apply"), "{}", partial.stderr);
+    assert_eq!(stack_sets(&sdk).await, ["irlab-org-class"]);
     let down = class(&s, dir.path(), &with(&["down"])).ok();
     assert!(down.stdout.contains("0 resources left in 4 labs across 4 account(s)"), "{}", down.stdout);
     assert_eq!(stack_sets(&sdk).await, Vec::<String>::new());

@@ -26,6 +26,12 @@ pub async fn run(
     select: &ClassSelect,
     p: &Printer,
 ) -> Result<()> {
+    // The StackSet deploys to and deletes from the whole OU: removing only some accounts' labs is
+    // not something one StackSet operation does, so it is refused rather than done for all.
+    if name == "down" && (!select.only.is_empty() || select.failed) {
+        return Err(Error::problem("class down over an organizational unit removes every account's lab: --only and --failed do not apply")
+            .with_hint("move an account out of the OU to remove its lab alone (automatic deployment deletes it), or run `irlab class down --org-unit OU` for the whole class"));
+    }
     let lab = LabName::parse(&g.lab)?;
     let region = g.region.clone().or_else(|| roster.region.clone());
     let conn = Connection { profile: g.profile.clone(), region, endpoint_url: g.endpoint_url.clone(), local: g.local };
