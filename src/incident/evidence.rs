@@ -94,7 +94,7 @@ pub async fn collect(ctx: &AwsContext, s: &Sources, run: &AttackRun) -> Result<(
     o.cut_step = records
         .iter()
         .filter(|r| r.notifies_about(&o.findings))
-        .flat_map(|r| steps_reported(r))
+        .flat_map(steps_reported)
         .find(|st| st.name == "cut")
         .map(|st| st.detail);
 
