@@ -95,6 +95,7 @@ from urllib.parse import parse_qs
 from moto.core.exceptions import JsonRESTError
 
 from . import _clock, _timing
+from .request_validation import take_body
 
 log = logging.getLogger("irlab_emulator.cloudtrail_events")
 
@@ -322,35 +323,6 @@ def _credential_scope(environ: dict[str, Any]) -> tuple[str | None, str | None, 
 _ACTION = re.compile(rb"(?:^|&)Action=([A-Za-z0-9]+)")
 
 
-def _take_body(environ: dict[str, Any]) -> bytes | None:
-    """The request body, put back for moto (None: too large or streamed)."""
-    stream = environ.get("wsgi.input")
-    if stream is None:
-        return b""
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return None
-    if length > _BODY_LIMIT:
-        return None
-    if length > 0:
-        data = stream.read(length)
-    elif environ.get("wsgi.input_terminated"):
-        data = stream.read(_BODY_LIMIT + 1)
-        if len(data) > _BODY_LIMIT:
-            rest = stream.read()
-            environ["wsgi.input"] = io.BytesIO(data + rest)
-            environ["CONTENT_LENGTH"] = str(len(data) + len(rest))
-            environ.pop("wsgi.input_terminated", None)
-            return None
-    else:
-        data = b""
-    environ["wsgi.input"] = io.BytesIO(data)
-    environ["CONTENT_LENGTH"] = str(len(data))
-    environ.pop("wsgi.input_terminated", None)
-    return data
-
-
 def _operation_of(environ: dict[str, Any], signing_name: str, body: bytes | None) -> str | None:
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
@@ -408,7 +380,7 @@ def _recording_call(original: Any) -> Any:
         if not signing_name or not access_key or access_key == "irlab-local":
             return original(self, environ, start_response)
         try:
-            body = _take_body(environ)
+            body = take_body(environ, _BODY_LIMIT)
             operation = _operation_of(environ, signing_name, body)
             if is_data_event(signing_name, operation):
                 return original(self, environ, start_response)

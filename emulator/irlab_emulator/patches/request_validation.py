@@ -345,8 +345,8 @@ def _render(
 # the request
 
 
-def _take_body(environ: dict[str, Any]) -> bytes | None:
-    """Read the body and put it back for moto (None: too large to read)."""
+def take_body(environ: dict[str, Any], limit: int = _BODY_LIMIT) -> bytes | None:
+    """Read the body and put it back for moto (None: larger than ``limit``, not read)."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -354,13 +354,13 @@ def _take_body(environ: dict[str, Any]) -> bytes | None:
     stream = environ.get("wsgi.input")
     if stream is None:
         return b""
-    if length > _BODY_LIMIT:
+    if length > limit:
         return None
     if length > 0:
         data = stream.read(length)
     elif environ.get("wsgi.input_terminated"):
-        data = stream.read(_BODY_LIMIT + 1)
-        if len(data) > _BODY_LIMIT:  # put back what was read and the rest
+        data = stream.read(limit + 1)
+        if len(data) > limit:  # put back what was read and the rest
             rest = stream.read()
             environ["wsgi.input"] = io.BytesIO(data + rest)
             environ["CONTENT_LENGTH"] = str(len(data) + len(rest))
@@ -398,7 +398,7 @@ def inspect(environ: dict[str, Any]) -> tuple[wire.Route, list[Violation]] | Non
     content_type = (environ.get("CONTENT_TYPE") or "").lower()
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
-        body = _take_body(environ)
+        body = take_body(environ)
         route = wire.route(environ, signing_name, None)
         if route is None or route.protocol != "json" or body is None:
             return None
@@ -406,7 +406,7 @@ def inspect(environ: dict[str, Any]) -> tuple[wire.Route, list[Violation]] | Non
     elif content_type.startswith("application/x-www-form-urlencoded") or "Action" in query:
         body = b""
         if content_type.startswith("application/x-www-form-urlencoded"):
-            body = _take_body(environ)
+            body = take_body(environ)
             if body is None:
                 return None
         values = dict(query)
@@ -423,7 +423,7 @@ def inspect(environ: dict[str, Any]) -> tuple[wire.Route, list[Violation]] | Non
         body = None
         encoding = (environ.get("HTTP_CONTENT_ENCODING") or "").lower()
         if wire.rest_reads_body(route) and "aws-chunked" not in encoding:
-            body = _take_body(environ)
+            body = take_body(environ)
             if body is None:
                 return None
         decoded = wire.decode_rest(route, environ, query, body)
