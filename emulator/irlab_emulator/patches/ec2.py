@@ -982,6 +982,22 @@ def _apply_time() -> None:
     MotoAPIBackend.reset = reset  # type: ignore[method-assign]
 
 
+def _resource_tags(self: Any) -> list[dict[str, str]]:
+    """One resource's tags, read from the backend's map by its id. moto's own
+    TaggedEC2Resource.get_tags runs DescribeTags with a resource-id filter, a
+    regex over every tag of the region, so a Describe* with a tag filter over N
+    resources cost N times all tags: the class benchmark's 30 labs spent a third
+    of the stand-in's time in DescribeSnapshots. Same result, same order."""
+    resource_id = getattr(self, "id", None)
+    if not resource_id:
+        return []
+    from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, get_prefix
+
+    tags = self.ec2_backend.tags.get(resource_id) or {}
+    resource_type = EC2_PREFIX_TO_RESOURCE.get(get_prefix(resource_id), "")
+    return [{"resource_id": resource_id, "key": k, "value": v, "resource_type": resource_type} for k, v in list(tags.items())]
+
+
 def apply() -> None:
     from moto.ec2.models.elastic_block_store import Volume, VolumeAttachment
     from moto.ec2.models.elastic_ip_addresses import ElasticAddress
@@ -1012,6 +1028,9 @@ def apply() -> None:
         VPCGatewayAttachmentHandler,
     ):
         _cfn.register(handler)
+    from moto.ec2.models.core import TaggedEC2Resource
+
+    TaggedEC2Resource.get_tags = _resource_tags
     Instance.get_cfn_attribute = _instance_get_cfn_attribute
     Instance.security_groups = property(_instance_groups_get, _instance_groups_set)
     NetworkInterface.group_set = property(_eni_group_set)
