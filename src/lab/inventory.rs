@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::aws::{AwsContext, AwsResultExt, error_code};
 use crate::error::Result;
 use crate::lab::detector;
+use crate::lab::stacks;
 use crate::lab::{LAB_TAG, LabName, PART_TAG, Part, SHARED_PART, SHARED_STACK, Variant};
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -147,30 +148,23 @@ pub async fn sweep_shared(ctx: &AwsContext) -> Inventory {
     inv
 }
 
+/// The scope's stacks: those irlab names for the lab (`irlab-<lab>-<part>`) or the region
+/// (`irlab-shared`), and those a class's StackSet deployed, tagged like them. A stack of
+/// another name is not irlab's, whatever its tags say.
 async fn stacks(ctx: &AwsContext, scope: Scope<'_>) -> Result<Vec<LabResource>> {
-    let mut out = Vec::new();
-    let mut token = None;
-    loop {
-        let page = ctx
-            .cloudformation()
-            .describe_stacks()
-            .set_next_token(token)
-            .send()
-            .await
-            .aws(|| "listing CloudFormation stacks".into(), ctx)?;
-        for s in page.stacks() {
-            let tags: HashMap<String, String> =
-                s.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect();
-            let gone = s.stack_status().is_some_and(|st| st.as_str() == "DELETE_COMPLETE");
-            if scope.matches(&tags) && !gone {
-                out.push(LabResource::new("cloudformation:stack", s.stack_name().unwrap_or_default()));
+    let ours = |name: &str| {
+        name.starts_with(stacks::STACK_SET_NAME_PREFIX)
+            || match scope {
+                Scope::Lab(lab) => name.starts_with(&stack_prefix(lab)),
+                Scope::Shared => name == SHARED_STACK,
             }
-        }
-        token = page.next_token().filter(|t| !t.is_empty()).map(String::from);
-        if token.is_none() {
-            return Ok(out);
-        }
-    }
+    };
+    Ok(stacks::named(ctx, ours)
+        .await?
+        .into_iter()
+        .filter(|s| scope.matches(&s.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
+        .map(|s| LabResource::new("cloudformation:stack", s.name))
+        .collect())
 }
 
 async fn ec2(ctx: &AwsContext, scope: Scope<'_>) -> Result<Vec<LabResource>> {

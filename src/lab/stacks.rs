@@ -7,7 +7,9 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, ChangeSetType, Parameter, StackEvent, Tag};
+use aws_sdk_cloudformation::types::{
+    Capability, ChangeSetStatus, ChangeSetType, Parameter, StackEvent, StackStatus, Tag,
+};
 
 use crate::aws::{AwsContext, AwsResultExt, error_code};
 use crate::error::{Error, Result};
@@ -175,13 +177,8 @@ pub async fn tagged(ctx: &AwsContext, lab: Option<&str>, part: &str) -> Result<O
     static FROM_STACK_SETS: tokio::sync::OnceCell<Vec<StackInfo>> = tokio::sync::OnceCell::const_new();
     let all = FROM_STACK_SETS
         .get_or_try_init(|| async {
-            let mut out = Vec::new();
-            let mut pages = ctx.cloudformation().describe_stacks().into_paginator().send();
-            while let Some(page) = pages.next().await {
-                let page = page.aws(|| "listing the account's stacks".to_string(), ctx)?;
-                out.extend(page.stacks().iter().map(StackInfo::from_sdk).filter(|s| s.stack_set().is_some()));
-            }
-            Ok::<_, Error>(out)
+            let named = named(ctx, |name| name.starts_with(STACK_SET_NAME_PREFIX)).await?;
+            Ok::<_, Error>(named.into_iter().filter(|s| s.stack_set().is_some()).collect())
         })
         .await?;
     let hit = all.iter().find(|s| {
@@ -192,6 +189,32 @@ pub async fn tagged(ctx: &AwsContext, lab: Option<&str>, part: &str) -> Result<O
         Some(s) => Ok(describe(ctx, &s.id).await?.filter(|s| s.status != "DELETE_COMPLETE")),
         None => Ok(None),
     }
+}
+
+/// How StackSets name the stacks they deploy (and CloudFormation their nested stacks, after
+/// the parent): `StackSet-<set>-<uuid>[-<LogicalId>-<suffix>]`.
+pub const STACK_SET_NAME_PREFIX: &str = "StackSet-";
+
+/// The account's stacks (in the context's region) whose names `wanted` accepts, not deleted,
+/// each described with its tags and outputs. ListStacks only summarises, so it names them
+/// cheaply; only the wanted few are described. (DescribeStacks without a name describes every
+/// stack: with a class's 30 labs in one account that was each lab's sweep rendering 120 stacks.)
+pub async fn named(ctx: &AwsContext, wanted: impl Fn(&str) -> bool) -> Result<Vec<StackInfo>> {
+    let alive: Vec<StackStatus> =
+        StackStatus::values().iter().filter(|s| **s != "DELETE_COMPLETE").map(|s| StackStatus::from(*s)).collect();
+    let mut ids = Vec::new();
+    let mut pages = ctx.cloudformation().list_stacks().set_stack_status_filter(Some(alive)).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws(|| "listing the account's stacks".to_string(), ctx)?;
+        ids.extend(
+            page.stack_summaries()
+                .iter()
+                .filter(|s| s.stack_name().is_some_and(&wanted))
+                .filter_map(|s| s.stack_id().or(s.stack_name()).map(String::from)),
+        );
+    }
+    let described = futures::future::try_join_all(ids.iter().map(|id| describe(ctx, id))).await?;
+    Ok(described.into_iter().flatten().filter(|s| s.status != "DELETE_COMPLETE").collect())
 }
 
 pub async fn describe(ctx: &AwsContext, name_or_id: &str) -> Result<Option<StackInfo>> {
