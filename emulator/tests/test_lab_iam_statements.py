@@ -53,7 +53,7 @@ from test_stepfunctions import set_wait_scale
 STACKS = REPO_ROOT / "stacks"
 DETECTION, VICTIM = STACKS / "detection.yaml", STACKS / "victim.yaml"
 SHARED = "shared"
-ACTION = re.compile(r"\b(?:ec2|sns|ssm|states|logs|iam|lambda|sqs):[A-Z][A-Za-z]+")
+ACTION = re.compile(r"\b(?:ec2|sns|ssm|states|logs|iam|lambda|sqs|s3):[A-Z][A-Za-z]+")
 
 # (engine, role, Sid or None for a role's only statement, what the run shows)
 VARIANTS = [
@@ -63,6 +63,9 @@ VARIANTS = [
     ("lambda", "FunctionRole", "DisassociateLabAddresses", "notice-eip"),
     ("lambda", "FunctionRole", "Notify", "engine-log"),
     ("lambda", "FunctionRole", "WriteOwnLogs", "no-function-log"),
+    # the collection is best effort: a denial there is a gap of the evidence, not a failure
+    *[("lambda", "FunctionRole", sid, "collect-gap") for sid in (
+        "SendCollectDocument", "CollectFromLabInstances", "FollowCollection", "SealEvidence")],
     *[("stepfunctions", "StateMachineRole", sid, "notice") for sid in (
         "Describe", "TagLabInstance", "RevokeInstanceRoleSessions", "IsolateInLabSubnet", "RevokeAndProtectLabInstance",
         "SnapshotLabVolume", "CreateLabSnapshot", "TagSnapshotsOnCreate")],
@@ -196,6 +199,8 @@ def _lab(emulator: Any, engine: str, playbook: str, detection: dict[str, str], l
             "UntrackSecurityGroupId": victim["UntrackSecurityGroupId"],
             "InstanceRoleArn": victim["InstanceRoleArn"],
             "SubnetId": victim["SubnetId"],
+            **({"EvidenceBucketName": detection["EvidenceBucketName"], "CollectDocumentName": detection["CollectDocumentName"]}
+               if "CollectDocumentName:" in playbook else {}),
         },
         lab,
     )
@@ -269,13 +274,26 @@ def _names(text: str, actions: list[str]) -> bool:
     "engine, role, sid, shows", VARIANTS, ids=[f"{e}-{r}-{s or 'only'}" for e, r, s, _ in VARIANTS]
 )
 def test_a_role_without_one_statement_is_denied_that_call(emulator, caplog, engine, role, sid, shows):
+    from test_ssm_instance import _service_scale
+
     set_wait_scale(emulator, WAIT_SCALE[engine])
+    _service_scale(emulator, None)  # AWS's delays follow the wait scale (a collect-gap run sets them to 1)
     template, actions = without_statement((STACKS / f"playbook-{engine}.yaml").read_text(), role, sid)
-    detection = _detection(emulator)
-    detection["LabName"] = SHARED
     lab = f"v{uuid.uuid4().hex[:8]}"
+    if shows == "collect-gap":
+        # the lab's own evidence bucket (its policy admits the lab's roles), a managed victim
+        detection = _detection(emulator, lab)
+        detection["LabName"] = lab
+    else:
+        detection = _detection(emulator)
+        detection["LabName"] = SHARED
     victim, playbook = _lab(emulator, engine, template, detection, lab)
     instance_id = victim["InstanceId"]
+    if shows == "collect-gap":
+        from test_ssm import managed
+
+        managed(_client(emulator, "ssm"), instance_id)
+        _service_scale(emulator, 1.0)
     if shows == "brief-notice":
         # a failure after the guard: the interfaces cannot be given a group that is gone
         _client(emulator, "ec2").delete_security_group(GroupId=victim["QuarantineSecurityGroupId"])
@@ -317,6 +335,14 @@ def test_a_role_without_one_statement_is_denied_that_call(emulator, caplog, engi
         assert playbook_target and playbook_target[0]["ERROR_CODE"] == "NO_PERMISSIONS", attributes
         assert _names(playbook_target[0]["ERROR_MESSAGE"], actions), (actions, playbook_target)
         assert report == [] and not notices, context  # the engine never started
+    elif shows == "collect-gap":
+        # contained all the same; the notice's collect line tells what is missing and why
+        # (HeadObject's 403 has no body: S3 answers a HEAD without the message)
+        assert _status(emulator, instance_id) == "contained" and not failed, context
+        [contained] = [n for n in notices if (n.get("Subject") or "").endswith(" contained")]
+        [line] = [x for x in contained["Message"].split("\n") if x.startswith("  1. collect at ")]
+        assert "gaps: " in line, line
+        assert _names(line, actions) or ("s3:GetObject" in actions and "HeadObject operation: Forbidden" in line), (actions, line)
     else:  # pragma: no cover
         raise AssertionError(shows)
 
