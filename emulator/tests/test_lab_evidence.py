@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, eventually
 from test_evidence_collection import ITEMS, _attack
 from test_lab_containment import STEP_LINE, _contained_notice, _parse
-from test_lab_playbook_lambda import WAIT_SCALE, _engine_failures, _finding, _inject_all, _runs, _settled
+from test_lab_playbook_lambda import WAIT_SCALE, _engine_failures, _finding, _inject_all, _runs, _settled, _tags
 from test_lab_playbooks import LAB, deploy
 from test_ssm import managed
 from test_ssm_instance import _agent, _service_scale
@@ -53,6 +53,15 @@ def _manifest(aws: Any, bucket: str, finding_id: str) -> tuple[str, dict[str, An
 def _steps(message: str) -> dict[str, tuple[int, datetime.datetime, str]]:
     found = [STEP_LINE.match(line) for line in message.split("\n")]
     return {m[2]: (int(m[1]), _parse(m[3]), m[4]) for m in found if m}
+
+
+def _collection_over(aws: Any, emulator: Any, instance_id: str) -> None:
+    """Once the playbook has recorded (the step after the collection, in
+    every engine), AWS's delays follow the wait scale again: the engines that
+    await their snapshots (Step Functions, SSM) need not wait the snapshots'
+    real minutes."""
+    assert eventually(lambda: _tags(aws, instance_id).get("irlab:ir-status"), timeout=180, interval=0.3)
+    _service_scale(emulator, None)
 
 
 def _lab(aws: Any, emulator: Any, engine: str, lab: str, **parameters: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -89,6 +98,7 @@ def test_evidence_is_collected_and_sealed_before_isolation(aws, emulator, engine
     _attack(emulator, instance_id)
     finding_id = f"irlab-sim-evidence-{engine}"
     _inject_all(aws("events"), [_finding(instance_id, finding_id)])
+    _collection_over(aws, emulator, instance_id)
     assert _settled(aws, emulator, engine, 1, timeout=180) == ["contained"], _engine_failures(aws, engine)
 
     key, manifest = _manifest(aws, bucket, finding_id)
@@ -135,6 +145,7 @@ def test_a_collection_that_cannot_finish_does_not_hold_isolation_back(aws, emula
     finding_id = f"irlab-sim-hang-{engine}"
     sent = datetime.datetime.now(datetime.timezone.utc)
     _inject_all(aws("events"), [_finding(instance_id, finding_id)])
+    _collection_over(aws, emulator, instance_id)
     assert _settled(aws, emulator, engine, 1, timeout=180) == ["contained"], _engine_failures(aws, engine)
 
     _, manifest = _manifest(aws, bucket, finding_id)
