@@ -93,7 +93,9 @@ def test_evidence_is_collected_and_sealed_before_isolation(aws, emulator, engine
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity-upload.html
     """
     lab = LAB
-    detection, victim = _lab(aws, emulator, engine, lab)
+    # The budget is in the engine's time (Step Functions and SSM Waits follow the wait scale) and
+    # the victim's script runs in real seconds: the longest budget leaves it real time to finish.
+    detection, victim = _lab(aws, emulator, engine, lab, EvidenceBudgetSeconds="600")
     instance_id, bucket = victim["InstanceId"], detection["EvidenceBucketName"]
     _attack(emulator, instance_id)
     finding_id = f"irlab-sim-evidence-{engine}"
