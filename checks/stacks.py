@@ -39,6 +39,8 @@ PARAMETER_SAMPLES = {
     "OrganizationId": "o-a1b2c3d4e5",
     "InstanceRoleArn": f"arn:{PARTITION}:iam::{ACCOUNT}:role/irlab/{LAB}/{REGION}/irlab-{LAB}-victim-InstanceRole-ABCDEF123456",
     "TemplateBaseUrl": f"https://irlab-class-demo-templates-bucket.s3.{REGION}.amazonaws.com/templates/0123456789abcdef",
+    "EvidenceBucketName": f"irlab-{LAB}-detection-evidencebucket-abcdef123456",
+    "CollectDocumentName": f"irlab-{LAB}-detection-CollectDocument-ABCDEF123456",
 }
 TYPE_SAMPLES = {
     "AWS::EC2::SecurityGroup::Id": "sg-0123456789abcdef0",

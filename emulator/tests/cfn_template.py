@@ -1,10 +1,11 @@
 """Read a resource's properties out of a CloudFormation template (YAML with the
-short-form intrinsics) with ``Ref``, ``Fn::GetAtt`` and ``Fn::Sub`` resolved
-from given values - what CloudFormation hands the resource handler, without
+short-form intrinsics) with ``Ref``, ``Fn::GetAtt``, ``Fn::Sub`` and
+``Fn::Base64`` resolved from given values - what CloudFormation hands the resource handler, without
 deploying the template."""
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,8 @@ for _tag in _TAGS:
 
 def resolve(value: Any, values: dict[str, Any]) -> Any:
     """``Ref`` / ``Fn::GetAtt`` (``"Logical.Attr"``) / ``Fn::Sub`` (string form)
-    replaced from ``values``; other intrinsics fail."""
+    replaced from ``values``, ``Fn::Base64`` of what they give; other
+    intrinsics fail."""
     if isinstance(value, dict):
         if set(value) == {"Ref"}:
             return values[value["Ref"]]
@@ -47,6 +49,8 @@ def resolve(value: Any, values: dict[str, Any]) -> Any:
             return values[".".join(value["Fn::GetAtt"])]
         if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
             return re.sub(r"\$\{([^}!]+)\}", lambda m: str(values[m.group(1)]), value["Fn::Sub"])
+        if set(value) == {"Fn::Base64"}:
+            return base64.b64encode(str(resolve(value["Fn::Base64"], values)).encode()).decode()
         if any(k.startswith("Fn::") for k in value):
             raise ValueError(f"intrinsic not resolved here: {sorted(value)}")
         return {k: resolve(v, values) for k, v in value.items()}

@@ -53,7 +53,7 @@ from test_stepfunctions import set_wait_scale
 STACKS = REPO_ROOT / "stacks"
 DETECTION, VICTIM = STACKS / "detection.yaml", STACKS / "victim.yaml"
 SHARED = "shared"
-ACTION = re.compile(r"\b(?:ec2|sns|ssm|states|logs|iam|lambda|sqs):[A-Z][A-Za-z]+")
+ACTION = re.compile(r"\b(?:ec2|sns|ssm|states|logs|iam|lambda|sqs|s3):[A-Z][A-Za-z]+")
 
 # (engine, role, Sid or None for a role's only statement, what the run shows)
 VARIANTS = [
@@ -63,12 +63,17 @@ VARIANTS = [
     ("lambda", "FunctionRole", "DisassociateLabAddresses", "notice-eip"),
     ("lambda", "FunctionRole", "Notify", "engine-log"),
     ("lambda", "FunctionRole", "WriteOwnLogs", "no-function-log"),
+    # the collection is best effort: a denial there is a gap of the evidence, not a failure
+    *[("lambda", "FunctionRole", sid, "collect-gap") for sid in (
+        "SendCollectDocument", "CollectFromLabInstances", "FollowCollection", "SealEvidence")],
     *[("stepfunctions", "StateMachineRole", sid, "notice") for sid in (
         "Describe", "TagLabInstance", "RevokeInstanceRoleSessions", "IsolateInLabSubnet", "RevokeAndProtectLabInstance",
         "SnapshotLabVolume", "CreateLabSnapshot", "TagSnapshotsOnCreate")],
     ("stepfunctions", "StateMachineRole", "DisassociateLabAddresses", "notice-eip"),
     ("stepfunctions", "StateMachineRole", "Notify", "engine-log"),
     ("stepfunctions", "EventsRole", None, "dead-letter"),
+    *[("stepfunctions", "StateMachineRole", sid, "collect-gap") for sid in (
+        "SendCollectDocument", "CollectFromLabInstances", "FollowCollection", "SealEvidence")],
     *[("ssm", "AutomationRole", sid, "notice") for sid in (
         "Describe", "TagLabInstance", "RevokeInstanceRoleSessions", "IsolateInLabSubnet", "RevokeAndProtectLabInstance",
         "SnapshotLabVolume", "CreateLabSnapshot", "TagSnapshotsOnCreate")],
@@ -77,6 +82,8 @@ VARIANTS = [
     ("ssm", "AutomationRole", "ReadExecutions", "brief-notice"),
     ("ssm", "EventsRole", "StartRunbook", "dead-letter"),
     ("ssm", "EventsRole", "PassAutomationRole", "dead-letter"),
+    *[("ssm", "AutomationRole", sid, "collect-gap") for sid in (
+        "SendCollectDocument", "CollectFromLabInstances", "FollowCollection", "SealEvidence")],
 ]
 WAIT_SCALE = {"lambda": 0.05, "stepfunctions": 0.01, "ssm": 0.05}
 
@@ -180,7 +187,8 @@ def _detection(emulator: Any, lab: str = SHARED, body: str | None = None) -> dic
     return _stack(cf, name, body or DETECTION.read_text(), {"LabName": lab}, lab)
 
 
-def _lab(emulator: Any, engine: str, playbook: str, detection: dict[str, str], lab: str) -> tuple[dict[str, str], dict[str, str]]:
+def _lab(emulator: Any, engine: str, playbook: str, detection: dict[str, str], lab: str,
+         **parameters: str) -> tuple[dict[str, str], dict[str, str]]:
     cf = _client(emulator, "cloudformation")
     victim = _stack(cf, f"irlab-{lab}-victim", VICTIM.read_text(), lab_stacks.victim_parameters(cf, lab), lab)
     outputs = _stack(
@@ -196,6 +204,9 @@ def _lab(emulator: Any, engine: str, playbook: str, detection: dict[str, str], l
             "UntrackSecurityGroupId": victim["UntrackSecurityGroupId"],
             "InstanceRoleArn": victim["InstanceRoleArn"],
             "SubnetId": victim["SubnetId"],
+            **({"EvidenceBucketName": detection["EvidenceBucketName"], "CollectDocumentName": detection["CollectDocumentName"]}
+               if "CollectDocumentName:" in playbook else {}),
+            **parameters,
         },
         lab,
     )
@@ -269,13 +280,29 @@ def _names(text: str, actions: list[str]) -> bool:
     "engine, role, sid, shows", VARIANTS, ids=[f"{e}-{r}-{s or 'only'}" for e, r, s, _ in VARIANTS]
 )
 def test_a_role_without_one_statement_is_denied_that_call(emulator, caplog, engine, role, sid, shows):
+    from test_ssm_instance import _service_scale
+
     set_wait_scale(emulator, WAIT_SCALE[engine])
+    _service_scale(emulator, None)  # AWS's delays follow the wait scale (a collect-gap run sets them to 1)
     template, actions = without_statement((STACKS / f"playbook-{engine}.yaml").read_text(), role, sid)
-    detection = _detection(emulator)
-    detection["LabName"] = SHARED
     lab = f"v{uuid.uuid4().hex[:8]}"
-    victim, playbook = _lab(emulator, engine, template, detection, lab)
+    if shows == "collect-gap":
+        # the lab's own evidence bucket (its policy admits the lab's roles), a managed victim
+        detection = _detection(emulator, lab)
+        detection["LabName"] = lab
+    else:
+        detection = _detection(emulator)
+        detection["LabName"] = SHARED
+    # The collection's budget is in the engine's time (scaled Waits for Step Functions and SSM),
+    # the victim's script runs in real seconds: the longest budget leaves it real time to finish.
+    budget = {"EvidenceBudgetSeconds": "600"} if shows == "collect-gap" else {}
+    victim, playbook = _lab(emulator, engine, template, detection, lab, **budget)
     instance_id = victim["InstanceId"]
+    if shows == "collect-gap":
+        from test_ssm import managed
+
+        managed(_client(emulator, "ssm"), instance_id)
+        _service_scale(emulator, 1.0)  # the victim's collection runs in real seconds
     if shows == "brief-notice":
         # a failure after the guard: the interfaces cannot be given a group that is gone
         _client(emulator, "ec2").delete_security_group(GroupId=victim["QuarantineSecurityGroupId"])
@@ -286,6 +313,13 @@ def test_a_role_without_one_statement_is_denied_that_call(emulator, caplog, engi
         shows = "notice"
     caplog.set_level(logging.WARNING, logger="irlab_emulator")
     _inject(emulator, instance_id)
+    if shows == "collect-gap":
+        # once the playbook records (the step after the collection), AWS's delays follow the wait
+        # scale again: the engines that await their snapshots need not wait their real minutes
+        deadline = time.monotonic() + 180
+        while _status(emulator, instance_id) is None and time.monotonic() < deadline:
+            time.sleep(0.3)
+        _service_scale(emulator, None)
     report = _finished(emulator, engine, playbook)
     notices = _notices(emulator, detection, instance_id)
     failed = [n for n in notices if "containment FAILED" in (n.get("Subject") or "")]
@@ -317,6 +351,16 @@ def test_a_role_without_one_statement_is_denied_that_call(emulator, caplog, engi
         assert playbook_target and playbook_target[0]["ERROR_CODE"] == "NO_PERMISSIONS", attributes
         assert _names(playbook_target[0]["ERROR_MESSAGE"], actions), (actions, playbook_target)
         assert report == [] and not notices, context  # the engine never started
+    elif shows == "collect-gap":
+        # contained all the same; the notice's collect line tells what is missing and why
+        assert _status(emulator, instance_id) == "contained" and not failed, context
+        [contained] = [n for n in notices if (n.get("Subject") or "").endswith(" contained")]
+        [line] = [x for x in contained["Message"].split("\n") if x.startswith("  1. collect at ")]
+        assert "gaps: " in line, line
+        # (HeadObject's 403 has no body: boto3 says "HeadObject operation: Forbidden", Step
+        # Functions "Forbidden (Service: S3, Status Code: 403, ...)")
+        assert _names(line, actions) or ("s3:GetObject" in actions and (
+            "HeadObject operation: Forbidden" in line or "(Service: S3, Status Code: 403" in line)), (actions, line)
     else:  # pragma: no cover
         raise AssertionError(shows)
 

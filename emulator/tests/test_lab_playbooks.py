@@ -33,12 +33,13 @@ def _outputs(stack: dict[str, Any]) -> dict[str, str]:
 
 
 def deploy(
-    cf: Any, playbook: Path, part: str, lab: str = LAB
+    cf: Any, playbook: Path, part: str, lab: str = LAB, parameters: dict[str, str] | None = None
 ) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
     """Detection, victim and the playbook stack of lab ``lab``, as irlab deploys
-    them: the playbook gets the detection stack's AlertTopicArn and
-    AuditRecorderArn and the victim stack's InstanceId, QuarantineSecurityGroupId
-    and SubnetId (the victim's own subnet of the region's shared VPC)."""
+    them: the playbook gets the detection stack's AlertTopicArn,
+    AuditRecorderArn, EvidenceBucketName and CollectDocumentName and the victim
+    stack's InstanceId, QuarantineSecurityGroupId and SubnetId (the victim's own
+    subnet of the region's shared VPC); ``parameters`` adds or overrides."""
     tags = [{"Key": "irlab:lab", "Value": lab}]
     stacks = []
     for name, body in (("detection", DETECTION), ("victim", VICTIM)):
@@ -60,6 +61,8 @@ def deploy(
             "UntrackSecurityGroupId": victim["UntrackSecurityGroupId"],
             "InstanceRoleArn": victim["InstanceRoleArn"],
             "SubnetId": victim["SubnetId"],
+            **_evidence_parameters(playbook, detection),
+            **(parameters or {}),
         },
         Tags=tags,
     )
@@ -71,6 +74,14 @@ def deploy(
         ]
         pytest.fail(f"{playbook.name}: {stack['StackStatus']} {failed}")
     return detection, victim, _outputs(stack)
+
+
+def _evidence_parameters(playbook: Path, detection: dict[str, str]) -> dict[str, str]:
+    """The evidence bucket and collection document, for a playbook that collects
+    (CloudFormation refuses a parameter the template does not declare)."""
+    if "CollectDocumentName:" not in playbook.read_text():
+        return {}
+    return {"EvidenceBucketName": detection["EvidenceBucketName"], "CollectDocumentName": detection["CollectDocumentName"]}
 
 
 def audit_records(logs: Any, group: str, term: str | None = None, start_ms: int | None = None) -> list[dict[str, Any]]:

@@ -318,6 +318,10 @@ def lab_definition() -> dict[str, Any]:
         "UntrackSecurityGroupId": "sg-0fedcba9876543210",
         "InstanceRoleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/irlab/t1/{REGION}/irlab-t1-victim-InstanceRole-ABC",
         "AlertTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:irlab-t1-alerts",
+        "EvidenceBucketName": "irlab-t1-detection-evidencebucket-abc",
+        "CollectDocumentName": "irlab-t1-detection-CollectDocument-ABC",
+        "EvidenceBudgetSeconds": "120",
+        "Indicators": "{}",
         "StateMachineRole.Arn": ROLE,
     })
     return json.loads(definition_text(props, ACCOUNT_ID, REGION))

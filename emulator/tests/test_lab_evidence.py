@@ -1,0 +1,162 @@
+"""Evidence before isolation, in the three playbooks
+(stacks/playbook-{lambda,stepfunctions,ssm}.yaml on stacks/detection.yaml and
+stacks/victim.yaml): the first containment step sends the detection stack's
+CollectDocument to the victim (Run Command, really run in the stand-in's
+sandbox), waits for it at most EvidenceBudgetSeconds plus 15 s, checks each
+collected version in S3 and seals it with volatile/<finding>/<run>/manifest.json;
+only then are the credentials revoked and the connections cut."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import json
+from typing import Any
+
+import pytest
+
+from conftest import REPO_ROOT, eventually
+from test_evidence_collection import ITEMS, _attack
+from test_lab_containment import STEP_LINE, _contained_notice, _parse
+from test_lab_playbook_lambda import WAIT_SCALE, _engine_failures, _finding, _inject_all, _runs, _settled, _tags
+from test_lab_playbooks import LAB, deploy
+from test_ssm import managed
+from test_ssm_instance import _agent, _service_scale
+
+STACKS = REPO_ROOT / "stacks"
+ENGINES = ("lambda", "stepfunctions", "ssm")
+INDICATORS = {"processes": ["tor"], "files": ["/etc/tor/torrc"], "domains": []}
+GRACE_SECONDS = 15
+
+
+# a mark of each engine's collect step in its template
+COLLECT_STEP = {"lambda": "def _collect(", "stepfunctions": "Send collection:", "ssm": "name: collectEvidence"}
+
+
+def _ready(engine: str) -> Any:
+    path = STACKS / f"playbook-{engine}.yaml"
+    text = path.read_text() if path.exists() else ""
+    return pytest.param(engine, marks=pytest.mark.skipif(COLLECT_STEP[engine] not in text, reason="no collect step"))
+
+
+PARAMS = [_ready(e) for e in ENGINES]
+
+
+def _manifest(aws: Any, bucket: str, finding_id: str) -> tuple[str, dict[str, Any]]:
+    s3 = aws("s3")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"volatile/{finding_id}/").get("Contents", [])]
+    [key] = [k for k in keys if k.endswith("/manifest.json")]
+    return key, json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def _steps(message: str) -> dict[str, tuple[int, datetime.datetime, str]]:
+    found = [STEP_LINE.match(line) for line in message.split("\n")]
+    return {m[2]: (int(m[1]), _parse(m[3]), m[4]) for m in found if m}
+
+
+def _collection_over(aws: Any, emulator: Any, instance_id: str) -> None:
+    """Once the playbook has recorded (the step after the collection, in
+    every engine), AWS's delays follow the wait scale again: the engines that
+    await their snapshots (Step Functions, SSM) need not wait the snapshots'
+    real minutes."""
+    assert eventually(lambda: _tags(aws, instance_id).get("irlab:ir-status"), timeout=180, interval=0.3)
+    _service_scale(emulator, None)
+
+
+def _lab(aws: Any, emulator: Any, engine: str, lab: str, **parameters: str) -> tuple[dict[str, str], dict[str, str]]:
+    from test_stepfunctions import set_wait_scale
+
+    set_wait_scale(emulator, WAIT_SCALE[engine])
+    detection, victim, _ = deploy(aws("cloudformation"), STACKS / f"playbook-{engine}.yaml", "playbook", lab,
+                                  {"Indicators": json.dumps(INDICATORS), **parameters})
+    managed(aws("ssm"), victim["InstanceId"])
+    _service_scale(emulator, 1.0)  # the collection's budget is the instance's real seconds
+    return detection, victim
+
+
+@pytest.mark.parametrize("engine", PARAMS)
+def test_evidence_is_collected_and_sealed_before_isolation(aws, emulator, engine):
+    """After the tor-client attack, the finding's playbook first runs the
+    CollectDocument on the victim (SendCommand, then GetCommandInvocation until
+    it ends) and checks each item it reported with HeadObject of the recorded
+    VersionId, ChecksumMode ENABLED (S3 returns the SHA-256 it verified at
+    upload, base64); manifest.json beside the items lists every planned item
+    with its key, version, S3 checksum, size and collection time, names the
+    lab, the instance, the finding and the engine's run (its execution ARN,
+    automation execution id or request id), and is complete. Every checksum
+    is that of the version's bytes. The notice's first line is the collect
+    step, and its time is before the revoke and cut steps.
+    https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_SendCommand.html
+    https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetCommandInvocation.html
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity-upload.html
+    """
+    lab = LAB
+    # The budget is in the engine's time (Step Functions and SSM Waits follow the wait scale) and
+    # the victim's script runs in real seconds: the longest budget leaves it real time to finish.
+    detection, victim = _lab(aws, emulator, engine, lab, EvidenceBudgetSeconds="600")
+    instance_id, bucket = victim["InstanceId"], detection["EvidenceBucketName"]
+    _attack(emulator, instance_id)
+    finding_id = f"irlab-sim-evidence-{engine}"
+    _inject_all(aws("events"), [_finding(instance_id, finding_id)])
+    _collection_over(aws, emulator, instance_id)
+    assert _settled(aws, emulator, engine, 1, timeout=180) == ["contained"], _engine_failures(aws, engine)
+
+    key, manifest = _manifest(aws, bucket, finding_id)
+    prefix = key.rsplit("/", 1)[0]
+    assert manifest["gaps"] == [] and manifest["complete"] is True, manifest
+    assert (manifest["version"], manifest["lab"], manifest["instance"], manifest["finding"]) == (1, lab, instance_id, finding_id)
+    [run] = _runs(aws, engine, lab)
+    run_id = run.split()[2] if engine == "lambda" else run  # "START RequestId: <id> Version: ..."
+    assert manifest["execution"] == run_id, (manifest["execution"], run)
+    assert prefix.split("/")[2] == run_id.rsplit(":", 1)[-1], prefix
+    assert _parse(manifest["started_at"]) <= _parse(manifest["ended_at"])
+    s3 = aws("s3")
+    assert sorted(i["key"] for i in manifest["items"]) == sorted(f"{prefix}/{name}" for name in ITEMS)
+    for item in manifest["items"]:
+        body = s3.get_object(Bucket=bucket, Key=item["key"], VersionId=item["version_id"])["Body"].read()
+        assert item["checksum_sha256"] == base64.b64encode(hashlib.sha256(body).digest()).decode(), item
+        assert item["bytes"] == len(body) and item["collected_at"].endswith("Z"), item
+    indicators = json.loads(s3.get_object(Bucket=bucket, Key=f"{prefix}/indicators.json")["Body"].read())
+    assert indicators["processes"] == {"tor": True}, indicators
+
+    steps = _steps(_contained_notice(aws, detection, finding_id))
+    number, collected_at, detail = steps["collect"]
+    assert number == 1 and detail == f"6 item(s) in s3://{bucket}/{prefix} (complete)", steps["collect"]
+    assert collected_at < steps["revoke"][1] <= steps["cut"][1], steps
+    assert _parse(manifest["ended_at"]) <= steps["revoke"][1] + datetime.timedelta(milliseconds=1), (manifest, steps)
+
+
+@pytest.mark.parametrize("engine", PARAMS)
+def test_a_collection_that_cannot_finish_does_not_hold_isolation_back(aws, emulator, engine):
+    """A victim whose SSM Agent does not take the command (the invocation
+    stays Pending, "The command hasn't been sent to the managed node"): the
+    playbook waits for the collection at most EvidenceBudgetSeconds (10 here)
+    plus 15 s from SendCommand, cancels the command (CancelCommand: the
+    invocation ends Cancelled) and goes on; the victim is cut within the
+    budget plus a few seconds of the finding, and manifest.json says
+    complete false, with no item and the gap.
+    https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html
+    https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_CancelCommand.html
+    """
+    budget = 10
+    detection, victim = _lab(aws, emulator, engine, LAB, EvidenceBudgetSeconds=str(budget))
+    instance_id, bucket = victim["InstanceId"], detection["EvidenceBucketName"]
+    _agent(emulator, instance_id, 3600)
+    finding_id = f"irlab-sim-hang-{engine}"
+    sent = datetime.datetime.now(datetime.timezone.utc)
+    _inject_all(aws("events"), [_finding(instance_id, finding_id)])
+    _collection_over(aws, emulator, instance_id)
+    assert _settled(aws, emulator, engine, 1, timeout=180) == ["contained"], _engine_failures(aws, engine)
+
+    _, manifest = _manifest(aws, bucket, finding_id)
+    assert manifest["complete"] is False and manifest["items"] == [], manifest
+    assert len(manifest["gaps"]) == 1 and "not finished within" in manifest["gaps"][0], manifest["gaps"]
+    steps = _steps(_contained_notice(aws, detection, finding_id))
+    assert "0 item(s)" in steps["collect"][2] and "gaps: collection not finished within" in steps["collect"][2], steps["collect"]
+    held_back = (steps["cut"][1] - sent).total_seconds()
+    assert held_back <= budget + GRACE_SECONDS + 5, held_back
+    ssm = aws("ssm")
+    [command] = [c for c in ssm.list_commands(InstanceId=instance_id)["Commands"] if c["DocumentName"] == detection["CollectDocumentName"]]
+    assert command["Status"] == "Cancelled", command
