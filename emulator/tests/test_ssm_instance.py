@@ -104,8 +104,8 @@ def test_commands_run_and_report_their_real_output(aws):
 def test_the_execution_timeout_ends_the_script(aws, emulator):
     """executionTimeout (seconds, default 3600) bounds the script's run: past
     it the invocation is TimedOut with StatusDetails "Execution Timed Out", and
-    the command is TimedOut. (The stand-in runs the instance's time at the scale
-    of AWS's delays: sleep and the timeout alike.)
+    the command is TimedOut. (The stand-in runs the instance's sleeps at the scale
+    of AWS's delays, and the timeout counts each sleep at its requested length.)
     https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetCommandInvocation.html
     https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html
     """
@@ -117,6 +117,24 @@ def test_the_execution_timeout_ends_the_script(aws, emulator):
     assert ssm.list_commands(CommandId=invocation["CommandId"])["Commands"][0]["Status"] == "TimedOut"
     quick = _run_commands(ssm, instance, ["sleep 5", "echo done"], executionTimeout="60")
     assert quick["Status"] == "Success" and quick["StandardOutputContent"] == "done\n"
+
+
+def test_the_execution_timeout_gives_real_work_its_real_seconds(aws, emulator):
+    """A script's own work takes the instance real time; only its sleeps pass
+    at the stand-in's scale. So a script that works 1.5 s within an
+    executionTimeout of 5 s succeeds even when the scale makes 5 s of sleep
+    last 0.1 s, and one that works 1.5 s and then sleeps 10 s (of its clock)
+    is TimedOut after its 5 s: the instance's clock counts the work in real
+    seconds and the sleep at its requested length.
+    https://docs.aws.amazon.com/systems-manager/latest/userguide/documents-command-ssm-plugin-reference.html#aws-runShellScript
+    """
+    _, ssm, instance = _node(aws)
+    _service_scale(emulator, 0.02)
+    work = "python3 -c 'import time; end = time.time() + 1.5\nwhile time.time() < end: pass'"
+    worked = _run_commands(ssm, instance, [work, "echo worked"], executionTimeout="5")
+    assert worked["Status"] == "Success" and worked["StandardOutputContent"] == "worked\n", worked
+    overdue = _run_commands(ssm, instance, [work, "echo worked", "sleep 10", "echo never"], executionTimeout="5")
+    assert overdue["Status"] == "TimedOut" and overdue["StandardOutputContent"] == "worked\n", overdue
 
 
 def test_what_a_script_leaves_is_there_for_the_next_one(aws, emulator):

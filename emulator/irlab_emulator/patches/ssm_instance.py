@@ -42,8 +42,10 @@ files and start or stop the unit's daemon; ``docker`` records containers in
 ``/var/lib/irlab/containers`` (runs end at once, status 0); ``curl``, ``wget``,
 ``dig``, ``nslookup`` answer nothing and exit 0; ``avml FILE`` writes a small LiME
 file; each records its call in ``/var/log/irlab/effects.log``. ``sleep`` sleeps at
-the scale of AWS's delays (``_clock.service_scale()``, as ``executionTimeout``
-does), so a script that beacons for 20 minutes takes seconds in tests.
+the scale of AWS's delays (``_clock.service_scale()``), so a script that beacons
+for 20 minutes takes seconds in tests. ``executionTimeout`` runs on the
+instance's clock: real time while the script works (its work cannot be made
+faster), scaled time while it sleeps (wrapper.sh and bin/sleep keep that clock).
 
 Processes: a daemon a script leaves running (``systemctl start tor``,
 ``nohup x &``) must still be there for a later ``ps``. Each command runs in its
@@ -358,6 +360,10 @@ def run_script(
         (run_dir / "script.sh").write_text("\n".join(commands) + "\n")
         shutil.copy(INSTANCE_DIR / "wrapper.sh", run_dir / "wrapper.sh")
         shutil.copytree(INSTANCE_DIR / "bin", run_dir / "bin")
+        # irlab writes the stand-in's sources out of its binary without their modes: the
+        # instance's tools are made executable here, as an AMI ships them.
+        for tool in (run_dir / "bin").iterdir():
+            tool.chmod(0o755)
         env = {
             "PATH": "/run/irlab/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME": "/root",
@@ -366,6 +372,7 @@ def run_script(
             "SHELL": "/bin/bash",
             "IRLAB_TIME_SCALE": repr(_clock.service_scale()),
             "IRLAB_WORKDIR": working_directory or "/root",
+            # executionTimeout, on the instance's clock (see the wrapper)
             "IRLAB_TIMEOUT": f"{timeout_s:.3f}",
         }
         argv = (_bwrap_argv if kind == "bwrap" else _unshare_argv)(state, run_dir) + ["/bin/bash", "/run/irlab/wrapper.sh"]
@@ -374,15 +381,16 @@ def run_script(
         )
         started = time.monotonic()
         try:
-            # the wrapper kills the script at timeout_s; this is a safety net
+            # the wrapper kills the script when the instance's clock reaches timeout_s, which is
+            # never later than timeout_s real seconds (it runs at least as fast): a safety net
             out, err = process.communicate(timeout=timeout_s + 10)
             code: int | None = process.returncode
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, 9)
             out, err = process.communicate()
             code = None
-        if code == 137 and time.monotonic() - started >= timeout_s:
-            code = None  # killed by the wrapper's timeout
+        if code == 137 and time.monotonic() - started >= timeout_s * min(_clock.service_scale(), 1.0) - 0.05:
+            code = None  # killed by the wrapper's timeout (the instance's clock, at most 1/scale fast)
         return code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
     finally:
         if bridge is not None:
@@ -526,7 +534,7 @@ def _invoke(command: Any, invocation: dict[str, Any], generation: int, steps: li
         code, out, err = 0, "", ""
         for commands, workdir, timeout in steps:
             code, step_out, step_err = run_script(
-                state, commands, workdir, max(timeout * _clock.service_scale(), 0.05), (account, region, instance.id)
+                state, commands, workdir, timeout, (account, region, instance.id)
             )
             out, err = out + step_out, err + step_err
             if code != 0:
