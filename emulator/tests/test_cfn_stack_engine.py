@@ -278,3 +278,51 @@ def test_retain_resources_finishes_a_failed_delete(aws):
     assert cf.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
     assert resource_events(cf, stack_id, "Bucket")[-1] == "DELETE_SKIPPED"
     assert bucket in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
+def test_a_number_parameter_is_a_string_where_it_is_used(aws):
+    """A Number parameter is validated as a number, but "when you use the
+    parameter elsewhere in your template (for example, by using the Ref
+    intrinsic function), the parameter value becomes a string", as written; a
+    List<Number> becomes a list of strings. So a resource property given its
+    Ref (a Lambda function's environment variable, an SSM parameter's Value)
+    and an output are the string "120".
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html
+    """
+    cf, ssm = aws("cloudformation"), aws("ssm")
+    name = unique("num")
+    body = f"""
+Parameters:
+  Budget: {{Type: Number, Default: 120, MinValue: 10, MaxValue: 600}}
+  Ratio: {{Type: Number}}
+  Ports: {{Type: "List<Number>"}}
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement: [{{Effect: Allow, Principal: {{Service: lambda.amazonaws.com}}, Action: sts:AssumeRole}}]
+  Function:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.13
+      Handler: index.handler
+      Role: !GetAtt Role.Arn
+      Code: {{ZipFile: "def handler(event, context):\n    return None\n"}}
+      Environment: {{Variables: {{BUDGET: !Ref Budget}}}}
+  Value:
+    Type: AWS::SSM::Parameter
+    Properties: {{Name: /{name}/budget, Type: String, Value: !Ref Budget}}
+Outputs:
+  Budget: {{Value: !Ref Budget}}
+  Ratio: {{Value: !Ref Ratio}}
+  Ports: {{Value: !Join [";", !Ref Ports]}}
+"""
+    stack = create_stack(cf, name, body, {"Ratio": "0.5", "Ports": "80, 443"})
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    assert outputs == {"Budget": "120", "Ratio": "0.5", "Ports": "80;443"}, outputs
+    assert ssm.get_parameter(Name=f"/{name}/budget")["Parameter"]["Value"] == "120"
+    function = physical_ids(cf, name)["Function"]
+    assert aws("lambda").get_function_configuration(FunctionName=function)["Environment"]["Variables"] == {"BUDGET": "120"}

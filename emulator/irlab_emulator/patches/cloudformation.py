@@ -1527,6 +1527,42 @@ def _response_validate_different_update(self: Any, *args: Any, **kwargs: Any) ->
 # --------------------------------------------------------------------------
 
 
+_moto_load_parameters = ResourceMap.load_parameters
+
+
+def _rm_load_parameters(self: ResourceMap) -> None:
+    """moto checks a Number (or List<Number>) parameter as a number and then
+    keeps it as an int or float; CloudFormation validates it as a number, but
+    "when you use the parameter elsewhere in your template (for example, by
+    using the Ref intrinsic function), the parameter value becomes a string"
+    (a list of strings). A Lambda environment variable given !Ref of a Number
+    was an integer in moto, which no SDK reads as the string AWS returns.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html"""
+    _moto_load_parameters(self)
+    for key, slot in (self._template.get("Parameters") or {}).items():
+        kind = slot.get("Type", "String")
+        value = self.resolved_parameters.get(key)
+        if kind == "Number" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            text = _number_text(self.input_parameters.get(key), slot.get("Default"), value)
+            self.resolved_parameters[key] = self._parsed_resources[key] = text
+        elif kind == "List<Number>" and isinstance(value, list):
+            strings = [str(v) for v in value]
+            given = self.input_parameters.get(key)
+            if isinstance(given, str):
+                strings = [v.strip() for v in given.split(",")]
+            self.resolved_parameters[key] = self._parsed_resources[key] = strings
+
+
+def _number_text(given: Any, default: Any, value: int | float) -> str:
+    """The number as it was written: the value passed, else the template's default."""
+    for text in (given, default):
+        if isinstance(text, str) and text.strip():
+            return text.strip()
+        if isinstance(text, (int, float)) and not isinstance(text, bool):
+            return str(text)
+    return str(value)
+
+
 def apply() -> None:
     parsing.parse_and_create_resource = parse_and_create_resource
     parsing.generate_resource_name = generate_resource_name
@@ -1534,6 +1570,7 @@ def apply() -> None:
     parsing.resource_name_property_from_type = resource_name_property_from_type
 
     ResourceMap.__init__ = _rm_init
+    ResourceMap.load_parameters = _rm_load_parameters
     ResourceMap.__getitem__ = _rm_getitem
     ResourceMap._irlab_event = _rm_event
     ResourceMap._irlab_is_live = _rm_is_live
