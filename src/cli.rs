@@ -192,6 +192,10 @@ pub struct UpArgs {
     /// Also send alerts to this email address (AWS asks it to confirm the subscription)
     #[arg(long, value_name = "ADDRESS")]
     pub notify_email: Option<String>,
+    /// Longest the playbook's volatile evidence collection may hold back isolation (10-600 s)
+    /// [default: 120, or what the lab has]
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(10..=600))]
+    pub evidence_budget: Option<u32>,
     /// (Used by `class up --org-unit`.) Adopt or create the GuardDuty detector and record the
     /// lab; its stacks come from the class's StackSet
     #[arg(long, hide = true)]

@@ -8,7 +8,9 @@ use common::{Standin, outputs};
 async fn verify_passes_then_catches_a_reattached_profile(variant: &str) {
     let s = Standin::start();
     let sdk = s.sdk().await;
-    s.irlab(&["up", "--playbook", variant]).ok();
+    // The longest evidence budget: on the stand-in the engines' waits are scaled (120 s of a Step
+    // Functions Wait last 6 s) while the victim's collection takes real seconds.
+    s.irlab(&["up", "--playbook", variant, "--evidence-budget", "600"]).ok();
     s.irlab(&["attack", "tor-client"]).ok();
     let junit = tempfile::NamedTempFile::new().unwrap();
     let ok = s
@@ -34,6 +36,7 @@ async fn verify_passes_then_catches_a_reattached_profile(variant: &str) {
         "credentials revoked",
         "protected",
         "evidence preserved",
+        "volatile evidence sealed",
         "responders notified",
     ] {
         assert!(names.contains(&want), "{names:?}");
@@ -182,4 +185,64 @@ async fn reset_restores_the_starting_state_and_the_next_exercise_runs() {
         .unwrap();
     assert!(volumes.volumes().iter().all(|vol| vol.state().map(|s| s.as_str()) == Some("deleted")), "{volumes:?}");
     ec2.release_address().allocation_id(&allocation).send().await.unwrap();
+}
+
+/// Evidence before isolation through the binary: the Lambda playbook's collection is sealed,
+/// listed, verified and put in the report; an item rewritten afterwards is caught; `down`
+/// removes the evidence bucket although its objects are under Object Lock.
+#[tokio::test]
+async fn evidence_is_sealed_a_rewritten_item_is_caught_and_down_removes_it() {
+    let s = Standin::start();
+    let sdk = s.sdk().await;
+    s.irlab(&["up", "--playbook", "lambda", "--evidence-budget", "600"]).ok();
+    s.irlab(&["attack", "tor-client"]).ok();
+    s.irlab(&["verify", "--timeout", "90s", "--interval", "500ms"]).ok();
+
+    let listed = s.irlab(&["evidence", "list"]).ok();
+    for item in ["processes.txt", "network.txt", "users.txt", "auth.txt", "persistence.txt", "indicators.json"] {
+        assert!(listed.stdout.contains(item), "{item}: {}", listed.stdout);
+    }
+    let intact = s.irlab(&["evidence", "verify"]).ok();
+    assert!(intact.stdout.contains("every item matches"), "{}", intact.stdout);
+
+    // The report's evidence table carries each item's SHA-256, as S3 holds the bytes.
+    let bucket = outputs(&sdk, "irlab-irlab-detection").await["EvidenceBucketName"].clone();
+    let s3 = aws_sdk_s3::Client::new(&sdk);
+    let keys: Vec<String> = s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .prefix("volatile/")
+        .send()
+        .await
+        .unwrap()
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(String::from))
+        .collect();
+    let key = keys.iter().find(|k| k.ends_with("/processes.txt")).expect("processes.txt collected").clone();
+    let body = s3.get_object().bucket(&bucket).key(&key).send().await.unwrap().body.collect().await.unwrap();
+    let sha = sha256_hex(&body.into_bytes());
+    let report = s.irlab(&["report", "--format", "md"]).ok();
+    assert!(report.stdout.contains(&sha), "the report lists processes.txt's SHA-256 {sha}:\n{}", report.stdout);
+
+    // A rewritten item: S3 keeps the locked original, the newer version differs from the manifest.
+    s3.put_object()
+        .bucket(&bucket)
+        .key(&key)
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"nothing to see here\n"))
+        .send()
+        .await
+        .unwrap();
+    let bad = s.irlab(&["evidence", "verify"]).code(1);
+    assert!(bad.stdout.contains(&format!("FAIL {key}")), "{}", bad.stdout);
+    assert!(bad.stderr.contains("do not match their manifest"), "{}", bad.stderr);
+
+    let down = s.irlab(&["down", "--yes"]).ok();
+    assert!(down.stdout.contains("0 resources left"), "{}", down.stdout);
+    assert_eq!(common::leftovers(&sdk, "irlab").await, Vec::<String>::new());
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }

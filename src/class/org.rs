@@ -238,16 +238,18 @@ pub async fn publish_templates(
     Ok(format!("https://{domain}/{folder}"))
 }
 
-fn parameters(spec: &LabSpec<'_>, base_url: &str) -> Vec<Parameter> {
+fn parameters(spec: &LabSpec<'_>, base_url: &str) -> Result<Vec<Parameter>> {
     let p = |k: &str, v: String| Parameter::builder().parameter_key(k).parameter_value(v).build();
-    vec![
+    Ok(vec![
         p("LabName", spec.lab.to_string()),
         p("TemplateBaseUrl", base_url.to_string()),
         p("PlaybookVariant", spec.variant.as_str().to_string()),
         p("InstanceType", spec.instance_type.to_string()),
         p("LatestAmiId", spec.ami_parameter.to_string()),
         p("MinSeverity", format!("{}", spec.min_severity)),
-    ]
+        // What the built-in scenarios leave behind, for the playbook's volatile evidence collection.
+        p("Indicators", crate::lab::playbook::indicators()?),
+    ])
 }
 
 /// Creates the class's StackSet or brings its template and parameters up to date, then makes
@@ -265,7 +267,7 @@ pub async fn deploy(
     let base_url = publish_templates(ctx, class, org, reporter).await?;
     let name = stack_set_name(class);
     let cfn = ctx.cloudformation();
-    let params = parameters(spec, &base_url);
+    let params = parameters(spec, &base_url)?;
     let targets = DeploymentTargets::builder().organizational_unit_ids(ou).build();
     let me = ctx.identity().await?;
     let tags = [("irlab:class", class.to_string()), (STACK_SET_TAG, format!("{name}@{}", me.account))]

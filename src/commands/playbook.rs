@@ -28,7 +28,16 @@ pub async fn run(g: &Global, cmd: &PlaybookCommand, p: &Printer) -> Result<()> {
             .with_hint(format!("run `irlab up --playbook {variant}` first")));
     };
     let before: Vec<Variant> = playbook::deployed(&ctx, &lab).await?.into_iter().map(|(v, _)| v).collect();
-    let (outcome, stack) = playbook::switch(&ctx, &lab, *variant, &detection, &victim, *min_severity, p).await?;
+    let (outcome, stack) = playbook::switch(
+        &ctx,
+        &lab,
+        *variant,
+        &detection,
+        &victim,
+        playbook::Tuning { min_severity: *min_severity, evidence_budget: None },
+        p,
+    )
+    .await?;
     let replaced: Vec<&str> = before.iter().filter(|v| *v != variant).map(|v| v.as_str()).collect();
     p.json(&json!({ "lab": lab.as_str(), "playbook": variant, "replaced": replaced, "outcome": outcome, "stack": stack.name, "outputs": stack.outputs }));
     if replaced.is_empty() {

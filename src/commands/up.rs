@@ -117,7 +117,8 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
     let (d, sv) =
         futures::join!(stacks::deploy(&ctx, &detection, Part::Detection.as_str(), reporter), shared_then_victim);
     let (d, (sh, v)) = (d?, sv?);
-    let pb = playbook::switch(&ctx, &lab, variant, &d.1, &v.1, args.min_severity, reporter).await?;
+    let tuning = playbook::Tuning { min_severity: args.min_severity, evidence_budget: args.evidence_budget };
+    let pb = playbook::switch(&ctx, &lab, variant, &d.1, &v.1, tuning, reporter).await?;
 
     if p.is_json() {
         p.json(&json!({
@@ -342,6 +343,7 @@ mod tests {
             min_severity: sev,
             instance_type: t.map(String::from),
             notify_email: e.map(String::from),
+            evidence_budget: None,
             detector_only: false,
         }
     }

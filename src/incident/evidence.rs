@@ -11,8 +11,9 @@ use jiff::{SignedDuration, Timestamp};
 use crate::aws::{AwsContext, AwsResultExt};
 use crate::error::{Error, Result};
 use crate::incident::audit::{self, Record};
+use crate::incident::custody;
 use crate::incident::engine_run;
-use crate::incident::report::{ATTACK, CONTAINED, FINDING, Point, Timeline};
+use crate::incident::report::{ATTACK, CONTAINED, EvidenceItem, FINDING, Point, Timeline};
 use crate::incident::verify::{self, Observation};
 use crate::lab::playbook;
 use crate::lab::stacks::{self, StackInfo};
@@ -38,6 +39,8 @@ pub struct Sources {
     pub instance_role: Option<String>,
     /// The group every interface passes through so its flows become untracked.
     pub untrack_group: String,
+    /// Where the playbooks put the volatile evidence (detection stack).
+    pub evidence_bucket: Option<String>,
 }
 
 impl Sources {
@@ -60,6 +63,7 @@ impl Sources {
             playbook,
             instance_role: victim.output("InstanceRoleName").map(String::from),
             untrack_group: victim.output("UntrackSecurityGroupId").unwrap_or_default().to_string(),
+            evidence_bucket: detection.output("EvidenceBucketName").map(String::from),
         })
     }
 }
@@ -170,7 +174,29 @@ pub async fn collect(ctx: &AwsContext, s: &Sources, run: &AttackRun) -> Result<(
     if let (Some(variant), Some(stack)) = (s.variant, &s.playbook) {
         o.playbook_status = engine_run::find(ctx, variant, stack, &o.findings, since, false).await?.map(|r| r.status);
     }
+    if let (Some(bucket), Some(m)) = (&s.evidence_bucket, run_manifest(ctx, s, &o.findings).await?) {
+        let checks = custody::verify(ctx, bucket, &m).await?;
+        o.volatile = Some(verify::Volatile {
+            items: m.items.len(),
+            complete: m.complete,
+            gaps: m.gaps.clone(),
+            mismatches: checks.iter().filter(|c| !c.ok).map(|c| format!("{}: {}", c.key, c.detail)).collect(),
+        });
+    }
     Ok((o, records))
+}
+
+/// The chain-of-custody manifest of the run's collection: the latest for one of its findings
+/// (a repeated delivery may have collected twice), preferring a complete one.
+pub async fn run_manifest(ctx: &AwsContext, s: &Sources, findings: &[String]) -> Result<Option<custody::Manifest>> {
+    let Some(bucket) = &s.evidence_bucket else { return Ok(None) };
+    if findings.is_empty() {
+        return Ok(None);
+    }
+    let mut ours: Vec<custody::Manifest> =
+        custody::manifests(ctx, bucket).await?.into_iter().filter(|m| findings.contains(&m.finding)).collect();
+    ours.sort_by(|a, b| (a.complete, &a.ended_at).cmp(&(b.complete, &b.ended_at)));
+    Ok(ours.pop())
 }
 
 /// The time before which the instance role denies sessions, when a containment revoked them.
@@ -326,6 +352,20 @@ pub async fn timeline(
     if let Some(v) = run.verified_at.as_deref().and_then(|t| t.parse().ok()) {
         points.push(Point { label: "verified".into(), at: v, key: true });
     }
+    let evidence = run_manifest(ctx, s, &findings)
+        .await?
+        .map(|m| {
+            m.items
+                .iter()
+                .map(|i| EvidenceItem {
+                    item: i.name().to_string(),
+                    sha256: i.sha256_hex(),
+                    bytes: i.bytes,
+                    collected_at: i.collected_at.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(Timeline::new(Timeline {
         lab: lab.to_string(),
         run: run.id.clone(),
@@ -336,6 +376,7 @@ pub async fn timeline(
         points,
         time_to_detect: None,
         time_to_contain: None,
+        evidence,
     }))
 }
 

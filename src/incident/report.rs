@@ -27,6 +27,18 @@ pub struct Timeline {
     pub time_to_detect: Option<f64>,
     /// Seconds from the finding to the victim contained.
     pub time_to_contain: Option<f64>,
+    /// The volatile evidence the playbook collected before isolation, from its manifest.
+    #[serde(default)]
+    pub evidence: Vec<EvidenceItem>,
+}
+
+/// One item of the chain-of-custody manifest, as the report lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvidenceItem {
+    pub item: String,
+    pub sha256: String,
+    pub bytes: u64,
+    pub collected_at: String,
 }
 
 pub const ATTACK: &str = "attack started";
@@ -81,6 +93,14 @@ pub fn markdown(timelines: &[Timeline]) -> String {
             let _ = writeln!(out, "| {} | {:.1} | {} |", p.at.strftime("%H:%M:%S%.3f"), t.offset(p.at), p.label);
         }
         out.push('\n');
+        if !t.evidence.is_empty() {
+            out.push_str("Evidence collected before isolation (`irlab evidence verify` rechecks each hash):\n\n");
+            out.push_str("| item | SHA-256 | bytes | collected (UTC) |\n|---|---|---|---|\n");
+            for e in &t.evidence {
+                let _ = writeln!(out, "| {} | `{}` | {} | {} |", e.item, e.sha256, e.bytes, e.collected_at);
+            }
+            out.push('\n');
+        }
     }
     if timelines.len() > 1 {
         out.push_str(&compare_markdown(timelines));
@@ -185,7 +205,26 @@ pub fn html(timelines: &[Timeline]) -> String {
                 esc(&p.label)
             );
         }
-        body.push_str("</table></section>\n");
+        body.push_str("</table>\n");
+        if !t.evidence.is_empty() {
+            let _ = writeln!(
+                body,
+                "<h3>Evidence collected before isolation</h3><table id=\"evidence-{}\"><tr><th>item</th><th>SHA-256</th><th>bytes</th><th>collected (UTC)</th></tr>",
+                esc(&t.run)
+            );
+            for e in &t.evidence {
+                let _ = writeln!(
+                    body,
+                    "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                    esc(&e.item),
+                    esc(&e.sha256),
+                    e.bytes,
+                    esc(&e.collected_at)
+                );
+            }
+            body.push_str("</table>\n");
+        }
+        body.push_str("</section>\n");
     }
     if timelines.len() > 1 {
         body.push_str("<section><h2>Comparison</h2><table id=\"compare\"><tr><th>run</th><th>playbook</th><th>time to detect</th><th>time to contain</th></tr>\n");
@@ -234,7 +273,27 @@ mod tests {
             ],
             time_to_detect: None,
             time_to_contain: None,
+            evidence: vec![EvidenceItem {
+                item: "processes.txt".into(),
+                sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".into(),
+                bytes: 1234,
+                collected_at: "2026-11-28T10:00:03Z".into(),
+            }],
         })
+    }
+
+    #[test]
+    fn the_evidence_table_lists_each_item_with_its_hash() {
+        let t = sample();
+        let md = markdown(std::slice::from_ref(&t));
+        assert!(
+            md.contains(
+                "| processes.txt | `ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad` | 1234 |"
+            ),
+            "{md}"
+        );
+        let html = html(&[t]);
+        assert!(html.contains("<table id=\"evidence-run-1\">") && html.contains("<td>processes.txt</td>"), "{html}");
     }
 
     #[test]

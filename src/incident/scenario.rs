@@ -55,9 +55,7 @@ impl Indicators {
     }
 
     /// Every scenario's indicators together, sorted and without repeats: what the collection on
-    /// a victim looks for, whichever scenario the attacker ran. (Passed to the playbooks by their
-    /// collect step, which is not in yet: issue 12.)
-    #[allow(dead_code)]
+    /// a victim looks for, whichever scenario the attacker ran (the playbooks' `Indicators`).
     pub fn union<'a>(all: impl IntoIterator<Item = &'a Indicators>) -> Indicators {
         let mut out = Indicators::default();
         for i in all {
@@ -73,7 +71,6 @@ impl Indicators {
     }
 
     /// One line of JSON, as the collection document's `Indicators` parameter takes it.
-    #[allow(dead_code)]
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("indicators serialize")
     }

@@ -42,6 +42,18 @@ pub struct Observation {
     pub delete_on_termination: BTreeMap<String, bool>,
     /// Elastic IPs still associated with the victim.
     pub elastic_ips: Vec<String>,
+    /// The volatile evidence the playbook collected before isolation, read back against its
+    /// manifest; None when no manifest names the run's finding.
+    pub volatile: Option<Volatile>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Volatile {
+    pub items: usize,
+    pub complete: bool,
+    pub gaps: Vec<String>,
+    /// Items whose bytes no longer match the manifest, and why.
+    pub mismatches: Vec<String>,
 }
 
 /// The inline policy a playbook puts on the instance role to revoke its active sessions.
@@ -262,6 +274,20 @@ pub fn judge(o: &Observation, expect: Expect) -> Vec<Check> {
         },
         snap_ok,
     ));
+    let (sealed, observed) = match &o.volatile {
+        None => (false, "no manifest for this run's finding in the evidence bucket".to_string()),
+        Some(v) if !v.mismatches.is_empty() => {
+            (false, format!("altered since collection: {}", v.mismatches.join("; ")))
+        }
+        Some(v) if !v.complete => (false, format!("{} item(s), incomplete: {}", v.items, v.gaps.join("; "))),
+        Some(v) => (v.items > 0, format!("{} item(s), every SHA-256 verified", v.items)),
+    };
+    out.push(check(
+        "volatile evidence sealed",
+        "a complete manifest of the evidence collected before isolation, every item's SHA-256 verified",
+        observed,
+        sealed,
+    ));
     out.push(check(
         "responders notified",
         "a notification naming this run's finding",
@@ -341,6 +367,7 @@ mod tests {
             cut_step: Some("eni-1, eni-2: sg-u, then sg-q".into()),
             delete_on_termination: BTreeMap::from([("vol-1".into(), false)]),
             elastic_ips: Vec::new(),
+            volatile: Some(Volatile { items: 6, complete: true, gaps: Vec::new(), mismatches: Vec::new() }),
         }
     }
 
@@ -352,7 +379,7 @@ mod tests {
     fn a_contained_victim_passes_every_check() {
         let checks = judge(&contained(), Expect::Contained { snapshots_completed: true });
         assert_eq!(failed(&checks), Vec::<&str>::new());
-        assert_eq!(checks.len(), 12);
+        assert_eq!(checks.len(), 13);
     }
 
     #[test]
@@ -370,6 +397,23 @@ mod tests {
         let checks = judge(&o, Expect::Contained { snapshots_completed: true });
         assert_eq!(failed(&checks), vec!["volumes preserved"]);
         assert!(checks.iter().any(|c| c.observed.contains("would be deleted with the instance: vol-2")));
+        let mut o = contained();
+        o.volatile = Some(Volatile {
+            items: 6,
+            complete: true,
+            gaps: vec![],
+            mismatches: vec!["volatile/f1/e/processes.txt: SHA-256 differs".into()],
+        });
+        let checks = judge(&o, Expect::Contained { snapshots_completed: true });
+        assert_eq!(failed(&checks), vec!["volatile evidence sealed"]);
+        o.volatile = Some(Volatile {
+            items: 2,
+            complete: false,
+            gaps: vec!["timed out after 120 s".into()],
+            mismatches: vec![],
+        });
+        let checks = judge(&o, Expect::Contained { snapshots_completed: true });
+        assert!(checks.iter().any(|c| c.observed.contains("incomplete: timed out after 120 s")));
         let mut o = contained();
         o.elastic_ips = vec!["198.51.100.20".into()];
         assert_eq!(
@@ -507,7 +551,7 @@ mod tests {
         let mut o = contained();
         o.profile_associated = true;
         let xml = junit("class-1", "run-1", &judge(&o, Expect::Contained { snapshots_completed: true }));
-        assert!(xml.contains("tests=\"12\" failures=\"1\""));
+        assert!(xml.contains("tests=\"13\" failures=\"1\""));
         assert!(xml.contains("name=\"credentials revoked\">\n    <failure"));
     }
 }

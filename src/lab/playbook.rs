@@ -23,20 +23,35 @@ pub async fn deployed(ctx: &AwsContext, lab: &LabName) -> Result<Vec<(Variant, S
     Ok(out)
 }
 
+/// What a user tunes of the playbook; None keeps what the deployed playbook has, else the default.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tuning {
+    /// Lowest GuardDuty severity acted on.
+    pub min_severity: Option<f64>,
+    /// Longest the volatile collection may hold back isolation, in seconds.
+    pub evidence_budget: Option<u32>,
+}
+
 /// Deploys `variant` and removes any other variant, so one rule answers each finding.
-/// `min_severity` None keeps what the deployed playbook has, else the default.
 pub async fn switch(
     ctx: &AwsContext,
     lab: &LabName,
     variant: Variant,
     detection: &StackInfo,
     victim: &StackInfo,
-    min_severity: Option<f64>,
+    tuning: Tuning,
     reporter: &dyn Reporter,
 ) -> Result<(Outcome, StackInfo)> {
     let current = deployed(ctx, lab).await?;
-    let kept = current.iter().find_map(|(_, s)| s.kept_parameter("MinSeverity").and_then(|v| v.parse::<f64>().ok()));
-    let min_severity = min_severity.or(kept).unwrap_or(DEFAULT_MIN_SEVERITY);
+    let kept = |key: &str| current.iter().find_map(|(_, s)| s.kept_parameter(key).map(String::from));
+    let min_severity = tuning
+        .min_severity
+        .or_else(|| kept("MinSeverity").and_then(|v| v.parse().ok()))
+        .unwrap_or(DEFAULT_MIN_SEVERITY);
+    let budget = tuning
+        .evidence_budget
+        .or_else(|| kept("EvidenceBudgetSeconds").and_then(|v| v.parse().ok()))
+        .unwrap_or(DEFAULT_EVIDENCE_BUDGET);
     // The old variant goes first: two rules would contain the same instance twice.
     for (v, s) in &current {
         if *v != variant {
@@ -56,7 +71,7 @@ pub async fn switch(
         stack_name: lab.stack_name(part),
         template: part.template(),
         template_url,
-        parameters: parameters(lab, detection, victim, min_severity)?,
+        parameters: parameters(lab, detection, victim, min_severity, budget)?,
         tags: vec![(LAB_TAG.into(), lab.to_string()), (PART_TAG.into(), part.to_string())],
     };
     stacks::deploy(ctx, &d, part.as_str(), reporter).await
@@ -67,6 +82,7 @@ fn parameters(
     detection: &StackInfo,
     victim: &StackInfo,
     min_severity: f64,
+    evidence_budget: u32,
 ) -> Result<Vec<(String, String)>> {
     let need = |s: &StackInfo, key: &str| {
         s.output(key).map(String::from).ok_or_else(|| {
@@ -88,11 +104,26 @@ fn parameters(
         // Sessions of this role issued before the containment are revoked.
         ("InstanceRoleArn".into(), need(victim, "InstanceRoleArn")?),
         ("MinSeverity".into(), format_severity(min_severity)),
+        // Evidence before isolation: where it goes, how it is collected, for how long at most,
+        // and what every built-in scenario leaves behind.
+        ("EvidenceBucketName".into(), need(detection, "EvidenceBucketName")?),
+        ("CollectDocumentName".into(), need(detection, "CollectDocumentName")?),
+        ("EvidenceBudgetSeconds".into(), evidence_budget.to_string()),
+        ("Indicators".into(), indicators()?),
     ])
 }
 
 fn format_severity(x: f64) -> String {
     if x.fract() == 0.0 { format!("{x:.0}") } else { format!("{x}") }
+}
+
+/// Seconds the volatile collection may hold back isolation (`up --evidence-budget`).
+pub const DEFAULT_EVIDENCE_BUDGET: u32 = 120;
+
+/// Every built-in scenario's indicators, as one line of JSON for the collection document.
+pub fn indicators() -> Result<String> {
+    let all = crate::incident::scenario::builtin()?;
+    Ok(crate::incident::scenario::Indicators::union(all.iter().map(|s| &s.indicators)).to_json())
 }
 
 pub fn check_min_severity(x: f64) -> Result<f64> {
