@@ -328,6 +328,10 @@ pub struct DemoArgs {
     /// Scenario to inject [default: tor-client]
     #[arg(long)]
     pub scenario: Option<String>,
+    /// Longest the playbook's volatile evidence collection may hold back isolation (10-600 s),
+    /// as `up --evidence-budget` [default: 120]
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(10..=600))]
+    pub evidence_budget: Option<u32>,
 }
 
 #[derive(Debug, Args)]

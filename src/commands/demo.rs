@@ -42,7 +42,7 @@ pub async fn run(g: &Global, args: &DemoArgs, p: &Printer) -> Result<()> {
         }
     }
 
-    let result = steps(g, &variants, &scenario, p);
+    let result = steps(g, &variants, &scenario, args.evidence_budget, p);
     if let Some(port) = started_standin {
         emulator::stop(port, p)?;
     }
@@ -63,14 +63,25 @@ pub async fn run(g: &Global, args: &DemoArgs, p: &Printer) -> Result<()> {
 }
 
 /// The steps, each the real command in a child process, with the caller's connection flags.
-fn steps(g: &Global, variants: &[Variant], scenario: &str, p: &Printer) -> Result<Vec<(Variant, bool, f64)>> {
+fn steps(
+    g: &Global,
+    variants: &[Variant],
+    scenario: &str,
+    budget: Option<u32>,
+    p: &Printer,
+) -> Result<Vec<(Variant, bool, f64)>> {
     let mut rows = Vec::new();
     let mut first = true;
     let outcome = (|| -> Result<()> {
         for v in variants {
             p.info(format!("== {v}"));
             if first {
-                super::myself(g, &["up", "--playbook", v.as_str()])?;
+                let budget = budget.map(|b| b.to_string());
+                let mut up = vec!["up", "--playbook", v.as_str()];
+                if let Some(b) = &budget {
+                    up.extend(["--evidence-budget", b.as_str()]);
+                }
+                super::myself(g, &up)?;
                 first = false;
             } else {
                 super::myself(g, &["reset"])?;
