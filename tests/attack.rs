@@ -46,7 +46,7 @@ async fn inject_triggers_the_playbook_and_records_the_run() {
 async fn sample_findings_carry_the_scenario_types_and_no_lab_answers_them() {
     let s = Standin::start();
     let sdk = s.sdk().await;
-    s.irlab(&["up", "--playbook", "stepfunctions"]).ok();
+    s.irlab(&["up", "--playbook", "stepfunctions", "--evidence-budget", "600"]).ok();
     let victim = outputs(&sdk, "irlab-irlab-victim").await["InstanceId"].clone();
     let audit = outputs(&sdk, "irlab-irlab-detection").await["AuditLogGroupName"].clone();
 
@@ -87,7 +87,7 @@ async fn traffic_sends_exactly_the_scenario_commands_to_the_victim_and_down_remo
     // An adopted detector: its own lists must survive, the lab's must not.
     let gd = aws_sdk_guardduty::Client::new(&sdk);
     let detector = gd.create_detector().enable(true).send().await.unwrap().detector_id().unwrap().to_string();
-    s.irlab(&["up"]).ok();
+    s.irlab(&["up", "--evidence-budget", "600"]).ok();
     let victim = outputs(&sdk, "irlab-irlab-victim").await["InstanceId"].clone();
 
     let out = s.irlab(&["attack", "malicious-ip", "--mode", "traffic", "--output", "json"]).ok().json();

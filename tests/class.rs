@@ -18,7 +18,7 @@ async fn a_class_of_twelve_across_seven_accounts_runs_two_exercises_and_leaves_e
         roles.push(admin_role(&sdk, a).await);
     }
     let mut roster = String::from(
-        "class: test-class\nregion: us-east-1\ndefaults: {playbook: lambda}\nattendees:\n  - name: ann\n    playbook: stepfunctions\n  - name: ben\n    playbook: ssm\n",
+        "class: test-class\nregion: us-east-1\ndefaults: {playbook: lambda, evidence_budget: 600}\nattendees:\n  - name: ann\n    playbook: stepfunctions\n  - name: ben\n    playbook: ssm\n",
     );
     for name in ["cat", "dan", "eve", "fay"] {
         roster.push_str(&format!("  - name: {name}\n"));

@@ -41,7 +41,7 @@ async fn at_thirty_percent_the_same_command_without_faults_finishes_the_job() {
     // Each step runs once under 30% faults; whatever it left, the same command without
     // faults finishes, and nothing is lost on the way.
     let mut steps: Vec<(&str, Vec<&str>)> = vec![
-        ("up", vec!["up", "--playbook", "stepfunctions", "--quiet"]),
+        ("up", vec!["up", "--playbook", "stepfunctions", "--quiet", "--evidence-budget", "600"]),
         ("attack", vec!["attack", "bitcoin-mining", "--quiet"]),
         ("verify", vec!["verify", "--timeout", "2m", "--interval", "500ms", "--quiet"]),
         ("reset", vec!["reset", "--quiet"]),
@@ -185,7 +185,7 @@ async fn a_duplicate_delivery_keeps_verify_passing(variant: &str) {
     let s = Standin::start();
     let sdk = s.sdk().await;
     let lab = "dup";
-    irlab(&s, lab, &["up", "--playbook", variant, "--quiet"]).ok();
+    irlab(&s, lab, &["up", "--playbook", variant, "--quiet", "--evidence-budget", "600"]).ok();
     let out = irlab(&s, lab, &["attack", "tor-client", "--output", "json"]).ok().json();
     let finding = out["run"]["finding_ids"][0].as_str().unwrap().to_string();
     let victim = outputs(&sdk, &format!("irlab-{lab}-victim")).await["InstanceId"].clone();

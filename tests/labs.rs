@@ -42,7 +42,7 @@ async fn twenty_five_exercises_in_one_lab_each_pass_on_their_own_evidence() {
     let mut deployed = "";
     for (i, variant) in plan.iter().enumerate() {
         if deployed.is_empty() {
-            irlab(&s, lab, &["up", "--playbook", variant, "--quiet"]).ok();
+            irlab(&s, lab, &["up", "--playbook", variant, "--quiet", "--evidence-budget", "600"]).ok();
         } else if deployed != *variant {
             irlab(&s, lab, &["playbook", "set", variant, "--quiet"]).ok();
         }
@@ -136,7 +136,7 @@ async fn three_labs_in_one_account_answer_only_their_own_findings() {
     let sdk = s.sdk().await;
     let labs = [("red", "lambda"), ("green", "stepfunctions"), ("blue", "ssm")];
     for (lab, variant) in labs {
-        irlab(&s, lab, &["up", "--playbook", variant, "--quiet"]).ok();
+        irlab(&s, lab, &["up", "--playbook", variant, "--quiet", "--evidence-budget", "600"]).ok();
     }
     let mut victims = HashMap::new();
     for (lab, _) in labs {

@@ -38,7 +38,7 @@ fn headless(profile: &std::path::Path) -> Vec<String> {
 #[test]
 fn the_report_orders_the_timeline_and_the_html_chart_renders() {
     let s = Standin::start();
-    s.irlab(&["up", "--playbook", "stepfunctions", "--quiet"]).ok();
+    s.irlab(&["up", "--playbook", "stepfunctions", "--quiet", "--evidence-budget", "600"]).ok();
     s.irlab(&["attack", "tor-client", "--quiet"]).ok();
     s.irlab(&["verify", "--timeout", "90s", "--interval", "500ms", "--quiet"]).ok();
 

@@ -193,6 +193,8 @@ pub struct LabSpec<'a> {
     pub lab: &'a LabName,
     pub variant: Variant,
     pub instance_type: &'a str,
+    /// `up --evidence-budget` for every account's playbook, when the roster sets one.
+    pub evidence_budget: Option<u32>,
     pub ami_parameter: &'a str,
     pub min_severity: f64,
 }
@@ -249,6 +251,10 @@ fn parameters(spec: &LabSpec<'_>, base_url: &str) -> Result<Vec<Parameter>> {
         p("MinSeverity", format!("{}", spec.min_severity)),
         // What the built-in scenarios leave behind, for the playbook's volatile evidence collection.
         p("Indicators", crate::lab::playbook::indicators()?),
+        p(
+            "EvidenceBudgetSeconds",
+            spec.evidence_budget.unwrap_or(crate::lab::playbook::DEFAULT_EVIDENCE_BUDGET).to_string(),
+        ),
     ])
 }
 

@@ -36,6 +36,9 @@ pub struct Settings {
     pub playbook: Option<Variant>,
     #[serde(default)]
     pub instance_type: Option<String>,
+    /// Seconds the playbook's evidence collection may hold back isolation (`up --evidence-budget`).
+    #[serde(default)]
+    pub evidence_budget: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -50,6 +53,8 @@ struct RawAttendee {
     playbook: Option<Variant>,
     #[serde(default)]
     instance_type: Option<String>,
+    #[serde(default)]
+    evidence_budget: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -139,6 +144,11 @@ pub fn parse(text: &str, origin: &str) -> Result<Roster> {
     {
         problems.push(format!("{origin}: defaults: {}", e.message));
     }
+    if let Some(b) = raw.defaults.evidence_budget
+        && !(10..=600).contains(&b)
+    {
+        problems.push(format!("{origin}: defaults: evidence_budget {b} is not between 10 and 600 seconds"));
+    }
     if let Some(ou) = &raw.org_unit
         && let Err(e) = check_org_unit(&ou.value)
     {
@@ -181,7 +191,14 @@ pub fn parse(text: &str, origin: &str) -> Result<Roster> {
         let settings = Settings {
             playbook: a.playbook.or(raw.defaults.playbook),
             instance_type: a.instance_type.or_else(|| raw.defaults.instance_type.clone()),
+            evidence_budget: a.evidence_budget.or(raw.defaults.evidence_budget),
         };
+        if let Some(b) = a.evidence_budget
+            && !(10..=600).contains(&b)
+        {
+            problems.push(format!("{here}: evidence_budget {b} is not between 10 and 600 seconds"));
+            continue;
+        }
         attendees.push(Attendee { lab, email: a.email.map(|e| e.value), account, settings, label: None });
     }
     if !problems.is_empty() {
@@ -313,6 +330,18 @@ attendees:
         assert!(m.contains("r.yaml:6:14: give `profile` or `role_arn`, not both"), "{m}");
         assert!(m.contains("r.yaml:8:12: `nobody` is not an email address"), "{m}");
         assert!(m.contains("r.yaml:10:14: `arn:aws:iam::1111:role/R` is not an IAM role ARN"), "{m}");
+    }
+
+    #[test]
+    fn an_evidence_budget_is_inherited_overridden_and_bounded() {
+        let r = parse("class: c\ndefaults: {evidence_budget: 600}\nattendees:\n  - name: a\n  - name: b\n    evidence_budget: 60\n", "r")
+            .unwrap();
+        let budgets: Vec<Option<u32>> = r.attendees.iter().map(|a| a.settings.evidence_budget).collect();
+        assert_eq!(budgets, [Some(600), Some(60)]);
+        let err = parse("class: c\nattendees:\n  - name: a\n    evidence_budget: 5\n", "r").unwrap_err();
+        assert!(err.message.contains("r:3:11: evidence_budget 5 is not between 10 and 600"), "{}", err.message);
+        let err = parse("class: c\ndefaults: {evidence_budget: 900}\nattendees: [{name: a}]\n", "r").unwrap_err();
+        assert!(err.message.contains("defaults: evidence_budget 900"), "{}", err.message);
     }
 
     #[test]

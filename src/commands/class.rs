@@ -279,6 +279,9 @@ pub(super) fn child_args(command: &ClassCommand, a: &Attendee) -> Vec<String> {
             if let Some(t) = &a.settings.instance_type {
                 v.extend([s("--instance-type"), t.clone()]);
             }
+            if let Some(b) = a.settings.evidence_budget {
+                v.extend([s("--evidence-budget"), b.to_string()]);
+            }
             if let Some(e) = &a.email {
                 v.extend([s("--notify-email"), e.clone()]);
             }

@@ -107,6 +107,7 @@ pub async fn run(
                 lab: &lab,
                 variant,
                 instance_type: &instance_type,
+                evidence_budget: class.defaults.evidence_budget,
                 ami_parameter: super::up::ami_parameter(&instance_type),
                 min_severity: crate::lab::playbook::DEFAULT_MIN_SEVERITY,
             };

@@ -1,5 +1,9 @@
 //! The integration-test harness: a private stand-in per test, the real `irlab` binary, and SDK
 //! clients that look at the stand-in directly (never through irlab's own code).
+//!
+//! Tests whose victim's evidence collection must be sealed bring the lab up with
+//! `--evidence-budget 600`: on the stand-in the engines' waits are scaled (a Step Functions Wait
+//! of 135 s lasts 6.75 s) while the victim's collection takes real seconds on a busy machine.
 
 #![allow(dead_code)]
 
