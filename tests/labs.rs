@@ -125,8 +125,16 @@ async fn an_earlier_runs_containment_never_passes_a_new_run() {
         assert!(failed.contains(&check), "{check} passed on an earlier run's evidence: {early}");
     }
     s.delay_deliveries(0.0);
-    // Once this run's own playbook has answered, the same verify passes.
-    assert_eq!(verify_json(&s, lab)["passed"], true);
+    // Once this run's own playbook has answered, every check passes on this run's own evidence,
+    // except the volatile evidence: the first containment took the victim's instance profile, so
+    // the already isolated victim can no longer upload what it collects, and verify says so.
+    let late =
+        irlab(&s, lab, &["verify", "--timeout", "90s", "--interval", "500ms", "--output", "json"]).code(1).json();
+    let failed: Vec<&serde_json::Value> =
+        late["checks"].as_array().unwrap().iter().filter(|c| c["passed"] == false).collect();
+    assert_eq!(failed.len(), 1, "{late}");
+    assert_eq!(failed[0]["name"], "volatile evidence sealed", "{late}");
+    assert!(failed[0]["observed"].as_str().unwrap().contains("Unable to locate credentials"), "{late}");
     irlab(&s, lab, &["down", "--yes", "--quiet"]).ok();
 }
 
