@@ -32,7 +32,11 @@ they judge the real instance role.
 Modelled: ``aws s3api put-object --bucket B --key K [--body FILE]
 [--checksum-algorithm ALG] [--content-type T]`` (stdout: the response as the
 CLI prints it, JSON with four-space indents) and ``aws s3 cp FILE s3://B/K
-[--checksum-algorithm ALG]`` ("upload: FILE to s3://B/K"); global
+[--checksum-algorithm ALG]`` ("upload: FILE to s3://B/K"); ``aws s3api
+get-object --bucket B --key K [--version-id V] OUTFILE`` (stdout: the response
+without its body, which the stub writes to OUTFILE inside the sandbox; a
+service error exits 254 as above, "An error occurred (NoSuchKey) when calling
+the GetObject operation: ...", and OUTFILE is not written); global
 ``--region``, ``--output json``, ``--no-cli-pager``.  Anything else exits 255
 with "irlab stand-in: aws ... is not modelled".  Not modelled: the CLI's region
 redirect (S3 requests go to the stand-in whatever the region), and that after
@@ -101,11 +105,14 @@ class Bridge:
                         break
                     data += chunk
                 request = json.loads(data or b"{}")
-                code, out, err = run_cli(self.account, self.region, self.instance_id, request)
+                code, out, err, *written = run_cli(self.account, self.region, self.instance_id, request)
             except Exception as exc:  # noqa: BLE001 - the stub must get an answer
                 log.exception("the instance's aws call failed in the stand-in")
-                code, out, err = 255, "", f"\nirlab stand-in: {exc}\n"
-            conn.sendall(json.dumps({"code": code, "stdout": out, "stderr": err}).encode())
+                code, out, err, written = 255, "", f"\nirlab stand-in: {exc}\n", []
+            answer = {"code": code, "stdout": out, "stderr": err}
+            if written:
+                answer["write"] = written[0]
+            conn.sendall(json.dumps(answer).encode())
 
 
 # --------------------------------------------------------------------------
@@ -187,8 +194,9 @@ def _upload(client: Any, bucket: str, key: str, body: bytes, options: dict[str, 
     return result
 
 
-def run_cli(account: str, region: str, instance_id: str, request: dict[str, Any]) -> tuple[int, str, str]:
-    """(exit code, stdout, stderr) of ``aws ARGS`` on the instance."""
+def run_cli(account: str, region: str, instance_id: str, request: dict[str, Any]) -> tuple[Any, ...]:
+    """(exit code, stdout, stderr) of ``aws ARGS`` on the instance, and for a
+    download a fourth member: {path: base64 bytes} that the stub writes."""
     from botocore.exceptions import ClientError
 
     argv = [str(a) for a in request.get("argv") or []]
@@ -245,5 +253,27 @@ def run_cli(account: str, region: str, instance_id: str, request: dict[str, Any]
             return 1, "", f"upload failed: {source} to {shown} {_service_error(exc, 'PutObject')}\n"
         return 0, f"upload: {source} to {shown}\n", ""
 
+    if command == ["s3api", "get-object"]:
+        missing = [f"--{n}" for n in ("bucket", "key") if not options.get(n)] + (["outfile"] if len(positional) < 3 else [])
+        if missing:
+            return 252, "", (
+                "\nusage: aws [options] <command> <subcommand> [<subcommand> ...] [parameters]\n"
+                f"aws: error: the following arguments are required: {', '.join(missing)}\n"
+            )
+        client = _client(account, region, instance_id)
+        if client is None:
+            return 253, "", f"\n{NO_CREDENTIALS}\n"
+        params: dict[str, Any] = {"Bucket": options["bucket"], "Key": options["key"]}
+        if options.get("version-id"):
+            params["VersionId"] = options["version-id"]
+        try:
+            result = client.get_object(**params)
+        except ClientError as exc:
+            return 254, "", f"\n{_service_error(exc, 'GetObject')}\n"
+        body = result.pop("Body").read()
+        result.pop("ResponseMetadata", None)
+        # the stub writes OUTFILE inside the sandbox, where its path resolves as the script sees it
+        return 0, json.dumps(result, indent=4, default=str) + "\n", "", {positional[2]: base64.b64encode(body).decode()}
+
     shown = " ".join(positional[:2]) or "(nothing)"
-    return 255, "", f"\nirlab stand-in: aws {shown} is not modelled (only s3api put-object and s3 cp FILE s3://...)\n"
+    return 255, "", f"\nirlab stand-in: aws {shown} is not modelled (only s3api put-object, s3api get-object and s3 cp FILE s3://...)\n"
