@@ -41,6 +41,10 @@ PARAMETER_SAMPLES = {
     "TemplateBaseUrl": f"https://irlab-class-demo-templates-bucket.s3.{REGION}.amazonaws.com/templates/0123456789abcdef",
     "EvidenceBucketName": f"irlab-{LAB}-detection-evidencebucket-abcdef123456",
     "CollectDocumentName": f"irlab-{LAB}-detection-CollectDocument-ABCDEF123456",
+    "MemoryDocumentName": f"irlab-{LAB}-detection-MemoryDocument-ABCDEF123456",
+    # memory capture asked for (`up --memory`): the branch that sends the MemoryDocument is the one checked
+    "MemoryTool": f"s3://irlab-{LAB}-detection-evidencebucket-abcdef123456/tools/avml",
+    "MemoryToolSha256": "0123456789abcdef" * 4,
 }
 TYPE_SAMPLES = {
     "AWS::EC2::SecurityGroup::Id": "sg-0123456789abcdef0",

@@ -160,3 +160,159 @@ def test_a_collection_that_cannot_finish_does_not_hold_isolation_back(aws, emula
     ssm = aws("ssm")
     [command] = [c for c in ssm.list_commands(InstanceId=instance_id)["Commands"] if c["DocumentName"] == detection["CollectDocumentName"]]
     assert command["Status"] == "Cancelled", command
+
+
+# --------------------------------------------------------------------------
+# --memory: an AVML image after the volatile items, before isolation
+
+MEMORY_ENGINES = [p for p in PARAMS if p.values[0] != "lambda"]
+LAMBDA_ONLY = [p for p in PARAMS if p.values[0] == "lambda"]
+
+
+def _with_memory(aws: Any, engine: str, lab: str, detection: dict[str, str], budget: str = "300") -> str:
+    """`irlab up --memory`: the user's AVML in tools/avml of the evidence
+    bucket (here the sandbox's stand-in), and the playbook stack updated with
+    MemoryDocumentName, MemoryTool, MemoryToolSha256 and MemoryBudgetSeconds
+    (the bucket's name is known once the detection stack exists)."""
+    from conftest import template_source
+    from test_memory_capture import _place_tool
+
+    bucket = detection["EvidenceBucketName"]
+    sha = _place_tool(aws, bucket)
+    cf = aws("cloudformation")
+    name = f"irlab-{lab}-playbook"
+    new = {
+        "MemoryDocumentName": detection["MemoryDocumentName"],
+        "MemoryTool": f"s3://{bucket}/tools/avml",
+        "MemoryToolSha256": sha,
+        "MemoryBudgetSeconds": budget,
+    }
+    previous = {p["ParameterKey"]: p["ParameterValue"] for p in cf.describe_stacks(StackName=name)["Stacks"][0]["Parameters"]}
+    cf.update_stack(
+        StackName=name,
+        **template_source(cf, (STACKS / f"playbook-{engine}.yaml").read_text()),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in {**previous, **new}.items()],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+    )
+    stack = cf.describe_stacks(StackName=name)["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE", stack.get("StackStatusReason")
+    return sha
+
+
+@pytest.mark.parametrize("engine", MEMORY_ENGINES)
+def test_memory_is_taken_before_isolation_into_the_same_manifest(aws, emulator, engine):
+    """With MemoryTool set (`irlab up --memory`), right after the volatile
+    collection and before the credentials are revoked and the connections
+    cut (the isolated victim reaches neither SSM nor S3), the playbook sends
+    the MemoryDocument with the same prefix, follows it within its own budget
+    plus 15 s, checks memory.lime with HeadObject of the recorded VersionId
+    (ChecksumMode ENABLED) and lists it in the same, single manifest.json
+    beside the six volatile items: complete, each checksum that of the
+    version's bytes; the notice's step 1 counts 7 items.
+    https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_SendCommand.html
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity-upload.html
+    """
+    lab = LAB
+    detection, victim = _lab(aws, emulator, engine, lab, EvidenceBudgetSeconds="600")
+    _with_memory(aws, engine, lab, detection, budget="1800")
+    instance_id, bucket = victim["InstanceId"], detection["EvidenceBucketName"]
+    _attack(emulator, instance_id)
+    finding_id = f"irlab-sim-memory-{engine}"
+    _inject_all(aws("events"), [_finding(instance_id, finding_id)])
+    _collection_over(aws, emulator, instance_id)
+    assert _settled(aws, emulator, engine, 1, timeout=180) == ["contained"], _engine_failures(aws, engine)
+
+    s3 = aws("s3")
+    key, manifest = _manifest(aws, bucket, finding_id)
+    prefix = key.rsplit("/", 1)[0]
+    assert manifest["gaps"] == [] and manifest["complete"] is True, manifest
+    assert sorted(i["key"] for i in manifest["items"]) == sorted(f"{prefix}/{name}" for name in ITEMS + ["memory.lime"])
+    for item in manifest["items"]:
+        body = s3.get_object(Bucket=bucket, Key=item["key"], VersionId=item["version_id"])["Body"].read()
+        assert item["checksum_sha256"] == base64.b64encode(hashlib.sha256(body).digest()).decode(), item
+        assert item["bytes"] == len(body), item
+    [memory] = [i for i in manifest["items"] if i["key"].endswith("/memory.lime")]
+    steps = _steps(_contained_notice(aws, detection, finding_id))
+    number, collected_at, detail = steps["collect"]
+    assert number == 1 and detail == f"7 item(s) in s3://{bucket}/{prefix} (complete)", steps["collect"]
+    assert _parse(memory["collected_at"]) <= steps["cut"][1] and collected_at < steps["revoke"][1] <= steps["cut"][1], steps
+    [command] = [c for c in aws("ssm").list_commands(InstanceId=instance_id)["Commands"] if c["DocumentName"] == detection["MemoryDocumentName"]]
+    assert command["Parameters"]["Prefix"] == [prefix] and command["Status"] == "Success", command
+
+
+@pytest.mark.parametrize("engine", MEMORY_ENGINES)
+def test_a_memory_capture_that_cannot_finish_does_not_hold_isolation_back(aws, emulator, engine):
+    """A memory capture the victim's SSM Agent does not take (Pending) is
+    cancelled at its own budget (MemoryBudgetSeconds, 60 here) plus 15 s
+    (CancelCommand: Cancelled) and isolation goes on: the manifest has the
+    six volatile items and the memory gap, complete false; the victim is cut
+    within the two budgets plus the grace of each.
+    https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html
+    https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_CancelCommand.html
+    """
+    detection, victim = _lab(aws, emulator, engine, LAB, EvidenceBudgetSeconds="600")
+    _with_memory(aws, engine, LAB, detection, budget="60")
+    instance_id, bucket = victim["InstanceId"], detection["EvidenceBucketName"]
+    _agent_for(emulator, instance_id, detection["MemoryDocumentName"], 3600)
+    finding_id = f"irlab-sim-memhang-{engine}"
+    sent = datetime.datetime.now(datetime.timezone.utc)
+    _inject_all(aws("events"), [_finding(instance_id, finding_id)])
+    _collection_over(aws, emulator, instance_id)
+    assert _settled(aws, emulator, engine, 1, timeout=180) == ["contained"], _engine_failures(aws, engine)
+
+    key, manifest = _manifest(aws, bucket, finding_id)
+    prefix = key.rsplit("/", 1)[0]
+    assert manifest["complete"] is False, manifest
+    assert sorted(i["key"] for i in manifest["items"]) == sorted(f"{prefix}/{name}" for name in ITEMS), manifest["items"]
+    assert len(manifest["gaps"]) == 1 and manifest["gaps"][0].startswith("memory capture not finished within 75 s"), manifest["gaps"]
+    steps = _steps(_contained_notice(aws, detection, finding_id))
+    assert "6 item(s)" in steps["collect"][2] and "gaps: memory capture not finished within 75 s" in steps["collect"][2], steps["collect"]
+    held_back = (steps["cut"][1] - sent).total_seconds()
+    assert held_back <= 600 + 60 + 2 * GRACE_SECONDS + 5, held_back
+    [command] = [c for c in aws("ssm").list_commands(InstanceId=instance_id)["Commands"] if c["DocumentName"] == detection["MemoryDocumentName"]]
+    assert command["Status"] == "Cancelled", command
+
+
+@pytest.mark.parametrize("engine", LAMBDA_ONLY)
+def test_the_lambda_playbook_takes_no_memory_and_says_why(aws, emulator, engine):
+    """A Lambda invocation ends at 15 minutes at most, and a memory image may
+    take longer: with MemoryTool set the Lambda playbook collects the
+    volatile items only, sends no MemoryDocument, its manifest is complete
+    for what it planned (no memory.lime), and the notice's collect line says
+    why memory was not taken.
+    https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html
+    """
+    detection, victim = _lab(aws, emulator, engine, LAB, EvidenceBudgetSeconds="600")
+    _with_memory(aws, engine, LAB, detection)
+    instance_id, bucket = victim["InstanceId"], detection["EvidenceBucketName"]
+    finding_id = "irlab-sim-nomemory-lambda"
+    _inject_all(aws("events"), [_finding(instance_id, finding_id)])
+    _collection_over(aws, emulator, instance_id)
+    assert _settled(aws, emulator, engine, 1, timeout=180) == ["contained"], _engine_failures(aws, engine)
+
+    key, manifest = _manifest(aws, bucket, finding_id)
+    prefix = key.rsplit("/", 1)[0]
+    assert manifest["complete"] is True and manifest["gaps"] == [], manifest
+    assert sorted(i["key"] for i in manifest["items"]) == sorted(f"{prefix}/{name}" for name in ITEMS)
+    steps = _steps(_contained_notice(aws, detection, finding_id))
+    assert steps["collect"][2] == (
+        f"6 item(s) in s3://{bucket}/{prefix} (complete); memory not taken: a Lambda run ends at 15 minutes "
+        "(the stepfunctions and ssm playbooks take it)"
+    ), steps["collect"]
+    documents = {c["DocumentName"] for c in aws("ssm").list_commands(InstanceId=instance_id)["Commands"]}
+    assert detection["MemoryDocumentName"] not in documents, documents
+
+
+def _agent_for(emulator: Any, instance: str, document: str, hold: float) -> dict[str, Any]:
+    """The stand-in's control: the instance's agent picks up the commands of
+    ``document`` ``hold`` s late (the others as usual)."""
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{emulator.endpoint}/moto-api/irlab/ssm/agent",
+        data=json.dumps({"instanceId": instance, "holdSeconds": hold, "documentName": document}).encode(),
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())

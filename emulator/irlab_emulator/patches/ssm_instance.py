@@ -102,9 +102,10 @@ An agent that does not take its commands (busy, or cut off from the
 endpoint while it still counts as a managed node): an invocation stays
 ``Pending`` ("The command hasn't been sent to the managed node", "Understanding
 command statuses") until the agent receives it. Stand-in control: ``POST
-/moto-api/irlab/ssm/agent`` ``{"instanceId", "region"?, "holdSeconds": N}``:
-commands sent to the instance from now on are picked up N real seconds late
-(0 restores the default); the answer is ``{"instanceId", "holdSeconds"}``.
+/moto-api/irlab/ssm/agent`` ``{"instanceId", "region"?, "holdSeconds": N,
+"documentName"?}``: commands sent to the instance from now on (only those of
+that document, when named) are picked up N real seconds late (0 restores the
+default); the answer is ``{"instanceId", "holdSeconds"[, "documentName"]}``.
 
 CancelCommand (SSM API reference,
 https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_CancelCommand.html):
@@ -152,7 +153,8 @@ _sandbox: str | None = None  # "bwrap" | "unshare" | "" (none works)
 _probe_lock = threading.Lock()
 _seed_lock = threading.Lock()
 _generation = 0  # bumped by a reset: runs of an earlier generation do not write back
-_held: dict[tuple[str, str, str], float] = {}  # (account, region, instance) -> seconds the agent picks up late
+# (account, region, instance[, document]) -> seconds the agent picks up late
+_held: dict[tuple[str, ...], float] = {}
 FINAL = ("Success", "Failed", "TimedOut", "Cancelled")
 
 OS_RELEASE = """NAME="Amazon Linux"
@@ -512,7 +514,10 @@ def _invoke(command: Any, invocation: dict[str, Any], generation: int, steps: li
     from moto.ec2.models import ec2_backends
 
     account, region = command.account_id, command.backend_region
-    picked_up = time.monotonic() + PICK_UP_S + _held.get((account, region, invocation["InstanceId"]), 0.0)
+    held = _held.get((account, region, invocation["InstanceId"], getattr(command, "document_name", "")))
+    if held is None:
+        held = _held.get((account, region, invocation["InstanceId"]), 0.0)
+    picked_up = time.monotonic() + PICK_UP_S + held
     while time.monotonic() < picked_up:
         if generation != _generation or invocation["Status"] == "Cancelled":
             return
@@ -716,11 +721,16 @@ def _agent_response(request: Any, full_url: str, headers: Any) -> tuple[int, dic
     instance_id = str(body.get("instanceId") or "")
     if _instance(account, region, instance_id) is None:
         return 404, json_headers, json.dumps({"message": f"no instance {instance_id!r} in {account} {region}"})
+    document = str(body.get("documentName") or "")
+    key: tuple[str, ...] = (account, region, instance_id, document) if document else (account, region, instance_id)
     if hold:
-        _held[(account, region, instance_id)] = hold
+        _held[key] = hold
     else:
-        _held.pop((account, region, instance_id), None)
-    return 200, json_headers, json.dumps({"instanceId": instance_id, "holdSeconds": hold})
+        _held.pop(key, None)
+    answer: dict[str, Any] = {"instanceId": instance_id, "holdSeconds": hold}
+    if document:
+        answer["documentName"] = document
+    return 200, json_headers, json.dumps(answer)
 
 
 def _add_cancel_command() -> None:
