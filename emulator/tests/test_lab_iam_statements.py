@@ -33,6 +33,7 @@ https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-troubles
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -74,6 +75,8 @@ VARIANTS = [
     ("stepfunctions", "EventsRole", None, "dead-letter"),
     *[("stepfunctions", "StateMachineRole", sid, "collect-gap") for sid in (
         "SendCollectDocument", "CollectFromLabInstances", "FollowCollection", "SealEvidence")],
+    # with --memory (MemoryTool set), the memory document's SendCommand: a gap too
+    ("stepfunctions", "StateMachineRole", "SendMemoryDocument", "memory-gap"),
     *[("ssm", "AutomationRole", sid, "notice") for sid in (
         "Describe", "TagLabInstance", "RevokeInstanceRoleSessions", "IsolateInLabSubnet", "RevokeAndProtectLabInstance",
         "SnapshotLabVolume", "CreateLabSnapshot", "TagSnapshotsOnCreate")],
@@ -286,6 +289,9 @@ def test_a_role_without_one_statement_is_denied_that_call(emulator, caplog, engi
     _service_scale(emulator, None)  # AWS's delays follow the wait scale (a collect-gap run sets them to 1)
     template, actions = without_statement((STACKS / f"playbook-{engine}.yaml").read_text(), role, sid)
     lab = f"v{uuid.uuid4().hex[:8]}"
+    memory = shows == "memory-gap"
+    if memory:
+        shows = "collect-gap"
     if shows == "collect-gap":
         # the lab's own evidence bucket (its policy admits the lab's roles), a managed victim
         detection = _detection(emulator, lab)
@@ -296,6 +302,15 @@ def test_a_role_without_one_statement_is_denied_that_call(emulator, caplog, engi
     # The collection's budget is in the engine's time (scaled Waits for Step Functions and SSM),
     # the victim's script runs in real seconds: the longest budget leaves it real time to finish.
     budget = {"EvidenceBudgetSeconds": "600"} if shows == "collect-gap" else {}
+    if memory:
+        # `irlab up --memory`: the user's AVML in tools/ of the lab's bucket, pinned by its SHA-256
+        from test_memory_capture import AVML_STUB
+
+        tool = AVML_STUB.read_bytes()
+        _client(emulator, "s3").put_object(Bucket=detection["EvidenceBucketName"], Key="tools/avml", Body=tool)
+        budget.update(MemoryDocumentName=detection["MemoryDocumentName"],
+                      MemoryTool=f"s3://{detection['EvidenceBucketName']}/tools/avml",
+                      MemoryToolSha256=hashlib.sha256(tool).hexdigest(), MemoryBudgetSeconds="1800")
     victim, playbook = _lab(emulator, engine, template, detection, lab, **budget)
     instance_id = victim["InstanceId"]
     if shows == "collect-gap":
