@@ -184,6 +184,10 @@ def lab_runbook() -> dict[str, Any]:
         "CollectDocumentName": "irlab-t1-detection-CollectDocument-ABC",
         "EvidenceBudgetSeconds": "120",
         "Indicators": "{}",
+        "MemoryDocumentName": "irlab-t1-detection-MemoryDocument-ABC",
+        "MemoryTool": "",
+        "MemoryToolSha256": "",
+        "MemoryBudgetSeconds": "300",
         "AutomationRole.Arn": f"arn:aws:iam::{ACCOUNT_ID}:role/irlab-t1-automation",
     })
     assert props["DocumentType"] == "Automation" and props["DocumentFormat"] == "YAML"

@@ -322,6 +322,10 @@ def lab_definition() -> dict[str, Any]:
         "CollectDocumentName": "irlab-t1-detection-CollectDocument-ABC",
         "EvidenceBudgetSeconds": "120",
         "Indicators": "{}",
+        "MemoryDocumentName": "irlab-t1-detection-MemoryDocument-ABC",
+        "MemoryTool": "",
+        "MemoryToolSha256": "",
+        "MemoryBudgetSeconds": "300",
         "StateMachineRole.Arn": ROLE,
     })
     return json.loads(definition_text(props, ACCOUNT_ID, REGION))
