@@ -112,7 +112,10 @@ class Bridge:
             answer = {"code": code, "stdout": out, "stderr": err}
             if written:
                 answer["write"] = written[0]
-            conn.sendall(json.dumps(answer).encode())
+            try:
+                conn.sendall(json.dumps(answer).encode())
+            except OSError:  # the stub is gone: its script was ended (timeoutSeconds, a cancel)
+                log.info("the instance's aws stub left before its answer")
 
 
 # --------------------------------------------------------------------------
