@@ -165,8 +165,8 @@ def test_a_collection_that_cannot_finish_does_not_hold_isolation_back(aws, emula
 # --------------------------------------------------------------------------
 # --memory: an AVML image after the volatile items, before isolation
 
-# the SSM playbook does not take memory yet (its collect line says so)
-MEMORY_ENGINES = [p for p in PARAMS if p.values[0] == "stepfunctions"]
+# the engines that can wait for a memory image (a Lambda run ends at 15 minutes)
+MEMORY_ENGINES = [p for p in PARAMS if p.values[0] in ("stepfunctions", "ssm")]
 LAMBDA_ONLY = [p for p in PARAMS if p.values[0] == "lambda"]
 
 

@@ -87,6 +87,7 @@ VARIANTS = [
     ("ssm", "EventsRole", "PassAutomationRole", "dead-letter"),
     *[("ssm", "AutomationRole", sid, "collect-gap") for sid in (
         "SendCollectDocument", "CollectFromLabInstances", "FollowCollection", "SealEvidence")],
+    ("ssm", "AutomationRole", "SendMemoryDocument", "memory-gap"),
 ]
 WAIT_SCALE = {"lambda": 0.05, "stepfunctions": 0.01, "ssm": 0.05}
 
