@@ -196,6 +196,24 @@ pub struct UpArgs {
     /// [default: 120, or what the lab has]
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(10..=600))]
     pub evidence_budget: Option<u32>,
+    /// Also take a memory image with AVML before isolation (stepfunctions and ssm playbooks;
+    /// the lab keeps it until --no-memory). Needs --avml
+    #[arg(long, requires = "avml", conflicts_with = "no_memory")]
+    pub memory: bool,
+    /// Where AVML comes from: the file you downloaded (uploaded to the lab's evidence bucket and
+    /// pinned by its SHA-256), or its https:// release URL with --avml-sha256
+    #[arg(long, value_name = "PATH|URL", requires = "memory")]
+    pub avml: Option<String>,
+    /// The SHA-256 AVML must have; the victim refuses any other (required with a URL)
+    #[arg(long, value_name = "HEX", requires = "avml")]
+    pub avml_sha256: Option<String>,
+    /// Longest the memory capture may hold back isolation, on top of the evidence budget
+    /// (60-1800 s) [default: 300, or what the lab has]
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(60..=1800))]
+    pub memory_budget: Option<u32>,
+    /// Stop taking memory images
+    #[arg(long)]
+    pub no_memory: bool,
     /// (Used by `class up --org-unit`.) Adopt or create the GuardDuty detector and record the
     /// lab; its stacks come from the class's StackSet
     #[arg(long, hide = true)]

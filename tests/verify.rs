@@ -242,6 +242,89 @@ async fn evidence_is_sealed_a_rewritten_item_is_caught_and_down_removes_it() {
     assert_eq!(common::leftovers(&sdk, "irlab").await, Vec::<String>::new());
 }
 
+/// `up --memory --avml PATH`: the copy is uploaded to the evidence bucket and pinned by its
+/// SHA-256; the Step Functions playbook takes the image before isolation and seals it in the same
+/// manifest; the lab keeps memory capture across `playbook set` until `up --no-memory`; `down`
+/// leaves nothing, the locked tool and image included. The stand-in's AVML writes a header and a
+/// short text (its sandbox has no memory of its own): what is tested is the path, the pin and the
+/// seal, not the image.
+#[tokio::test]
+async fn a_memory_image_is_taken_with_the_pinned_avml_sealed_and_kept_until_turned_off() {
+    let s = Standin::start();
+    let sdk = s.sdk().await;
+    let avml = concat!(env!("CARGO_MANIFEST_DIR"), "/emulator/irlab_emulator/instance/bin/avml");
+    let tool = std::fs::read(avml).unwrap();
+    let up =
+        s.irlab(&["up", "--playbook", "stepfunctions", "--evidence-budget", "600", "--memory", "--avml", avml]).ok();
+    assert!(up.stdout.contains("then a memory image within 300 s"), "{}", up.stdout);
+    assert!(up.stderr.contains(&format!("AVML pinned by SHA-256 {}", sha256_hex(&tool))), "{}", up.stderr);
+
+    // The victim's copy is the user's, byte for byte, where only the lab's instances may read it.
+    let bucket = outputs(&sdk, "irlab-irlab-detection").await["EvidenceBucketName"].clone();
+    let s3 = aws_sdk_s3::Client::new(&sdk);
+    let placed = s3.get_object().bucket(&bucket).key("tools/avml").send().await.unwrap().body.collect().await.unwrap();
+    assert_eq!(placed.into_bytes().as_ref(), tool.as_slice());
+
+    s.irlab(&["attack", "tor-client"]).ok();
+    let verified = s.irlab(&["verify", "--timeout", "90s", "--interval", "500ms", "--output", "json"]).ok().json();
+    assert_eq!(verified["passed"], true, "{verified}");
+    let listed = s.irlab(&["evidence", "list"]).ok();
+    assert!(listed.stdout.contains("memory.lime"), "{}", listed.stdout);
+    let image_key = s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .prefix("volatile/")
+        .send()
+        .await
+        .unwrap()
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(String::from))
+        .find(|k| k.ends_with("/memory.lime"))
+        .expect("the image is in the evidence bucket");
+    let image = s3.get_object().bucket(&bucket).key(&image_key).send().await.unwrap().body.collect().await.unwrap();
+    let image = image.into_bytes();
+    assert_eq!(&image[..4], b"AVML", "the compressed format's magic (avml --compress)");
+    let report = s.irlab(&["report", "--format", "md"]).ok();
+    assert!(report.stdout.contains(&sha256_hex(&image)), "the report lists the image's SHA-256:\n{}", report.stdout);
+
+    // Kept across a playbook switch; turned off on request.
+    let memory_tool = |name: &'static str| {
+        let sdk = sdk.clone();
+        async move {
+            let p = common::parameters(&sdk, name).await;
+            (p["MemoryTool"].clone(), p["MemoryToolSha256"].clone())
+        }
+    };
+    s.irlab(&["playbook", "set", "ssm"]).ok();
+    assert_eq!(memory_tool("irlab-irlab-playbook-ssm").await, (format!("s3://{bucket}/tools/avml"), sha256_hex(&tool)));
+    let off = s.irlab(&["up", "--no-memory"]).ok();
+    assert!(off.stdout.contains("no memory image"), "{}", off.stdout);
+    assert_eq!(memory_tool("irlab-irlab-playbook-ssm").await, (String::new(), String::new()));
+
+    let down = s.irlab(&["down", "--yes"]).ok();
+    assert!(down.stdout.contains("0 resources left"), "{}", down.stdout);
+    assert_eq!(common::leftovers(&sdk, "irlab").await, Vec::<String>::new());
+}
+
+/// Memory capture runs only a pinned AVML: a release URL without its SHA-256, or a copy whose
+/// hash is not the one pinned, is refused before anything is created.
+#[tokio::test]
+async fn an_unpinned_or_mismatched_avml_is_refused_before_anything_is_created() {
+    let s = Standin::start();
+    let url = "https://github.com/microsoft/avml/releases/download/v0.14.0/avml";
+    let r = s.irlab(&["up", "--memory", "--avml", url]).code(1);
+    assert!(r.stderr.contains("needs --avml-sha256"), "{}", r.stderr);
+    assert!(r.stderr.contains("hint:"), "{}", r.stderr);
+    let avml = concat!(env!("CARGO_MANIFEST_DIR"), "/emulator/irlab_emulator/instance/bin/avml");
+    let r = s.irlab(&["up", "--memory", "--avml", avml, "--avml-sha256", &"0".repeat(64)]).code(1);
+    assert!(r.stderr.contains("not the pinned"), "{}", r.stderr);
+    let r = s.irlab(&["up", "--memory"]).code(1);
+    assert!(r.stderr.contains("--avml"), "{}", r.stderr);
+    let sdk = s.sdk().await;
+    assert_eq!(common::leftovers(&sdk, "irlab").await, Vec::<String>::new());
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()

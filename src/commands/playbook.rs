@@ -34,7 +34,7 @@ pub async fn run(g: &Global, cmd: &PlaybookCommand, p: &Printer) -> Result<()> {
         *variant,
         &detection,
         &victim,
-        playbook::Tuning { min_severity: *min_severity, evidence_budget: None },
+        playbook::Tuning { min_severity: *min_severity, ..Default::default() },
         p,
     )
     .await?;

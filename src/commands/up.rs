@@ -12,7 +12,7 @@ use crate::lab::detector::{self, Adoption};
 use crate::lab::stacks::{self, Deployment, Outcome, StackInfo};
 use crate::lab::state::{LabState, Ownership};
 use crate::lab::{LAB_TAG, LabName, PART_TAG, Part, Variant};
-use crate::lab::{playbook, quota, shared};
+use crate::lab::{avml, playbook, quota, shared};
 use crate::ui::printer::Printer;
 use crate::ui::progress::Reporter;
 
@@ -23,6 +23,15 @@ pub const DEFAULT_INSTANCE_TYPE: &str = "t3.micro";
 pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
     let started = Instant::now();
     check_args(args)?;
+    // AVML is read and pinned before any AWS call: a wrong path or pin costs nothing.
+    let avml = match (&args.avml, args.no_memory) {
+        (Some(source), _) => Some(Some(avml::prepare(&avml::Source::parse(source), args.avml_sha256.as_deref())?)),
+        (None, true) => Some(None),
+        (None, false) => None,
+    };
+    if let Some(Some(prepared)) = &avml {
+        p.info(format!("AVML pinned by SHA-256 {}: the victim runs no other", prepared.sha256()));
+    }
     let (lab, ctx) = super::open_for_change(g, "up").await?;
     let me = ctx.identity().await?;
     p.info(format!("account {} ({}), region {}, lab {lab}", me.account, me.arn, ctx.region));
@@ -117,8 +126,27 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
     let (d, sv) =
         futures::join!(stacks::deploy(&ctx, &detection, Part::Detection.as_str(), reporter), shared_then_victim);
     let (d, (sh, v)) = (d?, sv?);
-    let tuning = playbook::Tuning { min_severity: args.min_severity, evidence_budget: args.evidence_budget };
+    let memory = match &avml {
+        Some(Some(prepared)) => {
+            let bucket =
+                d.1.output("EvidenceBucketName")
+                    .ok_or_else(|| Error::problem(format!("stack {} has no output EvidenceBucketName", d.1.name)))?;
+            Some(Some(avml::place(&ctx, prepared, bucket).await?))
+        }
+        Some(None) => Some(None),
+        None => None,
+    };
+    let tuning = playbook::Tuning {
+        min_severity: args.min_severity,
+        evidence_budget: args.evidence_budget,
+        memory,
+        memory_budget: args.memory_budget,
+    };
     let pb = playbook::switch(&ctx, &lab, variant, &d.1, &v.1, tuning, reporter).await?;
+    let memory = playbook::memory_of(&pb.1);
+    if memory.tool.is_some() && variant == Variant::Lambda {
+        p.info("the lambda playbook takes no memory image: a Lambda run ends at 15 minutes, and an image may take longer (the stepfunctions and ssm playbooks take it)");
+    }
 
     if p.is_json() {
         p.json(&json!({
@@ -128,6 +156,7 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
             "detector": record,
             "playbook": variant,
             "stacks": { "shared": stack_json(&sh), "detection": stack_json(&d), "victim": stack_json(&v), "playbook": stack_json(&pb) },
+            "evidence": evidence_json(&pb.1, &memory),
         }));
         return Ok(());
     }
@@ -153,8 +182,34 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
     ));
     p.out(format!("  alert topic       {}", o(&d, "AlertTopicArn")));
     p.out(format!("  playbook          {variant}: rule {} -> {}", o(&pb, "RuleName"), o(&pb, "PlaybookName")));
+    p.out(format!("  evidence          {}", evidence_line(&pb.1, &memory, variant)));
     p.out("next: `irlab status` to see it and what it costs; `irlab down` when you are done");
     Ok(())
+}
+
+/// What the playbook collects before isolation, and how long that may hold isolation back.
+fn evidence_line(pb: &StackInfo, memory: &playbook::Memory, variant: Variant) -> String {
+    let budget = pb.kept_parameter("EvidenceBudgetSeconds").unwrap_or("-");
+    let volatile = format!("volatile data within {budget} s");
+    match &memory.tool {
+        None => format!("{volatile}; no memory image (`irlab up --memory --avml PATH` takes one)"),
+        Some(_) if variant == Variant::Lambda => {
+            format!("{volatile}; no memory image (the lambda playbook declines it)")
+        }
+        Some(t) => format!(
+            "{volatile}, then a memory image within {} s (AVML {}, SHA-256 {}…)",
+            memory.budget,
+            t.location,
+            &t.sha256[..t.sha256.len().min(12)]
+        ),
+    }
+}
+
+fn evidence_json(pb: &StackInfo, memory: &playbook::Memory) -> serde_json::Value {
+    json!({
+        "budgetSeconds": pb.kept_parameter("EvidenceBudgetSeconds").and_then(|v| v.parse::<u32>().ok()),
+        "memory": memory.tool.as_ref().map(|t| json!({ "tool": t.location, "sha256": t.sha256, "budgetSeconds": memory.budget })),
+    })
 }
 
 /// In an attendee's account of an organization, a class's StackSet deploys the stacks; the
@@ -344,6 +399,11 @@ mod tests {
             instance_type: t.map(String::from),
             notify_email: e.map(String::from),
             evidence_budget: None,
+            memory: false,
+            avml: None,
+            avml_sha256: None,
+            memory_budget: None,
+            no_memory: false,
             detector_only: false,
         }
     }

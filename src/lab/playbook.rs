@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::aws::{AwsContext, AwsResultExt, error_code};
 use crate::error::{Error, Result};
+use crate::lab::avml::Tool;
 use crate::lab::stacks::{self, Deployment, Outcome, StackInfo};
 use crate::lab::{LAB_TAG, LabName, PART_TAG, Part, Variant};
 use crate::ui::progress::Reporter;
@@ -24,12 +25,25 @@ pub async fn deployed(ctx: &AwsContext, lab: &LabName) -> Result<Vec<(Variant, S
 }
 
 /// What a user tunes of the playbook; None keeps what the deployed playbook has, else the default.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Tuning {
     /// Lowest GuardDuty severity acted on.
     pub min_severity: Option<f64>,
     /// Longest the volatile collection may hold back isolation, in seconds.
     pub evidence_budget: Option<u32>,
+    /// Some(Some(tool)) takes a memory image with this AVML before isolation, Some(None) stops
+    /// taking it, None keeps what the deployed playbook does.
+    pub memory: Option<Option<Tool>>,
+    /// Longest the memory capture may hold back isolation, in seconds.
+    pub memory_budget: Option<u32>,
+}
+
+/// What the deployed playbook does before isolation, beyond the volatile collection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Memory {
+    /// None: no memory image is taken.
+    pub tool: Option<Tool>,
+    pub budget: u32,
 }
 
 /// Deploys `variant` and removes any other variant, so one rule answers each finding.
@@ -52,6 +66,11 @@ pub async fn switch(
         .evidence_budget
         .or_else(|| kept("EvidenceBudgetSeconds").and_then(|v| v.parse().ok()))
         .unwrap_or(DEFAULT_EVIDENCE_BUDGET);
+    let kept_memory = current.iter().map(|(_, s)| memory_of(s)).next();
+    let memory = Memory {
+        tool: tuning.memory.clone().unwrap_or_else(|| kept_memory.as_ref().and_then(|m| m.tool.clone())),
+        budget: tuning.memory_budget.or(kept_memory.map(|m| m.budget)).unwrap_or(DEFAULT_MEMORY_BUDGET),
+    };
     // The old variant goes first: two rules would contain the same instance twice.
     for (v, s) in &current {
         if *v != variant {
@@ -71,7 +90,7 @@ pub async fn switch(
         stack_name: lab.stack_name(part),
         template: part.template(),
         template_url,
-        parameters: parameters(lab, detection, victim, min_severity, budget)?,
+        parameters: parameters(lab, detection, victim, min_severity, budget, &memory)?,
         tags: vec![(LAB_TAG.into(), lab.to_string()), (PART_TAG.into(), part.to_string())],
     };
     stacks::deploy(ctx, &d, part.as_str(), reporter).await
@@ -83,6 +102,7 @@ fn parameters(
     victim: &StackInfo,
     min_severity: f64,
     evidence_budget: u32,
+    memory: &Memory,
 ) -> Result<Vec<(String, String)>> {
     let need = |s: &StackInfo, key: &str| {
         s.output(key).map(String::from).ok_or_else(|| {
@@ -110,6 +130,12 @@ fn parameters(
         ("CollectDocumentName".into(), need(detection, "CollectDocumentName")?),
         ("EvidenceBudgetSeconds".into(), evidence_budget.to_string()),
         ("Indicators".into(), indicators()?),
+        // With --memory, an AVML image too, from the pinned tool (the Lambda playbook declines:
+        // its run ends at 15 minutes).
+        ("MemoryDocumentName".into(), need(detection, "MemoryDocumentName")?),
+        ("MemoryTool".into(), memory.tool.as_ref().map(|t| t.location.clone()).unwrap_or_default()),
+        ("MemoryToolSha256".into(), memory.tool.as_ref().map(|t| t.sha256.clone()).unwrap_or_default()),
+        ("MemoryBudgetSeconds".into(), memory.budget.to_string()),
     ])
 }
 
@@ -119,6 +145,20 @@ fn format_severity(x: f64) -> String {
 
 /// Seconds the volatile collection may hold back isolation (`up --evidence-budget`).
 pub const DEFAULT_EVIDENCE_BUDGET: u32 = 120;
+
+/// Seconds the memory capture may hold back isolation (`up --memory-budget`).
+pub const DEFAULT_MEMORY_BUDGET: u32 = 300;
+
+/// What the deployed playbook stack does about memory, read from its parameters.
+pub fn memory_of(stack: &StackInfo) -> Memory {
+    let tool = stack.kept_parameter("MemoryTool").filter(|t| !t.is_empty()).map(|location| Tool {
+        location: location.to_string(),
+        sha256: stack.kept_parameter("MemoryToolSha256").unwrap_or_default().to_string(),
+    });
+    let budget =
+        stack.kept_parameter("MemoryBudgetSeconds").and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_MEMORY_BUDGET);
+    Memory { tool, budget }
+}
 
 /// Every built-in scenario's indicators, as one line of JSON for the collection document.
 pub fn indicators() -> Result<String> {

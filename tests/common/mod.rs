@@ -204,6 +204,17 @@ pub async fn outputs(sdk: &SdkConfig, stack: &str) -> std::collections::HashMap<
         .collect()
 }
 
+/// A stack's parameters as CloudFormation holds them.
+pub async fn parameters(sdk: &SdkConfig, stack: &str) -> std::collections::HashMap<String, String> {
+    let cfn = aws_sdk_cloudformation::Client::new(sdk);
+    let out = cfn.describe_stacks().stack_name(stack).send().await.unwrap();
+    out.stacks()[0]
+        .parameters()
+        .iter()
+        .map(|p| (p.parameter_key().unwrap().to_string(), p.parameter_value().unwrap_or_default().to_string()))
+        .collect()
+}
+
 /// Puts a GuardDuty-format finding for `instance` on the default bus, as `irlab attack --mode inject`
 /// will: the lab's own source, since PutEvents refuses `aws.*` sources. Returns the finding id.
 pub async fn put_finding(sdk: &SdkConfig, instance: &str, finding_type: &str, severity: f64) -> String {
