@@ -317,3 +317,187 @@ def _agent_for(emulator: Any, instance: str, document: str, hold: float) -> dict
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
+
+
+# --------------------------------------------------------------------------
+# The SSM playbook's long wait for memory, on a simulated clock: the stand-in
+# runs a runbook's scripts in real seconds, and a memory budget of 1,800 s
+# would hold a test for half an hour.
+
+# Runs the runbook's scripts from collectEvidence to sealEvidence with their
+# aws:branch steps between, as Automation does, on a clock that only sleep()
+# moves; boto3.client gives a fake SSM and S3 (see _simulate). Prints the
+# trace as JSON.
+_HARNESS = r'''
+import base64, datetime, hashlib, json, re, sys, time, types
+
+import botocore.config
+from botocore.exceptions import ClientError
+
+spec = json.load(sys.stdin)
+clock = {"now": spec["start"]}
+fake_time = types.ModuleType("time")
+fake_time.__dict__.update({k: v for k, v in vars(time).items() if not k.startswith("__")})
+fake_time.time = lambda: clock["now"]
+fake_time.monotonic = lambda: clock["now"]
+fake_time.sleep = lambda s: clock.__setitem__("now", clock["now"] + s)
+sys.modules["time"] = fake_time  # the scripts import time inside their handler
+
+calls, objects = [], {}
+commands = {}  # id -> {"document", "sent"}
+ends = spec["ends"]  # document -> seconds after SendCommand when it ends (absent: never delivered)
+
+
+def record(document, prefix):
+    names = ["memory.lime"] if document == "memory" else spec["items"]
+    items = []
+    for name in names:
+        body = f"{name} bytes".encode()
+        key = f"{prefix}/{name}"
+        objects[key] = body
+        items.append({"name": name, "key": key, "status": "stored", "versionId": "v1",
+                      "sha256": hashlib.sha256(body).hexdigest(), "collected": "2026-01-01T00:00:00.000Z",
+                      "errors": []})
+    return json.dumps({"version": "x", "items": items})
+
+
+class Ssm:
+    def send_command(self, **kw):
+        command_id = f"cmd-{len(commands)}"
+        commands[command_id] = {"document": kw["DocumentName"], "sent": clock["now"], "prefix": kw["Parameters"]["Prefix"][0]}
+        calls.append(["send_command", kw["DocumentName"], clock["now"], kw.get("TimeoutSeconds")])
+        return {"Command": {"CommandId": command_id}}
+
+    def get_command_invocation(self, CommandId, InstanceId):
+        command = commands[CommandId]
+        end = ends.get(command["document"])
+        if command.get("cancelled") is not None:
+            return {"Status": "Cancelled"}
+        if end is None:
+            raise ClientError({"Error": {"Code": "InvocationDoesNotExist", "Message": ""}}, "GetCommandInvocation")
+        if clock["now"] < command["sent"] + end:
+            return {"Status": "InProgress"}
+        return {"Status": "Success", "ResponseCode": 0, "StandardErrorContent": "",
+                "StandardOutputContent": record(command["document"], command["prefix"])}
+
+    def cancel_command(self, CommandId, InstanceIds):
+        commands[CommandId]["cancelled"] = clock["now"]
+        calls.append(["cancel_command", commands[CommandId]["document"], clock["now"]])
+
+
+class S3:
+    def head_object(self, Bucket, Key, VersionId, ChecksumMode):
+        body = objects[Key]
+        return {"ChecksumSHA256": base64.b64encode(hashlib.sha256(body).digest()).decode(),
+                "VersionId": VersionId, "ContentLength": len(body)}
+
+    def put_object(self, Bucket, Key, Body, **kw):
+        objects[Key] = Body
+
+
+boto3 = types.ModuleType("boto3")
+boto3.client = lambda service, config=None: Ssm() if service == "ssm" else S3()
+sys.modules["boto3"] = boto3
+
+steps = {s["name"]: s for s in spec["steps"]}
+values = dict(spec["values"])
+ref = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
+
+
+def resolve(value):
+    if isinstance(value, str):
+        whole = ref.fullmatch(value.strip())
+        if whole:
+            return values.get(whole.group(1), value)
+        return ref.sub(lambda m: str(values.get(m.group(1), m.group(0))), value)
+    return value
+
+
+trace, name = [], "collectEvidence"
+while name != "tagContaining":
+    step = steps[name]
+    if step["action"] == "aws:branch":
+        name = step["inputs"]["Default"]
+        for choice in step["inputs"]["Choices"]:
+            if resolve(choice["Variable"]) == choice["StringEquals"]:
+                name = choice["NextStep"]
+        continue
+    inputs = step["inputs"]
+    namespace = {}
+    exec(inputs["Script"], namespace)
+    events = {k: resolve(v) for k, v in inputs["InputPayload"].items()}
+    began = clock["now"]
+    payload = namespace[inputs["Handler"]](events, None)
+    for output in step.get("outputs", []):
+        values[f"{name}.{output['Name']}"] = payload[output["Selector"].rsplit(".", 1)[-1]]
+    trace.append([name, began, clock["now"], step["timeoutSeconds"]])
+    name = step["nextStep"]
+manifest = json.loads([v for k, v in objects.items() if k.endswith("/manifest.json")][0])
+print(json.dumps({"trace": trace, "calls": calls, "manifest": manifest, "line": values["sealEvidence.Line"]}))
+'''
+
+
+def _simulate(memory_budget: int, ends: dict[str, float]) -> dict[str, Any]:
+    """The runbook's collect steps of the SSM playbook with MemoryTool set,
+    CloudFormation's parameters resolved, run by _HARNESS: ``ends`` gives
+    the seconds after its SendCommand at which each command ("collect",
+    "memory") ends; a command not in it is never delivered."""
+    import subprocess
+    import sys
+    import time
+
+    from cfn_template import properties
+
+    params = {
+        "LabName": LAB, "EvidenceBucketName": "bucket", "CollectDocumentName": "collect", "EvidenceBudgetSeconds": "120",
+        "Indicators": "{}", "MemoryDocumentName": "memory", "MemoryTool": "s3://bucket/tools/avml",
+        "MemoryToolSha256": "0" * 64, "MemoryBudgetSeconds": str(memory_budget), "AutomationRole.Arn": "arn:aws:iam::1:role/r",
+        "AlertTopicArn": "topic", "QuarantineSecurityGroupId": "sg-q", "UntrackSecurityGroupId": "sg-u",
+        "InstanceRoleArn": "arn:aws:iam::1:role/i", "SubnetId": "subnet-1",
+    }
+    content = properties(STACKS / "playbook-ssm.yaml", "Runbook", params)["Content"]
+    names = ["collectEvidence", "checkEvidence", "memoryToFollow", "followMemory", "memoryStillRunning", "sealEvidence"]
+    steps = [s for s in content["mainSteps"] if s["name"] in names]
+    start = time.time()
+    started = datetime.datetime.fromtimestamp(start, datetime.timezone.utc).isoformat(timespec="seconds")
+    spec = {
+        "start": start, "steps": steps, "ends": ends, "items": ITEMS,
+        "values": {"InstanceId": "i-0123456789abcdef0", "FindingId": "f1", "automation:EXECUTION_ID": "exec-1",
+                   "triage.StartedAt": started},
+    }
+    done = subprocess.run([sys.executable, "-c", _HARNESS], input=json.dumps(spec), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_the_ssm_playbook_waits_out_a_long_memory_budget_across_its_script_steps():
+    """One aws:executeScript step runs at most 600 s, and a memory capture
+    may take MemoryBudgetSeconds (at most 1,800) plus 15 s: the SSM playbook
+    follows it through followMemory again while its deadline is later, every
+    script step ending within its timeoutSeconds, and cancels a capture never
+    delivered at its SendCommand + 1,815 s (CancelCommand), the volatile items
+    sealed all the same; a capture that ends after 1,000 s is read and sealed
+    in the same manifest, complete, not cancelled. (On a simulated clock: the
+    stand-in runs scripts in real seconds.)
+    https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-executeScript.html
+    https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-branch.html
+    https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_CancelCommand.html
+    """
+    held = _simulate(1800, {"collect": 30})
+    assert all(end - began < timeout for _, began, end, timeout in held["trace"]), held["trace"]
+    assert [t[0] for t in held["trace"]] == ["collectEvidence", "checkEvidence"] + ["followMemory"] * 3 + ["sealEvidence"], held["trace"]
+    [(_, _, sent, timeout)] = [c for c in held["calls"] if c[:2] == ["send_command", "memory"]]
+    [(_, _, cancelled)] = [c for c in held["calls"] if c[0] == "cancel_command"]
+    assert timeout == 1815 and 1815 <= cancelled - sent <= 1815 + 2, (sent, cancelled)
+    manifest = held["manifest"]
+    assert manifest["complete"] is False and len(manifest["items"]) == 6, manifest
+    assert manifest["gaps"] == ["memory capture not finished within 1815 s (command cmd-1 not yet delivered, cancelled)"], manifest
+    assert held["line"].endswith("6 item(s) in s3://bucket/volatile/f1/exec-1 (gaps: " + manifest["gaps"][0] + ")"), held["line"]
+
+    ended = _simulate(1800, {"collect": 30, "memory": 1000})
+    assert all(end - began < timeout for _, began, end, timeout in ended["trace"]), ended["trace"]
+    assert not [c for c in ended["calls"] if c[0] == "cancel_command"], ended["calls"]
+    manifest = ended["manifest"]
+    assert manifest["complete"] is True and manifest["gaps"] == [], manifest
+    assert sorted(i["key"].rsplit("/", 1)[-1] for i in manifest["items"]) == sorted(ITEMS + ["memory.lime"])
+    assert ended["line"].endswith("7 item(s) in s3://bucket/volatile/f1/exec-1 (complete)"), ended["line"]
