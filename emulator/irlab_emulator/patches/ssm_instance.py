@@ -85,7 +85,24 @@ any other action (``aws:runPowerShellScript``, ``aws:runDocument`` ...) is
 not run: its invocations keep moto's immediate Success, as before. Not
 modelled: ``precondition``, ``{{ssm:...}}`` parameter references,
 ``allowedPattern`` checks at SendCommand, and one ``CommandPlugins`` entry per
-step (the invocation has the steps' combined output).
+step (the invocation has the steps' combined output). A StringList inside a
+longer string is substituted as its lines (the agent writes its JSON).
+
+Steps run in order, and a failed step does not stop the next one: the agent
+skips the remaining steps only after a step with ``onFailure: exit`` (or
+``successAndExit``, which reports that step Success) failed, a step with
+``onSuccess: exit`` succeeded, or a step exited 168 (Success, skip the rest)
+or 169 (Failed, skip the rest); a ``finallyStep: true`` that is the last step
+runs in any case ("Command document plugin reference", shared inputs,
+https://docs.aws.amazon.com/systems-manager/latest/userguide/documents-command-ssm-plugin-reference.html;
+the agent's runpluginutil). A skipped step reports Success, response code 0
+and the agent's "skipped due to prior step with an exit condition" (the
+agent's Skipped has no API status). GetCommandInvocation with ``PluginName``
+= a step's name answers that step alone (its status, response code and
+output, "If the document contains more than one step, you must specify the
+name of the step", API_GetCommandInvocation); without it, the invocation has
+the steps' combined output, the status of the first step that did not succeed
+(Failed or TimedOut) and its response code.
 
 ``aws`` in the sandbox is the AWS CLI answered by the stand-in as the
 instance role (``_instance_aws.py``): the invocation's run directory holds a
@@ -155,6 +172,9 @@ _seed_lock = threading.Lock()
 _generation = 0  # bumped by a reset: runs of an earlier generation do not write back
 # (account, region, instance[, document]) -> seconds the agent picks up late
 _held: dict[tuple[str, ...], float] = {}
+# (command id, instance id) -> step name -> that step's result (GetCommandInvocation PluginName)
+_plugins: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+EXIT_SUCCESS, EXIT_FAILURE = 168, 169  # the agent's "exit the document" codes
 FINAL = ("Success", "Failed", "TimedOut", "Cancelled")
 
 OS_RELEASE = """NAME="Amazon Linux"
@@ -510,6 +530,24 @@ def shell_steps(command: Any) -> list[tuple[list[str], str, float]] | None:
     return steps
 
 
+def step_controls(command: Any) -> list[dict[str, Any]]:
+    """Each step's name and control inputs (onFailure, onSuccess,
+    finallyStep) of the command's document, in order."""
+    content = _document_content(command) or {}
+    controls = []
+    for index, step in enumerate(content.get("mainSteps") or []):
+        inputs = step.get("inputs") or {}
+        controls.append(
+            {
+                "name": str(step.get("name") or f"step{index}"),
+                "onFailure": str(inputs.get("onFailure") or ""),
+                "onSuccess": str(inputs.get("onSuccess") or ""),
+                "finallyStep": str(inputs.get("finallyStep")).lower() == "true",
+            }
+        )
+    return controls
+
+
 def _invoke(command: Any, invocation: dict[str, Any], generation: int, steps: list[tuple[list[str], str, float]]) -> None:
     from moto.ec2.models import ec2_backends
 
@@ -531,29 +569,65 @@ def _invoke(command: Any, invocation: dict[str, Any], generation: int, steps: li
             return
         invocation.update({"Status": "InProgress", "StatusDetails": "In Progress", "ExecutionStartDateTime": _iso(started)})
         _update_command(command)
-    timeout = steps[0][2] if steps else 3600.0
+    controls = step_controls(command)
+    key = (command.command_id, invocation["InstanceId"])
+    named = len(controls) == len(steps)
     if instance is None:
         code, out, err = 1, "", f"the instance {invocation['InstanceId']} no longer exists\n"
+        status, details, response_code = "Failed", "Failed", 1
     else:
         state = state_dir(account, region, instance)
-        code, out, err = 0, "", ""
-        for commands, workdir, timeout in steps:
-            code, step_out, step_err = run_script(
-                state, commands, workdir, timeout, (account, region, instance.id)
-            )
+        out, err = "", ""
+        first_bad: tuple[str, str, int] | None = None
+        skip = False
+        for index, (commands, workdir, step_timeout) in enumerate(steps):
+            control = controls[index] if named else {"name": "", "onFailure": "", "onSuccess": "", "finallyStep": False}
+            last = index == len(steps) - 1
+            step_started = datetime.datetime.now(datetime.timezone.utc)
+            if skip and not (control["finallyStep"] and last):
+                note = f"Plugin with name {PLUGIN} and id {control['name']} skipped due to prior step with an exit condition"
+                result = ("Success", "Success", 0, note, "")
+            else:
+                if named:
+                    with _lock:
+                        _plugins.setdefault(key, {})[control["name"]] = _step_result(
+                            control["name"], "InProgress", "In Progress", -1, "", "", step_started, None
+                        )
+                code, step_out, step_err = run_script(state, commands, workdir, step_timeout, (account, region, instance.id))
+                if code is None:
+                    step_err = (step_err + f"\nfailed to run commands: the execution timed out ({step_timeout:g} s)\n").lstrip("\n")
+                    result = ("TimedOut", "Execution Timed Out", -1, step_out, step_err)
+                elif code == EXIT_SUCCESS:
+                    note = "\nStep exited with code 168. Therefore, marking step as succeeded. Further document steps will be skipped."
+                    result, skip = ("Success", "Success", code, step_out + note, ""), True
+                elif code == EXIT_FAILURE:
+                    note = "\nStep exited with code 169. Therefore, marking step as Failed. Further document steps will be skipped."
+                    result, skip = ("Failed", "Failed", code, step_out + note, step_err + note), True
+                elif code != 0 and control["onFailure"] in ("exit", "successAndExit"):
+                    note = "\nStep was found to have onFailure property. Further document steps will be skipped."
+                    skip = True
+                    if control["onFailure"] == "successAndExit":
+                        result = ("Success", "Success", EXIT_SUCCESS, step_out + note, step_err + note)
+                    else:
+                        result = ("Failed", "Failed", code, step_out + note, step_err + note)
+                elif code != 0:
+                    result = ("Failed", "Failed", code, step_out, step_err)
+                else:
+                    result, skip = ("Success", "Success", 0, step_out, step_err), skip or control["onSuccess"] == "exit"
+            step_status, step_details, step_code, step_out, step_err = result
             out, err = out + step_out, err + step_err
-            if code != 0:
-                break
+            if step_status != "Success" and first_bad is None:
+                first_bad = (step_status, step_details, step_code)
+            if named:
+                with _lock:
+                    _plugins.setdefault(key, {})[control["name"]] = _step_result(
+                        control["name"], step_status, step_details, step_code, step_out, step_err, step_started,
+                        datetime.datetime.now(datetime.timezone.utc),
+                    )
+        status, details, response_code = first_bad or ("Success", "Success", 0)
     if generation != _generation or invocation["Status"] == "Cancelled":
         return
     ended = datetime.datetime.now(datetime.timezone.utc)
-    if code is None:
-        status, details, response_code = "TimedOut", "Execution Timed Out", -1
-        err = (err + f"\nfailed to run commands: the execution timed out ({timeout:g} s)\n").lstrip("\n")
-    elif code == 0:
-        status, details, response_code = "Success", "Success", 0
-    else:
-        status, details, response_code = "Failed", "Failed", code
     with _lock:
         if invocation["Status"] == "Cancelled":
             return
@@ -572,6 +646,47 @@ def _invoke(command: Any, invocation: dict[str, Any], generation: int, steps: li
     log.info("Run Command %s on %s: %s (%s)", command.command_id, invocation["InstanceId"], status, response_code)
 
 
+
+
+def _step_result(
+    name: str, status: str, details: str, code: int, out: str, err: str,
+    started: datetime.datetime, ended: datetime.datetime | None,
+) -> dict[str, Any]:
+    return {
+        "PluginName": name,
+        "Status": status,
+        "StatusDetails": details,
+        "ResponseCode": code,
+        "ExecutionStartDateTime": _iso(started),
+        "ExecutionEndDateTime": _iso(ended) if ended else "",
+        "ExecutionElapsedTime": _elapsed((ended - started).total_seconds()) if ended else "",
+        "StandardOutputContent": out[:STDOUT_MAX],
+        "StandardErrorContent": err[:STDERR_MAX],
+    }
+
+
+def _wrap_get_invocation() -> None:
+    """GetCommandInvocation with PluginName = one step's name: that step's result."""
+    original = ssm_models.Command.get_invocation
+    if getattr(original, "_irlab_runs", False):
+        return
+
+    def get_invocation(self: Any, instance_id: str, plugin_name: str | None) -> Any:
+        if plugin_name is not None:
+            with _lock:
+                step = (_plugins.get((self.command_id, instance_id)) or {}).get(plugin_name)
+            if step is None and plugin_name in {c["name"] for c in step_controls(self)}:
+                step = {"PluginName": plugin_name, "Status": "Pending", "StatusDetails": "Pending", "ResponseCode": -1,
+                        "ExecutionStartDateTime": "", "ExecutionEndDateTime": "", "ExecutionElapsedTime": "",
+                        "StandardOutputContent": "", "StandardErrorContent": ""}
+            if step is not None:
+                invocation = dict(original(self, instance_id, None))
+                invocation.update(step)
+                return invocation
+        return original(self, instance_id, plugin_name)
+
+    get_invocation._irlab_runs = True  # type: ignore[attr-defined]
+    ssm_models.Command.get_invocation = get_invocation  # type: ignore[method-assign]
 
 
 def _wrap_command_init() -> None:
@@ -766,6 +881,7 @@ def apply() -> None:
     threading.Thread(target=sandbox_kind, daemon=True, name="irlab-sandbox-probe").start()
     _wrap_command_init()
     _wrap_plugin_output()
+    _wrap_get_invocation()
     _wrap_terminate()
     _add_cancel_command()
     moto_api_urls.url_paths["{0}/moto-api/irlab/ssm/instance-state"] = _state_response
@@ -779,6 +895,7 @@ def apply() -> None:
         with _lock:
             _generation += 1
             _held.clear()
+            _plugins.clear()
             if _root is not None:
                 for child in list(_root.iterdir()):
                     shutil.rmtree(child, ignore_errors=True)
