@@ -1,5 +1,5 @@
 """Deploying the lab's real stacks the way irlab does: the region's shared parts
-(stacks/shared.yaml: trail, bucket, VPC) once per account and region, then each
+(stacks/shared.yaml: trail, bucket, VPC, Systems Manager endpoints) once per account and region, then each
 lab's detection and victim stacks, the victim in its own /24 of the shared VPC."""
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ def shared(cf: Any) -> dict[str, str]:
 
 
 def victim_parameters(cf: Any, lab: str, block: int | None = None) -> dict[str, str]:
-    """LabName plus the shared VPC, its route table and a /24 of it for the lab
-    (irlab picks a free one; a test gives each of its labs a different block)."""
+    """LabName plus the shared VPC, its route table, its endpoints' security
+    group and a /24 of it for the lab (irlab picks a free one; a test gives each of its labs a different block)."""
     out = shared(cf)
     if block is None:
         # the first free /24 from a start derived from the name, as irlab picks one
@@ -55,4 +55,5 @@ def victim_parameters(cf: Any, lab: str, block: int | None = None) -> dict[str, 
         "VpcId": out["VpcId"],
         "RouteTableId": out["RouteTableId"],
         "SubnetCidr": f"10.42.{block}.0/24",
+        "EndpointSecurityGroupId": out["EndpointSecurityGroupId"],
     }
