@@ -95,7 +95,12 @@ def test_stack_delete_removes_everything_in_reverse_dependency_order(aws):
         assert position[first] < position[then], (first, then)
 
     assert [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]] == []
-    assert ec2.describe_internet_gateways()["InternetGateways"] == []
+    # the default VPC keeps its own internet gateway, as in AWS
+    default_vpcs = {v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if v["IsDefault"]}
+    assert [
+        g for g in ec2.describe_internet_gateways()["InternetGateways"]
+        if not {a["VpcId"] for a in g["Attachments"]} & default_vpcs
+    ] == []
     assert [t for t in ec2.describe_route_tables()["RouteTables"] if t["VpcId"] == ids["Vpc"]] == []
     assert ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [ids["Vpc"]]}])["Subnets"] == []
     assert ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [ids["Vpc"]]}])["SecurityGroups"] == []

@@ -211,7 +211,12 @@ def test_lab_stacks_deploy_and_leave_nothing_behind(aws, emulator):
     assert [s["StackName"] for s in cf.describe_stacks()["Stacks"]] == []
 
     assert [v for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]] == []
-    assert ec2.describe_internet_gateways()["InternetGateways"] == []
+    # the default VPC keeps its own internet gateway, as in AWS
+    default_vpcs = {v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if v["IsDefault"]}
+    assert [
+        g for g in ec2.describe_internet_gateways()["InternetGateways"]
+        if not {a["VpcId"] for a in g["Attachments"]} & default_vpcs
+    ] == []
     assert [t for t in ec2.describe_route_tables()["RouteTables"] if t["VpcId"] == v_out["VpcId"]] == []
     assert [s for s in ec2.describe_subnets()["Subnets"] if s["VpcId"] == v_out["VpcId"]] == []
     assert [g for g in ec2.describe_security_groups()["SecurityGroups"] if g.get("VpcId") == v_out["VpcId"]] == []

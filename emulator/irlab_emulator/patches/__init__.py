@@ -19,6 +19,8 @@ MODULES = [
     "ec2",
     "ec2_imds",
     "ec2_conntrack",
+    # interface endpoints' network interfaces, the default VPC's internet path (SSM Agent reach)
+    "ec2_endpoints",
     "iam",
     "s3",
     "sns",

@@ -9,7 +9,8 @@ Linux) registers, which needs an instance profile whose role allows
 Here (the stand-in has no agent, so every Linux instance is taken to run one):
 
 * a running instance whose instance profile role allows
-  ``ssm:UpdateInstanceInformation`` (managed or inline policy), once its agent
+  ``ssm:UpdateInstanceInformation`` (managed or inline policy) and whose agent
+  can reach Systems Manager over the network (below), once its agent
   has come up (``_timing.AGENT_ONLINE_AFTER_RUNNING_S`` after the instance
   entered ``running``, at the wait scale; until then it is not listed and
   SendCommand refuses it), is listed with
@@ -17,8 +18,8 @@ Here (the stand-in has no agent, so every Linux instance is taken to run one):
   Linux``, ``AgentVersion``, ``IsLatestVersion``, ``IPAddress`` (private),
   ``ComputerName`` (private DNS name), ``LastPingDateTime``, ...;
 * once registered, a running node that loses that permission (profile
-  disassociated, policy detached) shows ``ConnectionLost`` with its last ping
-  time; stopped and terminated instances are not returned (the API "does not
+  disassociated, policy detached) or its network path shows ``ConnectionLost``
+  with its last ping time; stopped and terminated instances are not returned (the API "does not
   return information for nodes that are either Stopped or Terminated");
 * filters: ``InstanceInformationFilterList`` (``InstanceIds``, ``PingStatus``,
   ``PlatformTypes``, ``ResourceType``, ...) or ``Filters`` (same keys,
@@ -28,6 +29,33 @@ Here (the stand-in has no agent, so every Linux instance is taken to run one):
   ``Targets`` select (``InstanceIds``, ``tag:KEY``, ``tag-key``), all of which
   must be registered managed nodes (``InvalidInstanceId`` otherwise);
   ``ListCommandInvocations`` lists one invocation per instance.
+
+The network path (``agent_reaches_systems_manager``). The agent calls three
+services over HTTPS (tcp 443): ``ssm``, ``ssmmessages`` and ``ec2messages``
+("Improve the security of EC2 instances by using VPC endpoints for Systems
+Manager", https://docs.aws.amazon.com/systems-manager/latest/userguide/setup-create-vpc.html;
+"Reference: ec2messages, ssmmessages, and other API operations",
+https://docs.aws.amazon.com/systems-manager/latest/userguide/systems-manager-setting-up-messageAPIs.html).
+For each service, judged on the instance's primary network interface:
+
+* when the instance's VPC has an ``available`` interface endpoint of
+  ``com.amazonaws.<region>.<service>`` with private DNS enabled (and the VPC's
+  ``enableDnsSupport``), the service's usual name resolves to the endpoint's
+  private addresses inside the VPC, so the agent must go through it: some
+  network interface of the endpoint must be allowed both by the instance's
+  egress (a tcp or all-traffic rule covering 443 to a CIDR containing the
+  interface's address, or to a security group the interface carries) and by the
+  endpoint interface's ingress (from a CIDR containing the instance's private
+  address, or from a security group the instance's interface carries)
+  (https://docs.aws.amazon.com/vpc/latest/privatelink/privatelink-access-aws-services.html);
+* otherwise it goes to the service's public endpoint: the egress must allow
+  443 to ``0.0.0.0/0``, the instance must have a public IPv4 address and its
+  subnet's route table (its own association, else the VPC's main table) must
+  send ``0.0.0.0/0`` to an internet gateway.
+
+Security groups are stateful, so the answers need no rule of their own. Network
+ACLs, NAT gateways, proxies and endpoint policies are not modelled (a node
+without a public address behind a NAT gateway shows ``ConnectionLost`` here).
 
 Parameter Store: ``PutParameter``'s check ("exists?") and store are one step
 under a lock, as are ``DeleteParameter(s)`` - moto's were two, so concurrent
@@ -134,6 +162,115 @@ def agent_can_register(account_id: str, region_name: str, instance: Any) -> bool
     return False
 
 
+AGENT_SERVICES = ("ssm", "ssmmessages", "ec2messages")
+HTTPS = 443
+
+
+def _primary_interface(instance: Any) -> Any | None:
+    nics = getattr(instance, "nics", None) or {}
+    return nics.get(0)
+
+
+def _egress_to(rules: list[Any], address: str | None, groups: set[str]) -> bool:
+    """Whether one of the egress rules lets tcp 443 out to ``address`` (or to a
+    member of one of ``groups``)."""
+    import ipaddress
+
+    from . import ec2_conntrack
+
+    for rule in rules:
+        if ec2_conntrack._rule_protocol(rule) not in ("-1", "6"):
+            continue
+        if not ec2_conntrack._rule_ports_cover(rule, "6", HTTPS):
+            continue
+        if (rule.source_group or {}).get("GroupId") in groups:
+            return True
+        cidr = (rule.ip_range or {}).get("CidrIp")
+        if cidr and address:
+            try:
+                if ipaddress.ip_address(address) in ipaddress.ip_network(cidr, strict=False):
+                    return True
+            except ValueError:
+                continue
+    return False
+
+
+def _route_table(backend: Any, subnet: Any) -> Any | None:
+    main = None
+    for table in list(backend.route_tables.values()):
+        if table.vpc_id != subnet.vpc_id:
+            continue
+        if subnet.id in table._associations.values():
+            return table
+        if table.main_association_id is not None:
+            main = table
+    return main
+
+
+def _internet_path(backend: Any, instance: Any, eni: Any, egress: list[Any]) -> bool:
+    if not any(
+        (r.ip_range or {}).get("CidrIp") == "0.0.0.0/0" and _egress_to([r], "0.0.0.0", set()) for r in egress
+    ):
+        return False
+    if not (getattr(eni, "public_ip", None) or getattr(instance, "public_ip", None)):
+        return False
+    table = _route_table(backend, eni.subnet)
+    if table is None:
+        return False
+    for route in table.routes.values() if isinstance(table.routes, dict) else table.routes:
+        if route.destination_cidr_block != "0.0.0.0/0":
+            continue
+        gateway = getattr(route, "gateway", None)
+        return gateway is not None and str(getattr(gateway, "id", "")).startswith("igw-")
+    return False
+
+
+def _endpoint_path(backend: Any, instance: Any, eni: Any, endpoint: Any) -> bool:
+    from . import ec2_conntrack
+
+    _, egress = ec2_conntrack._rules(eni)
+    own_groups = {g.id for g in list(eni.group_set or [])}
+    for endpoint_eni_id in endpoint.network_interface_ids or []:
+        endpoint_eni = backend.enis.get(endpoint_eni_id)
+        if endpoint_eni is None:
+            continue
+        their_groups = {g.id for g in list(endpoint_eni.group_set or [])}
+        if not _egress_to(egress, endpoint_eni.private_ip_address, their_groups):
+            continue
+        ingress, _ = ec2_conntrack._rules(endpoint_eni)
+        if _egress_to(ingress, instance.private_ip, own_groups):  # ingress rules read the same way
+            return True
+    return False
+
+
+def agent_reaches_systems_manager(account_id: str, region_name: str, instance: Any) -> bool:
+    """Whether the SSM Agent can reach ssm, ssmmessages and ec2messages over
+    HTTPS from the instance's primary network interface (module doc)."""
+    from . import ec2_conntrack
+
+    backend = ec2_backends[account_id][region_name]
+    eni = _primary_interface(instance)
+    if eni is None or getattr(eni, "subnet", None) is None:
+        return False
+    vpc = backend.vpcs.get(eni.subnet.vpc_id)
+    private_dns = vpc is not None and getattr(vpc, "enable_dns_support", True) not in (False, "false")
+    _, egress = ec2_conntrack._rules(eni)
+    for service in AGENT_SERVICES:
+        name = f"com.amazonaws.{region_name}.{service}"
+        endpoints = [
+            e for e in list(backend.vpc_end_points.values())
+            if e.vpc_id == eni.subnet.vpc_id and e.service_name == name and e.state == "available"
+            and (e.vpc_endpoint_type or "").lower() == "interface"
+        ]
+        resolving = [e for e in endpoints if private_dns and e.private_dns_enabled in (True, "true", "True")]
+        if resolving:
+            if not any(_endpoint_path(backend, instance, eni, e) for e in resolving):
+                return False
+        elif not _internet_path(backend, instance, eni, egress):
+            return False
+    return True
+
+
 def agent_started(instance: Any) -> bool:
     """Whether the instance's SSM Agent has come up: the instance has been
     running for ``_timing.AGENT_ONLINE_AFTER_RUNNING_S`` (document seconds)."""
@@ -147,7 +284,12 @@ def observe(account_id: str, region_name: str, instance: Any) -> str | None:
     state = instance._state.name
     with _lock:
         node = _nodes.get(key)
-        if state == "running" and agent_started(instance) and agent_can_register(account_id, region_name, instance):
+        if (
+            state == "running"
+            and agent_started(instance)
+            and agent_can_register(account_id, region_name, instance)
+            and agent_reaches_systems_manager(account_id, region_name, instance)
+        ):
             now = _now()
             if node is None:
                 node = _nodes[key] = {"registered": now, "last_ping": now}
