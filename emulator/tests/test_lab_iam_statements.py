@@ -45,6 +45,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 import lab_stacks
 from conftest import REGION, REPO_ROOT, create_stack, wait_idle
@@ -274,6 +275,20 @@ def _status(emulator: Any, instance_id: str) -> str | None:
     return {t["Key"]: t["Value"] for t in instance.get("Tags", [])}.get("irlab:ir-status")
 
 
+def _release(emulator: Any, instance_id: str) -> None:
+    """The variant's victim terminated once it is judged (the contained one
+    keeps its termination and stop protection, lifted first): the variants
+    share a stand-in without a reset between them, and victims left running
+    would reach the account's vCPU quota of running instances."""
+    ec2 = _client(emulator, "ec2")
+    try:
+        ec2.modify_instance_attribute(InstanceId=instance_id, DisableApiTermination={"Value": False})
+        ec2.modify_instance_attribute(InstanceId=instance_id, DisableApiStop={"Value": False})
+        ec2.terminate_instances(InstanceIds=[instance_id])
+    except ClientError:
+        pass  # the stand-in was reset meanwhile: nothing left to release
+
+
 def _names(text: str, actions: list[str]) -> bool:
     """``text`` tells of an IAM denial of one of ``actions``."""
     lowered = text.lower()
@@ -283,7 +298,7 @@ def _names(text: str, actions: list[str]) -> bool:
 @pytest.mark.parametrize(
     "engine, role, sid, shows", VARIANTS, ids=[f"{e}-{r}-{s or 'only'}" for e, r, s, _ in VARIANTS]
 )
-def test_a_role_without_one_statement_is_denied_that_call(emulator, caplog, engine, role, sid, shows):
+def test_a_role_without_one_statement_is_denied_that_call(emulator, caplog, request, engine, role, sid, shows):
     from test_ssm_instance import _service_scale
 
     set_wait_scale(emulator, WAIT_SCALE[engine])
@@ -314,6 +329,7 @@ def test_a_role_without_one_statement_is_denied_that_call(emulator, caplog, engi
                       MemoryToolSha256=hashlib.sha256(tool).hexdigest(), MemoryBudgetSeconds="1800")
     victim, playbook = _lab(emulator, engine, template, detection, lab, **budget)
     instance_id = victim["InstanceId"]
+    request.addfinalizer(lambda: _release(emulator, instance_id))
     if shows == "collect-gap":
         from test_ssm import managed
 
