@@ -77,6 +77,9 @@ pub enum Command {
     /// The volatile evidence the playbooks collected: list it, download it, or prove it unaltered
     #[command(subcommand)]
     Evidence(EvidenceCommand),
+    /// Stop and remove what the attack left on the contained victim, then look for its indicators
+    /// again (exit 0 when none is left)
+    Eradicate(EradicateArgs),
     /// Undo the containment on the victim for the next exercise
     Reset,
     /// Run the lab end to end: up, attack (inject), verify, down; with --local on the stand-in
@@ -366,6 +369,16 @@ pub struct VerifyArgs {
     /// Also write the checks as JUnit XML (for grading a class)
     #[arg(long, value_name = "FILE")]
     pub junit: Option<std::path::PathBuf>,
+    /// The lifecycle phase to check: the containment, the eradication, or both
+    #[arg(long, value_enum, default_value_t = crate::incident::verify::Phase::Contain)]
+    pub phase: crate::incident::verify::Phase,
+}
+
+#[derive(Debug, Args)]
+pub struct EradicateArgs {
+    /// The run whose attack to eradicate (default: the latest `irlab attack`)
+    #[arg(long)]
+    pub run: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -78,6 +78,7 @@ pub async fn run(g: &Global, args: &AttackArgs, p: &Printer) -> Result<()> {
         verified_at: None,
         unconfirmed: true,
         verdict: None,
+        eradication: None,
     };
 
     if mode == AttackMode::Inject {

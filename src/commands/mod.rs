@@ -6,6 +6,7 @@ pub mod class;
 pub mod class_org;
 pub mod demo;
 pub mod down;
+pub mod eradicate;
 pub mod evidence;
 pub mod local;
 pub mod playbook;
@@ -95,6 +96,10 @@ pub fn interrupted(command: &crate::cli::Command) -> Error {
             "the run is recorded; `irlab verify` judges what was sent, or `irlab reset` then attack again",
         ),
         Command::Reset => ("`irlab reset`", "run `irlab reset` again to finish"),
+        Command::Eradicate(_) => (
+            "`irlab eradicate`",
+            "run `irlab eradicate` again (its commands may run twice); it takes the eradication profile off the victim at the end",
+        ),
         Command::Playbook(PlaybookCommand::Set { variant, .. }) => {
             return Error::interrupted("interrupted: `irlab playbook set` stopped part-way").with_hint(format!(
                 "run `irlab playbook set {variant}` again to finish; `irlab status` shows the lab"

@@ -50,6 +50,8 @@ pub struct SharedView {
     pub vpc: Option<String>,
     /// Other labs of the region: while there are any, the shared parts stay after this lab's `down`.
     pub shared_with: Vec<String>,
+    /// The VPC's interface endpoints (Systems Manager's, for the isolated victim), by service.
+    pub endpoints: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -152,6 +154,10 @@ pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
     };
     let snapshots = lab_snapshots(ctx, lab).await?;
 
+    let endpoints = match shared.as_ref().and_then(|s| s.output("VpcId")) {
+        Some(vpc) => interface_endpoints(ctx, vpc).await?,
+        None => Vec::new(),
+    };
     let usage = Usage {
         running_instance_type: instance.as_ref().filter(|i| i.state == "running").map(|i| i.instance_type.clone()),
         ebs_gb: instance.as_ref().map(|i| i.volume_gb).unwrap_or(0),
@@ -160,6 +166,7 @@ pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
         guardduty_enabled_by_lab: detector.as_ref().is_some_and(|d| d.enabled && d.ownership == "owned"),
         trail_logging: trail.as_ref().is_some_and(|t| t.logging),
         trail_labs: 1 + others.len() as u32,
+        interface_endpoints: endpoints.len() as u32,
     };
     let deployed = state.is_some() || det.is_some() || victim.is_some() || !deployed_playbooks.is_empty();
     let shared = shared.map(|s| SharedView {
@@ -167,6 +174,7 @@ pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
         status: s.status.clone(),
         vpc: s.output("VpcId").map(String::from),
         shared_with: shared::holders(&others),
+        endpoints,
     });
     Ok(Snapshot {
         lab: lab.to_string(),
@@ -184,6 +192,32 @@ pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
         runs: state.as_ref().map_or(0, |s| s.runs.len()),
         last_run: state.as_ref().and_then(|s| s.runs.last().cloned()),
     })
+}
+
+/// The interface endpoints of the VPC that bill by the hour (pending or available), by service.
+async fn interface_endpoints(ctx: &AwsContext, vpc: &str) -> Result<Vec<String>> {
+    use aws_sdk_ec2::types::Filter;
+    let out = ctx
+        .ec2()
+        .describe_vpc_endpoints()
+        .filters(Filter::builder().name("vpc-id").values(vpc).build())
+        .filters(Filter::builder().name("vpc-endpoint-type").values("Interface").build())
+        .send()
+        .await
+        .aws(|| format!("listing the VPC endpoints of {vpc}"), ctx)?;
+    let mut names: Vec<String> = out
+        .vpc_endpoints()
+        .iter()
+        .filter(|e| {
+            e.state().is_some_and(|s| {
+                matches!(s.as_str().to_ascii_lowercase().as_str(), "available" | "pending" | "pendingacceptance")
+            })
+        })
+        .filter_map(|e| e.service_name())
+        .map(|n| n.rsplit('.').next().unwrap_or(n).to_string())
+        .collect();
+    names.sort();
+    Ok(names)
 }
 
 fn detector_view(lab: &LabName, state: Option<&LabState>, d: &DetectorInfo) -> DetectorView {
@@ -327,6 +361,13 @@ fn print(s: &Snapshot, p: &Printer) {
             format!("shared with {}", sh.shared_with.join(", "))
         };
         p.out(format!("  {:<12} {:<30} {} (trail, bucket, VPC); {with}", "shared", sh.stack, sh.status));
+        if !sh.endpoints.is_empty() {
+            p.out(format!(
+                "  {:<12} {:<30} interface endpoints the isolated victim reaches Systems Manager by",
+                "endpoints",
+                sh.endpoints.join(", ")
+            ));
+        }
     }
     match &s.detector {
         Some(d) => p.out(format!(

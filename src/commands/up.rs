@@ -97,12 +97,17 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
         .notify_email
         .clone()
         .or_else(|| old_detection.as_ref().and_then(|s| s.kept_parameter("NotifyEmail")).map(String::from));
-    let detection = deployment(&lab, Part::Detection, detection_parameters(&lab, notify_email.as_deref()));
     let reporter: &dyn Reporter = p;
-    // The victim's subnet goes into the shared VPC: the shared parts first (this lab's state,
-    // saved above, already holds them), while the detection stack deploys beside.
-    let shared_then_victim = async {
-        let sh = shared::ensure(&ctx, reporter).await?;
+    // The shared parts first (this lab's state, saved above, already holds them): the victim's
+    // subnet goes into their VPC, and the detection stack, larger than a request may carry, goes
+    // by their bucket. Then detection and victim side by side.
+    let sh = shared::ensure(&ctx, reporter).await?;
+    let mut detection = deployment(&lab, Part::Detection, detection_parameters(&lab, notify_email.as_deref()));
+    if let Some(bucket) = sh.1.output("TrailBucketName") {
+        detection.template_url =
+            stacks::stage_template(&ctx, detection.template, bucket, &format!("irlab/{lab}/templates/")).await?;
+    }
+    let victim = async {
         let mut kept = old_victim.as_ref().and_then(|s| s.kept_parameter("SubnetCidr")).map(String::from);
         // Two labs coming up at once can pick the same free block; the one whose subnet
         // CloudFormation refuses (InvalidSubnet.Conflict) picks again among what is free now.
@@ -112,7 +117,7 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
             let cidr = shared::subnet_cidr(&ctx, &sh.1, &lab, kept.as_deref()).await?;
             let victim = deployment(&lab, Part::Victim, victim_parameters(&lab, &instance_type, &sh.1, &cidr)?);
             match stacks::deploy(&ctx, &victim, Part::Victim.as_str(), reporter).await {
-                Ok(v) => return Ok::<_, Error>((sh, v)),
+                Ok(v) => return Ok::<_, Error>(v),
                 Err(e) if attempt < 3 && kept.is_none() && shared::is_subnet_conflict(&e.message) => {
                     reporter.report(crate::ui::progress::Progress::Note(format!(
                         "{cidr} was taken by another lab at the same moment; choosing another block"
@@ -123,9 +128,8 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
             kept = None;
         }
     };
-    let (d, sv) =
-        futures::join!(stacks::deploy(&ctx, &detection, Part::Detection.as_str(), reporter), shared_then_victim);
-    let (d, (sh, v)) = (d?, sv?);
+    let (d, v) = futures::join!(stacks::deploy(&ctx, &detection, Part::Detection.as_str(), reporter), victim);
+    let (d, v) = (d?, v?);
     let memory = match &avml {
         Some(Some(prepared)) => {
             let bucket =
@@ -329,6 +333,8 @@ fn victim_parameters(
         ("VpcId".into(), out("VpcId")?),
         ("RouteTableId".into(), out("RouteTableId")?),
         ("SubnetCidr".into(), cidr.to_string()),
+        // The isolated victim may reach these endpoints and nothing else (eradication).
+        ("EndpointSecurityGroupId".into(), out("EndpointSecurityGroupId")?),
     ])
 }
 

@@ -10,7 +10,7 @@ use crate::cli::{Global, VerifyArgs};
 use crate::error::{Error, Result};
 use crate::incident::evidence::{self, Sources};
 use crate::incident::history;
-use crate::incident::verify::{self, Check, Expect};
+use crate::incident::verify::{self, Check, Expect, Phase};
 use crate::lab::state::{AttackRun, LabState, Verdict};
 use crate::lab::{LabName, Variant};
 use crate::ui::printer::Printer;
@@ -22,15 +22,7 @@ pub async fn run(g: &Global, args: &VerifyArgs, p: &Printer) -> Result<()> {
         Error::problem(format!("lab {lab} is not deployed in {}", ctx.region))
             .with_hint("run `irlab up`, then `irlab attack`")
     })?;
-    let run = match &args.run {
-        Some(id) => state.runs.iter().find(|r| &r.id == id).cloned().ok_or_else(|| {
-            let known: Vec<&str> = state.runs.iter().map(|r| r.id.as_str()).collect();
-            Error::problem(format!("no run {id} in lab {lab}")).with_hint(format!("known runs: {}", known.join(", ")))
-        })?,
-        None => state.runs.last().cloned().ok_or_else(|| {
-            Error::problem(format!("lab {lab} has no attack run yet")).with_hint("run `irlab attack SCENARIO` first")
-        })?,
-    };
+    let run = state.run(args.run.as_deref())?.clone();
     let timeout = match &args.timeout {
         Some(t) => humantime::parse_duration(t).map_err(|e| {
             Error::problem(format!("--timeout `{t}`: {e}")).with_hint("use a duration such as 90s, 5m or 1h")
@@ -67,7 +59,7 @@ pub async fn run(g: &Global, args: &VerifyArgs, p: &Printer) -> Result<()> {
     let mut last: Vec<Check> = Vec::new();
     loop {
         let (o, records) = evidence::collect(&ctx, &sources, &run).await?;
-        let checks = verify::judge(&o, expect);
+        let checks = verify::judge_phase(&o, expect, args.phase);
         if checks != last {
             let left = timeout.saturating_sub(started.elapsed());
             p.info(format!("-- {}s elapsed, {}s left", started.elapsed().as_secs(), left.as_secs()));
@@ -86,13 +78,23 @@ pub async fn run(g: &Global, args: &VerifyArgs, p: &Printer) -> Result<()> {
             ),
         });
         let all = checks.iter().all(|c| c.passed);
+        // The containment may still be under way; an eradication on record is over, and
+        // without one there is nothing to wait for.
+        let contained = verify::judge(&o, expect).iter().all(|c| c.passed);
+        let settled = match args.phase {
+            Phase::Contain => all,
+            Phase::Eradicate => true,
+            Phase::All => contained,
+        };
         let mut time_to_contain = None;
-        if all && run.verified_at.is_none() {
+        if contained && run.verified_at.is_none() && args.phase != Phase::Eradicate {
             time_to_contain = record_verified(&ctx, &lab, &sources, &records, &run, p).await?;
         }
         let engine_failed = o.playbook_status.as_deref().is_some_and(is_terminal_failure);
-        if all || engine_failed || started.elapsed() >= timeout {
-            record_verdict(&ctx, &lab, &run, &checks, time_to_contain).await?;
+        if settled || engine_failed || started.elapsed() >= timeout {
+            if args.phase != Phase::Eradicate {
+                record_verdict(&ctx, &lab, &run, &checks, time_to_contain).await?;
+            }
             return finish(&lab, &run, &checks, all, args, p);
         }
         tokio::time::sleep(interval).await;
@@ -127,6 +129,10 @@ fn finish(lab: &LabName, run: &AttackRun, checks: &[Check], all: bool, args: &Ve
     }
     let failed: Vec<&str> = checks.iter().filter(|c| !c.passed).map(|c| c.name).collect();
     let hint = match run.mode.as_str() {
+        _ if failed.iter().any(|f| matches!(*f, "eradication ran" | "indicators gone")) => format!(
+            "run `irlab eradicate --run {}` on the contained victim (again: its commands may run twice)",
+            run.id
+        ),
         "traffic" => format!(
             "findings from real traffic can take up to an hour; run `irlab verify --run {} --timeout 1h`, or see `irlab status`",
             run.id

@@ -183,7 +183,39 @@ pub async fn collect(ctx: &AwsContext, s: &Sources, run: &AttackRun) -> Result<(
             mismatches: checks.iter().filter(|c| !c.ok).map(|c| format!("{}: {}", c.key, c.detail)).collect(),
         });
     }
+    if let Some(e) = &run.eradication {
+        o.eradication = Some(eradication(ctx, instance, &e.command_id).await?);
+    }
     Ok((o, records))
+}
+
+/// The eradication command's two steps as Systems Manager reports them.
+async fn eradication(ctx: &AwsContext, instance: &str, command_id: &str) -> Result<verify::Eradication> {
+    let mut out = verify::Eradication { command_id: command_id.into(), ..Default::default() };
+    for step in ["eradicate", crate::incident::eradication::CHECK_STEP] {
+        let inv = ctx
+            .ssm()
+            .get_command_invocation()
+            .command_id(command_id)
+            .instance_id(instance)
+            .plugin_name(step)
+            .send()
+            .await
+            .aws(|| format!("reading the eradication {command_id} ({step})"), ctx)?;
+        let status = inv.status().map(|s| s.as_str().to_string()).unwrap_or_default();
+        if step == "eradicate" {
+            out.eradicate_status = status;
+        } else {
+            out.check_status = status;
+            if let Some(c) =
+                crate::incident::eradication::parse_check(inv.standard_output_content().unwrap_or_default())
+            {
+                out.eradicated = Some(c.eradicated);
+                out.present = c.present;
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The chain-of-custody manifest of the run's collection: the latest for one of its findings

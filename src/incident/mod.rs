@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod custody;
 pub mod engine_run;
+pub mod eradication;
 pub mod evidence;
 pub mod finding;
 pub mod history;

@@ -33,6 +33,26 @@ pub struct Scenario {
     /// each is present, and the eradication check looks for them again.
     #[serde(default)]
     pub indicators: Indicators,
+    /// What stops and removes what the attack left (`irlab eradicate`), run on the contained
+    /// victim; the indicators are looked for again afterwards.
+    #[serde(default)]
+    pub eradicate: Option<Eradicate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Eradicate {
+    #[serde(default)]
+    pub notes: Option<String>,
+    #[serde(default = "default_eradicate_timeout")]
+    pub timeout_seconds: u32,
+    /// Shell lines run as root on the victim through Run Command; each must succeed when there
+    /// is nothing left to remove (eradication runs again after a partial one).
+    pub commands: Vec<String>,
+}
+
+fn default_eradicate_timeout() -> u32 {
+    300
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -45,6 +45,34 @@ pub struct Observation {
     /// The volatile evidence the playbook collected before isolation, read back against its
     /// manifest; None when no manifest names the run's finding.
     pub volatile: Option<Volatile>,
+    /// What `irlab eradicate` left on record for the run, read again from Run Command; None when
+    /// the run was never eradicated.
+    pub eradication: Option<Eradication>,
+}
+
+/// The eradication's Run Command as Systems Manager reports it now.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Eradication {
+    pub command_id: String,
+    /// The status of its `eradicate` step (the scenario's commands).
+    pub eradicate_status: String,
+    /// The status of its `checkIndicators` step.
+    pub check_status: String,
+    /// The check step's own record: was none present, and what was.
+    pub eradicated: Option<bool>,
+    pub present: Vec<String>,
+}
+
+/// Which phases of the incident's lifecycle verify checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// The playbook's containment and its evidence.
+    Contain,
+    /// `irlab eradicate`: nothing of the attack is left, and the victim is still isolated.
+    Eradicate,
+    /// Every phase.
+    All,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -297,6 +325,49 @@ pub fn judge(o: &Observation, expect: Expect) -> Vec<Check> {
     out
 }
 
+/// The checks of the phase: containment's, the eradication's (with the isolation it must keep),
+/// or both.
+pub fn judge_phase(o: &Observation, expect: Expect, phase: Phase) -> Vec<Check> {
+    let contain = judge(o, expect);
+    match phase {
+        Phase::Contain => contain,
+        Phase::All => contain.into_iter().chain(judge_eradication(o)).collect(),
+        Phase::Eradicate => contain.into_iter().filter(|c| c.name == "isolated").chain(judge_eradication(o)).collect(),
+    }
+}
+
+/// The eradication, judged on Systems Manager's own record of the command, not on irlab's.
+pub fn judge_eradication(o: &Observation) -> Vec<Check> {
+    let Some(e) = &o.eradication else {
+        return vec![check(
+            "eradication ran",
+            "`irlab eradicate` of this run, its commands succeeded",
+            "not eradicated yet",
+            false,
+        )];
+    };
+    let ran = e.eradicate_status == "Success";
+    let gone = e.eradicated == Some(true) && e.present.is_empty();
+    vec![
+        check(
+            "eradication ran",
+            "`irlab eradicate` of this run, its commands succeeded",
+            format!("Run Command {}: commands {}", e.command_id, e.eradicate_status),
+            ran,
+        ),
+        check(
+            "indicators gone",
+            "none of the run's indicators present after eradication",
+            match (e.eradicated, e.present.is_empty()) {
+                (None, _) => format!("no record from the check (step {})", e.check_status),
+                (Some(_), true) => "none present".to_string(),
+                (Some(_), false) => format!("still present: {}", e.present.join(", ")),
+            },
+            gone,
+        ),
+    ]
+}
+
 fn on_off(b: bool) -> &'static str {
     if b { "on" } else { "off" }
 }
@@ -368,6 +439,7 @@ mod tests {
             delete_on_termination: BTreeMap::from([("vol-1".into(), false)]),
             elastic_ips: Vec::new(),
             volatile: Some(Volatile { items: 6, complete: true, gaps: Vec::new(), mismatches: Vec::new() }),
+            eradication: None,
         }
     }
 
@@ -420,6 +492,41 @@ mod tests {
             failed(&judge(&o, Expect::Contained { snapshots_completed: true })),
             vec!["elastic IPs disassociated"]
         );
+    }
+
+    #[test]
+    fn eradication_passes_only_on_the_commands_success_and_the_checks_own_record() {
+        let expect = Expect::Contained { snapshots_completed: true };
+        let mut o = contained();
+        let names = |c: &[Check]| c.iter().map(|c| c.name).collect::<Vec<_>>();
+        assert_eq!(failed(&judge_phase(&o, expect, Phase::Eradicate)), vec!["eradication ran"]);
+        assert_eq!(names(&judge_phase(&o, expect, Phase::Eradicate)), vec!["isolated", "eradication ran"]);
+        let done = Eradication {
+            command_id: "c-1".into(),
+            eradicate_status: "Success".into(),
+            check_status: "Success".into(),
+            eradicated: Some(true),
+            present: vec![],
+        };
+        o.eradication = Some(done.clone());
+        assert!(judge_phase(&o, expect, Phase::All).iter().all(|c| c.passed));
+        assert_eq!(judge_phase(&o, expect, Phase::All).len(), judge(&o, expect).len() + 2);
+        // A command that failed, or an indicator the check still found, fails its own check.
+        o.eradication = Some(Eradication { eradicate_status: "Failed".into(), ..done.clone() });
+        assert_eq!(failed(&judge_phase(&o, expect, Phase::Eradicate)), vec!["eradication ran"]);
+        o.eradication = Some(Eradication {
+            check_status: "Failed".into(),
+            eradicated: Some(false),
+            present: vec!["processes:tor".into()],
+            ..done.clone()
+        });
+        let checks = judge_phase(&o, expect, Phase::Eradicate);
+        assert_eq!(failed(&checks), vec!["indicators gone"]);
+        assert!(checks.iter().any(|c| c.observed == "still present: processes:tor"));
+        // Eradication that let the victim out of quarantine fails isolation.
+        o.eradication = Some(done);
+        o.interface_groups.insert("eni-2".into(), vec!["sg-app".into()]);
+        assert_eq!(failed(&judge_phase(&o, expect, Phase::Eradicate)), vec!["isolated"]);
     }
 
     #[test]
@@ -510,6 +617,7 @@ mod tests {
             verified_at: None,
             unconfirmed: false,
             verdict: None,
+            eradication: None,
         }
     }
 

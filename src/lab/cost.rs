@@ -36,6 +36,9 @@ const GUARDDUTY_LAB_HOUR: f64 = 0.002;
 /// The first trail's management events are free; S3 PUTs of log files from every region remain.
 const CLOUDTRAIL_S3_HOUR: f64 = 0.001;
 const HOURS_PER_MONTH: f64 = 730.0;
+/// An interface VPC endpoint, per hour in each Availability Zone it serves (data processed,
+/// $0.01 per GB, is not counted: Systems Manager's traffic of one victim is tiny).
+const INTERFACE_ENDPOINT_AZ_HOUR: f64 = 0.01;
 
 /// What is running, as `status` measured it.
 #[derive(Debug, Clone, Default)]
@@ -49,6 +52,8 @@ pub struct Usage {
     pub trail_logging: bool,
     /// Labs sharing the region's trail (this one included): each carries its share of its cost.
     pub trail_labs: u32,
+    /// Interface endpoints (one AZ each) of the shared VPC, shared by the same labs as the trail.
+    pub interface_endpoints: u32,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -108,6 +113,16 @@ pub fn estimate(usage: &Usage) -> Estimate {
             format!("CloudTrail log delivery to S3 (a 1/{labs} share: {labs} labs share the trail)")
         };
         lines.push(CostLine { item, usd_per_hour: Some(CLOUDTRAIL_S3_HOUR / f64::from(labs)) });
+    }
+    if usage.interface_endpoints > 0 {
+        let labs = usage.trail_labs.max(1);
+        let n = usage.interface_endpoints;
+        let item = if labs == 1 {
+            format!("VPC interface endpoints x{n} (Systems Manager, for the isolated victim)")
+        } else {
+            format!("VPC interface endpoints x{n} (Systems Manager; a 1/{labs} share: {labs} labs share them)")
+        };
+        lines.push(CostLine { item, usd_per_hour: Some(f64::from(n) * INTERFACE_ENDPOINT_AZ_HOUR / f64::from(labs)) });
     }
     let complete = lines.iter().all(|l| l.usd_per_hour.is_some());
     let per_hour: f64 = lines.iter().filter_map(|l| l.usd_per_hour).sum();

@@ -56,6 +56,24 @@ pub struct AttackRun {
     /// The last `irlab verify` of this run: what a grader reads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<Verdict>,
+    /// The last `irlab eradicate` of this run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eradication: Option<EradicationRecord>,
+}
+
+/// What `irlab eradicate` sent and found: verify reads the command's own output again.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EradicationRecord {
+    /// The Run Command of the EradicateDocument.
+    pub command_id: String,
+    /// RFC 3339: when the commands were sent and when the check ended.
+    pub started_at: String,
+    pub ended_at: String,
+    /// No indicator of the run's scenarios was present afterwards.
+    pub eradicated: bool,
+    /// `kind:item` of each indicator still present.
+    #[serde(default)]
+    pub present: Vec<String>,
 }
 
 /// How `irlab verify` last ended for a run.
@@ -94,6 +112,21 @@ pub enum Ownership {
 }
 
 impl LabState {
+    /// The run named, or the latest one.
+    pub fn run(&self, id: Option<&str>) -> Result<&AttackRun> {
+        match id {
+            Some(id) => self.runs.iter().find(|r| r.id == id).ok_or_else(|| {
+                let known: Vec<&str> = self.runs.iter().map(|r| r.id.as_str()).collect();
+                Error::problem(format!("no run {id} in lab {}", self.lab))
+                    .with_hint(format!("known runs: {}", known.join(", ")))
+            }),
+            None => self.runs.last().ok_or_else(|| {
+                Error::problem(format!("lab {} has no attack run yet", self.lab))
+                    .with_hint("run `irlab attack SCENARIO` first")
+            }),
+        }
+    }
+
     pub fn new(lab: &LabName, account: &str, region: &str) -> Self {
         LabState {
             lab: lab.to_string(),

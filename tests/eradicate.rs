@@ -1,0 +1,104 @@
+//! Eradication through the binary, for each playbook: a real attack installs its tools on the
+//! victim, the playbook contains it, `irlab eradicate` runs the scenario's eradication through
+//! the private path to Systems Manager while the victim stays isolated, and `verify --phase all`
+//! passes on Systems Manager's own record of the commands.
+//!
+//! The stand-in's sandbox keeps no package files (its /usr is the host's, read-only: dnf records
+//! a package instead) and runs each command in its own PID namespace, so the indicators an
+//! attack leaves are never present here: that each scenario's commands remove them is proved by
+//! the stand-in's tests (`emulator/tests/test_eradication.py`), on processes and package records.
+
+mod common;
+
+use aws_sdk_ssm::types::CommandInvocationStatus;
+use common::{Standin, outputs};
+
+/// Waits for a Run Command (the traffic attack) to end on the stand-in's sandbox.
+async fn wait_command(sdk: &aws_config::SdkConfig, command_id: &str) {
+    let ssm = aws_sdk_ssm::Client::new(sdk);
+    for _ in 0..240 {
+        let out = ssm.list_command_invocations().command_id(command_id).send().await.unwrap();
+        if let Some(status) = out.command_invocations().first().and_then(|i| i.status()) {
+            match status {
+                CommandInvocationStatus::Success => return,
+                CommandInvocationStatus::Pending
+                | CommandInvocationStatus::InProgress
+                | CommandInvocationStatus::Delayed => {}
+                other => panic!("the attack's command {command_id} ended {other:?}"),
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    panic!("the attack's command {command_id} did not end");
+}
+
+#[tokio::test]
+async fn each_playbook_s_containment_is_followed_by_an_eradication_that_verify_proves() {
+    let s = Standin::start();
+    let sdk = s.sdk().await;
+    s.irlab(&["up", "--playbook", "lambda", "--evidence-budget", "600"]).ok();
+    let instance = outputs(&sdk, "irlab-irlab-victim").await["InstanceId"].clone();
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let profiles = || async {
+        let out = ec2
+            .describe_iam_instance_profile_associations()
+            .filters(aws_sdk_ec2::types::Filter::builder().name("instance-id").values(&instance).build())
+            .send()
+            .await
+            .unwrap();
+        out.iam_instance_profile_associations()
+            .iter()
+            .filter(|a| a.state().is_some_and(|s| s.as_str() == "associated"))
+            .filter_map(|a| a.iam_instance_profile()?.arn().map(String::from))
+            .collect::<Vec<_>>()
+    };
+
+    for (i, variant) in ["lambda", "stepfunctions", "ssm"].into_iter().enumerate() {
+        if i > 0 {
+            s.irlab(&["reset"]).ok();
+            s.irlab(&["playbook", "set", variant]).ok();
+        }
+        // The real attack: dig installed on the victim (the sandbox's dnf), then the finding.
+        let traffic = s.irlab(&["attack", "c2-dns", "--mode", "traffic", "--output", "json"]).ok().json();
+        wait_command(&sdk, traffic["run"]["command_ids"][0].as_str().unwrap()).await;
+        if i == 0 {
+            // Before containment the attacker still holds the victim: nothing to eradicate yet.
+            let early = s.irlab(&["eradicate"]).code(1);
+            assert!(early.stderr.contains("eradication runs on a contained victim"), "{}", early.stderr);
+        }
+        s.irlab(&["attack", "c2-dns", "--mode", "inject"]).ok();
+        s.irlab(&["verify", "--timeout", "90s", "--interval", "500ms"]).ok();
+
+        let done = s.irlab(&["eradicate", "--output", "json"]).ok().json();
+        assert_eq!(done["eradicateStatus"], "Success", "{variant}: {done}");
+        assert_eq!(done["eradicated"], true, "{variant}: {done}");
+        assert_eq!(profiles().await, Vec::<String>::new(), "{variant}: the eradication profile is taken off again");
+
+        let v = s.irlab(&["verify", "--phase", "all", "--timeout", "30s", "--output", "json"]).ok().json();
+        assert_eq!(v["passed"], true, "{variant}: {v}");
+        let names: Vec<&str> = v["checks"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+        for want in ["isolated", "credentials revoked", "eradication ran", "indicators gone"] {
+            assert!(names.contains(&want), "{variant}: {want} in {names:?}");
+        }
+    }
+
+    let down = s.irlab(&["down", "--yes"]).ok();
+    assert!(down.stdout.contains("0 resources left"), "{}", down.stdout);
+    assert_eq!(common::leftovers(&sdk, "irlab").await, Vec::<String>::new());
+}
+
+/// A run that was never eradicated fails `verify --phase eradicate` at once, naming the command
+/// that does it, and keeps its containment verdict.
+#[tokio::test]
+async fn an_uneradicated_run_fails_the_eradicate_phase_and_says_what_to_run() {
+    let s = Standin::start();
+    s.irlab(&["up", "--playbook", "lambda", "--evidence-budget", "600"]).ok();
+    s.irlab(&["attack", "tor-client"]).ok();
+    s.irlab(&["verify", "--timeout", "90s", "--interval", "500ms"]).ok();
+    let r = s.irlab(&["verify", "--phase", "eradicate", "--timeout", "5m"]).code(1);
+    assert!(r.stdout.contains("FAIL eradication ran"), "{}", r.stdout);
+    assert!(r.stderr.contains("eradicate --run run-"), "{}", r.stderr);
+    let status = s.irlab(&["status", "--output", "json"]).ok().json();
+    assert_eq!(status["last_run"]["verdict"]["passed"], true, "{status}");
+    s.irlab(&["down", "--yes"]).ok();
+}
