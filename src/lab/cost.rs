@@ -141,6 +141,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_shared_endpoints_cost_three_cents_an_hour_divided_among_the_labs() {
+        let alone = estimate(&Usage { interface_endpoints: 3, trail_labs: 1, ..Usage::default() });
+        assert!((alone.usd_per_hour - 0.03).abs() < 1e-9);
+        let class = estimate(&Usage { interface_endpoints: 3, trail_labs: 20, ..Usage::default() });
+        assert!((class.usd_per_hour - 0.0015).abs() < 1e-9);
+        assert!(class.lines[0].item.contains("1/20 share"), "{}", class.lines[0].item);
+    }
+
+    #[test]
     fn a_running_default_lab_costs_about_two_cents_an_hour() {
         let e = estimate(&Usage {
             running_instance_type: Some("t3.micro".into()),
