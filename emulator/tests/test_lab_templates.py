@@ -168,7 +168,7 @@ def test_lab_stacks_deploy_and_leave_nothing_behind(aws, emulator):
     assert instance["MetadataOptions"]["HttpTokens"] == "required"
     assert instance["SubnetId"] == v_out["SubnetId"] and v_out["VpcId"] == s_out["VpcId"]
     subnet = ec2.describe_subnets(SubnetIds=[v_out["SubnetId"]])["Subnets"][0]
-    # (MapPublicIpOnLaunch: moto's CloudFormation Subnet ignores it, a stand-in gap noted in COVERAGE.md)
+    assert subnet["MapPublicIpOnLaunch"] is True and instance.get("PublicIpAddress")
     assert subnet["CidrBlock"] == "10.42.7.0/24"
     assert _tags(subnet["Tags"])["irlab:lab"] == "t1"
     assert _tags(instance["Tags"])["irlab:lab"] == "t1"
@@ -176,9 +176,11 @@ def test_lab_stacks_deploy_and_leave_nothing_behind(aws, emulator):
     assert root["Encrypted"] is True and root["Size"] == 8 and root["VolumeType"] == "gp3"
     quarantine = ec2.describe_security_groups(GroupIds=[v_out["QuarantineSecurityGroupId"]])["SecurityGroups"][0]
     assert quarantine["IpPermissions"] == []
-    assert [(r["IpProtocol"], [x["CidrIp"] for x in r["IpRanges"]]) for r in quarantine["IpPermissionsEgress"]] == [
-        ("-1", ["127.0.0.1/32"])
-    ]
+    # outbound only HTTPS to the shared Systems Manager endpoints' group (the default allow-all rule is gone)
+    assert [
+        (r["IpProtocol"], r.get("FromPort"), r.get("ToPort"), r["IpRanges"], [p["GroupId"] for p in r["UserIdGroupPairs"]])
+        for r in quarantine["IpPermissionsEgress"]
+    ] == [("tcp", 443, 443, [], [s_out["EndpointSecurityGroupId"]])]
     app = ec2.describe_security_groups(GroupIds=[v_out["AppSecurityGroupId"]])["SecurityGroups"][0]
     assert app["IpPermissions"] == []
     assert [(r["IpProtocol"], [x["CidrIp"] for x in r["IpRanges"]]) for r in app["IpPermissionsEgress"]] == [
