@@ -11,6 +11,11 @@ AWS behaviour reproduced (see the tests for the documentation references):
   ``IamInstanceProfile`` (an instance profile association),
   ``PropagateTagsToVolumeOnCreation``; the network interface EC2 creates at
   launch is deleted when the instance terminates.
+* ``AWS::EC2::Instance`` changes in place only for properties whose update needs
+  no replacement (``IamInstanceProfile`` replaces the profile association); a change
+  of ``ImageId``, ``PrivateIpAddress``, ``SubnetId`` and the like makes a new instance.
+* ``PrivateIpAddress`` at launch must be in the subnet's range and free
+  (``InvalidParameterValue``, ``InvalidIPAddress.InUse``; moto answered HTTP 500).
 * ``AWS::EC2::SecurityGroup`` honours ``SecurityGroupEgress``: one or more
   egress rules replace the default allow-all rule; none (absent or ``[]``)
   keeps it.
@@ -268,7 +273,13 @@ class InstanceHandler(Instance):
         wait out its ``pending`` (at the wait scale)."""
         wait_until_running(instance)
 
+    # Properties whose change the resource page lists as "No interruption" or "Some
+    # interruptions"; every other change (ImageId, PrivateIpAddress, SubnetId, KeyName,
+    # NetworkInterfaces, LaunchTemplate, AvailabilityZone, SecurityGroups, ...) is
+    # "Replacement": a new instance, the old one then deleted or kept by UpdateReplacePolicy.
+    # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ec2-instance.html
     IN_PLACE = {
+        "IamInstanceProfile",
         "SecurityGroupIds",
         "Tags",
         "DisableApiTermination",
@@ -325,6 +336,8 @@ class InstanceHandler(Instance):
             instance.metadata_options = MetadataOptions(_metadata_options(new_props.get("MetadataOptions")))
         if "Monitoring" in changed:
             instance.monitoring_state = "enabled" if _cfn.as_bool(new_props.get("Monitoring")) else "disabled"
+        if "IamInstanceProfile" in changed:
+            _set_instance_profile(backend, instance, new_props.get("IamInstanceProfile"))
         return instance
 
     @classmethod
@@ -332,6 +345,79 @@ class InstanceHandler(Instance):
         if instance.state != "terminated":
             # refuses while termination protection (DisableApiTermination) is on
             _backend(account_id, region_name).terminate_instances([instance.id])
+
+
+def _set_instance_profile(backend: Any, instance: Instance, profile: str | None) -> None:
+    """IamInstanceProfile changed in place: the instance's association is replaced,
+    made, or removed (what ReplaceIamInstanceProfileAssociation / Associate /
+    Disassociate do)."""
+    association = backend.iam_instance_profile_associations.get(instance.id)
+    if association is not None and profile:
+        association = backend.replace_iam_instance_profile_association(
+            association.association_id, iam_instance_profile_name=profile
+        )
+        # moto changes the association only; DescribeInstances reads the instance's own copy
+        backend.modify_instance_attribute(
+            instance.id,
+            "iam_instance_profile",
+            {"Arn": association.iam_instance_profile.arn, "Id": association.association_id},
+        )
+    elif association is not None:
+        backend.disassociate_iam_instance_profile(association.association_id)
+    elif profile:
+        backend.associate_iam_instance_profile(instance_id=instance.id, iam_instance_profile_name=profile)
+
+
+def _subnet_request_ip(self: Any, ip: str, instance: Any) -> None:
+    """A private IPv4 address asked for at launch (RunInstances ``PrivateIpAddress``, and so
+    ``AWS::EC2::Instance``) must lie in the subnet's range and be free: EC2 answers
+    ``InvalidParameterValue`` "Address X does not fall within the subnet's address range"
+    and ``InvalidIPAddress.InUse`` "Address X is in use." (moto raised a bare exception, an
+    HTTP 500). An address is in use while a network interface of the subnet holds it: the
+    interface of a stopped instance keeps it, that of a terminated instance is gone.
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RunInstances.html
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html"""
+    import ipaddress
+
+    from moto.ec2.exceptions import EC2ClientError
+
+    try:
+        inside = ipaddress.ip_address(ip) in self.cidr
+    except ValueError:
+        inside = False
+    if not inside:
+        raise EC2ClientError("InvalidParameterValue", f"Address {ip} does not fall within the subnet's address range")
+    holder = self._subnet_ips.get(ip)
+    # instances hold addresses through their interfaces; other holders (an EFS mount
+    # target) only through moto's record
+    if ip in _held_addresses(self) or (holder is not None and not isinstance(holder, Instance)):
+        raise EC2ClientError("InvalidIPAddress.InUse", f"Address {ip} is in use.")
+    self._unused_ips.discard(ip)
+    self._subnet_ips[ip] = instance
+
+
+def _held_addresses(subnet: Any) -> set[str]:
+    held: set[str] = set()
+    for eni in list(subnet.ec2_backend.enis.values()):
+        if getattr(eni.subnet, "id", None) == subnet.id:
+            held.add(eni.private_ip_address)
+            held.update(a.get("PrivateIpAddress") for a in eni.private_ip_addresses or [])
+    return held
+
+
+def _free_subnet_ip(original: Any) -> Any:
+    """An address EC2 picks itself is one no interface of the subnet holds (moto's record
+    of addresses can forget one that a launch asked for by name)."""
+
+    def get_available_subnet_ip(self: Any, instance: Any) -> str:
+        held = _held_addresses(self)
+        for _ in range(self.cidr.num_addresses):
+            ip = original(self, instance)
+            if ip not in held:
+                return ip
+        return ip
+
+    return get_available_subnet_ip
 
 
 def _instance_get_cfn_attribute(self: Instance, attribute_name: str) -> Any:
@@ -1048,6 +1134,12 @@ def apply() -> None:
     )
     SecurityGroupBackend.delete_security_group = _delete_security_group
     SubnetBackend.delete_subnet = _delete_subnet
+    from moto.ec2.models.subnets import Subnet
+
+    Subnet.request_ip = _subnet_request_ip
+    if not getattr(Subnet.get_available_subnet_ip, "_irlab", False):
+        Subnet.get_available_subnet_ip = _free_subnet_ip(Subnet.get_available_subnet_ip)
+        Subnet.get_available_subnet_ip._irlab = True  # type: ignore[attr-defined]
     VPCBackend.delete_vpc = _delete_vpc
     global _orig_disassociate_address
     from moto.ec2.models.elastic_ip_addresses import ElasticAddressBackend
