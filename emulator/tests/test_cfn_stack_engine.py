@@ -331,3 +331,43 @@ Outputs:
     assert ssm.get_parameter(Name=f"/{name}/budget")["Parameter"]["Value"] == "120"
     function = physical_ids(cf, name)["Function"]
     assert aws("lambda").get_function_configuration(FunctionName=function)["Environment"]["Variables"] == {"BUDGET": "120"}
+
+
+def test_a_systems_manager_parameter_is_described_by_its_name_and_resolved_value(aws):
+    """For a Systems Manager parameter type, DescribeStacks returns the
+    parameter's name as ParameterValue, as it was given (or the Default), and
+    what it resolved to as ResolvedValue, "returned only for Systems Manager
+    parameter types in the template": so a caller that passes the parameters
+    back on an update passes the name again, and the update resolves it anew.
+    Other parameters have no ResolvedValue.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Parameter.html
+    """
+    cf, ssm = aws("cloudformation"), aws("ssm")
+    name = unique("image-param")
+    ssm.put_parameter(Name=f"/{name}/image", Type="String", Value="ami-0123456789abcdef0")
+    ssm.put_parameter(Name=f"/{name}/other", Type="String", Value="ami-0fedcba9876543210")
+    body = f"""
+Parameters:
+  Image: {{Type: "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>", Default: /{name}/image}}
+  Plain: {{Type: String}}
+Resources:
+  Topic: {{Type: AWS::SNS::Topic}}
+Outputs:
+  Image: {{Value: !Ref Image}}
+"""
+    stack = create_stack(cf, name, body, {"Plain": "x"})
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    params = {p["ParameterKey"]: p for p in stack["Parameters"]}
+    assert params["Image"]["ParameterValue"] == f"/{name}/image"
+    assert params["Image"]["ResolvedValue"] == "ami-0123456789abcdef0"
+    assert params["Plain"] == {"ParameterKey": "Plain", "ParameterValue": "x"}
+    assert stack["Outputs"][0]["OutputValue"] == "ami-0123456789abcdef0"
+    # Passed back by name on an update, it resolves to what the name holds now.
+    cf.update_stack(
+        StackName=name,
+        TemplateBody=body,
+        Parameters=[{"ParameterKey": "Image", "ParameterValue": f"/{name}/other"}, {"ParameterKey": "Plain", "ParameterValue": "x"}],
+    )
+    stack = cf.describe_stacks(StackName=name)["Stacks"][0]
+    params = {p["ParameterKey"]: p for p in stack["Parameters"]}
+    assert (params["Image"]["ParameterValue"], params["Image"]["ResolvedValue"]) == (f"/{name}/other", "ami-0fedcba9876543210")

@@ -1590,6 +1590,33 @@ def _rm_load_parameters(self: ResourceMap) -> None:
             self.resolved_parameters[key] = self._parsed_resources[key] = strings
 
 
+def _stack_parameter_list(self: Stack) -> list[dict[str, Any]]:
+    """DescribeStacks' Parameters. For a Systems Manager parameter type
+    (``AWS::SSM::Parameter::Value<...>``) AWS returns the parameter's name as
+    ``ParameterValue``, as it was given, and the value it resolved to as
+    ``ResolvedValue`` ("the value that corresponds to a Systems Manager
+    parameter key. This field is returned only for Systems Manager parameter
+    types in the template"); moto returned the resolved value as the
+    ParameterValue, so a caller that passed the parameters back on an update
+    sent an AMI id where a parameter name belongs.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Parameter.html"""
+    rm = self.resource_map
+    slots = rm._template.get("Parameters") or {}
+    out = []
+    for key, value in rm.resolved_parameters.items():
+        if key in rm.no_echo_parameter_keys:
+            out.append({"ParameterKey": key, "ParameterValue": "****"})
+            continue
+        kind = str((slots.get(key) or {}).get("Type", "String"))
+        if kind.startswith("AWS::SSM::Parameter::Value<"):
+            given = rm.input_parameters.get(key, (slots.get(key) or {}).get("Default"))
+            resolved = ",".join(value) if isinstance(value, list) else value
+            out.append({"ParameterKey": key, "ParameterValue": given, "ResolvedValue": resolved})
+        else:
+            out.append({"ParameterKey": key, "ParameterValue": value})
+    return out
+
+
 def _number_text(given: Any, default: Any, value: int | float) -> str:
     """The number as it was written: the value passed, else the template's default."""
     for text in (given, default):
@@ -1608,6 +1635,7 @@ def apply() -> None:
 
     ResourceMap.__init__ = _rm_init
     ResourceMap.load_parameters = _rm_load_parameters
+    Stack.parameter_list = property(_stack_parameter_list)
     ResourceMap.__getitem__ = _rm_getitem
     ResourceMap._irlab_event = _rm_event
     ResourceMap._irlab_is_live = _rm_is_live
