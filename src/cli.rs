@@ -80,6 +80,9 @@ pub enum Command {
     /// Stop and remove what the attack left on the contained victim, then look for its indicators
     /// again (exit 0 when none is left)
     Eradicate(EradicateArgs),
+    /// Bring back a clean victim from the baseline `up` recorded, keeping the compromised one
+    /// stopped, isolated and protected as evidence
+    Recover(RecoverArgs),
     /// Undo the containment on the victim for the next exercise
     Reset,
     /// Run the lab end to end: up, attack (inject), verify, down; with --local on the stand-in
@@ -379,6 +382,17 @@ pub struct EradicateArgs {
     /// The run whose attack to eradicate (default: the latest `irlab attack`)
     #[arg(long)]
     pub run: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// The run whose victim to recover (default: the latest `irlab attack`)
+    #[arg(long)]
+    pub run: Option<String>,
+    /// Terminate the compromised instance instead of keeping it (refused until the run's
+    /// evidence is complete and verified)
+    #[arg(long)]
+    pub discard_compromised: bool,
 }
 
 #[derive(Debug, Args)]

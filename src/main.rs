@@ -41,6 +41,7 @@ fn main() {
                 Command::Attack(args) => commands::attack::run(&cli.global, args, &printer).await,
                 Command::Verify(args) => commands::verify::run(&cli.global, args, &printer).await,
                 Command::Eradicate(args) => commands::eradicate::run(&cli.global, args, &printer).await,
+                Command::Recover(args) => commands::recover::run(&cli.global, args, &printer).await,
                 Command::Reset => commands::reset::run(&cli.global, &printer).await,
                 Command::Evidence(cmd) => commands::evidence::run(&cli.global, cmd, &printer).await,
                 Command::Report(args) => commands::report::run(&cli.global, args, &printer).await,

@@ -79,6 +79,7 @@ pub async fn run(g: &Global, args: &AttackArgs, p: &Printer) -> Result<()> {
         unconfirmed: true,
         verdict: None,
         eradication: None,
+        recovery: None,
     };
 
     if mode == AttackMode::Inject {

@@ -125,7 +125,7 @@ pub async fn run(g: &Global, args: &EradicateArgs, p: &Printer) -> Result<()> {
 }
 
 /// Eradication runs on a contained victim only: before containment the attacker still holds it.
-async fn check_contained(ctx: &crate::aws::AwsContext, instance: &str, run: &str) -> Result<()> {
+pub(super) async fn check_contained(ctx: &crate::aws::AwsContext, instance: &str, run: &str) -> Result<()> {
     let desc = ctx
         .ec2()
         .describe_instances()

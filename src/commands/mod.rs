@@ -11,6 +11,7 @@ pub mod evidence;
 pub mod local;
 pub mod playbook;
 pub mod preflight;
+pub mod recover;
 pub mod report;
 pub mod reset;
 pub mod scenarios;
@@ -96,6 +97,10 @@ pub fn interrupted(command: &crate::cli::Command) -> Error {
             "the run is recorded; `irlab verify` judges what was sent, or `irlab reset` then attack again",
         ),
         Command::Reset => ("`irlab reset`", "run `irlab reset` again to finish"),
+        Command::Recover(_) => (
+            "`irlab recover`",
+            "run `irlab recover` again: it picks up from the victim stack; `irlab status` shows both instances",
+        ),
         Command::Eradicate(_) => (
             "`irlab eradicate`",
             "run `irlab eradicate` again (its commands may run twice); it takes the eradication profile off the victim at the end",

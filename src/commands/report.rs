@@ -37,6 +37,21 @@ pub async fn run(g: &Global, args: &ReportArgs, p: &Printer) -> Result<()> {
             timelines.push(t);
         }
     }
+    // Eradication and recovery come after the verify that kept a timeline: from the run's record.
+    let timelines: Vec<Timeline> = timelines
+        .into_iter()
+        .map(|mut t| {
+            if let Some(run) = state.runs.iter().find(|r| r.id == t.run) {
+                for p in report::lifecycle_points(run) {
+                    if !t.points.iter().any(|q| q.label == p.label) {
+                        t.points.push(p);
+                    }
+                }
+            }
+            Timeline::new(t)
+        })
+        .collect();
+    let mut timelines = timelines;
     timelines.sort_by_key(|t| t.points.first().map(|p| p.at));
     let chosen = choose(timelines, args)?;
     if chosen.is_empty() {

@@ -29,6 +29,8 @@ pub struct Snapshot {
     pub shared: Option<SharedView>,
     pub detector: Option<DetectorView>,
     pub instance: Option<InstanceView>,
+    /// Compromised victims `irlab recover` replaced and kept as evidence.
+    pub retained: Vec<InstanceView>,
     pub snapshots: Vec<String>,
     pub cost: cost::Estimate,
     /// How many attack runs the lab has had, and the latest with its verdict.
@@ -153,6 +155,14 @@ pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
         None => None,
     };
     let snapshots = lab_snapshots(ctx, lab).await?;
+    let mut retained = Vec::new();
+    for r in state.as_ref().map(|s| s.retained.as_slice()).unwrap_or_default() {
+        if let Some(v) = instance_view(ctx, &r.instance).await?
+            && v.state != "terminated"
+        {
+            retained.push(v);
+        }
+    }
 
     let endpoints = match shared.as_ref().and_then(|s| s.output("VpcId")) {
         Some(vpc) => interface_endpoints(ctx, vpc).await?,
@@ -160,7 +170,7 @@ pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
     };
     let usage = Usage {
         running_instance_type: instance.as_ref().filter(|i| i.state == "running").map(|i| i.instance_type.clone()),
-        ebs_gb: instance.as_ref().map(|i| i.volume_gb).unwrap_or(0),
+        ebs_gb: instance.as_ref().map(|i| i.volume_gb).unwrap_or(0) + retained.iter().map(|i| i.volume_gb).sum::<u64>(),
         snapshot_gb: snapshots.len() as u64 * instance.as_ref().map(|i| i.volume_gb).unwrap_or(8),
         public_ipv4: instance.as_ref().map(|i| u32::from(i.public_ip.is_some())).unwrap_or(0),
         guardduty_enabled_by_lab: detector.as_ref().is_some_and(|d| d.enabled && d.ownership == "owned"),
@@ -187,6 +197,7 @@ pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
         shared,
         detector,
         instance,
+        retained,
         snapshots,
         cost: cost::estimate(&usage),
         runs: state.as_ref().map_or(0, |s| s.runs.len()),
@@ -397,6 +408,17 @@ fn print(s: &Snapshot, p: &Printer) {
             }
         }
         None => p.out(format!("  {:<12} {:<30} {}", "instance", "-", "none")),
+    }
+    for i in &s.retained {
+        p.out(format!(
+            "  {:<12} {:<30} {} {}, {} GB kept as evidence ({}; `irlab down` removes it)",
+            "compromised",
+            i.id,
+            i.state,
+            i.instance_type,
+            i.volume_gb,
+            i.security_groups.join(", ")
+        ));
     }
     if !s.snapshots.is_empty() {
         p.out(format!("  {:<12} {}", "snapshots", s.snapshots.join(", ")));

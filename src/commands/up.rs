@@ -115,7 +115,14 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
         loop {
             attempt += 1;
             let cidr = shared::subnet_cidr(&ctx, &sh.1, &lab, kept.as_deref()).await?;
-            let victim = deployment(&lab, Part::Victim, victim_parameters(&lab, &instance_type, &sh.1, &cidr)?);
+            let mut parameters = victim_parameters(&lab, &instance_type, &sh.1, &cidr)?;
+            // A recovered victim stays the one `irlab recover` made: its image and address.
+            for key in ["ImageId", "PrivateIpHost"] {
+                if let Some(v) = old_victim.as_ref().and_then(|s| s.kept_parameter(key)) {
+                    parameters.push((key.into(), v.to_string()));
+                }
+            }
+            let victim = deployment(&lab, Part::Victim, parameters);
             match stacks::deploy(&ctx, &victim, Part::Victim.as_str(), reporter).await {
                 Ok(v) => return Ok::<_, Error>(v),
                 Err(e) if attempt < 3 && kept.is_none() && shared::is_subnet_conflict(&e.message) => {
@@ -130,6 +137,14 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
     };
     let (d, v) = futures::join!(stacks::deploy(&ctx, &detection, Part::Detection.as_str(), reporter), victim);
     let (d, v) = (d?, v?);
+    // The known-good victim `irlab recover` brings back, read from the instance `up` made (a
+    // recovered victim does not replace it).
+    if let Some(instance) = v.1.output("InstanceId")
+        && state.baseline.as_ref().is_none_or(|b| b.instance == instance)
+    {
+        state.baseline = Some(crate::lab::recovery::baseline(&ctx, instance).await?);
+        state.save(&ctx, &lab).await?;
+    }
     let memory = match &avml {
         Some(Some(prepared)) => {
             let bucket =

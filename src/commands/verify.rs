@@ -83,16 +83,16 @@ pub async fn run(g: &Global, args: &VerifyArgs, p: &Printer) -> Result<()> {
         let contained = verify::judge(&o, expect).iter().all(|c| c.passed);
         let settled = match args.phase {
             Phase::Contain => all,
-            Phase::Eradicate => true,
+            Phase::Eradicate | Phase::Recover => true,
             Phase::All => contained,
         };
         let mut time_to_contain = None;
-        if contained && run.verified_at.is_none() && args.phase != Phase::Eradicate {
+        if contained && run.verified_at.is_none() && matches!(args.phase, Phase::Contain | Phase::All) {
             time_to_contain = record_verified(&ctx, &lab, &sources, &records, &run, p).await?;
         }
         let engine_failed = o.playbook_status.as_deref().is_some_and(is_terminal_failure);
         if settled || engine_failed || started.elapsed() >= timeout {
-            if args.phase != Phase::Eradicate {
+            if matches!(args.phase, Phase::Contain | Phase::All) {
                 record_verdict(&ctx, &lab, &run, &checks, time_to_contain).await?;
             }
             return finish(&lab, &run, &checks, all, args, p);
@@ -129,6 +129,10 @@ fn finish(lab: &LabName, run: &AttackRun, checks: &[Check], all: bool, args: &Ve
     }
     let failed: Vec<&str> = checks.iter().filter(|c| !c.passed).map(|c| c.name).collect();
     let hint = match run.mode.as_str() {
+        _ if failed.iter().any(|f| matches!(*f, "recovered" | "baseline restored" | "recovered clean")) => format!(
+            "run `irlab recover --run {}` to bring back a clean victim; `irlab status` shows both instances",
+            run.id
+        ),
         _ if failed.iter().any(|f| matches!(*f, "eradication ran" | "indicators gone")) => format!(
             "run `irlab eradicate --run {}` on the contained victim (again: its commands may run twice)",
             run.id

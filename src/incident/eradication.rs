@@ -74,6 +74,15 @@ pub async fn run(ctx: &AwsContext, plan: &Plan<'_>, reporter: &dyn Reporter) -> 
     Ok(outcome)
 }
 
+/// Looks for the indicators on an instance whose agent is online, changing nothing: the
+/// EradicateDocument with a command that does nothing (a recovered victim's check).
+pub async fn check_only(ctx: &AwsContext, plan: &Plan<'_>, reporter: &dyn Reporter) -> Result<Outcome> {
+    wait_online(ctx, plan.instance, reporter).await?;
+    let command_id = send(ctx, plan).await?;
+    reporter.report(Progress::Note(format!("Run Command {command_id} looks for the indicators on {}", plan.instance)));
+    follow(ctx, plan, &command_id).await
+}
+
 /// Associates the eradication profile, or keeps it if an interrupted eradication left it on.
 async fn associate(ctx: &AwsContext, instance: &str, arn: &str, reporter: &dyn Reporter) -> Result<String> {
     let ec2 = ctx.ec2();
@@ -116,9 +125,9 @@ async fn disassociate(ctx: &AwsContext, instance: &str, association: &str) -> Re
     }
 }
 
-/// The agent picks the new credentials up and registers again through the private endpoints.
-/// AWS publishes no figure; minutes are common.
-async fn wait_online(ctx: &AwsContext, instance: &str, reporter: &dyn Reporter) -> Result<()> {
+/// Waits for the instance's agent to be Online: after new credentials (the eradication profile)
+/// or a new instance, it registers within minutes; AWS publishes no figure.
+pub async fn wait_online(ctx: &AwsContext, instance: &str, reporter: &dyn Reporter) -> Result<()> {
     let limit = if ctx.local { Duration::from_secs(120) } else { Duration::from_secs(600) };
     let started = Instant::now();
     let mut said = false;
@@ -147,11 +156,11 @@ async fn wait_online(ctx: &AwsContext, instance: &str, reporter: &dyn Reporter) 
                 ping.as_deref().unwrap_or("not registered"),
                 humantime::format_duration(limit)
             ))
-            .with_hint("the isolated victim reaches Systems Manager only through the shared VPC's endpoints: check `irlab status` shows them, and that the quarantine group allows HTTPS to their group"));
+            .with_hint("an isolated victim reaches Systems Manager only through the shared VPC's endpoints: check `irlab status` shows them, and that the quarantine group allows HTTPS to their group"));
         }
         if !said {
             reporter.report(Progress::Note(format!(
-                "waiting for the SSM agent of {instance} to come back through the private endpoints (up to {})",
+                "waiting for the SSM agent of {instance} to come online (up to {})",
                 humantime::format_duration(limit)
             )));
             said = true;

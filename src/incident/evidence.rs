@@ -10,7 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::aws::{AwsContext, AwsResultExt};
 use crate::error::{Error, Result};
-use crate::incident::audit::{self, Record};
+use crate::incident::audit::{self, Kind, Record};
 use crate::incident::custody;
 use crate::incident::engine_run;
 use crate::incident::report::{ATTACK, CONTAINED, EvidenceItem, FINDING, Point, Timeline};
@@ -41,16 +41,19 @@ pub struct Sources {
     pub untrack_group: String,
     /// Where the playbooks put the volatile evidence (detection stack).
     pub evidence_bucket: Option<String>,
+    /// The victim as `up` recorded it (what a recovery restores).
+    pub baseline: Option<crate::lab::state::Baseline>,
 }
 
 impl Sources {
     pub async fn load(ctx: &AwsContext, lab: &LabName) -> Result<Sources> {
         let missing = || Error::problem(format!("lab {lab} is not fully deployed")).with_hint("run `irlab up`");
-        let (victim, detection, deployed, shared) = futures::try_join!(
+        let (victim, detection, deployed, shared, state) = futures::try_join!(
             stacks::find(ctx, lab, Part::Victim),
             stacks::find(ctx, lab, Part::Detection),
             playbook::deployed(ctx, lab),
             crate::lab::shared::find(ctx),
+            crate::lab::state::LabState::load(ctx, lab),
         )?;
         let (victim, detection) = (victim.ok_or_else(missing)?, detection.ok_or_else(missing)?);
         let audit_group = detection.output("AuditLogGroupName").ok_or_else(missing)?.to_string();
@@ -64,6 +67,7 @@ impl Sources {
             instance_role: victim.output("InstanceRoleName").map(String::from),
             untrack_group: victim.output("UntrackSecurityGroupId").unwrap_or_default().to_string(),
             evidence_bucket: detection.output("EvidenceBucketName").map(String::from),
+            baseline: state.and_then(|s| s.baseline),
         })
     }
 }
@@ -186,7 +190,116 @@ pub async fn collect(ctx: &AwsContext, s: &Sources, run: &AttackRun) -> Result<(
     if let Some(e) = &run.eradication {
         o.eradication = Some(eradication(ctx, instance, &e.command_id).await?);
     }
+    if let Some(r) = &run.recovery {
+        let mut obs = recovery(ctx, &r.recovered, &r.check_command_id, s.baseline.as_ref()).await?;
+        for rec in &records {
+            if let Kind::Finding { id, instance, .. } = &rec.kind
+                && *instance == r.recovered
+                && !obs.findings.contains(id)
+            {
+                obs.findings.push(id.clone());
+            }
+        }
+        o.recovery = Some(obs);
+    }
     Ok((o, records))
+}
+
+/// The recovered victim as EC2, Systems Manager and GuardDuty see it now.
+async fn recovery(
+    ctx: &AwsContext,
+    instance: &str,
+    check_command: &str,
+    baseline: Option<&crate::lab::state::Baseline>,
+) -> Result<verify::Recovery> {
+    let mut out = verify::Recovery {
+        instance: instance.into(),
+        baseline_groups: baseline.map(|b| b.groups.clone()).unwrap_or_default(),
+        baseline_profile_arn: baseline.and_then(|b| b.profile_arn.clone()),
+        ..Default::default()
+    };
+    let desc = ctx
+        .ec2()
+        .describe_instances()
+        .instance_ids(instance)
+        .send()
+        .await
+        .aws(|| format!("describing the recovered {instance}"), ctx)?;
+    if let Some(i) = desc.reservations().iter().flat_map(|r| r.instances()).next() {
+        out.state = i.state().and_then(|s| s.name()).map(|n| n.as_str().to_string());
+        out.groups = i.security_groups().iter().filter_map(|g| g.group_id()).map(String::from).collect();
+        out.profile_arn = i.iam_instance_profile().and_then(|p| p.arn()).map(String::from);
+    }
+    let info = ctx
+        .ssm()
+        .describe_instance_information()
+        .instance_information_filter_list(
+            aws_sdk_ssm::types::InstanceInformationFilter::builder()
+                .key(aws_sdk_ssm::types::InstanceInformationFilterKey::InstanceIds)
+                .value_set(instance)
+                .build()
+                .expect("key and values set"),
+        )
+        .send()
+        .await
+        .aws(|| format!("checking the SSM agent of {instance}"), ctx)?;
+    out.agent = info.instance_information_list().first().and_then(|i| i.ping_status()).map(|p| p.as_str().to_string());
+    let inv = ctx
+        .ssm()
+        .get_command_invocation()
+        .command_id(check_command)
+        .instance_id(instance)
+        .plugin_name(crate::incident::eradication::CHECK_STEP)
+        .send()
+        .await
+        .aws(|| format!("reading the indicator check {check_command}"), ctx)?;
+    out.check_status = inv.status().map(|s| s.as_str().to_string()).unwrap_or_default();
+    if let Some(c) = crate::incident::eradication::parse_check(inv.standard_output_content().unwrap_or_default()) {
+        out.clean = Some(c.eradicated);
+        out.present = c.present;
+    }
+    out.findings = active_findings_on(ctx, instance).await?;
+    Ok(out)
+}
+
+/// GuardDuty findings that name the instance and are not archived.
+async fn active_findings_on(ctx: &AwsContext, instance: &str) -> Result<Vec<String>> {
+    let Some(d) = crate::lab::detector::find(ctx).await? else { return Ok(Vec::new()) };
+    let gd = ctx.guardduty();
+    let mut ids = Vec::new();
+    let mut token = None;
+    loop {
+        let page = gd
+            .list_findings()
+            .detector_id(&d.id)
+            .set_next_token(token)
+            .send()
+            .await
+            .aws(|| "listing GuardDuty findings".into(), ctx)?;
+        ids.extend(page.finding_ids().iter().cloned());
+        token = page.next_token().filter(|t| !t.is_empty()).map(String::from);
+        if token.is_none() {
+            break;
+        }
+    }
+    let mut out = Vec::new();
+    for chunk in ids.chunks(50) {
+        let found = gd
+            .get_findings()
+            .detector_id(&d.id)
+            .set_finding_ids(Some(chunk.to_vec()))
+            .send()
+            .await
+            .aws(|| "reading GuardDuty findings".into(), ctx)?;
+        for f in found.findings() {
+            let on = f.resource().and_then(|r| r.instance_details()).and_then(|i| i.instance_id());
+            let archived = f.service().and_then(|s| s.archived()).unwrap_or(false);
+            if on == Some(instance) && !archived {
+                out.push(f.id().unwrap_or_default().to_string());
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The eradication command's two steps as Systems Manager reports them.

@@ -44,6 +44,66 @@ pub struct EvidenceItem {
 pub const ATTACK: &str = "attack started";
 pub const FINDING: &str = "finding created";
 pub const CONTAINED: &str = "contained";
+pub const ERADICATION_STARTED: &str = "eradication started";
+pub const ERADICATED: &str = "eradicated";
+pub const ERADICATION_INCOMPLETE: &str = "eradication ended, indicators left";
+pub const RECOVERY_STARTED: &str = "recovery started";
+pub const RECOVERED: &str = "recovered";
+
+/// The phases of the incident-response lifecycle the report draws as lanes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Detect,
+    Analyse,
+    Contain,
+    Eradicate,
+    Recover,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 5] = [Phase::Detect, Phase::Analyse, Phase::Contain, Phase::Eradicate, Phase::Recover];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Detect => "detect",
+            Phase::Analyse => "analyse",
+            Phase::Contain => "contain",
+            Phase::Eradicate => "eradicate",
+            Phase::Recover => "recover",
+        }
+    }
+
+    /// Which phase a point of the timeline belongs to: the attack and its finding are detection,
+    /// the playbook's triage and evidence collection analysis, the rest of its work containment.
+    pub fn of(label: &str) -> Phase {
+        let step = label.strip_prefix("containment: ").or_else(|| label.strip_prefix("step: "));
+        match label {
+            ATTACK | FINDING => Phase::Detect,
+            l if l.starts_with("event delivered") => Phase::Detect,
+            l if l.starts_with("playbook started") => Phase::Analyse,
+            ERADICATION_STARTED | ERADICATED | ERADICATION_INCOMPLETE => Phase::Eradicate,
+            RECOVERY_STARTED | RECOVERED => Phase::Recover,
+            _ => match step.map(str::to_ascii_lowercase) {
+                Some(s)
+                    if ["collect", "triage", "lookup", "decide", "evidence", "memory"]
+                        .iter()
+                        .any(|k| s.contains(k)) =>
+                {
+                    Phase::Analyse
+                }
+                _ => Phase::Contain,
+            },
+        }
+    }
+}
+
+/// One lane: the first and last point of a phase.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lane {
+    pub phase: Phase,
+    pub from: Timestamp,
+    pub to: Timestamp,
+}
 
 impl Timeline {
     /// Sorts the points and derives the two durations a responder is judged by.
@@ -56,10 +116,110 @@ impl Timeline {
         t
     }
 
+    /// The lifecycle's lanes, in phase order, for the phases the run reached.
+    pub fn lanes(&self) -> Vec<Lane> {
+        Phase::ALL
+            .into_iter()
+            .filter_map(|phase| {
+                let mut at = self.points.iter().filter(|p| Phase::of(&p.label) == phase).map(|p| p.at);
+                let first = at.next()?;
+                let (from, to) = at.fold((first, first), |(a, b), t| (a.min(t), b.max(t)));
+                Some(Lane { phase, from, to })
+            })
+            .collect()
+    }
+
+    /// The post-incident review: what happened, what was done and by whom, and where automation
+    /// could go further in this variant.
+    pub fn review(&self) -> Review {
+        let has = |label: &str| self.points.iter().any(|p| p.label == label);
+        let variant = self.variant.as_deref().unwrap_or("none");
+        let mut happened = vec![format!(
+            "{} ({} mode) against {}; detected in {}",
+            self.scenarios.join(", "),
+            self.mode,
+            self.instance,
+            duration(self.time_to_detect)
+        )];
+        if !self.evidence.is_empty() {
+            happened.push(format!("{} evidence item(s) sealed before isolation", self.evidence.len()));
+        }
+        let mut done = Vec::new();
+        done.push(if has(CONTAINED) {
+            format!("contained automatically by the {variant} playbook in {}", duration(self.time_to_contain))
+        } else {
+            format!("not contained by the {variant} playbook")
+        });
+        done.push(if has(ERADICATED) {
+            "eradicated by hand (`irlab eradicate`): no indicator left".to_string()
+        } else if has(ERADICATION_INCOMPLETE) {
+            "eradication run by hand (`irlab eradicate`), indicators left".to_string()
+        } else {
+            "not eradicated".to_string()
+        });
+        done.push(if has(RECOVERED) {
+            "recovered by hand (`irlab recover`): a new victim from the baseline".to_string()
+        } else {
+            "not recovered".to_string()
+        });
+        let mut further = Vec::new();
+        match variant {
+            "lambda" => further.push(
+                "eradication and recovery are manual with Lambda: a run ends at 15 minutes and cannot wait for a human's approval"
+                    .to_string(),
+            ),
+            "stepfunctions" | "ssm" => further.push(format!(
+                "the {variant} engine can wait: eradication and recovery could run in the same execution after a human's approval"
+            )),
+            _ => {}
+        }
+        if !self.evidence.iter().any(|e| e.item == "memory.lime") {
+            further.push(if variant == "lambda" {
+                "no memory image: the Lambda playbook never takes one (`irlab playbook set stepfunctions`, `up --memory`)".to_string()
+            } else {
+                "no memory image was taken (`irlab up --memory --avml PATH`)".to_string()
+            });
+        }
+        Review { happened, done, further }
+    }
+
     fn offset(&self, at: Timestamp) -> f64 {
         let start = self.points.first().map(|p| p.at).unwrap_or(at);
         at.duration_since(start).as_secs_f64()
     }
+}
+
+/// The post-incident section of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Review {
+    pub happened: Vec<String>,
+    pub done: Vec<String>,
+    pub further: Vec<String>,
+}
+
+/// The points `irlab eradicate` and `irlab recover` recorded in the run, for its timeline (a
+/// timeline kept at verify time has none: they come after).
+pub fn lifecycle_points(run: &crate::lab::state::AttackRun) -> Vec<Point> {
+    let mut out = Vec::new();
+    let at = |s: &str| s.parse::<Timestamp>().ok();
+    if let Some(e) = &run.eradication {
+        if let Some(t) = at(&e.started_at) {
+            out.push(Point { label: ERADICATION_STARTED.into(), at: t, key: false });
+        }
+        if let Some(t) = at(&e.ended_at) {
+            let label = if e.eradicated { ERADICATED } else { ERADICATION_INCOMPLETE };
+            out.push(Point { label: label.into(), at: t, key: true });
+        }
+    }
+    if let Some(r) = &run.recovery {
+        if let Some(t) = at(&r.started_at) {
+            out.push(Point { label: RECOVERY_STARTED.into(), at: t, key: false });
+        }
+        if let Some(t) = at(&r.ended_at) {
+            out.push(Point { label: RECOVERED.into(), at: t, key: true });
+        }
+    }
+    out
 }
 
 pub fn duration(secs: Option<f64>) -> String {
@@ -88,9 +248,28 @@ pub fn markdown(timelines: &[Timeline]) -> String {
             duration(t.time_to_detect),
             duration(t.time_to_contain)
         );
-        out.push_str("| time (UTC) | +s | event |\n|---|---|---|\n");
+        out.push_str("| phase | from (+s) | to (+s) | lasted |\n|---|---|---|---|\n");
+        for l in t.lanes() {
+            let _ = writeln!(
+                out,
+                "| {} | {:.1} | {:.1} | {} |",
+                l.phase.name(),
+                t.offset(l.from),
+                t.offset(l.to),
+                duration(Some(l.to.duration_since(l.from).as_secs_f64()))
+            );
+        }
+        out.push('\n');
+        out.push_str("| time (UTC) | +s | phase | event |\n|---|---|---|---|\n");
         for p in &t.points {
-            let _ = writeln!(out, "| {} | {:.1} | {} |", p.at.strftime("%H:%M:%S%.3f"), t.offset(p.at), p.label);
+            let _ = writeln!(
+                out,
+                "| {} | {:.1} | {} | {} |",
+                p.at.strftime("%H:%M:%S%.3f"),
+                t.offset(p.at),
+                Phase::of(&p.label).name(),
+                p.label
+            );
         }
         out.push('\n');
         if !t.evidence.is_empty() {
@@ -98,6 +277,19 @@ pub fn markdown(timelines: &[Timeline]) -> String {
             out.push_str("| item | SHA-256 | bytes | collected (UTC) |\n|---|---|---|---|\n");
             for e in &t.evidence {
                 let _ = writeln!(out, "| {} | `{}` | {} | {} |", e.item, e.sha256, e.bytes, e.collected_at);
+            }
+            out.push('\n');
+        }
+        let r = t.review();
+        out.push_str("### Post-incident review\n\n");
+        for (title, lines) in [
+            ("What happened", &r.happened),
+            ("What was done", &r.done),
+            ("Where automation could go further", &r.further),
+        ] {
+            let _ = writeln!(out, "{title}:\n");
+            for l in lines {
+                let _ = writeln!(out, "- {l}");
             }
             out.push('\n');
         }
@@ -130,7 +322,9 @@ fn esc(s: &str) -> String {
 
 /// One SVG chart: a horizontal time axis, a dot and label per point, key points emphasised.
 pub fn svg(t: &Timeline) -> String {
-    let (w, h, left, right) = (900.0, 60.0 + 26.0 * t.points.len() as f64, 40.0, 220.0);
+    let lanes = t.lanes();
+    let lanes_h = 20.0 * lanes.len() as f64;
+    let (w, h, left, right) = (900.0, 60.0 + lanes_h + 26.0 * t.points.len() as f64, 40.0, 220.0);
     let span = t.points.last().map(|p| t.offset(p.at)).unwrap_or(0.0).max(0.001);
     let x = |secs: f64| left + (w - left - right) * secs / span;
     let mut s = format!(
@@ -151,9 +345,28 @@ pub fn svg(t: &Timeline) -> String {
         w - right,
         span
     );
+    // One lane per phase of the lifecycle the run reached, from its first point to its last.
+    for (i, l) in lanes.iter().enumerate() {
+        let (x1, x2) = (x(t.offset(l.from)), x(t.offset(l.to)));
+        let y = axis_y + 12.0 + 20.0 * i as f64;
+        let _ = writeln!(
+            s,
+            "<rect class=\"lane {}\" x=\"{x1:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"14\" rx=\"3\" fill=\"{}\" opacity=\"0.35\"/>",
+            l.phase.name(),
+            (x2 - x1).max(4.0),
+            lane_color(l.phase)
+        );
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"#333\">{}</text>",
+            x2 + 6.0,
+            y + 11.0,
+            l.phase.name()
+        );
+    }
     for (i, p) in t.points.iter().enumerate() {
         let px = x(t.offset(p.at));
-        let py = 56.0 + 26.0 * i as f64;
+        let py = 56.0 + lanes_h + 26.0 * i as f64;
         let (r, color) = if p.key { (7.0, "#c0392b") } else { (4.0, "#2c7fb8") };
         let _ = writeln!(
             s,
@@ -176,6 +389,16 @@ pub fn svg(t: &Timeline) -> String {
     }
     s.push_str("</svg>\n");
     s
+}
+
+fn lane_color(p: Phase) -> &'static str {
+    match p {
+        Phase::Detect => "#8e44ad",
+        Phase::Analyse => "#2980b9",
+        Phase::Contain => "#c0392b",
+        Phase::Eradicate => "#d35400",
+        Phase::Recover => "#27ae60",
+    }
 }
 
 pub fn html(timelines: &[Timeline]) -> String {
@@ -206,6 +429,22 @@ pub fn html(timelines: &[Timeline]) -> String {
             );
         }
         body.push_str("</table>\n");
+        let _ = writeln!(
+            body,
+            "<h3>Lifecycle</h3><table id=\"lanes-{}\"><tr><th>phase</th><th>from (+s)</th><th>to (+s)</th><th>lasted</th></tr>",
+            esc(&t.run)
+        );
+        for l in t.lanes() {
+            let _ = writeln!(
+                body,
+                "<tr><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td></tr>",
+                l.phase.name(),
+                t.offset(l.from),
+                t.offset(l.to),
+                duration(Some(l.to.duration_since(l.from).as_secs_f64()))
+            );
+        }
+        body.push_str("</table>\n");
         if !t.evidence.is_empty() {
             let _ = writeln!(
                 body,
@@ -224,7 +463,20 @@ pub fn html(timelines: &[Timeline]) -> String {
             }
             body.push_str("</table>\n");
         }
-        body.push_str("</section>\n");
+        let r = t.review();
+        let _ = writeln!(body, "<h3>Post-incident review</h3><div class=\"review\" id=\"review-{}\">", esc(&t.run));
+        for (title, lines) in [
+            ("What happened", &r.happened),
+            ("What was done", &r.done),
+            ("Where automation could go further", &r.further),
+        ] {
+            let _ = write!(body, "<h4>{title}</h4><ul>");
+            for l in lines {
+                let _ = write!(body, "<li>{}</li>", esc(l));
+            }
+            body.push_str("</ul>\n");
+        }
+        body.push_str("</div>\n</section>\n");
     }
     if timelines.len() > 1 {
         body.push_str("<section><h2>Comparison</h2><table id=\"compare\"><tr><th>run</th><th>playbook</th><th>time to detect</th><th>time to contain</th></tr>\n");
@@ -329,8 +581,41 @@ mod tests {
         other.run = "run-2".into();
         other.variant = Some("lambda".into());
         let md = markdown(&[sample(), other]);
-        assert!(md.contains("| 10:00:05.000 | 5.0 | isolate |"), "{md}");
+        assert!(md.contains("| 10:00:05.000 | 5.0 | contain | isolate |"), "{md}");
         assert!(md.contains("| run-2 | lambda | 1.5 s | 7.5 s |"), "{md}");
+    }
+
+    #[test]
+    fn the_lifecycle_lanes_and_the_review_follow_what_the_run_reached() {
+        let mut t = sample();
+        assert_eq!(t.lanes().iter().map(|l| l.phase.name()).collect::<Vec<_>>(), vec!["detect", "contain"]);
+        let r = t.review();
+        assert_eq!(r.done[1..], ["not eradicated".to_string(), "not recovered".to_string()]);
+        assert!(
+            r.further.iter().any(|f| f.contains("could run in the same execution after a human's approval")),
+            "{r:?}"
+        );
+        t.points.push(Point { label: ERADICATION_STARTED.into(), at: ts("2026-11-28T10:01:00Z"), key: false });
+        t.points.push(Point { label: ERADICATED.into(), at: ts("2026-11-28T10:01:20Z"), key: true });
+        t.points.push(Point { label: RECOVERY_STARTED.into(), at: ts("2026-11-28T10:02:00Z"), key: false });
+        t.points.push(Point { label: RECOVERED.into(), at: ts("2026-11-28T10:02:30Z"), key: true });
+        let t = Timeline::new(t);
+        let lanes = t.lanes();
+        assert_eq!(
+            lanes.iter().map(|l| l.phase.name()).collect::<Vec<_>>(),
+            vec!["detect", "contain", "eradicate", "recover"]
+        );
+        assert_eq!(lanes[2].to.duration_since(lanes[2].from).as_secs_f64(), 20.0);
+        let md = markdown(std::slice::from_ref(&t));
+        assert!(md.contains("| eradicate | 60.0 | 80.0 | 20.0 s |"), "{md}");
+        assert!(md.contains("- recovered by hand (`irlab recover`)"), "{md}");
+        let page = html(&[t]);
+        assert_eq!(page.matches("<rect class=\"lane ").count(), 4, "{page}");
+        let mut lambda = sample();
+        lambda.variant = Some("lambda".into());
+        assert!(lambda.review().further.iter().any(|f| f.contains("cannot wait for a human's approval")));
+        assert_eq!(Phase::of("containment: collect"), Phase::Analyse);
+        assert_eq!(Phase::of("containment: cut"), Phase::Contain);
     }
 
     #[test]

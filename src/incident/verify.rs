@@ -48,6 +48,29 @@ pub struct Observation {
     /// What `irlab eradicate` left on record for the run, read again from Run Command; None when
     /// the run was never eradicated.
     pub eradication: Option<Eradication>,
+    /// The victim `irlab recover` brought back for the run, as it is now; None when the run was
+    /// never recovered.
+    pub recovery: Option<Recovery>,
+}
+
+/// The recovered victim, observed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Recovery {
+    pub instance: String,
+    /// EC2's state name, or None when the instance is gone.
+    pub state: Option<String>,
+    /// Its SSM agent's ping status.
+    pub agent: Option<String>,
+    pub groups: Vec<String>,
+    pub baseline_groups: Vec<String>,
+    pub profile_arn: Option<String>,
+    pub baseline_profile_arn: Option<String>,
+    /// The indicator check `recover` ran on it, from Systems Manager's record.
+    pub check_status: String,
+    pub clean: Option<bool>,
+    pub present: Vec<String>,
+    /// Findings (GuardDuty's, not archived, and the lab's simulated ones) that name it.
+    pub findings: Vec<String>,
 }
 
 /// The eradication's Run Command as Systems Manager reports it now.
@@ -71,6 +94,8 @@ pub enum Phase {
     Contain,
     /// `irlab eradicate`: nothing of the attack is left, and the victim is still isolated.
     Eradicate,
+    /// `irlab recover`: a clean victim from the baseline, in service.
+    Recover,
     /// Every phase.
     All,
 }
@@ -325,15 +350,70 @@ pub fn judge(o: &Observation, expect: Expect) -> Vec<Check> {
     out
 }
 
-/// The checks of the phase: containment's, the eradication's (with the isolation it must keep),
-/// or both.
+/// The checks of the phase: containment's, the eradication's or the recovery's (each with the
+/// isolation of the compromised instance, which they must keep), or all of them.
 pub fn judge_phase(o: &Observation, expect: Expect, phase: Phase) -> Vec<Check> {
     let contain = judge(o, expect);
+    let isolated = || contain.iter().filter(|c| c.name == "isolated").cloned();
     match phase {
-        Phase::Contain => contain,
-        Phase::All => contain.into_iter().chain(judge_eradication(o)).collect(),
-        Phase::Eradicate => contain.into_iter().filter(|c| c.name == "isolated").chain(judge_eradication(o)).collect(),
+        Phase::Contain => contain.clone(),
+        Phase::Eradicate => isolated().chain(judge_eradication(o)).collect(),
+        Phase::Recover => isolated().chain(judge_recovery(o)).collect(),
+        Phase::All => contain.iter().cloned().chain(judge_eradication(o)).chain(judge_recovery(o)).collect(),
     }
+}
+
+/// The recovered victim: running with its agent online, the baseline's groups and profile, no
+/// indicator of the run, no finding naming it.
+pub fn judge_recovery(o: &Observation) -> Vec<Check> {
+    let Some(r) = &o.recovery else {
+        return vec![check("recovered", "`irlab recover` of this run", "not recovered yet", false)];
+    };
+    let running = r.state.as_deref() == Some("running") && r.agent.as_deref() == Some("Online");
+    let mut groups = r.groups.clone();
+    let mut want = r.baseline_groups.clone();
+    groups.sort();
+    want.sort();
+    let attached = groups == want && r.profile_arn.is_some() && r.profile_arn == r.baseline_profile_arn;
+    vec![
+        check(
+            "recovered",
+            "a new victim running, its SSM agent Online",
+            format!(
+                "{} {}, agent {}",
+                r.instance,
+                r.state.as_deref().unwrap_or("gone"),
+                r.agent.as_deref().unwrap_or("not registered")
+            ),
+            running,
+        ),
+        check(
+            "baseline restored",
+            format!(
+                "groups {} and profile {}",
+                want.join(","),
+                r.baseline_profile_arn.as_deref().unwrap_or("(none recorded)")
+            ),
+            format!("groups {}, profile {}", groups.join(","), r.profile_arn.as_deref().unwrap_or("none")),
+            attached,
+        ),
+        check(
+            "recovered clean",
+            "no indicator of the run on the new victim",
+            match (r.clean, r.present.is_empty()) {
+                (None, _) => format!("no record from the check (step {})", r.check_status),
+                (Some(_), true) => "none present".to_string(),
+                (Some(_), false) => format!("present: {}", r.present.join(", ")),
+            },
+            r.clean == Some(true) && r.present.is_empty(),
+        ),
+        check(
+            "no finding on it",
+            "no active finding names the new victim",
+            if r.findings.is_empty() { "none".to_string() } else { r.findings.join(", ") },
+            r.findings.is_empty(),
+        ),
+    ]
 }
 
 /// The eradication, judged on Systems Manager's own record of the command, not on irlab's.
@@ -440,6 +520,7 @@ mod tests {
             elastic_ips: Vec::new(),
             volatile: Some(Volatile { items: 6, complete: true, gaps: Vec::new(), mismatches: Vec::new() }),
             eradication: None,
+            recovery: None,
         }
     }
 
@@ -509,8 +590,10 @@ mod tests {
             present: vec![],
         };
         o.eradication = Some(done.clone());
-        assert!(judge_phase(&o, expect, Phase::All).iter().all(|c| c.passed));
-        assert_eq!(judge_phase(&o, expect, Phase::All).len(), judge(&o, expect).len() + 2);
+        assert!(judge_phase(&o, expect, Phase::Eradicate).iter().all(|c| c.passed));
+        // All adds the recovery, which this run has not had.
+        assert_eq!(failed(&judge_phase(&o, expect, Phase::All)), vec!["recovered"]);
+        assert_eq!(judge_phase(&o, expect, Phase::All).len(), judge(&o, expect).len() + 3);
         // A command that failed, or an indicator the check still found, fails its own check.
         o.eradication = Some(Eradication { eradicate_status: "Failed".into(), ..done.clone() });
         assert_eq!(failed(&judge_phase(&o, expect, Phase::Eradicate)), vec!["eradication ran"]);
@@ -527,6 +610,44 @@ mod tests {
         o.eradication = Some(done);
         o.interface_groups.insert("eni-2".into(), vec!["sg-app".into()]);
         assert_eq!(failed(&judge_phase(&o, expect, Phase::Eradicate)), vec!["isolated"]);
+    }
+
+    #[test]
+    fn a_recovery_passes_only_running_online_as_the_baseline_clean_and_unnamed() {
+        let expect = Expect::Contained { snapshots_completed: true };
+        let mut o = contained();
+        assert_eq!(failed(&judge_phase(&o, expect, Phase::Recover)), vec!["recovered"]);
+        let good = Recovery {
+            instance: "i-new".into(),
+            state: Some("running".into()),
+            agent: Some("Online".into()),
+            groups: vec!["sg-app".into()],
+            baseline_groups: vec!["sg-app".into()],
+            profile_arn: Some("arn:p".into()),
+            baseline_profile_arn: Some("arn:p".into()),
+            check_status: "Success".into(),
+            clean: Some(true),
+            present: vec![],
+            findings: vec![],
+        };
+        o.recovery = Some(good.clone());
+        let checks = judge_phase(&o, expect, Phase::Recover);
+        assert!(checks.iter().all(|c| c.passed), "{checks:?}");
+        for (bad, name) in [
+            (Recovery { agent: Some("ConnectionLost".into()), ..good.clone() }, "recovered"),
+            (Recovery { state: Some("stopped".into()), ..good.clone() }, "recovered"),
+            (Recovery { groups: vec!["sg-q".into()], ..good.clone() }, "baseline restored"),
+            (Recovery { profile_arn: None, ..good.clone() }, "baseline restored"),
+            (
+                Recovery { clean: Some(false), present: vec!["files:/usr/bin/dig".into()], ..good.clone() },
+                "recovered clean",
+            ),
+            (Recovery { clean: None, ..good.clone() }, "recovered clean"),
+            (Recovery { findings: vec!["f-2".into()], ..good.clone() }, "no finding on it"),
+        ] {
+            o.recovery = Some(bad);
+            assert_eq!(failed(&judge_phase(&o, expect, Phase::Recover)), vec![name]);
+        }
     }
 
     #[test]
@@ -618,6 +739,7 @@ mod tests {
             unconfirmed: false,
             verdict: None,
             eradication: None,
+            recovery: None,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod inventory;
 pub mod lease;
 pub mod playbook;
 pub mod quota;
+pub mod recovery;
 pub mod shared;
 pub mod stacks;
 pub mod state;

@@ -23,6 +23,36 @@ pub struct LabState {
     /// Every `irlab attack`, so `verify` and `report` can find a run from any machine.
     #[serde(default)]
     pub runs: Vec<AttackRun>,
+    /// The victim as `up` first brought it up: what `irlab recover` brings back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Baseline>,
+    /// Compromised victims `irlab recover` replaced and kept as evidence (stopped, isolated,
+    /// protected), outside the victim stack; `down` removes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retained: Vec<Retained>,
+}
+
+/// The victim's known-good definition, read from the instance `up` created.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Baseline {
+    pub instance: String,
+    pub image_id: String,
+    pub instance_type: String,
+    /// SHA-256 of the user data (of the empty string when there is none).
+    pub user_data_sha256: String,
+    pub groups: Vec<String>,
+    pub profile_arn: Option<String>,
+    /// RFC 3339.
+    pub recorded_at: String,
+}
+
+/// A compromised victim kept as evidence after a recovery.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Retained {
+    pub instance: String,
+    pub run: String,
+    /// RFC 3339.
+    pub retained_at: String,
 }
 
 /// One `irlab attack`: what was started, how, and against which instance.
@@ -59,6 +89,24 @@ pub struct AttackRun {
     /// The last `irlab eradicate` of this run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eradication: Option<EradicationRecord>,
+    /// The `irlab recover` of this run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<RecoveryRecord>,
+}
+
+/// What `irlab recover` replaced and with what; verify reads the new victim and the check again.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RecoveryRecord {
+    pub compromised: String,
+    pub recovered: String,
+    /// RFC 3339.
+    pub started_at: String,
+    pub ended_at: String,
+    /// The indicator check on the recovered victim (the EradicateDocument with no command to run).
+    pub check_command_id: String,
+    /// The compromised instance was terminated (`--discard-compromised`) rather than kept.
+    #[serde(default)]
+    pub discarded: bool,
 }
 
 /// What `irlab eradicate` sent and found: verify reads the command's own output again.
@@ -136,6 +184,8 @@ impl LabState {
             irlab_version: env!("CARGO_PKG_VERSION").to_string(),
             detector: None,
             runs: Vec::new(),
+            baseline: None,
+            retained: Vec::new(),
         }
     }
 

@@ -353,6 +353,27 @@ pub async fn set_delete_on_termination(ctx: &AwsContext, instance: &str, device:
     Ok(())
 }
 
+/// Terminates an instance a playbook may have protected and whose volumes it may have kept: the
+/// volumes go with it, the protection is lifted first.
+pub async fn terminate_kept(ctx: &AwsContext, instance: &str) -> Result<()> {
+    let ec2 = ctx.ec2();
+    let desc =
+        ec2.describe_instances().instance_ids(instance).send().await.aws(|| format!("describing {instance}"), ctx)?;
+    for i in desc.reservations().iter().flat_map(|r| r.instances()) {
+        if i.state().and_then(|s| s.name()).is_some_and(|n| n.as_str() == "terminated") {
+            return Ok(());
+        }
+        for b in i.block_device_mappings() {
+            if let (Some(device), Some(false)) = (b.device_name(), b.ebs().and_then(|e| e.delete_on_termination())) {
+                set_delete_on_termination(ctx, instance, device, true).await?;
+            }
+        }
+    }
+    lift_protection(ctx, instance).await?;
+    ec2.terminate_instances().instance_ids(instance).send().await.aws(|| format!("terminating {instance}"), ctx)?;
+    wait_terminated(ctx, instance).await
+}
+
 /// Removes a containment's session revocation from the role; true when there was one.
 pub async fn lift_revocation(ctx: &AwsContext, role: &str) -> Result<bool> {
     match ctx
@@ -658,12 +679,9 @@ async fn remove_outside(ctx: &AwsContext, r: &LabResource, reporter: &dyn Report
         // Already gone (a repeated or concurrent `down`) is done.
         "ec2:snapshot" => gone_is_done(ec2.delete_snapshot().snapshot_id(&r.id).send().await).aws(what, ctx),
         "ec2:volume" => gone_is_done(ec2.delete_volume().volume_id(&r.id).send().await).aws(what, ctx),
-        // An instance the lab launched outside its stacks (`irlab bench`), possibly protected by a playbook.
-        "ec2:instance" => {
-            lift_protection(ctx, &r.id).await?;
-            ec2.terminate_instances().instance_ids(&r.id).send().await.aws(what, ctx)?;
-            wait_terminated(ctx, &r.id).await
-        }
+        // An instance the lab launched outside its stacks (`irlab bench`), or a compromised victim
+        // `irlab recover` kept as evidence: possibly protected, its volumes kept by a playbook.
+        "ec2:instance" => terminate_kept(ctx, &r.id).await,
         "ssm:parameter" => gone_is_done(ctx.ssm().delete_parameter().name(&r.id).send().await).aws(what, ctx),
         "guardduty:threat-intel-set" => {
             let (detector, set) = r.id.split_once('/').unwrap_or_default();
