@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use aws_sdk_ssm::types::InstanceInformationFilter;
 use serde_json::json;
 
 use crate::aws::{AwsContext, AwsResultExt};
@@ -278,24 +277,11 @@ async fn wait_online(ctx: &AwsContext, instance: &str, p: &Printer) -> Result<()
 }
 
 async fn check_online(ctx: &AwsContext, instance: &str) -> Result<()> {
-    let out = ctx
-        .ssm()
-        .describe_instance_information()
-        .instance_information_filter_list(
-            InstanceInformationFilter::builder()
-                .key(aws_sdk_ssm::types::InstanceInformationFilterKey::InstanceIds)
-                .value_set(instance)
-                .build()
-                .expect("key and values set"),
-        )
-        .send()
-        .await
-        .aws(|| format!("checking that {instance} is managed by Systems Manager"), ctx)?;
-    let ping = out.instance_information_list().first().and_then(|i| i.ping_status()).map(|p| p.as_str().to_string());
+    let ping = crate::lab::agent::ping(ctx, instance).await?;
     match ping.as_deref() {
         Some("Online") => Ok(()),
         Some(other) => Err(Error::problem(format!("the victim {instance} is managed but its SSM agent is {other}"))
-            .with_hint("a contained victim has lost its instance profile: run `irlab up` for a fresh lab, or use --mode inject")),
+            .with_hint("a contained victim has lost its instance profile: `irlab recover` brings back a clean one; or use --mode inject")),
         None => Err(Error::problem(format!("the victim {instance} is not registered with Systems Manager yet"))
             .with_hint("the agent did not register within 10 minutes: check the instance's network and `irlab status`")),
     }

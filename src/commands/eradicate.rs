@@ -39,13 +39,7 @@ pub async fn run(g: &Global, args: &EradicateArgs, p: &Printer) -> Result<()> {
             Error::problem(format!("lab {lab} is not deployed in {}", ctx.region)).with_hint("run `irlab up` first")
         );
     };
-    let need = |s: &stacks::StackInfo, key: &str| {
-        s.output(key).map(String::from).ok_or_else(|| {
-            Error::problem(format!("stack {} has no output {key}", s.name))
-                .with_hint("run `irlab up` to bring the lab up to date")
-        })
-    };
-    let instance = need(&victim, "InstanceId")?;
+    let instance = victim.need("InstanceId")?;
     if instance != run.instance {
         return Err(Error::problem(format!(
             "run {} attacked {}, and the lab's victim is now {instance}",
@@ -57,8 +51,8 @@ pub async fn run(g: &Global, args: &EradicateArgs, p: &Printer) -> Result<()> {
 
     let plan = Plan {
         instance: &instance,
-        profile_arn: &need(&victim, "EradicateInstanceProfileArn")?,
-        document: &need(&detection, "EradicateDocumentName")?,
+        profile_arn: &victim.need("EradicateInstanceProfileArn")?,
+        document: &detection.need("EradicateDocumentName")?,
         commands: scenarios.iter().flat_map(|s| s.eradicate.as_ref().expect("checked").commands.clone()).collect(),
         indicators: &Indicators::union(scenarios.iter().map(|s| &s.indicators)),
         timeout_seconds: scenarios.iter().map(|s| s.eradicate.as_ref().expect("checked").timeout_seconds).sum(),

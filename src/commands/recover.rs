@@ -27,27 +27,25 @@ pub async fn run(g: &Global, args: &RecoverArgs, p: &Printer) -> Result<()> {
             Error::problem(format!("lab {lab} is not deployed in {}", ctx.region)).with_hint("run `irlab up` first")
         );
     };
-    let need = |s: &stacks::StackInfo, key: &str| {
-        s.output(key).map(String::from).ok_or_else(|| {
-            Error::problem(format!("stack {} has no output {key}", s.name))
-                .with_hint("run `irlab up` to bring the lab up to date")
-        })
-    };
-    let current = need(&victim, "InstanceId")?;
+    let current = victim.need("InstanceId")?;
     if let Some(r) = &run.recovery
         && r.recovered == current
     {
         p.out(format!("run {} is already recovered: the victim is {current}, {} is kept", run.id, r.compromised));
         return Ok(());
     }
-    if current != run.instance {
+    // An interrupted recover may have replaced the victim already: the stack names a new
+    // instance while the run's, still contained, is kept; the rest is done again.
+    let resumed = current != run.instance && run.recovery.is_none();
+    if current != run.instance && !resumed {
         return Err(Error::problem(format!(
             "run {} attacked {}, and the lab's victim is now {current}",
             run.id, run.instance
         ))
         .with_hint("recover the latest run (`irlab recover`)"));
     }
-    super::eradicate::check_contained(&ctx, &current, &run.id).await?;
+    let compromised = run.instance.clone();
+    super::eradicate::check_contained(&ctx, &compromised, &run.id).await?;
     let baseline = state.baseline.clone().ok_or_else(|| {
         Error::problem(format!("lab {lab} has no recorded baseline of its victim")).with_hint(
             "`irlab up` records it; a lab brought up by an older irlab has none: `irlab down` and `irlab up`",
@@ -69,7 +67,7 @@ pub async fn run(g: &Global, args: &RecoverArgs, p: &Printer) -> Result<()> {
             .collect();
         if !missing.is_empty() {
             return Err(Error::problem(format!(
-                "refusing to discard {current}: the evidence of run {} is not complete and verified ({})",
+                "refusing to discard {compromised}: the evidence of run {} is not complete and verified ({})",
                 run.id,
                 missing.join("; ")
             ))
@@ -80,16 +78,21 @@ pub async fn run(g: &Global, args: &RecoverArgs, p: &Printer) -> Result<()> {
     }
 
     let started_at = jiff::Timestamp::now();
-    recovery::keep_stopped(&ctx, &current, p).await?;
-    let host = recovery::free_host(&ctx, &need(&victim, "SubnetId")?).await?;
-    p.info(format!(
-        "replacing the victim from its baseline image {} (a new instance at host .{host})",
-        baseline.image_id
-    ));
-    let replaced = recovery::replace(&ctx, &lab, &victim, &baseline, host, p).await?;
-    let recovered = need(&replaced, "InstanceId")?;
-    if recovered == current {
-        return Err(Error::failure(format!("the victim stack kept {current}: no new instance was made"))
+    let replaced = if resumed {
+        p.info(format!("the victim stack already replaced {compromised} with {current}: finishing the recovery"));
+        victim
+    } else {
+        recovery::keep_stopped(&ctx, &compromised, p).await?;
+        let host = recovery::free_host(&ctx, &victim.need("SubnetId")?).await?;
+        p.info(format!(
+            "replacing the victim from its baseline image {} (a new instance at host .{host})",
+            baseline.image_id
+        ));
+        recovery::replace(&ctx, &lab, &victim, &baseline, host, p).await?
+    };
+    let recovered = replaced.need("InstanceId")?;
+    if recovered == compromised {
+        return Err(Error::failure(format!("the victim stack kept {compromised}: no new instance was made"))
             .with_hint("the victim stack's template must replace its instance on a new PrivateIpHost"));
     }
     // The playbook's rule answers findings about the lab's victim only: it now names the new one.
@@ -101,7 +104,7 @@ pub async fn run(g: &Global, args: &RecoverArgs, p: &Printer) -> Result<()> {
         &Plan {
             instance: &recovered,
             profile_arn: "",
-            document: &need(&detection, "EradicateDocumentName")?,
+            document: &detection.need("EradicateDocumentName")?,
             commands: vec![":".into()],
             indicators: &indicators,
             timeout_seconds: 60,
@@ -111,12 +114,12 @@ pub async fn run(g: &Global, args: &RecoverArgs, p: &Printer) -> Result<()> {
     )
     .await?;
     if args.discard_compromised {
-        p.info(format!("terminating the compromised {current} (--discard-compromised; its evidence is kept)"));
-        teardown::terminate_kept(&ctx, &current).await?;
+        p.info(format!("terminating the compromised {compromised} (--discard-compromised; its evidence is kept)"));
+        teardown::terminate_kept(&ctx, &compromised).await?;
     }
 
     let record = RecoveryRecord {
-        compromised: current.clone(),
+        compromised: compromised.clone(),
         recovered: recovered.clone(),
         started_at: started_at.to_string(),
         ended_at: jiff::Timestamp::now().to_string(),
@@ -129,7 +132,7 @@ pub async fn run(g: &Global, args: &RecoverArgs, p: &Printer) -> Result<()> {
     }
     if !args.discard_compromised {
         state.retained.push(Retained {
-            instance: current.clone(),
+            instance: compromised.clone(),
             run: run.id.clone(),
             retained_at: record.ended_at.clone(),
         });
@@ -141,9 +144,9 @@ pub async fn run(g: &Global, args: &RecoverArgs, p: &Printer) -> Result<()> {
     );
     p.out(format!("run {}: recovered: the victim is now {recovered}, from image {}", run.id, baseline.image_id));
     if args.discard_compromised {
-        p.out(format!("  {current} terminated; its snapshots and volatile evidence stay"));
+        p.out(format!("  {compromised} terminated; its snapshots and volatile evidence stay"));
     } else {
-        p.out(format!("  {current} kept as evidence: stopped, isolated, protected (`irlab down` removes it)"));
+        p.out(format!("  {compromised} kept as evidence: stopped, isolated, protected (`irlab down` removes it)"));
     }
     if check.check.eradicated {
         p.out("  no indicator of the run on the new victim; next: `irlab verify --phase recover`");

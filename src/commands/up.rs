@@ -146,12 +146,7 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
         state.save(&ctx, &lab).await?;
     }
     let memory = match &avml {
-        Some(Some(prepared)) => {
-            let bucket =
-                d.1.output("EvidenceBucketName")
-                    .ok_or_else(|| Error::problem(format!("stack {} has no output EvidenceBucketName", d.1.name)))?;
-            Some(Some(avml::place(&ctx, prepared, bucket).await?))
-        }
+        Some(Some(prepared)) => Some(Some(avml::place(&ctx, prepared, &d.1.need("EvidenceBucketName")?).await?)),
         Some(None) => Some(None),
         None => None,
     };

@@ -11,7 +11,6 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_ec2::types::{Filter, IamInstanceProfileSpecification};
-use aws_sdk_ssm::types::{InstanceInformationFilter, InstanceInformationFilterKey};
 use serde::Deserialize;
 
 use crate::aws::{AwsContext, AwsResultExt, error_code};
@@ -132,21 +131,7 @@ pub async fn wait_online(ctx: &AwsContext, instance: &str, reporter: &dyn Report
     let started = Instant::now();
     let mut said = false;
     loop {
-        let out = ctx
-            .ssm()
-            .describe_instance_information()
-            .instance_information_filter_list(
-                InstanceInformationFilter::builder()
-                    .key(InstanceInformationFilterKey::InstanceIds)
-                    .value_set(instance)
-                    .build()
-                    .expect("key and values set"),
-            )
-            .send()
-            .await
-            .aws(|| format!("checking the SSM agent of {instance}"), ctx)?;
-        let ping =
-            out.instance_information_list().first().and_then(|i| i.ping_status()).map(|p| p.as_str().to_string());
+        let ping = crate::lab::agent::ping(ctx, instance).await?;
         if ping.as_deref() == Some("Online") {
             return Ok(());
         }

@@ -230,20 +230,7 @@ async fn recovery(
         out.groups = i.security_groups().iter().filter_map(|g| g.group_id()).map(String::from).collect();
         out.profile_arn = i.iam_instance_profile().and_then(|p| p.arn()).map(String::from);
     }
-    let info = ctx
-        .ssm()
-        .describe_instance_information()
-        .instance_information_filter_list(
-            aws_sdk_ssm::types::InstanceInformationFilter::builder()
-                .key(aws_sdk_ssm::types::InstanceInformationFilterKey::InstanceIds)
-                .value_set(instance)
-                .build()
-                .expect("key and values set"),
-        )
-        .send()
-        .await
-        .aws(|| format!("checking the SSM agent of {instance}"), ctx)?;
-    out.agent = info.instance_information_list().first().and_then(|i| i.ping_status()).map(|p| p.as_str().to_string());
+    out.agent = crate::lab::agent::ping(ctx, instance).await?;
     let inv = ctx
         .ssm()
         .get_command_invocation()
@@ -264,6 +251,17 @@ async fn recovery(
 
 /// GuardDuty findings that name the instance and are not archived.
 async fn active_findings_on(ctx: &AwsContext, instance: &str) -> Result<Vec<String>> {
+    Ok(all_findings(ctx)
+        .await?
+        .iter()
+        .filter(|f| f.resource().and_then(|r| r.instance_details()).and_then(|i| i.instance_id()) == Some(instance))
+        .filter(|f| !f.service().and_then(|s| s.archived()).unwrap_or(false))
+        .filter_map(|f| f.id().map(String::from))
+        .collect())
+}
+
+/// Every finding of the region's detector (none without one).
+async fn all_findings(ctx: &AwsContext) -> Result<Vec<aws_sdk_guardduty::types::Finding>> {
     let Some(d) = crate::lab::detector::find(ctx).await? else { return Ok(Vec::new()) };
     let gd = ctx.guardduty();
     let mut ids = Vec::new();
@@ -283,6 +281,7 @@ async fn active_findings_on(ctx: &AwsContext, instance: &str) -> Result<Vec<Stri
         }
     }
     let mut out = Vec::new();
+    // GetFindings takes at most 50 ids.
     for chunk in ids.chunks(50) {
         let found = gd
             .get_findings()
@@ -291,13 +290,7 @@ async fn active_findings_on(ctx: &AwsContext, instance: &str) -> Result<Vec<Stri
             .send()
             .await
             .aws(|| "reading GuardDuty findings".into(), ctx)?;
-        for f in found.findings() {
-            let on = f.resource().and_then(|r| r.instance_details()).and_then(|i| i.instance_id());
-            let archived = f.service().and_then(|s| s.archived()).unwrap_or(false);
-            if on == Some(instance) && !archived {
-                out.push(f.id().unwrap_or_default().to_string());
-            }
-        }
+        out.extend(found.findings().iter().cloned());
     }
     Ok(out)
 }
@@ -404,44 +397,16 @@ pub fn steps_reported(r: &Record) -> Vec<ReportedStep> {
 /// GuardDuty's own findings of the run: the expected types on the run's instance (the samples'
 /// placeholder for sample mode), updated since the run started.
 async fn guardduty_findings(ctx: &AwsContext, run: &AttackRun, since: Timestamp) -> Result<Vec<String>> {
-    let Some(d) = crate::lab::detector::find(ctx).await? else { return Ok(Vec::new()) };
-    let gd = ctx.guardduty();
-    let mut ids = Vec::new();
-    let mut token = None;
-    loop {
-        let page = gd
-            .list_findings()
-            .detector_id(&d.id)
-            .set_next_token(token)
-            .send()
-            .await
-            .aws(|| "listing GuardDuty findings".into(), ctx)?;
-        ids.extend(page.finding_ids().iter().cloned());
-        token = page.next_token().filter(|t| !t.is_empty()).map(String::from);
-        if token.is_none() {
-            break;
-        }
-    }
     let target = if run.mode == "sample" { "i-99999999" } else { run.instance.as_str() };
     let mut out = Vec::new();
-    // GetFindings takes at most 50 ids.
-    for chunk in ids.chunks(50) {
-        let found = gd
-            .get_findings()
-            .detector_id(&d.id)
-            .set_finding_ids(Some(chunk.to_vec()))
-            .send()
-            .await
-            .aws(|| "reading GuardDuty findings".into(), ctx)?;
-        for f in found.findings() {
-            let on = f.resource().and_then(|r| r.instance_details()).and_then(|i| i.instance_id()).unwrap_or_default();
-            let updated = f.updated_at().and_then(|t| t.parse::<Timestamp>().ok());
-            if on == target
-                && run.expected_findings.iter().any(|t| Some(t.as_str()) == f.r#type())
-                && updated.is_none_or(|u| u >= since)
-            {
-                out.push(f.id().unwrap_or_default().to_string());
-            }
+    for f in all_findings(ctx).await? {
+        let on = f.resource().and_then(|r| r.instance_details()).and_then(|i| i.instance_id()).unwrap_or_default();
+        let updated = f.updated_at().and_then(|t| t.parse::<Timestamp>().ok());
+        if on == target
+            && run.expected_findings.iter().any(|t| Some(t.as_str()) == f.r#type())
+            && updated.is_none_or(|u| u >= since)
+        {
+            out.push(f.id().unwrap_or_default().to_string());
         }
     }
     Ok(out)

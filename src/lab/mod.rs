@@ -3,6 +3,7 @@
 //! Several labs can live in one account and region; everything a lab creates is named
 //! `irlab-<lab>-...` and tagged `irlab:lab=<lab>`, which is how `down` finds it and nothing else.
 
+pub mod agent;
 pub mod avml;
 pub mod cost;
 pub mod detector;

@@ -104,35 +104,29 @@ fn parameters(
     evidence_budget: u32,
     memory: &Memory,
 ) -> Result<Vec<(String, String)>> {
-    let need = |s: &StackInfo, key: &str| {
-        s.output(key).map(String::from).ok_or_else(|| {
-            Error::problem(format!("stack {} has no output {key}", s.name))
-                .with_hint("run `irlab up` to bring the lab up to date")
-        })
-    };
     Ok(vec![
         ("LabName".into(), lab.to_string()),
-        ("AlertTopicArn".into(), need(detection, "AlertTopicArn")?),
-        ("AuditRecorderArn".into(), need(detection, "AuditRecorderArn")?),
+        ("AlertTopicArn".into(), detection.need("AlertTopicArn")?),
+        ("AuditRecorderArn".into(), detection.need("AuditRecorderArn")?),
         // The rule matches findings about this instance only: another lab's never start anything here.
-        ("InstanceId".into(), need(victim, "InstanceId")?),
-        ("QuarantineSecurityGroupId".into(), need(victim, "QuarantineSecurityGroupId")?),
+        ("InstanceId".into(), victim.need("InstanceId")?),
+        ("QuarantineSecurityGroupId".into(), victim.need("QuarantineSecurityGroupId")?),
         // Labs share a VPC: the playbook may move network interfaces of this subnet only.
-        ("SubnetId".into(), need(victim, "SubnetId")?),
+        ("SubnetId".into(), victim.need("SubnetId")?),
         // Each interface passes through it so its tracked flows become untracked, then are cut.
-        ("UntrackSecurityGroupId".into(), need(victim, "UntrackSecurityGroupId")?),
+        ("UntrackSecurityGroupId".into(), victim.need("UntrackSecurityGroupId")?),
         // Sessions of this role issued before the containment are revoked.
-        ("InstanceRoleArn".into(), need(victim, "InstanceRoleArn")?),
+        ("InstanceRoleArn".into(), victim.need("InstanceRoleArn")?),
         ("MinSeverity".into(), format_severity(min_severity)),
         // Evidence before isolation: where it goes, how it is collected, for how long at most,
         // and what every built-in scenario leaves behind.
-        ("EvidenceBucketName".into(), need(detection, "EvidenceBucketName")?),
-        ("CollectDocumentName".into(), need(detection, "CollectDocumentName")?),
+        ("EvidenceBucketName".into(), detection.need("EvidenceBucketName")?),
+        ("CollectDocumentName".into(), detection.need("CollectDocumentName")?),
         ("EvidenceBudgetSeconds".into(), evidence_budget.to_string()),
         ("Indicators".into(), indicators()?),
         // With --memory, an AVML image too, from the pinned tool (the Lambda playbook declines:
         // its run ends at 15 minutes).
-        ("MemoryDocumentName".into(), need(detection, "MemoryDocumentName")?),
+        ("MemoryDocumentName".into(), detection.need("MemoryDocumentName")?),
         ("MemoryTool".into(), memory.tool.as_ref().map(|t| t.location.clone()).unwrap_or_default()),
         ("MemoryToolSha256".into(), memory.tool.as_ref().map(|t| t.sha256.clone()).unwrap_or_default()),
         ("MemoryBudgetSeconds".into(), memory.budget.to_string()),

@@ -40,6 +40,14 @@ impl StackInfo {
         self.outputs.get(key).map(String::as_str)
     }
 
+    /// An output the lab cannot do without: a stack without it is older than this irlab.
+    pub fn need(&self, key: &str) -> crate::error::Result<String> {
+        self.output(key).map(String::from).ok_or_else(|| {
+            crate::error::Error::problem(format!("stack {} has no output {key}", self.name))
+                .with_hint("run `irlab up` to bring the lab up to date")
+        })
+    }
+
     /// A parameter's value, only while the stack is in a state worth keeping
     /// (a stack left by a failed create is replaced, not updated).
     pub fn kept_parameter(&self, key: &str) -> Option<&str> {
