@@ -413,8 +413,9 @@ def resolve(value):
     return value
 
 
+# The collection ends where the runbook triages again before its claim (then the record).
 trace, name = [], "collectEvidence"
-while name != "tagContaining":
+while name not in ("triage", "tagContaining"):
     step = steps[name]
     if step["action"] == "aws:branch":
         name = step["inputs"]["Default"]
