@@ -56,6 +56,19 @@ pub async fn run(g: &Global, args: &AttackArgs, p: &Printer) -> Result<()> {
     if mode == AttackMode::Traffic {
         wait_online(&ctx, &instance, p).await?;
     }
+    // The playbook collects the volatile evidence through Run Command before it isolates: a
+    // finding put before the new victim's agent registered would leave only a gap. An agent
+    // that registered and lost contact (a contained victim attacked again with --force) will
+    // not come back: the collection records that gap.
+    if mode == AttackMode::Inject {
+        match wait_online(&ctx, &instance, p).await {
+            Ok(()) => {}
+            Err(e) if e.message.contains("is managed but its SSM agent is") => {
+                p.info(format!("warning: {}; the playbook's evidence collection will record the gap", e.message));
+            }
+            Err(e) => return Err(e),
+        }
+    }
     let started_at = jiff::Timestamp::now();
     // Ids name the second; a second attack in the same second (a quick --force) gets a suffix,
     // since verify, report and the history find runs by id.
