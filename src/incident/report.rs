@@ -105,6 +105,18 @@ pub struct Lane {
     pub to: Timestamp,
 }
 
+impl Lane {
+    /// The lane's row in both renderings: phase, from and to (seconds into the run), how long.
+    fn row(&self, t: &Timeline) -> [String; 4] {
+        [
+            self.phase.name().to_string(),
+            format!("{:.1}", t.offset(self.from)),
+            format!("{:.1}", t.offset(self.to)),
+            duration(Some(self.to.duration_since(self.from).as_secs_f64())),
+        ]
+    }
+}
+
 impl Timeline {
     /// Sorts the points and derives the two durations a responder is judged by.
     pub fn new(mut t: Timeline) -> Timeline {
@@ -250,14 +262,7 @@ pub fn markdown(timelines: &[Timeline]) -> String {
         );
         out.push_str("| phase | from (+s) | to (+s) | lasted |\n|---|---|---|---|\n");
         for l in t.lanes() {
-            let _ = writeln!(
-                out,
-                "| {} | {:.1} | {:.1} | {} |",
-                l.phase.name(),
-                t.offset(l.from),
-                t.offset(l.to),
-                duration(Some(l.to.duration_since(l.from).as_secs_f64()))
-            );
+            let _ = writeln!(out, "| {} |", l.row(t).join(" | "));
         }
         out.push('\n');
         out.push_str("| time (UTC) | +s | phase | event |\n|---|---|---|---|\n");
@@ -435,14 +440,7 @@ pub fn html(timelines: &[Timeline]) -> String {
             esc(&t.run)
         );
         for l in t.lanes() {
-            let _ = writeln!(
-                body,
-                "<tr><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td></tr>",
-                l.phase.name(),
-                t.offset(l.from),
-                t.offset(l.to),
-                duration(Some(l.to.duration_since(l.from).as_secs_f64()))
-            );
+            let _ = writeln!(body, "<tr><td>{}</td></tr>", l.row(t).join("</td><td>"));
         }
         body.push_str("</table>\n");
         if !t.evidence.is_empty() {
