@@ -61,7 +61,8 @@ async fn up_builds_the_lab_status_shows_it_and_down_leaves_nothing() {
     let d = gd.get_detector().detector_id(&ids[0]).send().await.unwrap();
     assert_eq!(d.status().unwrap().as_str(), "ENABLED");
 
-    // The victim runs with only the app group on every interface; quarantine allows nothing.
+    // The victim runs with only the app group on every interface; quarantine allows no ingress
+    // and only HTTPS to the region's SSM endpoints (how eradication reaches a contained victim).
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let inst = ec2.describe_instances().instance_ids(&vic["InstanceId"]).send().await.unwrap();
     let inst = &inst.reservations()[0].instances()[0];
@@ -74,14 +75,19 @@ async fn up_builds_the_lab_status_shows_it_and_down_leaves_nothing() {
     let q = ec2.describe_security_groups().group_ids(&vic["QuarantineSecurityGroupId"]).send().await.unwrap();
     let q = &q.security_groups()[0];
     assert!(q.ip_permissions().is_empty(), "quarantine has ingress: {:?}", q.ip_permissions());
-    let egress: Vec<String> = q
+    let egress: Vec<(String, Option<i32>, Option<i32>, Vec<String>, usize)> = q
         .ip_permissions_egress()
         .iter()
-        .flat_map(|p| p.ip_ranges())
-        .filter_map(|r| r.cidr_ip())
-        .map(String::from)
+        .map(|p| {
+            let groups = p.user_id_group_pairs().iter().filter_map(|g| g.group_id()).map(String::from).collect();
+            let ranges = p.ip_ranges().len() + p.ipv6_ranges().len() + p.prefix_list_ids().len();
+            (p.ip_protocol().unwrap_or_default().to_string(), p.from_port(), p.to_port(), groups, ranges)
+        })
         .collect();
-    assert_eq!(egress, vec!["127.0.0.1/32".to_string()]);
+    assert_eq!(
+        egress,
+        vec![("tcp".to_string(), Some(443), Some(443), vec![shared["EndpointSecurityGroupId"].clone()], 0)]
+    );
 
     // status tells the same story, as data.
     let status = s.irlab(&["status", "--output", "json"]).ok().json();
@@ -207,13 +213,25 @@ async fn down_removes_one_lab_and_never_touches_another() {
 async fn down_finishes_what_an_interrupted_up_left() {
     let s = Standin::start();
     let sdk = s.sdk().await;
-    // As if `up` died after creating only the detection stack: no state, no victim.
+    // As if `up` died after creating only the detection stack: no state, no victim. The template
+    // is bigger than a request's body may be, so it goes by S3 as `up` sends it (from a bucket of
+    // the test's, outside the lab).
+    let s3 = aws_sdk_s3::Client::new(&sdk);
+    s3.create_bucket().bucket("test-templates").send().await.unwrap();
+    let template = include_str!("../stacks/detection.yaml");
+    s3.put_object()
+        .bucket("test-templates")
+        .key("detection.yaml")
+        .body(template.as_bytes().to_vec().into())
+        .send()
+        .await
+        .unwrap();
     let cfn = aws_sdk_cloudformation::Client::new(&sdk);
     let tags = [("irlab:lab", "half"), ("irlab:part", "detection")]
         .map(|(k, v)| aws_sdk_cloudformation::types::Tag::builder().key(k).value(v).build());
     cfn.create_stack()
         .stack_name("irlab-half-detection")
-        .template_body(include_str!("../stacks/detection.yaml"))
+        .template_url("https://test-templates.s3.us-east-1.amazonaws.com/detection.yaml")
         .parameters(
             aws_sdk_cloudformation::types::Parameter::builder()
                 .parameter_key("LabName")

@@ -157,3 +157,34 @@ def test_create_change_set_for_a_new_stack(aws):
     assert cf.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
     assert resource_events(cf, name, "Queue")[-1] == "CREATE_COMPLETE"
     assert set(physical_ids(cf, name)) == {"Queue", "Group"}
+
+
+def test_a_parameter_passed_as_its_default_is_no_change(aws):
+    """CloudFormation resolves a parameter left out to the template's Default
+    ("A value of the appropriate type for the template to use if no value is
+    specified"), so a change set that passes a parameter's default explicitly
+    where the stack left it out (or the other way round) changes nothing and
+    ends "didn't contain changes"; a different value is a change.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html"""
+    cf = aws("cloudformation")
+    template = BASE.replace(
+        "Retention: {Type: Number, Default: 345600}",
+        'Retention: {Type: Number, Default: 345600}\n  Note: {Type: String, Default: ""}',
+    )
+    name = unique("cs-default")
+    create_stack(cf, name, template)
+
+    def change_set(label, parameters):
+        r = cf.create_change_set(
+            StackName=name, ChangeSetName=label, TemplateBody=template, ChangeSetType="UPDATE", Parameters=parameters
+        )
+        return cf.describe_change_set(ChangeSetName=r["Id"])
+
+    same = change_set(
+        "explicit-defaults",
+        [{"ParameterKey": "Note", "ParameterValue": ""}, {"ParameterKey": "Retention", "ParameterValue": "345600"}],
+    )
+    assert same["Status"] == "FAILED"
+    assert "didn't contain changes" in same["StatusReason"]
+    other = change_set("other-value", [{"ParameterKey": "Note", "ParameterValue": "x"}])
+    assert other["Status"] == "CREATE_COMPLETE"

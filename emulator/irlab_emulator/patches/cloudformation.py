@@ -1265,7 +1265,7 @@ def _backend_update_stack(
     resolved_parameters = self._resolve_update_parameters(instance=stack, incoming_params=parameters)
     if (
         stack.has_template(template)
-        and resolved_parameters == (stack.parameters or {})
+        and stack.has_parameters(resolved_parameters)
         and (tags is None or tags == stack.tags)
     ):
         raise ValidationError(stack.name, message="No updates are to be performed.")
@@ -1617,6 +1617,39 @@ def _stack_parameter_list(self: Stack) -> list[dict[str, Any]]:
     return out
 
 
+def _stack_has_parameters(self: Stack, other_parameters: dict[str, Any]) -> bool:
+    """Whether a change set's parameters are the stack's, compared as
+    CloudFormation resolves them: a parameter left out takes the template's
+    Default, so passing a parameter's default explicitly (or leaving out one
+    that was passed as its default) is no change, and the change set ends
+    "didn't contain changes". moto compared the dictionaries as given, so the
+    same values spelled once with and once without a defaulted parameter were
+    a change ("Parameters", Default: "A value of the appropriate type for the
+    template to use if no value is specified when a stack is created. If you
+    define constraints for the parameter, you must specify a value that adheres
+    to those constraints."; UpdateStack's Parameter.UsePreviousValue is the way
+    to keep a value, leaving it out takes the default).
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Parameter.html"""
+    slots = (self.template_dict or {}).get("Parameters") or {}
+
+    def effective(given: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for key, slot in slots.items():
+            if key in given:
+                out[key] = given[key]
+            elif isinstance(slot, dict) and "Default" in slot:
+                default = slot["Default"]
+                if isinstance(default, bool):  # YAML true/false, written back as CloudFormation does
+                    default = "true" if default else "false"
+                out[key] = default if isinstance(default, str) else str(default)
+        # A parameter the template does not declare is an error elsewhere; here it counts as given.
+        out.update({k: v for k, v in given.items() if k not in slots})
+        return out
+
+    return effective(self.parameters or {}) == effective(other_parameters or {})
+
+
 def _number_text(given: Any, default: Any, value: int | float) -> str:
     """The number as it was written: the value passed, else the template's default."""
     for text in (given, default):
@@ -1636,6 +1669,7 @@ def apply() -> None:
     ResourceMap.__init__ = _rm_init
     ResourceMap.load_parameters = _rm_load_parameters
     Stack.parameter_list = property(_stack_parameter_list)
+    Stack.has_parameters = _stack_has_parameters
     ResourceMap.__getitem__ = _rm_getitem
     ResourceMap._irlab_event = _rm_event
     ResourceMap._irlab_is_live = _rm_is_live
