@@ -83,6 +83,11 @@ pub enum Command {
     /// Bring back a clean victim from the baseline `up` recorded, keeping the compromised one
     /// stopped, isolated and protected as evidence
     Recover(RecoverArgs),
+    /// Let the playbook that contained the victim and waits for a decision go on: it eradicates
+    /// in the same execution (stepfunctions and ssm, with `up --approval-timeout`)
+    Approve(DecideArgs),
+    /// Stop the playbook that waits for a decision: the victim stays contained
+    Reject(DecideArgs),
     /// Undo the containment on the victim for the next exercise
     Reset,
     /// Run the lab end to end: up, attack (inject), verify, down; with --local on the stand-in
@@ -220,6 +225,14 @@ pub struct UpArgs {
     /// Stop taking memory images
     #[arg(long)]
     pub no_memory: bool,
+    /// After containment, wait this long (1m-7d, e.g. 30m, 2h) for `irlab approve` (the playbook
+    /// then eradicates) or `irlab reject`; without an answer the victim stays contained
+    /// (stepfunctions and ssm; the lab keeps it until --no-approval) [default: no approval]
+    #[arg(long, value_name = "DURATION", conflicts_with = "no_approval")]
+    pub approval_timeout: Option<String>,
+    /// Stop asking for approvals: the playbook ends after containment
+    #[arg(long)]
+    pub no_approval: bool,
     /// (Used by `class up --org-unit`.) Adopt or create the GuardDuty detector and record the
     /// lab; its stacks come from the class's StackSet
     #[arg(long, hide = true)]
@@ -382,6 +395,17 @@ pub struct EradicateArgs {
     /// The run whose attack to eradicate (default: the latest `irlab attack`)
     #[arg(long)]
     pub run: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DecideArgs {
+    /// The run (`irlab attack`'s id) or the playbook execution the approval request names
+    /// [default: the latest run]
+    #[arg(value_name = "RUN|EXECUTION")]
+    pub target: Option<String>,
+    /// Why, kept in the playbook's execution history
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -18,6 +18,7 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::error::exit;
+use crate::incident::approval;
 use crate::ui::printer::Printer;
 
 fn main() {
@@ -42,6 +43,12 @@ fn main() {
                 Command::Verify(args) => commands::verify::run(&cli.global, args, &printer).await,
                 Command::Eradicate(args) => commands::eradicate::run(&cli.global, args, &printer).await,
                 Command::Recover(args) => commands::recover::run(&cli.global, args, &printer).await,
+                Command::Approve(args) => {
+                    commands::approve::run(&cli.global, args, approval::Decision::Approve, &printer).await
+                }
+                Command::Reject(args) => {
+                    commands::approve::run(&cli.global, args, approval::Decision::Reject, &printer).await
+                }
                 Command::Reset => commands::reset::run(&cli.global, &printer).await,
                 Command::Evidence(cmd) => commands::evidence::run(&cli.global, cmd, &printer).await,
                 Command::Report(args) => commands::report::run(&cli.global, args, &printer).await,

@@ -120,7 +120,7 @@ async fn an_earlier_runs_containment_never_passes_a_new_run() {
         .map(|c| c["name"].as_str().unwrap())
         .collect();
     for check in
-        ["finding arrived", "playbook succeeded", "isolated", "tagged contained", "protected", "responders notified"]
+        ["finding arrived", "playbook contained", "isolated", "tagged contained", "protected", "responders notified"]
     {
         assert!(failed.contains(&check), "{check} passed on an earlier run's evidence: {early}");
     }

@@ -75,7 +75,9 @@ async fn up_builds_the_lab_status_shows_it_and_down_leaves_nothing() {
     let q = ec2.describe_security_groups().group_ids(&vic["QuarantineSecurityGroupId"]).send().await.unwrap();
     let q = &q.security_groups()[0];
     assert!(q.ip_permissions().is_empty(), "quarantine has ingress: {:?}", q.ip_permissions());
-    let egress: Vec<(String, Option<i32>, Option<i32>, Vec<String>, usize)> = q
+    // (protocol, from, to, groups, address ranges) of each egress rule.
+    type Rule = (String, Option<i32>, Option<i32>, Vec<String>, usize);
+    let egress: Vec<Rule> = q
         .ip_permissions_egress()
         .iter()
         .map(|p| {

@@ -31,7 +31,7 @@ async fn verify_passes_then_catches_a_reattached_profile(variant: &str) {
     let names: Vec<&str> = ok["checks"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     for want in [
         "finding arrived",
-        "playbook succeeded",
+        "playbook contained",
         "isolated",
         "credentials revoked",
         "protected",

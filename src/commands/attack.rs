@@ -92,6 +92,7 @@ pub async fn run(g: &Global, args: &AttackArgs, p: &Printer) -> Result<()> {
         verdict: None,
         eradication: None,
         recovery: None,
+        approval: None,
     };
 
     if mode == AttackMode::Inject {

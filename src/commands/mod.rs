@@ -1,5 +1,6 @@
 //! One file per command, each reading like the lab's own steps.
 
+pub mod approve;
 pub mod attack;
 pub mod bench;
 pub mod class;

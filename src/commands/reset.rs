@@ -7,15 +7,16 @@ use serde_json::json;
 use crate::aws::{AwsContext, AwsResultExt};
 use crate::cli::Global;
 use crate::error::{Error, Result};
+use crate::incident::approval::{self, Decision};
 use crate::incident::verify::REVOKE_POLICY;
 use crate::lab::stacks;
 use crate::lab::teardown;
 use crate::lab::{LAB_TAG, Part};
 use crate::ui::printer::Printer;
 
-/// The tags a playbook writes on the victim.
-/// The tags a playbook run leaves on the victim, including its claim (`irlab:playbook-run`).
-const RUN_TAGS: [&str; 7] = [
+/// The tags a playbook run leaves on the victim, including its claim (`irlab:playbook-run`) and
+/// what it did after the containment (the approval, the eradication).
+const RUN_TAGS: [&str; 10] = [
     "irlab:finding-id",
     "irlab:finding-type",
     "irlab:ir-status",
@@ -23,6 +24,9 @@ const RUN_TAGS: [&str; 7] = [
     "irlab:playbook-run",
     "irlab:volumes",
     "irlab:eip",
+    "irlab:approval",
+    "irlab:eradication",
+    "irlab:eradication-command",
 ];
 
 pub async fn run(g: &Global, p: &Printer) -> Result<()> {
@@ -39,6 +43,19 @@ pub async fn run(g: &Global, p: &Printer) -> Result<()> {
     let instance = out("InstanceId")?;
     let ec2 = ctx.ec2();
     let mut done = Vec::new();
+
+    // 0. A playbook still waiting for a decision about the victim would act on the reset one
+    // once approved: it is rejected first.
+    for (variant, stack) in crate::lab::playbook::deployed(&ctx, &lab).await? {
+        for w in approval::waiting(&ctx, variant, &stack, Some(&instance), None).await? {
+            let me = ctx.identity().await?;
+            approval::decide(&ctx, &w, Decision::Reject, &me.arn, "irlab reset").await?;
+            done.push(format!(
+                "the {variant} playbook's execution {} no longer waits for approval (rejected)",
+                w.execution
+            ));
+        }
+    }
 
     // 1. The original groups, per interface, from the tag the playbook recorded.
     let desc =

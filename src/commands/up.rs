@@ -23,6 +23,7 @@ pub const DEFAULT_INSTANCE_TYPE: &str = "t3.micro";
 pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
     let started = Instant::now();
     check_args(args)?;
+    let approval_timeout = args.approval_timeout.as_deref().map(parse_approval_timeout).transpose()?;
     // AVML is read and pinned before any AWS call: a wrong path or pin costs nothing.
     let avml = match (&args.avml, args.no_memory) {
         (Some(source), _) => Some(Some(avml::prepare(&avml::Source::parse(source), args.avml_sha256.as_deref())?)),
@@ -54,6 +55,9 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
         p.info(format!("lab {lab} exists: {}; bringing it up to date", existing.join(", ")));
     }
     let variant = choose_variant(args.playbook, old_playbooks.first().map(|(v, _)| *v), g, p)?;
+    if variant == Variant::Lambda && approval_timeout.is_some() {
+        return Err(playbook::lambda_cannot_wait());
+    }
     let instance_type = args
         .instance_type
         .clone()
@@ -155,9 +159,18 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
         evidence_budget: args.evidence_budget,
         memory,
         memory_budget: args.memory_budget,
+        approval_timeout: if args.no_approval { Some(0) } else { approval_timeout },
     };
     let pb = playbook::switch(&ctx, &lab, variant, &d.1, &v.1, tuning, reporter).await?;
     let memory = playbook::memory_of(&pb.1);
+    match playbook::approval_of(&pb.1) {
+        0 if variant == Variant::Lambda => p.info("after containment the lambda playbook stops: it cannot wait for a person; eradicate and recover by hand (`irlab eradicate`, `irlab recover`)"),
+        0 => p.info("after containment the playbook stops; eradicate and recover by hand (`irlab eradicate`, `irlab recover`), or let it ask with `irlab up --approval-timeout 1h`"),
+        secs => p.info(format!(
+            "after containment the playbook waits up to {} for `irlab approve` (it then eradicates) or `irlab reject`; the alert topic gets the request",
+            humantime::format_duration(std::time::Duration::from_secs(secs.into()))
+        )),
+    }
     if memory.tool.is_some() && variant == Variant::Lambda {
         p.info("the lambda playbook takes no memory image: a Lambda run ends at 15 minutes, and an image may take longer (the stepfunctions and ssm playbooks take it)");
     }
@@ -306,6 +319,18 @@ pub fn check_instance_type(t: &str) -> Result<()> {
     }
 }
 
+/// `--approval-timeout`: a duration from a minute to seven days (aws:approve's longest wait).
+pub fn parse_approval_timeout(text: &str) -> Result<u32> {
+    let d = humantime::parse_duration(text)
+        .map_err(|e| Error::problem(format!("--approval-timeout `{text}`: {e}")).with_hint("e.g. 30m, 2h or 1d"))?;
+    let secs = d.as_secs();
+    if !(60..=604_800).contains(&secs) {
+        return Err(Error::problem(format!("--approval-timeout `{text}` is outside 1m-7d"))
+            .with_hint("SSM's aws:approve waits at most 7 days; use --no-approval to stop asking"));
+    }
+    Ok(secs as u32)
+}
+
 /// The SSM public parameter naming the latest Amazon Linux 2023 image for the type's architecture.
 pub fn ami_parameter(instance_type: &str) -> &'static str {
     if is_arm(instance_type) { AMI_ARM } else { AMI_X86 }
@@ -420,6 +445,8 @@ mod tests {
             avml_sha256: None,
             memory_budget: None,
             no_memory: false,
+            approval_timeout: None,
+            no_approval: false,
             detector_only: false,
         }
     }

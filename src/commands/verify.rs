@@ -78,13 +78,14 @@ pub async fn run(g: &Global, args: &VerifyArgs, p: &Printer) -> Result<()> {
             ),
         });
         let all = checks.iter().all(|c| c.passed);
-        // The containment may still be under way; an eradication on record is over, and
-        // without one there is nothing to wait for.
+        // The containment may still be under way, and so may an eradication the playbook waits
+        // to be approved for or runs; `irlab eradicate` and `recover` are over when recorded.
         let contained = verify::judge(&o, expect).iter().all(|c| c.passed);
         let settled = match args.phase {
             Phase::Contain => all,
-            Phase::Eradicate | Phase::Recover => true,
-            Phase::All => contained,
+            Phase::Eradicate => all || !verify::eradication_pending(&o),
+            Phase::Recover => true,
+            Phase::All => contained && (all || !verify::eradication_pending(&o)),
         };
         let mut time_to_contain = None;
         if contained && run.verified_at.is_none() && matches!(args.phase, Phase::Contain | Phase::All) {
@@ -133,6 +134,12 @@ fn finish(lab: &LabName, run: &AttackRun, checks: &[Check], all: bool, args: &Ve
             "run `irlab recover --run {}` to bring back a clean victim; `irlab status` shows both instances",
             run.id
         ),
+        _ if failed.contains(&"eradication ran") && checks.iter().any(|c| c.observed.contains("irlab approve")) => {
+            format!(
+                "the playbook waits for a decision: `irlab approve {}` lets it eradicate, `irlab reject {}` leaves the victim contained",
+                run.id, run.id
+            )
+        }
         _ if failed.iter().any(|f| matches!(*f, "eradication ran" | "indicators gone")) => format!(
             "run `irlab eradicate --run {}` on the contained victim (again: its commands may run twice)",
             run.id

@@ -16,7 +16,8 @@ pub struct EngineRun {
     /// `Success`, `InProgress`, `Failed` (SSM Automation).
     pub status: String,
     pub started: Option<Timestamp>,
-    /// Set only when the run succeeded.
+    /// When the run contained the victim: its own step that tags it contained (a run may go on
+    /// after it, waiting for an approval and eradicating), else the end of a run that succeeded.
     pub contained: Option<Timestamp>,
     /// Each step's last exit, in the engine's order (empty for Lambda: one function).
     pub steps: Vec<(String, Timestamp)>,
@@ -100,7 +101,9 @@ async fn step_functions(
     let Some((execution_arn, mut run)) = pick(answered) else {
         return Ok(None);
     };
-    if with_steps {
+    // A run that goes on after containment (an approval, an eradication) has its containment in
+    // its history only.
+    if with_steps || run.status != "SUCCEEDED" {
         let history = sfn
             .get_execution_history()
             .execution_arn(&execution_arn)
@@ -116,9 +119,17 @@ async fn step_functions(
                 }
             }
         }
+        if let Some((_, t)) = run.steps.iter().find(|(n, _)| n == SFN_CONTAINED_STEP) {
+            run.contained = Some(*t);
+        }
     }
     Ok(Some(run))
 }
+
+/// The Step Functions playbook's state that tags the victim contained.
+const SFN_CONTAINED_STEP: &str = "Mark contained";
+/// The SSM playbook's step that does.
+const SSM_CONTAINED_STEP: &str = "tagContained";
 
 /// EventBridge delivers at least once, so one finding may start the engine twice. The run's
 /// verdict is the first that contained the victim; else one still running; else the latest.
@@ -186,10 +197,17 @@ async fn automation(
             continue;
         }
         let status = x.automation_execution_status().map(|s| s.as_str().to_string()).unwrap_or_default();
+        let tagged = x
+            .step_executions()
+            .iter()
+            .find(|s| {
+                s.step_name() == Some(SSM_CONTAINED_STEP) && s.step_status().is_some_and(|st| st.as_str() == "Success")
+            })
+            .and_then(|s| s.execution_end_time().and_then(smithy));
         answered.push((
             (),
             EngineRun {
-                contained: if status == "Success" { x.execution_end_time().and_then(smithy) } else { None },
+                contained: tagged.or(if status == "Success" { x.execution_end_time().and_then(smithy) } else { None }),
                 started: x.execution_start_time().and_then(smithy),
                 steps: x
                     .step_executions()

@@ -23,6 +23,10 @@ use crate::lab::{LabName, Part, Variant};
 /// The instance tags the playbooks write while they contain.
 pub const STATUS_TAG: &str = "irlab:ir-status";
 pub const FINDING_TAG: &str = "irlab:finding-id";
+/// The decision the playbook asked for after the containment, and the eradication it sent once
+/// approved (the Step Functions and SSM playbooks with ApprovalTimeoutSeconds set).
+pub const APPROVAL_TAG: &str = "irlab:approval";
+pub const ERADICATION_COMMAND_TAG: &str = "irlab:eradication-command";
 
 /// How far before the recorded start of a run its evidence is looked for: the run's start is
 /// this machine's clock, the evidence's times are AWS's.
@@ -106,6 +110,7 @@ pub async fn collect(ctx: &AwsContext, s: &Sources, run: &AttackRun) -> Result<(
         .find(|st| st.name == "cut")
         .map(|st| st.detail);
 
+    let mut playbook_eradication = None;
     let desc =
         ec2.describe_instances().instance_ids(instance).send().await.aws(|| format!("describing {instance}"), ctx)?;
     if let Some(i) = desc.reservations().iter().flat_map(|r| r.instances()).next() {
@@ -124,6 +129,12 @@ pub async fn collect(ctx: &AwsContext, s: &Sources, run: &AttackRun) -> Result<(
         let tag = |k: &str| i.tags().iter().find(|t| t.key() == Some(k)).and_then(|t| t.value()).map(String::from);
         o.ir_status = tag(STATUS_TAG);
         o.contained_for = tag(FINDING_TAG);
+        // What the playbook did after the containment of this run's finding: the decision it
+        // asked for, and the eradication it sent once approved.
+        if o.contained_for.as_ref().is_some_and(|f| o.findings.contains(f)) {
+            o.approval = tag(APPROVAL_TAG);
+            playbook_eradication = tag(ERADICATION_COMMAND_TAG);
+        }
     }
     let assoc = ec2
         .describe_iam_instance_profile_associations()
@@ -175,8 +186,11 @@ pub async fn collect(ctx: &AwsContext, s: &Sources, run: &AttackRun) -> Result<(
         })
         .filter_map(|sn| Some((sn.volume_id()?.to_string(), sn.state()?.as_str().to_string())))
         .collect::<BTreeMap<_, _>>();
-    if let (Some(variant), Some(stack)) = (s.variant, &s.playbook) {
-        o.playbook_status = engine_run::find(ctx, variant, stack, &o.findings, since, false).await?.map(|r| r.status);
+    if let (Some(variant), Some(stack)) = (s.variant, &s.playbook)
+        && let Some(r) = engine_run::find(ctx, variant, stack, &o.findings, since, false).await?
+    {
+        o.playbook_status = Some(r.status);
+        o.playbook_contained = r.contained;
     }
     if let (Some(bucket), Some(m)) = (&s.evidence_bucket, run_manifest(ctx, s, &o.findings).await?) {
         let checks = custody::verify(ctx, bucket, &m).await?;
@@ -187,8 +201,9 @@ pub async fn collect(ctx: &AwsContext, s: &Sources, run: &AttackRun) -> Result<(
             mismatches: checks.iter().filter(|c| !c.ok).map(|c| format!("{}: {}", c.key, c.detail)).collect(),
         });
     }
-    if let Some(e) = &run.eradication {
-        o.eradication = Some(eradication(ctx, instance, &e.command_id).await?);
+    // `irlab eradicate`'s record, else the playbook's eradication after an approval.
+    if let Some(command) = run.eradication.as_ref().map(|e| e.command_id.clone()).or(playbook_eradication) {
+        o.eradication = Some(eradication(ctx, instance, &command).await?);
     }
     if let Some(r) = &run.recovery {
         let mut obs = recovery(ctx, &r.recovered, &r.check_command_id, s.baseline.as_ref()).await?;

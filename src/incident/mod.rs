@@ -1,6 +1,7 @@
 //! One incident, from attack to review: the scenarios and the findings an attack sends, the evidence
 //! a run leaves, the pure verdict on it, the report and the runs' history.
 
+pub mod approval;
 pub mod audit;
 pub mod custody;
 pub mod engine_run;

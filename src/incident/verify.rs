@@ -16,6 +16,12 @@ pub struct Observation {
     pub findings: Vec<String>,
     /// The playbook's own verdict on the run: `SUCCEEDED`, `Success`, `RUNNING`, `FAILED`, ...
     pub playbook_status: Option<String>,
+    /// When the playbook's run tagged the victim contained (its own step), even if the run goes
+    /// on (waiting for an approval, eradicating) or failed later (its eradication).
+    pub playbook_contained: Option<jiff::Timestamp>,
+    /// The human decision the playbook asked for after containment (`irlab:approval`):
+    /// `waiting`, `approved`, `rejected`, `timed-out`, `not-asked`; None when it asked nobody.
+    pub approval: Option<String>,
     /// Security groups per network interface of the victim.
     pub interface_groups: BTreeMap<String, Vec<String>>,
     pub quarantine_group: String,
@@ -45,8 +51,8 @@ pub struct Observation {
     /// The volatile evidence the playbook collected before isolation, read back against its
     /// manifest; None when no manifest names the run's finding.
     pub volatile: Option<Volatile>,
-    /// What `irlab eradicate` left on record for the run, read again from Run Command; None when
-    /// the run was never eradicated.
+    /// The run's eradication (by `irlab eradicate`, or by the playbook after an approval), read
+    /// again from Run Command; None when the run was never eradicated.
     pub eradication: Option<Eradication>,
     /// The victim `irlab recover` brought back for the run, as it is now; None when the run was
     /// never recovered.
@@ -92,7 +98,8 @@ pub struct Eradication {
 pub enum Phase {
     /// The playbook's containment and its evidence.
     Contain,
-    /// `irlab eradicate`: nothing of the attack is left, and the victim is still isolated.
+    /// `irlab eradicate` or the playbook after an approval: nothing of the attack is left, and the
+    /// victim is still isolated.
     Eradicate,
     /// `irlab recover`: a clean victim from the baseline, in service.
     Recover,
@@ -182,7 +189,10 @@ pub fn judge(o: &Observation, expect: Expect) -> Vec<Check> {
         ));
         return out;
     };
-    let ok_status = matches!(o.playbook_status.as_deref(), Some("SUCCEEDED" | "Success"));
+    // A run that waits for an approval, eradicates, or failed to eradicate has contained: its
+    // own step says when.
+    let ok_status =
+        matches!(o.playbook_status.as_deref(), Some("SUCCEEDED" | "Success")) || o.playbook_contained.is_some();
     // The victim's state counts only once its containment tags name this run's finding: an
     // earlier run's containment that was never reset satisfies nothing.
     let this_run = o.contained_for.as_ref().is_some_and(|f| o.findings.contains(f));
@@ -196,9 +206,15 @@ pub fn judge(o: &Observation, expect: Expect) -> Vec<Check> {
         }
     };
     out.push(check(
-        "playbook succeeded",
-        "SUCCEEDED",
-        o.playbook_status.clone().unwrap_or_else(|| "no run found yet".into()),
+        "playbook contained",
+        "the playbook's run reached containment (SUCCEEDED, or contained and going on)",
+        match (&o.playbook_status, o.playbook_contained) {
+            (None, _) => "no run found yet".to_string(),
+            (Some(s), Some(at)) if !matches!(s.as_str(), "SUCCEEDED" | "Success") => {
+                format!("{s}, contained at {at}{}", approval_note(o.approval.as_deref()))
+            }
+            (Some(s), _) => s.clone(),
+        },
         ok_status,
     ));
     let stray: Vec<String> = o
@@ -416,22 +432,36 @@ pub fn judge_recovery(o: &Observation) -> Vec<Check> {
     ]
 }
 
+/// What the approval the playbook asked for says about the run, for an observed value.
+fn approval_note(approval: Option<&str>) -> String {
+    match approval {
+        Some("waiting") => ", waiting for `irlab approve` or `irlab reject`".into(),
+        Some("approved") => ", approved: eradicating".into(),
+        Some(a @ ("rejected" | "timed-out" | "not-asked")) => format!(", approval {a}: left contained"),
+        Some(a) => format!(", approval {a}"),
+        None => String::new(),
+    }
+}
+
 /// The eradication, judged on Systems Manager's own record of the command, not on irlab's.
 pub fn judge_eradication(o: &Observation) -> Vec<Check> {
     let Some(e) = &o.eradication else {
-        return vec![check(
-            "eradication ran",
-            "`irlab eradicate` of this run, its commands succeeded",
-            "not eradicated yet",
-            false,
-        )];
+        let observed = match o.approval.as_deref() {
+            Some("waiting") => "not eradicated yet: the playbook waits for `irlab approve`".to_string(),
+            Some("approved") => "approved: the playbook has not sent its eradication yet".to_string(),
+            Some(a @ ("rejected" | "timed-out" | "not-asked")) => {
+                format!("not eradicated: the playbook's approval was {a}, the victim left contained")
+            }
+            _ => "not eradicated yet".to_string(),
+        };
+        return vec![check("eradication ran", ERADICATION_EXPECTED, observed, false)];
     };
     let ran = e.eradicate_status == "Success";
     let gone = e.eradicated == Some(true) && e.present.is_empty();
     vec![
         check(
             "eradication ran",
-            "`irlab eradicate` of this run, its commands succeeded",
+            ERADICATION_EXPECTED,
             format!("Run Command {}: commands {}", e.command_id, e.eradicate_status),
             ran,
         ),
@@ -446,6 +476,18 @@ pub fn judge_eradication(o: &Observation) -> Vec<Check> {
             gone,
         ),
     ]
+}
+
+const ERADICATION_EXPECTED: &str =
+    "the eradication of this run (`irlab eradicate`, or the playbook after `irlab approve`), its commands succeeded";
+
+/// Whether an eradication of the run is under way: approved and not sent yet, or its commands
+/// still run. (One that waits for a decision waits for a person: verify does not.)
+pub fn eradication_pending(o: &Observation) -> bool {
+    match &o.eradication {
+        Some(e) => matches!(e.check_status.as_str(), "Pending" | "InProgress" | "Delayed" | ""),
+        None => o.approval.as_deref() == Some("approved"),
+    }
 }
 
 fn on_off(b: bool) -> &'static str {
@@ -521,6 +563,7 @@ mod tests {
             volatile: Some(Volatile { items: 6, complete: true, gaps: Vec::new(), mismatches: Vec::new() }),
             eradication: None,
             recovery: None,
+            ..Observation::default()
         }
     }
 
@@ -708,7 +751,7 @@ mod tests {
         assert_eq!(
             failed(&checks),
             vec![
-                "playbook succeeded",
+                "playbook contained",
                 "isolated",
                 "tagged contained",
                 "credentials revoked",
@@ -740,6 +783,7 @@ mod tests {
             verdict: None,
             eradication: None,
             recovery: None,
+            approval: None,
         }
     }
 

@@ -36,6 +36,9 @@ pub struct Tuning {
     pub memory: Option<Option<Tool>>,
     /// Longest the memory capture may hold back isolation, in seconds.
     pub memory_budget: Option<u32>,
+    /// Seconds the playbook waits after containment for `irlab approve` or `irlab reject`;
+    /// Some(0) stops asking.
+    pub approval_timeout: Option<u32>,
 }
 
 /// What the deployed playbook does before isolation, beyond the volatile collection.
@@ -71,6 +74,13 @@ pub async fn switch(
         tool: tuning.memory.clone().unwrap_or_else(|| kept_memory.as_ref().and_then(|m| m.tool.clone())),
         budget: tuning.memory_budget.or(kept_memory.map(|m| m.budget)).unwrap_or(DEFAULT_MEMORY_BUDGET),
     };
+    let approval =
+        tuning.approval_timeout.or_else(|| kept("ApprovalTimeoutSeconds").and_then(|v| v.parse().ok())).unwrap_or(0);
+    if approval > 0 && variant == Variant::Lambda {
+        return Err(lambda_cannot_wait());
+    }
+    // SSM's aws:approve takes the principals who may decide: whoever brings the lab up.
+    let approver = approver_arn(&ctx.identity().await?.arn);
     // The old variant goes first: two rules would contain the same instance twice.
     for (v, s) in &current {
         if *v != variant {
@@ -90,21 +100,25 @@ pub async fn switch(
         stack_name: lab.stack_name(part),
         template: part.template(),
         template_url,
-        parameters: parameters(lab, detection, victim, min_severity, budget, &memory)?,
+        parameters: parameters(variant, lab, detection, victim, min_severity, budget, &memory, approval, &approver)?,
         tags: vec![(LAB_TAG.into(), lab.to_string()), (PART_TAG.into(), part.to_string())],
     };
     stacks::deploy(ctx, &d, part.as_str(), reporter).await
 }
 
+#[allow(clippy::too_many_arguments)]
 fn parameters(
+    variant: Variant,
     lab: &LabName,
     detection: &StackInfo,
     victim: &StackInfo,
     min_severity: f64,
     evidence_budget: u32,
     memory: &Memory,
+    approval: u32,
+    approver: &str,
 ) -> Result<Vec<(String, String)>> {
-    Ok(vec![
+    let mut out = vec![
         ("LabName".into(), lab.to_string()),
         ("AlertTopicArn".into(), detection.need("AlertTopicArn")?),
         ("AuditRecorderArn".into(), detection.need("AuditRecorderArn")?),
@@ -130,7 +144,60 @@ fn parameters(
         ("MemoryTool".into(), memory.tool.as_ref().map(|t| t.location.clone()).unwrap_or_default()),
         ("MemoryToolSha256".into(), memory.tool.as_ref().map(|t| t.sha256.clone()).unwrap_or_default()),
         ("MemoryBudgetSeconds".into(), memory.budget.to_string()),
-    ])
+    ];
+    // After containment, an approval, then the eradication in the same execution (the engines
+    // that can wait; the Lambda playbook has none of these parameters).
+    if variant != Variant::Lambda {
+        let eradication = eradication()?;
+        out.extend([
+            ("ApprovalTimeoutSeconds".into(), approval.to_string()),
+            ("EradicateDocumentName".into(), detection.need("EradicateDocumentName")?),
+            ("EradicateInstanceProfileArn".into(), victim.need("EradicateInstanceProfileArn")?),
+            ("EradicateRoleArn".into(), victim.need("EradicateRoleArn")?),
+            ("EradicateCommands".into(), eradication.0),
+            ("EradicateTimeoutSeconds".into(), eradication.1.to_string()),
+        ]);
+    }
+    if variant == Variant::Ssm {
+        out.push(("Approvers".into(), approver.to_string()));
+    }
+    Ok(out)
+}
+
+/// Every built-in scenario's eradication commands, as one line of JSON, and the seconds they may
+/// take together: the playbook eradicates whatever of them the attack left (each command
+/// succeeds again when there is nothing to remove).
+pub fn eradication() -> Result<(String, u32)> {
+    let all = crate::incident::scenario::builtin()?;
+    let steps: Vec<&crate::incident::scenario::Eradicate> = all.iter().filter_map(|s| s.eradicate.as_ref()).collect();
+    let commands: Vec<&String> = steps.iter().flat_map(|e| &e.commands).collect();
+    let json = serde_json::to_string(&commands).map_err(|e| Error::failure(format!("eradication commands: {e}")))?;
+    Ok((json, steps.iter().map(|e| e.timeout_seconds).sum::<u32>().clamp(30, 3600)))
+}
+
+/// The principal SSM's aws:approve lists as an approver: an IAM user or role ARN as is; an
+/// assumed role's session (arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION) as its role, so that
+/// the next session of the same role may decide too.
+pub fn approver_arn(caller: &str) -> String {
+    let parts: Vec<&str> = caller.splitn(6, ':').collect();
+    if let [arn, partition, "sts", _, account, resource] = parts.as_slice()
+        && let Some(rest) = resource.strip_prefix("assumed-role/")
+        && let Some((role, _session)) = rest.split_once('/')
+    {
+        return format!("{arn}:{partition}:iam::{account}:role/{role}");
+    }
+    caller.to_string()
+}
+
+/// Why a lab with approvals cannot switch to the Lambda playbook.
+pub fn lambda_cannot_wait() -> Error {
+    Error::problem("the lambda playbook cannot wait for an approval: a Lambda run ends at 15 minutes")
+        .with_hint("use `--playbook stepfunctions` or `--playbook ssm` with --approval-timeout, or `irlab up --no-approval` to stop asking")
+}
+
+/// Seconds the deployed playbook waits for a decision after containment (0: it asks nobody).
+pub fn approval_of(stack: &StackInfo) -> u32 {
+    stack.kept_parameter("ApprovalTimeoutSeconds").and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 fn format_severity(x: f64) -> String {
@@ -297,5 +364,33 @@ mod tests {
         assert!(check_min_severity(11.0).is_err());
         assert_eq!(format_severity(4.0), "4");
         assert_eq!(format_severity(7.5), "7.5");
+    }
+
+    #[test]
+    fn an_assumed_role_session_approves_as_its_role() {
+        assert_eq!(
+            approver_arn("arn:aws:sts::123456789012:assumed-role/Instructor/alice@example.com"),
+            "arn:aws:iam::123456789012:role/Instructor"
+        );
+        assert_eq!(
+            approver_arn("arn:aws-us-gov:sts::123456789012:assumed-role/R/s"),
+            "arn:aws-us-gov:iam::123456789012:role/R"
+        );
+        assert_eq!(approver_arn("arn:aws:iam::123456789012:user/bob"), "arn:aws:iam::123456789012:user/bob");
+    }
+
+    #[test]
+    fn the_playbooks_eradication_is_every_scenarios_commands_in_one_parameter() {
+        let (json, timeout) = eradication().unwrap();
+        let commands: Vec<String> = serde_json::from_str(&json).unwrap();
+        for s in crate::incident::scenario::builtin().unwrap() {
+            for c in &s.eradicate.as_ref().unwrap().commands {
+                assert!(commands.contains(c), "{}: {c}", s.id);
+            }
+        }
+        // A CloudFormation parameter value holds at most 4,096 bytes, one line (the templates'
+        // AllowedPattern).
+        assert!(json.len() <= 4096 && !json.contains('\n'), "{} bytes", json.len());
+        assert!((30..=3600).contains(&timeout));
     }
 }

@@ -92,6 +92,22 @@ pub struct AttackRun {
     /// The `irlab recover` of this run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery: Option<RecoveryRecord>,
+    /// The `irlab approve` or `irlab reject` the playbook of this run was answered with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalRecord>,
+}
+
+/// Who answered the playbook's approval request, how and when.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ApprovalRecord {
+    /// `approved` or `rejected`.
+    pub decision: String,
+    /// The playbook execution answered.
+    pub execution: String,
+    /// The caller's ARN.
+    pub by: String,
+    /// RFC 3339.
+    pub at: String,
 }
 
 /// What `irlab recover` replaced and with what; verify reads the new victim and the check again.

@@ -38,7 +38,11 @@ after the switch, and not for machines CloudFormation created.  This module:
   checked what its parser could not read;
 * ``POST /moto-api/reset`` stops the running executions first;
 * ``Wait`` states and retry intervals really wait in the execution's thread
-  (times the wait scale of ``_clock``), interrupted by StopExecution;
+  (times the wait scale of ``_clock``), interrupted by StopExecution; so does
+  the ``TimeoutSeconds`` / ``TimeoutSecondsPath`` of a ``.waitForTaskToken``
+  task, a wait for someone to call SendTaskSuccess (the timeout of a task that
+  does the work itself stays real, like an SSM step's); SendTaskFailure keeps
+  its ``cause``;
 * gives ``$$.Execution.StartTime`` / ``$$.State.EnteredTime`` AWS's format
   (``2024-05-01T12:00:00.123Z``) and an unnamed execution a UUID name;
 * ``AWS::StepFunctions::StateMachine`` takes ``Definition`` (an object),
@@ -326,6 +330,48 @@ def _wait_interval(self: Any, env: Any, wait_seconds: float) -> None:
 _scaled_time = types.SimpleNamespace(sleep=lambda s: time.sleep(_clock.seconds(s)), time=time.time)
 
 
+def _is_callback(state: Any) -> bool:
+    resource = getattr(state, "resource", None)
+    return str(getattr(resource, "condition", "") or "") == "waitForTaskToken"
+
+
+def _evaluate_with_timeout(self: Any, env: Any) -> None:
+    """ExecutionState's timeout, scaled for a ``.waitForTaskToken`` task."""
+    if not _is_callback(self):
+        return _orig_evaluate_with_timeout(self, env)
+    original_eval = self.timeout.eval
+
+    def scaled(env: Any) -> None:
+        original_eval(env=env)
+        env.stack.append(_clock.seconds(env.stack.pop()))
+
+    self.timeout.eval = scaled
+    try:
+        return _orig_evaluate_with_timeout(self, env)
+    finally:
+        del self.timeout.eval
+
+
+def _response_send_task_failure(self: Any) -> Any:
+    """SendTaskFailure with its ``cause`` ("A more detailed explanation of the
+    cause of the failure"), which moto's response handler dropped: the caught
+    error's Cause was null.
+    https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskFailure.html"""
+    from moto.core.responses import EmptyResult
+
+    self.stepfunction_backend.send_task_failure(
+        self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+    )
+    return EmptyResult()
+
+
+def _wait_for_task_token_timeout(self: Any, timeout_seconds: float, callback_endpoint: Any) -> Any:
+    return callback_endpoint.wait(timeout=_clock.seconds(timeout_seconds))
+
+
+_orig_evaluate_with_timeout: Any = None
+
+
 # --------------------------------------------------------------------------
 # JSONPath: a definite path (fields and literal indices only) selects one value
 
@@ -570,6 +616,17 @@ def apply() -> None:
         _orig_eval_state_credentials = StateTask._eval_state_credentials
         StateTask._eval_state_credentials = _eval_state_credentials  # type: ignore[method-assign]
     wait_function.WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]
+    global _orig_evaluate_with_timeout
+    from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as callback,
+    )
+
+    sfn_responses.StepFunctionResponse.send_task_failure = _response_send_task_failure  # type: ignore[method-assign]
+    if _orig_evaluate_with_timeout is None:
+        _orig_evaluate_with_timeout = execute_state.ExecutionState._evaluate_with_timeout
+        execute_state.ExecutionState._evaluate_with_timeout = _evaluate_with_timeout  # type: ignore[method-assign]
+        callback.StateTaskServiceCallback._wait_for_task_token_timeout = _wait_for_task_token_timeout  # type: ignore[method-assign]
     retrier_decl.time = _scaled_time  # type: ignore[attr-defined]
     _clock.apply()
     _hook_reset()
