@@ -77,6 +77,14 @@ async fn approve_reject_and_silence(variant: &str) {
     assert_eq!(wait_tag(&sdk, &instance, "irlab:eradication", &["eradicated", "failed"]).await, "eradicated");
     assert_eq!(tags.get("irlab:ir-status").map(String::as_str), Some("contained"), "{variant}: {tags:?}");
     assert_eq!(profiles(&sdk, &instance).await, Vec::<String>::new(), "{variant}: the eradication profile is off");
+    // The report puts the decision and the playbook's eradication in the eradicate lane.
+    let md = s.irlab(&["report", "--format", "md"]).ok().stdout;
+    assert!(md.contains("| eradicate |"), "{variant}: {md}");
+    assert!(md.contains("- approved by moto after containment"), "{variant}: {md}");
+    assert!(
+        md.contains(&format!("- eradicated by the {variant} playbook after the approval, in the same execution")),
+        "{variant}: {md}"
+    );
     let again = s.irlab(&["approve"]).code(1);
     assert!(again.stderr.contains("was approved already"), "{variant}: {}", again.stderr);
 
@@ -95,6 +103,8 @@ async fn approve_reject_and_silence(variant: &str) {
     assert!(isolated && !ran, "{variant}: {v}");
     assert!(observed.contains("approval was rejected, the victim left contained"), "{variant}: {observed}");
     assert!(!instance_tags(&sdk, &instance).await.contains_key("irlab:eradication-command"), "{variant}");
+    let md = s.irlab(&["report", "--run", id, "--format", "md"]).ok().stdout;
+    assert!(md.contains("- rejected by moto after containment") && md.contains("- not eradicated"), "{variant}: {md}");
 
     // Nobody answers: after the timeout (a minute, scaled) the victim stays contained.
     s.irlab(&["up", "--approval-timeout", "1m"]).ok();

@@ -141,6 +141,14 @@ async fn contains_the_victim(variant: &str) {
     let msgs = audit_messages(&sdk, &lab.audit, |m| notifications(m).iter().any(|n| n.contains(&lab.instance))).await;
     assert_eq!(finding_events(&msgs), vec![finding.clone()], "only the finding above the floor fired");
     assert!(notifications(&msgs).iter().any(|n| n.contains(&lab.instance) && n.contains(&finding)), "{msgs:?}");
+    if variant == "lambda" {
+        // It cannot wait for a person: the responders learn that the rest is theirs to run.
+        let notes = notifications(&msgs);
+        assert!(
+            notes.iter().any(|n| n.contains("cannot wait for an approval") && n.contains("irlab --lab irlab recover")),
+            "{notes:?}"
+        );
+    }
 
     // status shows the variant ready; down removes the snapshots with the rest.
     let status = s.irlab(&["status", "--output", "json"]).ok().json();

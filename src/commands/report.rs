@@ -23,6 +23,9 @@ pub async fn run(g: &Global, args: &ReportArgs, p: &Printer) -> Result<()> {
         Some(bucket) => history::load(&ctx, bucket, &lab).await?,
         None => Vec::new(),
     };
+    // A run is collected again when no timeline of it is kept, or when its playbook was still
+    // going when it was kept (waiting for an approval, eradicating).
+    timelines.retain(|t| !t.playbook_running);
     let fresh: Vec<_> = state.runs.iter().filter(|r| !timelines.iter().any(|t| t.run == r.id)).collect();
     if let Some(since) = fresh.iter().map(|r| evidence::since(r)).min() {
         let records = audit::read(&ctx, &sources.audit_group, since).await?;

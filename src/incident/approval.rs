@@ -141,21 +141,34 @@ async fn step_functions(ctx: &AwsContext, stack: &StackInfo) -> Result<Vec<Waiti
             .await
             .aws(|| format!("listing the running executions of {arn}"), ctx)?;
         for e in page.executions() {
-            let history = sfn
-                .get_execution_history()
+            // The whole history, page by page (the collection's Map states alone make hundreds
+            // of events): the open request is near its end.
+            let mut events = Vec::new();
+            let mut page_token = None;
+            loop {
+                let history = sfn
+                    .get_execution_history()
+                    .execution_arn(e.execution_arn())
+                    .max_results(1000)
+                    .set_next_token(page_token)
+                    .send()
+                    .await
+                    .aws(|| format!("reading the history of {}", e.name()), ctx)?;
+                events.extend(history.events().iter().cloned());
+                page_token = history.next_token().map(String::from);
+                if page_token.is_none() {
+                    break;
+                }
+            }
+            let input = sfn
+                .describe_execution()
                 .execution_arn(e.execution_arn())
-                .max_results(1000)
                 .send()
                 .await
-                .aws(|| format!("reading the history of {}", e.name()), ctx)?;
+                .aws(|| format!("reading execution {}", e.name()), ctx)?;
+            let instance = input.input().and_then(instance_of).unwrap_or_default();
             let mut open: Option<(String, Option<Timestamp>)> = None;
-            let mut instance = String::new();
-            for ev in history.events() {
-                if let Some(d) = ev.execution_started_event_details()
-                    && let Some(input) = d.input()
-                {
-                    instance = instance_of(input).unwrap_or_default();
-                }
+            for ev in &events {
                 match ev.r#type() {
                     HistoryEventType::TaskScheduled => {
                         let details = ev.task_scheduled_event_details();

@@ -104,14 +104,26 @@ async fn step_functions(
     // A run that goes on after containment (an approval, an eradication) has its containment in
     // its history only.
     if with_steps || run.status != "SUCCEEDED" {
-        let history = sfn
-            .get_execution_history()
-            .execution_arn(&execution_arn)
-            .max_results(1000)
-            .send()
-            .await
-            .aws(|| "reading the execution history".into(), ctx)?;
-        for ev in history.events() {
+        // A run's history is paged (1,000 events at most a page; the collection's Map states
+        // alone make hundreds).
+        let mut events = Vec::new();
+        let mut token = None;
+        loop {
+            let page = sfn
+                .get_execution_history()
+                .execution_arn(&execution_arn)
+                .max_results(1000)
+                .set_next_token(token)
+                .send()
+                .await
+                .aws(|| "reading the execution history".into(), ctx)?;
+            events.extend(page.events().iter().cloned());
+            token = page.next_token().map(String::from);
+            if token.is_none() {
+                break;
+            }
+        }
+        for ev in &events {
             if let (Some(exit), Some(t)) = (ev.state_exited_event_details(), smithy(ev.timestamp())) {
                 match run.steps.iter_mut().find(|(n, _)| n == exit.name()) {
                     Some(slot) => slot.1 = t,
@@ -130,6 +142,17 @@ async fn step_functions(
 const SFN_CONTAINED_STEP: &str = "Mark contained";
 /// The SSM playbook's step that does.
 const SSM_CONTAINED_STEP: &str = "tagContained";
+
+/// The lifecycle point a playbook's step after containment stands for: its eradication after an
+/// approval, or the approval's timeout (Step Functions states, SSM steps).
+pub fn after_containment(step: &str) -> Option<&'static str> {
+    use crate::incident::report::{APPROVAL_TIMED_OUT, ERADICATED_BY_PLAYBOOK};
+    match step {
+        "Mark eradicated" | "tagEradicated" => Some(ERADICATED_BY_PLAYBOOK),
+        "Approval timed out" | "approvalTimedOut" => Some(APPROVAL_TIMED_OUT),
+        _ => None,
+    }
+}
 
 /// EventBridge delivers at least once, so one finding may start the engine twice. The run's
 /// verdict is the first that contained the victim; else one still running; else the latest.

@@ -455,6 +455,7 @@ pub async fn timeline(
         }
     }
     let variant = run.variant.as_deref().and_then(|v| Variant::ALL.into_iter().find(|x| x.as_str() == v)).or(s.variant);
+    let mut playbook_running = false;
     if variant == s.variant
         && let (Some(v), Some(stack)) = (variant, &s.playbook)
         && let Some(r) = engine_run::find(ctx, v, stack, &findings, since(run), true).await?
@@ -464,11 +465,16 @@ pub async fn timeline(
             Variant::StepFunctions => "Step Functions",
             Variant::Ssm => "SSM Automation",
         };
+        playbook_running = matches!(r.status.as_str(), "RUNNING" | "InProgress" | "Pending" | "Waiting");
         if let Some(t) = r.started {
             points.push(Point { label: format!("playbook started ({engine})"), at: t, key: false });
         }
         for (name, t) in r.steps {
-            points.push(Point { label: format!("step: {name}"), at: t, key: false });
+            // What the playbook did after containment, as lifecycle points of their own.
+            match engine_run::after_containment(&name) {
+                Some(label) => points.push(Point { label: label.into(), at: t, key: true }),
+                None => points.push(Point { label: format!("step: {name}"), at: t, key: false }),
+            }
         }
         if let Some(t) = r.contained {
             points.push(Point { label: CONTAINED.into(), at: t, key: true });
@@ -502,6 +508,7 @@ pub async fn timeline(
         time_to_detect: None,
         time_to_contain: None,
         evidence,
+        playbook_running,
     }))
 }
 

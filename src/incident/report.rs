@@ -30,6 +30,10 @@ pub struct Timeline {
     /// The volatile evidence the playbook collected before isolation, from its manifest.
     #[serde(default)]
     pub evidence: Vec<EvidenceItem>,
+    /// The playbook's run was still going when the timeline was taken (waiting for an approval,
+    /// eradicating): a kept timeline is then taken again.
+    #[serde(default)]
+    pub playbook_running: bool,
 }
 
 /// One item of the chain-of-custody manifest, as the report lists it.
@@ -47,6 +51,8 @@ pub const CONTAINED: &str = "contained";
 pub const ERADICATION_STARTED: &str = "eradication started";
 pub const ERADICATED: &str = "eradicated";
 pub const ERADICATION_INCOMPLETE: &str = "eradication ended, indicators left";
+pub const ERADICATED_BY_PLAYBOOK: &str = "eradicated by the playbook";
+pub const APPROVAL_TIMED_OUT: &str = "approval timed out";
 pub const RECOVERY_STARTED: &str = "recovery started";
 pub const RECOVERED: &str = "recovered";
 
@@ -81,9 +87,21 @@ impl Phase {
             ATTACK | FINDING => Phase::Detect,
             l if l.starts_with("event delivered") => Phase::Detect,
             l if l.starts_with("playbook started") => Phase::Analyse,
-            ERADICATION_STARTED | ERADICATED | ERADICATION_INCOMPLETE => Phase::Eradicate,
+            ERADICATION_STARTED | ERADICATED | ERADICATION_INCOMPLETE | ERADICATED_BY_PLAYBOOK | APPROVAL_TIMED_OUT => {
+                Phase::Eradicate
+            }
+            l if l.starts_with("approved by ") || l.starts_with("rejected by ") => Phase::Eradicate,
             RECOVERY_STARTED | RECOVERED => Phase::Recover,
             _ => match step.map(str::to_ascii_lowercase) {
+                // After containment: the approval the playbook asks for and the eradication it
+                // runs once approved (Step Functions states, SSM steps).
+                Some(s)
+                    if ["approv", "eradicat", "agent", "decision", "left contained", "release", "check record"]
+                        .iter()
+                        .any(|k| s.contains(k)) =>
+                {
+                    Phase::Eradicate
+                }
                 Some(s)
                     if ["collect", "triage", "lookup", "decide", "evidence", "memory"]
                         .iter()
@@ -162,7 +180,16 @@ impl Timeline {
         } else {
             format!("not contained by the {variant} playbook")
         });
-        done.push(if has(ERADICATED) {
+        let decided =
+            self.points.iter().find(|p| p.label.starts_with("approved by ") || p.label.starts_with("rejected by "));
+        if let Some(p) = decided {
+            done.push(format!("{} after containment", p.label));
+        } else if has(APPROVAL_TIMED_OUT) {
+            done.push("nobody approved or rejected in time: the playbook left the victim contained".to_string());
+        }
+        done.push(if has(ERADICATED_BY_PLAYBOOK) {
+            format!("eradicated by the {variant} playbook after the approval, in the same execution: no indicator left")
+        } else if has(ERADICATED) {
             "eradicated by hand (`irlab eradicate`): no indicator left".to_string()
         } else if has(ERADICATION_INCOMPLETE) {
             "eradication run by hand (`irlab eradicate`), indicators left".to_string()
@@ -180,8 +207,11 @@ impl Timeline {
                 "eradication and recovery are manual with Lambda: a run ends at 15 minutes and cannot wait for a human's approval"
                     .to_string(),
             ),
+            "stepfunctions" | "ssm" if has(ERADICATED_BY_PLAYBOOK) => further.push(format!(
+                "recovery was left to `irlab recover`: the {variant} execution that eradicated could bring back the victim too"
+            )),
             "stepfunctions" | "ssm" => further.push(format!(
-                "the {variant} engine can wait: eradication and recovery could run in the same execution after a human's approval"
+                "the {variant} engine can wait: with `irlab up --approval-timeout` it eradicates in the same execution after a human's approval"
             )),
             _ => {}
         }
@@ -222,6 +252,10 @@ pub fn lifecycle_points(run: &crate::lab::state::AttackRun) -> Vec<Point> {
             let label = if e.eradicated { ERADICATED } else { ERADICATION_INCOMPLETE };
             out.push(Point { label: label.into(), at: t, key: true });
         }
+    }
+    if let (Some(a), Some(t)) = (&run.approval, run.approval.as_ref().and_then(|a| at(&a.at))) {
+        let who = a.by.rsplit(['/', ':']).next().unwrap_or(&a.by);
+        out.push(Point { label: format!("{} by {who}", a.decision), at: t, key: true });
     }
     if let Some(r) = &run.recovery {
         if let Some(t) = at(&r.started_at) {
@@ -529,6 +563,7 @@ mod tests {
                 bytes: 1234,
                 collected_at: "2026-11-28T10:00:03Z".into(),
             }],
+            playbook_running: false,
         })
     }
 
