@@ -625,7 +625,7 @@ mod tests {
         let r = t.review();
         assert_eq!(r.done[1..], ["not eradicated".to_string(), "not recovered".to_string()]);
         assert!(
-            r.further.iter().any(|f| f.contains("could run in the same execution after a human's approval")),
+            r.further.iter().any(|f| f.contains("it eradicates in the same execution after a human's approval")),
             "{r:?}"
         );
         t.points.push(Point { label: ERADICATION_STARTED.into(), at: ts("2026-11-28T10:01:00Z"), key: false });
@@ -649,6 +649,29 @@ mod tests {
         assert!(lambda.review().further.iter().any(|f| f.contains("cannot wait for a human's approval")));
         assert_eq!(Phase::of("containment: collect"), Phase::Analyse);
         assert_eq!(Phase::of("containment: cut"), Phase::Contain);
+        // After containment: the approval and the playbook's own eradication.
+        for label in ["step: Ask approval", "step: Send eradication", "step: waitForApproval", "approved by alice"] {
+            assert_eq!(Phase::of(label), Phase::Eradicate, "{label}");
+        }
+    }
+
+    #[test]
+    fn an_approved_playbook_eradication_is_told_apart_from_one_by_hand() {
+        let mut t = sample();
+        t.points.push(Point { label: "approved by alice".into(), at: ts("2026-11-28T10:01:00Z"), key: true });
+        t.points.push(Point { label: ERADICATED_BY_PLAYBOOK.into(), at: ts("2026-11-28T10:01:30Z"), key: true });
+        let r = Timeline::new(t).review();
+        assert!(r.done.contains(&"approved by alice after containment".to_string()), "{r:?}");
+        assert!(
+            r.done.iter().any(|d| d.starts_with("eradicated by the stepfunctions playbook after the approval")),
+            "{r:?}"
+        );
+        assert!(r.further.iter().any(|f| f.contains("recovery was left to `irlab recover`")), "{r:?}");
+        let mut silent = sample();
+        silent.points.push(Point { label: APPROVAL_TIMED_OUT.into(), at: ts("2026-11-28T10:01:00Z"), key: true });
+        let r = Timeline::new(silent).review();
+        assert!(r.done.iter().any(|d| d.starts_with("nobody approved or rejected in time")), "{r:?}");
+        assert!(r.done.contains(&"not eradicated".to_string()), "{r:?}");
     }
 
     #[test]
