@@ -20,12 +20,25 @@ Automation``) before CreateDocument / UpdateDocument store it; a problem is
   AWS's answer for unknown inputs reads ``Unknown input names provided.
   Known=[ [..] ], Provided=[ [..] ].``.
 
-A ``Service``/``Api`` given as a ``{{ reference }}`` is only known when the
-automation runs and is not checked here.
+* ``aws:approve`` (https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-approve.html):
+  its inputs are ``NotificationArn``, ``Message``, ``MinRequiredApprovals``
+  and ``Approvers`` only (the same "Unknown input names provided" answer);
+  ``Approvers`` is required and names at most 10 principals;
+  ``MinRequiredApprovals`` is a positive number no larger than the number of
+  approvers; ``Message`` has at most 4,096 characters; the topic of
+  ``NotificationArn`` has a name beginning with "Automation"; the step's
+  ``timeoutSeconds`` is at most 2,592,000 (30 days).  AWS documents these
+  limits, not its wording when a runbook breaks them: the messages are the
+  stand-in's.
+
+A ``Service``/``Api`` or an input given as a ``{{ reference }}`` is only known
+when the automation runs and is not checked here (the automation checks the
+aws:approve inputs again when the step runs).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from . import _sdk_models
@@ -58,6 +71,20 @@ AUTOMATION_ACTIONS = frozenset(
         "aws:waitForAwsResourceProperty",
     }
 )
+# aws:approve (automation-action-approve.html)
+APPROVE_INPUTS = ("NotificationArn", "Message", "MinRequiredApprovals", "Approvers")
+MAX_APPROVERS = 10
+MAX_APPROVE_MESSAGE = 4096
+MAX_APPROVE_TIMEOUT = 2592000
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:([A-Za-z0-9_-]{1,256})$")
+
+
+def automation_topic(arn: str) -> bool:
+    """An SNS topic ARN whose topic name begins with "Automation"."""
+    match = _TOPIC_ARN.match(arn.strip())
+    return bool(match) and match.group(1).startswith("Automation")
+
+
 API_ACTIONS = {
     "aws:executeAwsApi": ("Service", "Api"),
     "aws:waitForAwsResourceProperty": ("Service", "Api", "PropertySelector", "DesiredValues"),
@@ -133,6 +160,49 @@ def _step(step: dict[str, Any], known: set[str], out: list[str]) -> None:
             target("Default", inputs["Default"])
     if action in API_ACTIONS:
         _api(step, inputs, API_ACTIONS[action], out)
+    if action == "aws:approve":
+        _approve(step, inputs, out)
+
+
+def _approve(step: dict[str, Any], inputs: dict[str, Any], out: list[str]) -> None:
+    name = step.get("name")
+    unknown = [k for k in inputs if k.lower() not in {i.lower() for i in APPROVE_INPUTS}]
+    if unknown:
+        out.append(f"Unknown input names provided. Known=[ [{', '.join(APPROVE_INPUTS)}] ], Provided=[ [{', '.join(inputs)}] ].")
+    approvers = inputs.get("Approvers")
+    count = None
+    if approvers is None:
+        out.append(f"Approvers is a required input of aws:approve in step: {name}.")
+    elif isinstance(approvers, list):
+        count = len(approvers)
+        if not approvers or count > MAX_APPROVERS:
+            out.append(f"Approvers in step: {name} must name 1 to {MAX_APPROVERS} principals; it names {count}.")
+    elif not _dynamic(approvers):
+        count = 1  # one principal given as a string
+    required = inputs.get("MinRequiredApprovals")
+    if required is not None and not _dynamic(required):
+        try:
+            number = int(str(required))
+        except ValueError:
+            number = None
+        if number is None or number < 1 or (count is not None and number > count):
+            out.append(
+                f"MinRequiredApprovals in step: {name} must be a positive number no larger than the number of approvers."
+            )
+    message = inputs.get("Message")
+    if isinstance(message, str) and not _dynamic(message) and len(message) > MAX_APPROVE_MESSAGE:
+        out.append(f"Message in step: {name} is longer than {MAX_APPROVE_MESSAGE} characters.")
+    topic = inputs.get("NotificationArn")
+    if isinstance(topic, str) and not _dynamic(topic) and not automation_topic(topic):
+        out.append(f"NotificationArn in step: {name} must be an SNS topic whose name begins with Automation.")
+    timeout = step.get("timeoutSeconds")
+    if timeout is not None and not _dynamic(timeout):
+        try:
+            seconds = int(str(timeout))
+        except ValueError:
+            seconds = None
+        if seconds is None or seconds > MAX_APPROVE_TIMEOUT:
+            out.append(f"timeoutSeconds in step: {name} must be at most {MAX_APPROVE_TIMEOUT} for aws:approve.")
 
 
 def _api(step: dict[str, Any], inputs: dict[str, Any], own: tuple[str, ...], out: list[str]) -> None:

@@ -47,8 +47,28 @@ answers 500.  This module adds:
   subprocess whose boto3 calls go to the stand-in; ``Payload`` is its return
   value), ``aws:loop`` (``Iterators`` or ``LoopCondition``/``MaxIterations``;
   the loop inherits the ``onFailure`` of a step inside it, so ``step:NAME``
-  may leave the loop), ``aws:createTags``, ``aws:changeInstanceState`` and
-  ``aws:invokeLambdaFunction``; any other action fails its step with a reason;
+  may leave the loop), ``aws:createTags``, ``aws:changeInstanceState``,
+  ``aws:invokeLambdaFunction`` and ``aws:approve`` (below); any other action
+  fails its step with a reason;
+* ``aws:approve`` (https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-approve.html):
+  the step and the automation are ``Waiting`` (the step's output
+  ``ApprovalStatus`` Waiting) until ``SendAutomationSignal`` Approve from
+  ``MinRequiredApprovals`` (default 1) of the ``Approvers`` (an IAM user name,
+  user ARN, role ARN - any session of the role - or assumed-role ARN, matched
+  against the caller's GetCallerIdentity ARN) resumes it (Success,
+  ApprovalStatus Approved), or a Reject fails the step (ApprovalStatus
+  Rejected), or ``timeoutSeconds`` (default 7 days, at most 30; a wait for a
+  human, so at the wait scale as aws:sleep) times it out; ``ApproverDecisions``
+  lists each signal (Approver, Decision, ApprovalDecisionTime, Comment - the
+  Payload's); ``onFailure``/``isCritical`` then decide as for any step.
+  ``NotificationArn`` (a topic named Automation...) gets a request whose
+  wording is the stand-in's; the inputs are checked again when the step runs;
+* ``SendAutomationSignal`` Approve / Reject (``Payload`` ``Comment``): only to
+  an execution whose aws:approve step waits, from a listed approver not yet
+  heard, else ``InvalidAutomationSignalException`` (the API's one error for a
+  signal "not valid for the current Automation execution"); the other signal
+  types (aws:pause, step-by-step executions) are not modelled and refused the
+  same way;
 * CreateDocument / UpdateDocument refuse an Automation runbook AWS refuses
   (``InvalidDocumentContent``: missing ``mainSteps``, an unknown action, a
   duplicate step name, a step reference to no step, an ``aws:executeAwsApi``
@@ -98,12 +118,14 @@ log = logging.getLogger("irlab_emulator.ssm_automation")
 
 POLL_SECONDS = 2.0
 WAIT_TIMEOUT_DEFAULT = 3600.0  # aws:waitForAwsResourceProperty
+APPROVE_TIMEOUT_DEFAULT = 604800.0  # aws:approve: 7 days
+APPROVE_TIMEOUT_MAX = 2592000.0  # aws:approve: 30 days
 SCRIPT_TIMEOUT_MAX = 600.0  # aws:executeScript
 MAX_ITERATIONS = 100  # aws:loop
 
 FINAL = {"Success", "Failed", "TimedOut", "Cancelled"}
 # actions that mostly wait: their timeoutSeconds follows the wait scale
-WAITING_ACTIONS = {"aws:sleep", "aws:waitForAwsResourceProperty", "aws:changeInstanceState"}
+WAITING_ACTIONS = {"aws:sleep", "aws:waitForAwsResourceProperty", "aws:changeInstanceState", "aws:approve"}
 
 
 # ---------------------------------------------------------------- errors
@@ -134,6 +156,15 @@ class AutomationExecutionNotFoundException(JsonRESTError):
 class InvalidAutomationStatusUpdateException(JsonRESTError):
     def __init__(self, message: str):
         super().__init__("InvalidAutomationStatusUpdateException", message)
+
+
+class InvalidAutomationSignalException(JsonRESTError):
+    def __init__(self, message: str):
+        super().__init__("InvalidAutomationSignalException", message)
+
+
+# the API reference's description of InvalidAutomationSignalException
+SIGNAL_INVALID = "The signal isn't valid for the current Automation execution."
 
 
 class AccessDeniedException(JsonRESTError):
@@ -396,6 +427,7 @@ class AutomationExecution:
         self._critical: StepRecord | None = None
         self.assume_role: str | None = None  # the runbook's assumeRole, resolved
         self.caller_credentials: _local.Credentials | None = None  # without one: the caller's
+        self.approval: Approval | None = None  # the aws:approve step waiting for signals, if any
 
     @property
     def arn(self) -> str:
@@ -623,6 +655,8 @@ class AutomationExecution:
         timeout = record.timeout_seconds
         if timeout is None and action == "aws:waitForAwsResourceProperty":
             timeout = WAIT_TIMEOUT_DEFAULT
+        if action == "aws:approve":
+            timeout = min(float(timeout if timeout is not None else APPROVE_TIMEOUT_DEFAULT), APPROVE_TIMEOUT_MAX)
         if action == "aws:executeScript":
             timeout = min(float(timeout or SCRIPT_TIMEOUT_MAX), SCRIPT_TIMEOUT_MAX)
         status, message = "Success", None
@@ -1043,6 +1077,155 @@ def invoke_lambda_function(execution: AutomationExecution, step: dict, inputs: d
     execution.values[f"{record.step_name}.Payload"] = payload_text
 
 
+# ---------------------------------------------------------------- aws:approve
+
+# Principals an aws:approve step may name (automation-action-approve.html):
+# an IAM user name, an IAM user ARN, an IAM role ARN, an assumed-role user ARN.
+_USER_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):user/(?:[^/]+/)*([^/]+)$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:[^/]+/)*([^/]+)$")
+_ASSUMED_ARN = re.compile(r"^arn:aws[a-z-]*:sts::(\d{12}):assumed-role/([^/]+)/(.+)$")
+
+
+def approver_matches(entry: str, caller: str) -> bool:
+    """Whether the principal ``caller`` (the ARN GetCallerIdentity gives it) is
+    the approver ``entry``: the same ARN; a session of the role ``entry``
+    names; or the IAM user ``entry`` names by user name (same account)."""
+    entry = entry.strip()
+    if not entry:
+        return False
+    if entry == caller:
+        return True
+    role, session = _ROLE_ARN.match(entry), _ASSUMED_ARN.match(caller)
+    if role and session:
+        return role.group(1) == session.group(1) and role.group(2) == session.group(2)
+    user = _USER_ARN.match(caller)
+    if not entry.startswith("arn:") and user:
+        return user.group(2) == entry
+    return False
+
+
+class Approval:
+    """An aws:approve step waiting for SendAutomationSignal Approve/Reject."""
+
+    def __init__(self, step_name: str, approvers: list[str], required: int):
+        self.step_name = step_name
+        self.approvers = approvers
+        self.required = required
+        self.decisions: list[dict[str, str]] = []
+        self.changed = threading.Event()
+
+    def outcome(self) -> str:
+        if any(d["Decision"] == "Reject" for d in self.decisions):
+            return "Rejected"
+        if sum(d["Decision"] == "Approve" for d in self.decisions) >= self.required:
+            return "Approved"
+        return "Waiting"
+
+    def decide(self, caller: str, decision: str, comment: str | None) -> None:
+        """Record a signal (the caller holds the execution's lock)."""
+        if not any(approver_matches(a, caller) for a in self.approvers):
+            raise InvalidAutomationSignalException(
+                f"{SIGNAL_INVALID} {caller} is not an approver of step {self.step_name}."
+            )
+        if any(d["Approver"] == caller for d in self.decisions):
+            raise InvalidAutomationSignalException(
+                f"{SIGNAL_INVALID} {caller} has already decided on step {self.step_name}."
+            )
+        now = datetime.datetime.now(datetime.timezone.utc)
+        entry = {"Approver": caller, "Decision": decision, "ApprovalDecisionTime": now.isoformat().replace("+00:00", "Z")}
+        if comment:
+            entry["Comment"] = comment
+        self.decisions.append(entry)
+        self.changed.set()
+
+
+def _approval_outputs(execution: AutomationExecution, record: StepRecord, approval: Approval, status: str) -> None:
+    decisions = [dict(d) for d in approval.decisions]
+    execution.values[f"{record.step_name}.ApprovalStatus"] = status
+    execution.values[f"{record.step_name}.ApproverDecisions"] = decisions
+    record.outputs["ApprovalStatus"] = [status]
+    record.outputs["ApproverDecisions"] = [json.dumps(d) for d in decisions]
+
+
+def _approve_problem(inputs: dict[str, Any]) -> tuple[list[str], int, str | None]:
+    """The approvers, the approvals needed and what is wrong with the inputs
+    (``_automation_validate`` refuses the same at CreateDocument when the
+    values are literal)."""
+    raw = inputs.get("Approvers")
+    listed = [text(a).strip() for a in (raw if isinstance(raw, list) else [raw] if raw is not None else [])]
+    approvers = [a for a in listed if a]
+    if not approvers:
+        return [], 0, "Approvers must name at least one principal"
+    if len(approvers) > _automation_validate.MAX_APPROVERS:
+        return approvers, 0, f"Approvers names {len(approvers)} principals; the maximum is {_automation_validate.MAX_APPROVERS}"
+    try:
+        required = int(text(inputs.get("MinRequiredApprovals", 1)) or 1)
+    except ValueError:
+        return approvers, 0, f"MinRequiredApprovals {text(inputs.get('MinRequiredApprovals'))!r} is not a number"
+    if required < 1 or required > len(approvers):
+        return approvers, required, (
+            f"MinRequiredApprovals {required} must be positive and at most the number of approvers ({len(approvers)})"
+        )
+    message = inputs.get("Message")
+    if message is not None and len(text(message)) > _automation_validate.MAX_APPROVE_MESSAGE:
+        return approvers, required, f"Message is longer than {_automation_validate.MAX_APPROVE_MESSAGE} characters"
+    topic = inputs.get("NotificationArn")
+    if topic and not _automation_validate.automation_topic(text(topic)):
+        return approvers, required, f"NotificationArn {text(topic)} is not an SNS topic whose name begins with Automation"
+    return approvers, required, None
+
+
+def approve(execution: AutomationExecution, step: dict, inputs: dict, record: StepRecord, deadline: Any) -> None:
+    approvers, required, problem = _approve_problem(inputs)
+    if problem:
+        raise StepFailed(failure_message(problem))
+    topic = inputs.get("NotificationArn")
+    if topic:
+        # The request's wording is the stand-in's: AWS documents only that
+        # Automation sends one to the topic.
+        execution.client("sns").publish(
+            TopicArn=text(topic),
+            Subject=f"Automation {execution.execution_id}: approval requested"[:99],
+            Message=(
+                f"Automation execution {execution.execution_id} of {execution.document_name} waits for the approval "
+                f"of step {record.step_name} ({required} of: {', '.join(approvers)}).\n\n"
+                f"{text(inputs.get('Message') or '')}\n\n"
+                "Approve or reject with SendAutomationSignal (SignalType Approve or Reject)."
+            ),
+        )
+    approval = Approval(record.step_name, approvers, required)
+    with execution.lock:
+        execution.approval = approval
+        record.status = "Waiting"
+        if execution.status == "InProgress":
+            execution.status = "Waiting"
+        _approval_outputs(execution, record, approval, "Waiting")
+    try:
+        while True:
+            execution.check()
+            with execution.lock:
+                outcome = approval.outcome()
+                _approval_outputs(execution, record, approval, "Waiting")
+            if outcome != "Waiting":
+                break
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                raise StepTimedOut("Step timed out.")
+            approval.changed.wait(min(0.5, max(deadline - now, 0.0)) if deadline is not None else 0.5)
+            approval.changed.clear()
+    finally:
+        with execution.lock:
+            execution.approval = None
+            if execution.status == "Waiting":
+                execution.status = "InProgress"
+            record.status = "InProgress"
+    with execution.lock:
+        _approval_outputs(execution, record, approval, outcome)
+        rejected = [d["Approver"] for d in approval.decisions if d["Decision"] == "Reject"]
+    if outcome == "Rejected":
+        raise StepFailed(failure_message(f"The approval was rejected by {', '.join(rejected)}"))
+
+
 ACTIONS = {
     "aws:executeAwsApi": execute_aws_api,
     "aws:waitForAwsResourceProperty": wait_for_aws_resource_property,
@@ -1054,6 +1237,7 @@ ACTIONS = {
     "aws:createTags": create_tags,
     "aws:changeInstanceState": change_instance_state,
     "aws:invokeLambdaFunction": invoke_lambda_function,
+    "aws:approve": approve,
 }
 
 
@@ -1314,6 +1498,40 @@ def _response_stop(self: SimpleSystemManagerResponse) -> Any:
     return EmptyResult()
 
 
+def _signal_caller(response: SimpleSystemManagerResponse) -> str:
+    """The ARN GetCallerIdentity gives the caller of this request."""
+    session = _iam_enforce.current()
+    if session is not None:
+        return session.arn
+    from moto.sts.models import sts_backends
+
+    _, arn, _ = sts_backends[response.current_account]["aws"].get_caller_identity(response.get_access_key(), response.region)
+    return arn
+
+
+def _response_signal(self: SimpleSystemManagerResponse) -> Any:
+    execution = get_automation_execution(self.current_account, self.region, self._get_param("AutomationExecutionId"))
+    signal = self._get_param("SignalType")
+    payload = self._get_param("Payload") or {}
+    if signal not in ("Approve", "Reject"):
+        raise InvalidAutomationSignalException(
+            f"{SIGNAL_INVALID} The signal {signal} is not supported by the irlab local AWS stand-in (aws:pause and "
+            "step-by-step executions are not modelled)."
+        )
+    comment = payload.get("Comment") if isinstance(payload, dict) else None
+    comment = " ".join(comment) if isinstance(comment, list) else comment
+    caller = _signal_caller(self)
+    with execution.lock:
+        approval = execution.approval
+        if approval is None or execution.status != "Waiting":
+            raise InvalidAutomationSignalException(
+                f"{SIGNAL_INVALID} Automation execution {execution.execution_id} is {execution.status}, "
+                "not waiting for an approval."
+            )
+        approval.decide(caller, signal, comment)
+    return EmptyResult()
+
+
 # ---------------------------------------------------------------- CreateDocument / UpdateDocument
 
 
@@ -1484,6 +1702,7 @@ def apply() -> None:
     SimpleSystemManagerResponse.describe_automation_executions = _response_describe  # type: ignore[attr-defined]
     SimpleSystemManagerResponse.describe_automation_step_executions = _response_describe_steps  # type: ignore[attr-defined]
     SimpleSystemManagerResponse.stop_automation_execution = _response_stop  # type: ignore[attr-defined]
+    SimpleSystemManagerResponse.send_automation_signal = _response_signal  # type: ignore[attr-defined]
     _cfn.register(DocumentHandler)
     _cfn.keep_literal_nulls("AWS::SSM::Document", "Content")
     _clock.apply()
