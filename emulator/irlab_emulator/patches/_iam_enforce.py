@@ -33,6 +33,13 @@ authorised before moto sees it:
    on each created resource, with ``ec2:CreateAction`` = the creating API
    ("Grant permission to tag Amazon EC2 resources during creation",
    https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html);
+   giving an instance a role (``AssociateIamInstanceProfile``,
+   ``ReplaceIamInstanceProfileAssociation``) also needs ``iam:PassRole`` on the
+   instance profile's role, with ``iam:PassedToService`` =
+   ``ec2.amazonaws.com`` ("Grant permissions to attach an IAM role to an
+   instance",
+   https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/permission-to-pass-iam-roles.html;
+   ``RunInstances`` with a profile is not checked yet);
 5. a denied request gets the service's own error (EC2 403
    ``UnauthorizedOperation`` "You are not authorized to perform this
    operation. User: ... is not authorized to perform: ec2:CreateTags on
@@ -674,7 +681,25 @@ def checks_for(call: Call, account: str) -> list[Check]:
             checks.append(Check(action, "*", own, {}, request_tags(call)))
     if prefix == "ec2" and _param(call.params, "TagSpecifications") and call.operation not in ("CreateTags",):
         checks.extend(_tag_on_create(call, account, action_name))
+    if prefix == "ec2" and call.operation in PASSES_INSTANCE_ROLE:
+        checks.extend(_passed_instance_roles(call, account))
     return checks
+
+
+# EC2 calls that give an instance the role of an instance profile: iam:PassRole on it
+PASSES_INSTANCE_ROLE = {"AssociateIamInstanceProfile", "ReplaceIamInstanceProfileAssociation"}
+
+
+def _passed_instance_roles(call: Call, account: str) -> list[Check]:
+    spec = _param(call.params, "IamInstanceProfile")
+    spec = spec if isinstance(spec, dict) else {}
+    name = _param(spec, "Name") or str(_param(spec, "Arn") or "").rsplit("/", 1)[-1]
+    try:
+        profile = _iam_backend(account).get_instance_profile(name)
+    except Exception:  # noqa: BLE001 - no such profile: EC2 answers that itself
+        return []
+    rtype = next((r for r in _iam_sar.resource_types("iam", "PassRole") if r.name), _iam_sar.ResourceType("", False, "*", ()))
+    return [Check("iam:PassRole", role.arn, rtype, {"iam:PassedToService": "ec2.amazonaws.com"}) for role in profile.roles]
 
 
 def _tag_on_create(call: Call, account: str, action_name: str) -> list[Check]:
