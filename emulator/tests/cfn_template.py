@@ -40,7 +40,8 @@ for _tag in _TAGS:
 
 def resolve(value: Any, values: dict[str, Any]) -> Any:
     """``Ref`` / ``Fn::GetAtt`` (``"Logical.Attr"``) / ``Fn::Sub`` (string form)
-    replaced from ``values``, ``Fn::Base64`` of what they give; other
+    replaced from ``values``, ``Fn::Base64`` of what they give, ``Fn::Split``,
+    ``Fn::If`` (the condition's value given as ``"Condition:NAME"``); other
     intrinsics fail."""
     if isinstance(value, dict):
         if set(value) == {"Ref"}:
@@ -51,6 +52,13 @@ def resolve(value: Any, values: dict[str, Any]) -> Any:
             return re.sub(r"\$\{([^}!]+)\}", lambda m: str(values[m.group(1)]), value["Fn::Sub"])
         if set(value) == {"Fn::Base64"}:
             return base64.b64encode(str(resolve(value["Fn::Base64"], values)).encode()).decode()
+        if set(value) == {"Fn::Split"}:
+            delimiter, text = value["Fn::Split"]
+            return str(resolve(text, values)).split(delimiter)
+        if set(value) == {"Fn::If"}:
+            # the condition's value is given as "Condition:NAME"
+            condition, if_true, if_false = value["Fn::If"]
+            return resolve(if_true if values[f"Condition:{condition}"] else if_false, values)
         if any(k.startswith("Fn::") for k in value):
             raise ValueError(f"intrinsic not resolved here: {sorted(value)}")
         return {k: resolve(v, values) for k, v in value.items()}

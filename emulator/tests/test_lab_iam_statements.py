@@ -23,7 +23,13 @@ run ends the way the playbook handles that failure:
 * the Automation role's ReadExecutions: only the failure path reads the
   execution, so a failure is provoked (the quarantine group is gone) and the
   playbook falls back to its brief notice;
-* the audit recorder's only statement: the audit log stays empty.
+* the audit recorder's only statement: the audit log stays empty;
+* a statement of the eradication after an approval (issue 13: the lab is
+  deployed with ApprovalTimeoutSeconds and the eradication parameters, and
+  the test approves once the playbook waits): the eradication fails, the
+  victim is tagged irlab:eradication=failed and stays contained, no profile
+  is left on it, and the failure notice (or the engine's record) names the
+  denied action.
 
 https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
 https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html
@@ -89,6 +95,11 @@ VARIANTS = [
     *[("ssm", "AutomationRole", sid, "collect-gap") for sid in (
         "SendCollectDocument", "CollectFromLabInstances", "FollowCollection", "SealEvidence")],
     ("ssm", "AutomationRole", "SendMemoryDocument", "memory-gap"),
+    # after an approval: the eradication (EradicationRunbook for ssm, started by the runbook)
+    *[(engine, role, sid, "eradication-denied") for engine, role in (
+        ("stepfunctions", "StateMachineRole"), ("ssm", "AutomationRole")) for sid in (
+        "AssociateEradicationProfile", "PassEradicateRole", "SendEradicateDocument", "AgentStatus")],
+    ("ssm", "AutomationRole", "StartEradication", "eradication-denied"),
 ]
 WAIT_SCALE = {"lambda": 0.05, "stepfunctions": 0.01, "ssm": 0.05}
 
@@ -111,6 +122,8 @@ def without_statement(text: str, role: str, sid: str | None) -> tuple[str, list[
         first = next(i for i in range(start, end) if lines[i].strip() == "Policies:")
     else:
         first = next(i for i in range(start, end) if lines[i].strip() == f"- Sid: {sid}")
+        if lines[first - 2].strip() == "- !If" and _indent(lines[first - 2]) < _indent(lines[first]):
+            first -= 2  # a statement only under a condition: the whole Fn::If goes
     level = _indent(lines[first])
     last = first + 1
     while last < end and (not lines[last].strip() or _indent(lines[last]) > level):
@@ -192,10 +205,22 @@ def _detection(emulator: Any, lab: str = SHARED, body: str | None = None) -> dic
     return _stack(cf, name, body or DETECTION.read_text(), {"LabName": lab}, lab)
 
 
-def _lab(emulator: Any, engine: str, playbook: str, detection: dict[str, str], lab: str,
+def _lab(emulator: Any, engine: str, playbook: str, detection: dict[str, str], lab: str, eradicate: bool = False,
          **parameters: str) -> tuple[dict[str, str], dict[str, str]]:
     cf = _client(emulator, "cloudformation")
     victim = _stack(cf, f"irlab-{lab}-victim", VICTIM.read_text(), lab_stacks.victim_parameters(cf, lab), lab)
+    if eradicate:
+        # `irlab up --approval-timeout 7d`: ask after containment, eradicate once approved (the
+        # test approves at once; the longest timeout leaves it time on a busy machine)
+        parameters = {
+            "ApprovalTimeoutSeconds": "604800",
+            "EradicateDocumentName": detection["EradicateDocumentName"],
+            "EradicateInstanceProfileArn": victim["EradicateInstanceProfileArn"],
+            "EradicateRoleArn": victim["EradicateRoleArn"],
+            "EradicateCommands": json.dumps(["true"]),
+            **({"Approvers": _client(emulator, "sts").get_caller_identity()["Arn"]} if engine == "ssm" else {}),
+            **parameters,
+        }
     outputs = _stack(
         cf,
         f"irlab-{lab}-playbook",
@@ -264,6 +289,43 @@ def _finished(emulator: Any, engine: str, playbook: dict[str, str], timeout: flo
         time.sleep(0.2)
 
 
+def _approve(emulator: Any, engine: str, playbook: dict[str, str], instance_id: str, timeout: float = 120) -> None:
+    """Approve the eradication once the playbook waits for it (as `irlab approve` does)."""
+    deadline = time.monotonic() + timeout
+    ec2 = _client(emulator, "ec2")
+    while True:
+        instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+        if {t["Key"]: t["Value"] for t in instance.get("Tags", [])}.get("irlab:approval") == "waiting":
+            break
+        assert time.monotonic() < deadline, f"{instance_id} never waited for an approval"
+        time.sleep(0.3)
+    while True:
+        if engine == "ssm":
+            ssm = _client(emulator, "ssm")
+            waiting = ssm.describe_automation_executions(Filters=[
+                {"Key": "DocumentNamePrefix", "Values": [playbook["PlaybookName"]]},
+                {"Key": "ExecutionStatus", "Values": ["Waiting"]}])["AutomationExecutionMetadataList"]
+            for execution in waiting:
+                ssm.send_automation_signal(AutomationExecutionId=execution["AutomationExecutionId"], SignalType="Approve")
+                return
+        else:
+            sfn = _client(emulator, "stepfunctions")
+            for execution in sfn.list_executions(stateMachineArn=playbook["PlaybookArn"], statusFilter="RUNNING")["executions"]:
+                token = None  # the open callback task's, as `irlab approve` reads it
+                for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution["executionArn"]):
+                    for event in page["events"]:
+                        details = event.get("taskScheduledEventDetails") or {}
+                        if details.get("resource", "").endswith(".waitForTaskToken"):
+                            token = json.loads(details["parameters"])["MessageAttributes"]["irlab.task-token"]["StringValue"]
+                        elif event["type"] in ("TaskSucceeded", "TaskFailed", "TaskTimedOut", "TaskStartFailed"):
+                            token = None
+                if token:
+                    sfn.send_task_success(taskToken=token, output=json.dumps({"decision": "approved", "by": "test"}))
+                    return
+        assert time.monotonic() < deadline, f"no {engine} run waits for an approval about {instance_id}"
+        time.sleep(0.3)
+
+
 def _notices(emulator: Any, detection: dict[str, str], instance_id: str) -> list[dict[str, Any]]:
     wait_idle(emulator.endpoint)
     group = f"/irlab/{detection.get('LabName') or SHARED}/audit"
@@ -327,7 +389,7 @@ def test_a_role_without_one_statement_is_denied_that_call(emulator, caplog, requ
         budget.update(MemoryDocumentName=detection["MemoryDocumentName"],
                       MemoryTool=f"s3://{detection['EvidenceBucketName']}/tools/avml",
                       MemoryToolSha256=hashlib.sha256(tool).hexdigest(), MemoryBudgetSeconds="1800")
-    victim, playbook = _lab(emulator, engine, template, detection, lab, **budget)
+    victim, playbook = _lab(emulator, engine, template, detection, lab, eradicate=shows == "eradication-denied", **budget)
     instance_id = victim["InstanceId"]
     request.addfinalizer(lambda: _release(emulator, instance_id))
     if shows == "collect-gap":
@@ -345,6 +407,8 @@ def test_a_role_without_one_statement_is_denied_that_call(emulator, caplog, requ
         shows = "notice"
     caplog.set_level(logging.WARNING, logger="irlab_emulator")
     _inject(emulator, instance_id)
+    if shows == "eradication-denied":
+        _approve(emulator, engine, playbook, instance_id)
     if shows == "collect-gap":
         # once the playbook records (the step after the collection), AWS's delays follow the wait
         # scale again: the engines that await their snapshots need not wait their real minutes
@@ -393,6 +457,20 @@ def test_a_role_without_one_statement_is_denied_that_call(emulator, caplog, requ
         # Functions "Forbidden (Service: S3, Status Code: 403, ...)")
         assert _names(line, actions) or ("s3:GetObject" in actions and (
             "HeadObject operation: Forbidden" in line or "(Service: S3, Status Code: 403" in line)), (actions, line)
+    elif shows == "eradication-denied":
+        # contained, approved, not eradicated; nothing lent is left on the victim
+        ec2 = _client(emulator, "ec2")
+        instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+        tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
+        assert (tags.get("irlab:ir-status"), tags.get("irlab:approval"), tags.get("irlab:eradication")) == (
+            "contained", "approved", "failed"), (tags, context)
+        associations = ec2.describe_iam_instance_profile_associations(
+            Filters=[{"Name": "instance-id", "Values": [instance_id]}])["IamInstanceProfileAssociations"]
+        assert [a for a in associations if a["State"] in ("associating", "associated")] == [], associations
+        eradication = [n for n in notices if "eradication FAILED" in (n.get("Subject") or "")]
+        assert eradication, context
+        assert _names(eradication[0]["Message"], actions) or any(_names(line, actions) for line in report), (
+            actions, eradication[0]["Message"], context)
     else:  # pragma: no cover
         raise AssertionError(shows)
 

@@ -171,10 +171,11 @@ def test_cloudformation_fails_a_document_with_an_invalid_runbook(aws):
     assert reasons and "Step gone referenced by onFailure in step: a does not exist." in reasons[0], reasons
 
 
-def lab_runbook() -> dict[str, Any]:
-    """The SSM playbook's runbook content as CloudFormation passes it, with the
-    template's references filled with plausible values."""
-    props = properties(PLAYBOOK, "Runbook", {
+def lab_runbook(logical_id: str = "Runbook") -> dict[str, Any]:
+    """The SSM playbook's runbook content (or its EradicationRunbook's) as
+    CloudFormation passes it, with the template's references filled with
+    plausible values (a lab that asks for an approval)."""
+    props = properties(PLAYBOOK, logical_id, {
         "AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "LabName": "t1",
         "QuarantineSecurityGroupId": "sg-0123456789abcdef0",
         "UntrackSecurityGroupId": "sg-0fedcba9876543210",
@@ -189,20 +190,30 @@ def lab_runbook() -> dict[str, Any]:
         "MemoryToolSha256": "",
         "MemoryBudgetSeconds": "300",
         "AutomationRole.Arn": f"arn:aws:iam::{ACCOUNT_ID}:role/irlab-t1-automation",
+        "ApprovalTimeoutSeconds": "3600",
+        "Condition:AsksApproval": True,
+        "Approvers": f"arn:aws:iam::{ACCOUNT_ID}:role/Admin",
+        "EradicateDocumentName": "irlab-t1-detection-EradicateDocument-ABC",
+        "EradicateInstanceProfileArn": f"arn:aws:iam::{ACCOUNT_ID}:instance-profile/irlab/t1/{REGION}/irlab-t1-victim-EradicateInstanceProfile-ABC",
+        "EradicateCommands": '["pkill -f xmrig || true"]',
+        "EradicateTimeoutSeconds": "300",
+        "EradicationRunbook": "irlab-t1-playbook-EradicationRunbook-ABC",
     })
     assert props["DocumentType"] == "Automation" and props["DocumentFormat"] == "YAML"
     return props["Content"]
 
 
-def test_the_lab_runbook_is_accepted(aws):
-    """The lab's runbook (stacks/playbook-ssm.yaml) passes every check
-    CreateDocument makes: its actions, step references (out of a loop too),
-    and the executeAwsApi / waitForAwsResourceProperty /
-    assertAwsResourceProperty calls with their inputs.
+@pytest.mark.parametrize("logical_id", ["Runbook", "EradicationRunbook"])
+def test_the_lab_runbook_is_accepted(aws, logical_id):
+    """The lab's runbooks (stacks/playbook-ssm.yaml: the playbook and the
+    eradication it starts after an approval) pass every check CreateDocument
+    makes: their actions, step references (out of a loop too), the
+    executeAwsApi / waitForAwsResourceProperty / assertAwsResourceProperty
+    calls with their inputs, and the aws:approve inputs.
     https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_CreateDocument.html
     """
     ssm = aws("ssm")
-    content = lab_runbook()
+    content = lab_runbook(logical_id)
     name = unique("rb")
     ssm.create_document(Name=name, DocumentType="Automation", DocumentFormat="YAML", Content=yaml.safe_dump(content, sort_keys=False))
     stored = yaml.safe_load(ssm.get_document(Name=name)["Content"])
