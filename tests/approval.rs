@@ -77,19 +77,36 @@ async fn approve_reject_and_silence(variant: &str) {
     assert_eq!(wait_tag(&sdk, &instance, "irlab:eradication", &["eradicated", "failed"]).await, "eradicated");
     assert_eq!(tags.get("irlab:ir-status").map(String::as_str), Some("contained"), "{variant}: {tags:?}");
     assert_eq!(profiles(&sdk, &instance).await, Vec::<String>::new(), "{variant}: the eradication profile is off");
-    // The report puts the decision and the playbook's eradication in the eradicate lane.
+    // Then the same execution recovers: a new victim from the baseline through the victim stack,
+    // the compromised one stopped and kept, the rule pointed at the new one.
+    let all =
+        s.irlab(&["verify", "--phase", "all", "--timeout", "300s", "--interval", "1s", "--output", "json"]).ok().json();
+    assert_eq!(all["passed"], true, "{variant}: {all}");
+    let recovered = outputs(&sdk, "irlab-irlab-victim").await["InstanceId"].clone();
+    assert_ne!(recovered, instance, "{variant}: the victim stack names a new instance");
+    let kept = instance_tags(&sdk, &instance).await;
+    assert_eq!(kept.get("irlab:recovery").map(String::as_str), Some("recovered"), "{variant}: {kept:?}");
+    assert_eq!(kept.get("irlab:replaced-by"), Some(&recovered), "{variant}: {kept:?}");
+    let status = s.irlab(&["status", "--output", "json"]).ok().json();
+    assert_eq!(status["retained"][0]["id"], instance.as_str(), "{variant}: {status}");
+    assert_eq!(status["retained"][0]["state"], "stopped", "{variant}: {status}");
+    assert_eq!(status["instance"]["id"], recovered.as_str(), "{variant}: {status}");
+
+    // The report puts the decision and the playbook's eradication and recovery in their lanes.
     let md = s.irlab(&["report", "--format", "md"]).ok().stdout;
-    assert!(md.contains("| eradicate |"), "{variant}: {md}");
+    assert!(md.contains("| eradicate |") && md.contains("| recover |"), "{variant}: {md}");
     assert!(md.contains("- approved by moto after containment"), "{variant}: {md}");
     assert!(
         md.contains(&format!("- eradicated by the {variant} playbook after the approval, in the same execution")),
         "{variant}: {md}"
     );
+    assert!(md.contains(&format!("- recovered by the {variant} playbook in the same execution")), "{variant}: {md}");
     let again = s.irlab(&["approve"]).code(1);
     assert!(again.stderr.contains("was approved already"), "{variant}: {}", again.stderr);
+    let instance = recovered;
 
-    // Rejected: the victim stays contained, the run says so, nothing was eradicated.
-    s.irlab(&["reset"]).ok();
+    // Rejected (on the recovered victim: the rule follows it): the victim stays contained, the
+    // run says so, nothing was eradicated.
     let run = s.irlab(&["attack", "tor-client", "--mode", "inject", "--output", "json"]).ok().json();
     wait_tag(&sdk, &instance, "irlab:approval", &["waiting"]).await;
     let id = run["run"]["id"].as_str().unwrap();
@@ -115,6 +132,7 @@ async fn approve_reject_and_silence(variant: &str) {
     assert!(late.stderr.contains("was timed-out already"), "{variant}: {}", late.stderr);
     s.irlab(&["verify", "--timeout", "60s", "--interval", "500ms"]).ok();
 
+    // down removes both victims, the kept one too, and everything else.
     s.irlab(&["down", "--yes"]).ok();
     assert_eq!(leftovers(&sdk, "irlab").await, Vec::<String>::new());
 }

@@ -16,7 +16,7 @@ use crate::ui::printer::Printer;
 
 /// The tags a playbook run leaves on the victim, including its claim (`irlab:playbook-run`) and
 /// what it did after the containment (the approval, the eradication).
-const RUN_TAGS: [&str; 10] = [
+const RUN_TAGS: [&str; 13] = [
     "irlab:finding-id",
     "irlab:finding-type",
     "irlab:ir-status",
@@ -27,6 +27,9 @@ const RUN_TAGS: [&str; 10] = [
     "irlab:approval",
     "irlab:eradication",
     "irlab:eradication-command",
+    "irlab:recovery",
+    "irlab:replaced-by",
+    "irlab:recovery-check",
 ];
 
 pub async fn run(g: &Global, p: &Printer) -> Result<()> {

@@ -155,9 +155,18 @@ pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
         None => None,
     };
     let snapshots = lab_snapshots(ctx, lab).await?;
+    // The compromised instances a recovery kept: `irlab recover`'s record, and those the
+    // playbook replaced itself (tagged irlab:replaced-by).
+    let mut kept: Vec<String> =
+        state.as_ref().map(|s| s.retained.iter().map(|r| r.instance.clone()).collect()).unwrap_or_default();
+    for id in replaced_by_playbook(ctx, lab).await? {
+        if !kept.contains(&id) {
+            kept.push(id);
+        }
+    }
     let mut retained = Vec::new();
-    for r in state.as_ref().map(|s| s.retained.as_slice()).unwrap_or_default() {
-        if let Some(v) = instance_view(ctx, &r.instance).await?
+    for id in &kept {
+        if let Some(v) = instance_view(ctx, id).await?
             && v.state != "terminated"
         {
             retained.push(v);
@@ -439,4 +448,24 @@ fn print(s: &Snapshot, p: &Printer) {
     if s.region != c.price_region {
         p.out(format!("  prices are for {}; {} may differ", c.price_region, s.region));
     }
+}
+
+/// The lab's instances a playbook's recovery replaced and kept (tag `irlab:replaced-by`).
+async fn replaced_by_playbook(ctx: &AwsContext, lab: &LabName) -> Result<Vec<String>> {
+    use aws_sdk_ec2::types::Filter;
+    let out = ctx
+        .ec2()
+        .describe_instances()
+        .filters(Filter::builder().name(format!("tag:{}", crate::lab::LAB_TAG)).values(lab.as_str()).build())
+        .filters(Filter::builder().name("tag-key").values(crate::incident::evidence::REPLACED_BY_TAG).build())
+        .send()
+        .await
+        .aws(|| "listing the instances a recovery kept".into(), ctx)?;
+    Ok(out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .filter_map(|i| i.instance_id())
+        .map(String::from)
+        .collect())
 }

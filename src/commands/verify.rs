@@ -84,8 +84,8 @@ pub async fn run(g: &Global, args: &VerifyArgs, p: &Printer) -> Result<()> {
         let settled = match args.phase {
             Phase::Contain => all,
             Phase::Eradicate => all || !verify::eradication_pending(&o),
-            Phase::Recover => true,
-            Phase::All => contained && (all || !verify::eradication_pending(&o)),
+            Phase::Recover => all || !verify::recovery_pending(&o),
+            Phase::All => contained && (all || !verify::eradication_pending(&o) && !verify::recovery_pending(&o)),
         };
         let mut time_to_contain = None;
         if contained && run.verified_at.is_none() && matches!(args.phase, Phase::Contain | Phase::All) {

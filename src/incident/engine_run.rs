@@ -21,6 +21,9 @@ pub struct EngineRun {
     pub contained: Option<Timestamp>,
     /// Each step's last exit, in the engine's order (empty for Lambda: one function).
     pub steps: Vec<(String, Timestamp)>,
+    /// Why the run failed, in the engine's words (Step Functions' error and cause, SSM's failure
+    /// message).
+    pub failure: Option<String>,
 }
 
 fn smithy(t: &aws_smithy_types::DateTime) -> Option<Timestamp> {
@@ -95,6 +98,7 @@ async fn step_functions(
             started: smithy(d.start_date()),
             status,
             steps: Vec::new(),
+            failure: d.error().map(|e| format!("{e}: {}", d.cause().unwrap_or_default())),
         };
         answered.push((execution_arn.clone(), run));
     }
@@ -146,8 +150,9 @@ const SSM_CONTAINED_STEP: &str = "tagContained";
 /// The lifecycle point a playbook's step after containment stands for: its eradication after an
 /// approval, or the approval's timeout (Step Functions states, SSM steps).
 pub fn after_containment(step: &str) -> Option<&'static str> {
-    use crate::incident::report::{APPROVAL_TIMED_OUT, ERADICATED_BY_PLAYBOOK};
+    use crate::incident::report::{APPROVAL_TIMED_OUT, ERADICATED_BY_PLAYBOOK, RECOVERED_BY_PLAYBOOK};
     match step {
+        "Mark recovered" | "tagRecovered" => Some(RECOVERED_BY_PLAYBOOK),
         "Mark eradicated" | "tagEradicated" => Some(ERADICATED_BY_PLAYBOOK),
         "Approval timed out" | "approvalTimedOut" => Some(APPROVAL_TIMED_OUT),
         _ => None,
@@ -238,6 +243,7 @@ async fn automation(
                     .filter_map(|s| Some((s.step_name()?.to_string(), s.execution_end_time().and_then(smithy)?)))
                     .collect(),
                 status,
+                failure: x.failure_message().map(String::from),
             },
         ));
     }
@@ -291,6 +297,7 @@ async fn lambda(
                 started,
                 contained: if status == "SUCCEEDED" { ended } else { None },
                 steps: Vec::new(),
+                failure: None,
             },
         ));
     }

@@ -27,6 +27,11 @@ pub const FINDING_TAG: &str = "irlab:finding-id";
 /// approved (the Step Functions and SSM playbooks with ApprovalTimeoutSeconds set).
 pub const APPROVAL_TAG: &str = "irlab:approval";
 pub const ERADICATION_COMMAND_TAG: &str = "irlab:eradication-command";
+/// The playbook's recovery after its eradication: how far it got, the victim that replaced this
+/// one, and the indicator check it ran on that victim.
+pub const RECOVERY_TAG: &str = "irlab:recovery";
+pub const REPLACED_BY_TAG: &str = "irlab:replaced-by";
+pub const RECOVERY_CHECK_TAG: &str = "irlab:recovery-check";
 
 /// How far before the recorded start of a run its evidence is looked for: the run's start is
 /// this machine's clock, the evidence's times are AWS's.
@@ -111,6 +116,7 @@ pub async fn collect(ctx: &AwsContext, s: &Sources, run: &AttackRun) -> Result<(
         .map(|st| st.detail);
 
     let mut playbook_eradication = None;
+    let mut playbook_recovered = None;
     let desc =
         ec2.describe_instances().instance_ids(instance).send().await.aws(|| format!("describing {instance}"), ctx)?;
     if let Some(i) = desc.reservations().iter().flat_map(|r| r.instances()).next() {
@@ -134,6 +140,8 @@ pub async fn collect(ctx: &AwsContext, s: &Sources, run: &AttackRun) -> Result<(
         if o.contained_for.as_ref().is_some_and(|f| o.findings.contains(f)) {
             o.approval = tag(APPROVAL_TAG);
             playbook_eradication = tag(ERADICATION_COMMAND_TAG);
+            o.playbook_recovery = tag(RECOVERY_TAG);
+            playbook_recovered = tag(REPLACED_BY_TAG).zip(tag(RECOVERY_CHECK_TAG));
         }
     }
     let assoc = ec2
@@ -191,6 +199,7 @@ pub async fn collect(ctx: &AwsContext, s: &Sources, run: &AttackRun) -> Result<(
     {
         o.playbook_status = Some(r.status);
         o.playbook_contained = r.contained;
+        o.playbook_failure = r.failure;
     }
     if let (Some(bucket), Some(m)) = (&s.evidence_bucket, run_manifest(ctx, s, &o.findings).await?) {
         let checks = custody::verify(ctx, bucket, &m).await?;
@@ -205,11 +214,14 @@ pub async fn collect(ctx: &AwsContext, s: &Sources, run: &AttackRun) -> Result<(
     if let Some(command) = run.eradication.as_ref().map(|e| e.command_id.clone()).or(playbook_eradication) {
         o.eradication = Some(eradication(ctx, instance, &command).await?);
     }
-    if let Some(r) = &run.recovery {
-        let mut obs = recovery(ctx, &r.recovered, &r.check_command_id, s.baseline.as_ref()).await?;
+    // `irlab recover`'s record, else the playbook's recovery after its eradication.
+    let recovered =
+        run.recovery.as_ref().map(|r| (r.recovered.clone(), r.check_command_id.clone())).or(playbook_recovered);
+    if let Some((new_victim, check)) = recovered {
+        let mut obs = recovery(ctx, &new_victim, &check, s.baseline.as_ref()).await?;
         for rec in &records {
             if let Kind::Finding { id, instance, .. } = &rec.kind
-                && *instance == r.recovered
+                && *instance == new_victim
                 && !obs.findings.contains(id)
             {
                 obs.findings.push(id.clone());

@@ -53,6 +53,7 @@ pub const ERADICATED: &str = "eradicated";
 pub const ERADICATION_INCOMPLETE: &str = "eradication ended, indicators left";
 pub const ERADICATED_BY_PLAYBOOK: &str = "eradicated by the playbook";
 pub const APPROVAL_TIMED_OUT: &str = "approval timed out";
+pub const RECOVERED_BY_PLAYBOOK: &str = "recovered by the playbook";
 pub const RECOVERY_STARTED: &str = "recovery started";
 pub const RECOVERED: &str = "recovered";
 
@@ -91,10 +92,34 @@ impl Phase {
                 Phase::Eradicate
             }
             l if l.starts_with("approved by ") || l.starts_with("rejected by ") => Phase::Eradicate,
-            RECOVERY_STARTED | RECOVERED => Phase::Recover,
+            RECOVERY_STARTED | RECOVERED | RECOVERED_BY_PLAYBOOK => Phase::Recover,
             _ => match step.map(str::to_ascii_lowercase) {
                 // After containment: the approval the playbook asks for and the eradication it
                 // runs once approved (Step Functions states, SSM steps).
+                Some(s)
+                    if [
+                        "recover",
+                        "lift stop",
+                        "stop compromised",
+                        "wait for stop",
+                        "read stop",
+                        "stop check",
+                        "stopped?",
+                        "stop too slow",
+                        "from stop again",
+                        "victim",
+                        "host",
+                        "addresses in use",
+                        "baseline",
+                        "replaced",
+                        "rule",
+                        "new agent",
+                    ]
+                    .iter()
+                    .any(|k| s.contains(k)) =>
+                {
+                    Phase::Recover
+                }
                 Some(s)
                     if ["approv", "eradicat", "agent", "decision", "left contained", "release", "check record"]
                         .iter()
@@ -196,7 +221,9 @@ impl Timeline {
         } else {
             "not eradicated".to_string()
         });
-        done.push(if has(RECOVERED) {
+        done.push(if has(RECOVERED_BY_PLAYBOOK) {
+            format!("recovered by the {variant} playbook in the same execution: a new victim from the baseline")
+        } else if has(RECOVERED) {
             "recovered by hand (`irlab recover`): a new victim from the baseline".to_string()
         } else {
             "not recovered".to_string()
@@ -207,6 +234,9 @@ impl Timeline {
                 "eradication and recovery are manual with Lambda: a run ends at 15 minutes and cannot wait for a human's approval"
                     .to_string(),
             ),
+            "stepfunctions" | "ssm" if has(RECOVERED_BY_PLAYBOOK) => further.push(format!(
+                "only the decision was a person's: the {variant} playbook could also decide by itself for findings it trusts (a severity floor, a scenario)"
+            )),
             "stepfunctions" | "ssm" if has(ERADICATED_BY_PLAYBOOK) => further.push(format!(
                 "recovery was left to `irlab recover`: the {variant} execution that eradicated could bring back the victim too"
             )),
@@ -653,6 +683,11 @@ mod tests {
         for label in ["step: Ask approval", "step: Send eradication", "step: waitForApproval", "approved by alice"] {
             assert_eq!(Phase::of(label), Phase::Eradicate, "{label}");
         }
+        for label in ["step: Stop compromised", "step: Update victim stack", "step: Point rule at new victim"] {
+            assert_eq!(Phase::of(label), Phase::Recover, "{label}");
+        }
+        // The containment protects the instance from a stop; the recovery stops it.
+        assert_eq!(Phase::of("step: Protect from stop"), Phase::Contain);
     }
 
     #[test]

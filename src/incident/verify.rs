@@ -16,9 +16,14 @@ pub struct Observation {
     pub findings: Vec<String>,
     /// The playbook's own verdict on the run: `SUCCEEDED`, `Success`, `RUNNING`, `FAILED`, ...
     pub playbook_status: Option<String>,
+    /// Why the playbook's run failed, in the engine's words.
+    pub playbook_failure: Option<String>,
     /// When the playbook's run tagged the victim contained (its own step), even if the run goes
     /// on (waiting for an approval, eradicating) or failed later (its eradication).
     pub playbook_contained: Option<jiff::Timestamp>,
+    /// What the playbook's own recovery after an approved eradication got to (`irlab:recovery`):
+    /// `replaced`, `recovered`, `failed`; None when it did not recover.
+    pub playbook_recovery: Option<String>,
     /// The human decision the playbook asked for after containment (`irlab:approval`):
     /// `waiting`, `approved`, `rejected`, `timed-out`, `not-asked`; None when it asked nobody.
     pub approval: Option<String>,
@@ -210,9 +215,13 @@ pub fn judge(o: &Observation, expect: Expect) -> Vec<Check> {
         "the playbook's run reached containment (SUCCEEDED, or contained and going on)",
         match (&o.playbook_status, o.playbook_contained) {
             (None, _) => "no run found yet".to_string(),
-            (Some(s), Some(at)) if !matches!(s.as_str(), "SUCCEEDED" | "Success") => {
+            (Some(s), Some(at)) if matches!(s.as_str(), "RUNNING" | "InProgress" | "Waiting" | "Pending") => {
                 format!("{s}, contained at {at}{}", approval_note(o.approval.as_deref()))
             }
+            (Some(s), Some(at)) if !matches!(s.as_str(), "SUCCEEDED" | "Success") => format!(
+                "{s} after containing at {at}: {}",
+                o.playbook_failure.as_deref().unwrap_or("the engine gives no reason")
+            ),
             (Some(s), _) => s.clone(),
         },
         ok_status,
@@ -383,7 +392,20 @@ pub fn judge_phase(o: &Observation, expect: Expect, phase: Phase) -> Vec<Check> 
 /// indicator of the run, no finding naming it.
 pub fn judge_recovery(o: &Observation) -> Vec<Check> {
     let Some(r) = &o.recovery else {
-        return vec![check("recovered", "`irlab recover` of this run", "not recovered yet", false)];
+        let observed = match o.playbook_recovery.as_deref() {
+            Some("failed") => format!(
+                "the playbook's recovery failed ({}); `irlab recover` finishes it",
+                o.playbook_failure.as_deref().unwrap_or("its notification says why")
+            ),
+            Some(_) => "the playbook is recovering".to_string(),
+            None => "not recovered yet".to_string(),
+        };
+        return vec![check(
+            "recovered",
+            "the recovery of this run (`irlab recover`, or the playbook after its eradication)",
+            observed,
+            false,
+        )];
     };
     let running = r.state.as_deref() == Some("running") && r.agent.as_deref() == Some("Online");
     let mut groups = r.groups.clone();
@@ -487,6 +509,22 @@ pub fn eradication_pending(o: &Observation) -> bool {
     match &o.eradication {
         Some(e) => matches!(e.check_status.as_str(), "Pending" | "InProgress" | "Delayed" | ""),
         None => o.approval.as_deref() == Some("approved"),
+    }
+}
+
+/// Whether the playbook's recovery of the run is under way: approved and eradicated (or still
+/// eradicating) and not yet recovered or failed, or its check of the new victim still runs.
+pub fn recovery_pending(o: &Observation) -> bool {
+    if o.approval.as_deref() != Some("approved") || o.playbook_recovery.as_deref() == Some("failed") {
+        return false;
+    }
+    match &o.recovery {
+        Some(r) => matches!(r.check_status.as_str(), "Pending" | "InProgress" | "Delayed" | ""),
+        None => {
+            eradication_pending(o)
+                || o.eradication.as_ref().is_some_and(|e| e.eradicated == Some(true))
+                    && o.playbook_recovery.as_deref() != Some("recovered")
+        }
     }
 }
 

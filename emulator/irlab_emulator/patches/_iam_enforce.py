@@ -558,6 +558,10 @@ def _derived(prefix: str, variable: str, call: Call, account: str) -> list[str] 
         delete = _param(call.params, "Delete") or {}
         keys = [str(o.get("Key")) for o in (delete.get("Objects") or []) if isinstance(o, dict) and o.get("Key")]
         return keys or None
+    if prefix == "cloudformation" and variable == "Id":
+        # A stack named by its name is authorised as its ARN, stack/NAME/ID: the id
+        # is the stack's, which the request does not carry.
+        return _cfn_stack_ids(call, account)
     if prefix == "ec2" and variable == "InstanceId":
         association = _param(call.params, "AssociationId")
         if association:
@@ -567,6 +571,21 @@ def _derived(prefix: str, variable: str, call: Call, account: str) -> list[str] 
             for instance_id, found in list(backend.iam_instance_profile_associations.items()):
                 if getattr(found, "association_id", None) == association:
                     return [instance_id]
+    return None
+
+
+def _cfn_stack_ids(call: Call, account: str) -> list[str] | None:
+    """The id part of the ARN of the live stack a CloudFormation call names
+    (``StackName``: a name, or an ARN that already carries it)."""
+    name = _param(call.params, "StackName")
+    if not name or str(name).startswith("arn:"):
+        return None
+    from moto.cloudformation.models import cloudformation_backends
+
+    backend = cloudformation_backends[account][call.region]
+    for stack in list(backend.stacks.values()):
+        if stack.name == name and stack.status != "DELETE_COMPLETE":
+            return [stack.stack_id.rsplit("/", 1)[-1]]
     return None
 
 
