@@ -153,8 +153,8 @@ pub fn after_containment(step: &str) -> Option<&'static str> {
     use crate::incident::report::{APPROVAL_TIMED_OUT, ERADICATED_BY_PLAYBOOK, RECOVERED_BY_PLAYBOOK};
     match step {
         "Mark recovered" | "tagRecovered" => Some(RECOVERED_BY_PLAYBOOK),
-        "Mark eradicated" | "tagEradicated" => Some(ERADICATED_BY_PLAYBOOK),
-        "Approval timed out" | "approvalTimedOut" => Some(APPROVAL_TIMED_OUT),
+        "Mark eradicated" | "confirmEradicated" => Some(ERADICATED_BY_PLAYBOOK),
+        "Approval timed out" | "tagTimedOut" => Some(APPROVAL_TIMED_OUT),
         _ => None,
     }
 }
@@ -237,10 +237,18 @@ async fn automation(
             EngineRun {
                 contained: tagged.or(if status == "Success" { x.execution_end_time().and_then(smithy) } else { None }),
                 started: x.execution_start_time().and_then(smithy),
+                // A step that did not succeed says so in its name ("confirmEradicated (Failed)").
                 steps: x
                     .step_executions()
                     .iter()
-                    .filter_map(|s| Some((s.step_name()?.to_string(), s.execution_end_time().and_then(smithy)?)))
+                    .filter_map(|s| {
+                        let name = s.step_name()?;
+                        let ended = s.execution_end_time().and_then(smithy)?;
+                        Some(match s.step_status().map(|st| st.as_str()) {
+                            Some("Success") | None => (name.to_string(), ended),
+                            Some(other) => (format!("{name} ({other})"), ended),
+                        })
+                    })
                     .collect(),
                 status,
                 failure: x.failure_message().map(String::from),
