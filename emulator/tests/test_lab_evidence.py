@@ -455,6 +455,7 @@ def _simulate(memory_budget: int, ends: dict[str, float]) -> dict[str, Any]:
         "MemoryToolSha256": "0" * 64, "MemoryBudgetSeconds": str(memory_budget), "AutomationRole.Arn": "arn:aws:iam::1:role/r",
         "AlertTopicArn": "topic", "QuarantineSecurityGroupId": "sg-q", "UntrackSecurityGroupId": "sg-u",
         "InstanceRoleArn": "arn:aws:iam::1:role/i", "SubnetId": "subnet-1",
+        "ApprovalTimeoutSeconds": "0", "Condition:AsksApproval": False, "Approvers": "", "EradicationRunbook": "eradicate",
     }
     content = properties(STACKS / "playbook-ssm.yaml", "Runbook", params)["Content"]
     names = ["collectEvidence", "checkEvidence", "memoryToFollow", "followMemory", "memoryStillRunning", "sealEvidence"]
