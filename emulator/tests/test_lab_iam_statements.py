@@ -61,7 +61,7 @@ from test_stepfunctions import set_wait_scale
 STACKS = REPO_ROOT / "stacks"
 DETECTION, VICTIM = STACKS / "detection.yaml", STACKS / "victim.yaml"
 SHARED = "shared"
-ACTION = re.compile(r"\b(?:ec2|sns|ssm|states|logs|iam|lambda|sqs|s3):[A-Z][A-Za-z]+")
+ACTION = re.compile(r"\b(?:ec2|sns|ssm|states|logs|iam|lambda|sqs|s3|cloudformation|events):[A-Z][A-Za-z]+")
 
 # (engine, role, Sid or None for a role's only statement, what the run shows)
 VARIANTS = [
@@ -100,7 +100,20 @@ VARIANTS = [
         ("stepfunctions", "StateMachineRole"), ("ssm", "AutomationRole")) for sid in (
         "AssociateEradicationProfile", "PassEradicateRole", "SendEradicateDocument", "AgentStatus")],
     ("ssm", "AutomationRole", "StartEradication", "eradication-denied"),
+    # after the eradication: the recovery (the Step Functions playbook stops the compromised
+    # instance and updates the victim stack and its own)
+    *[("stepfunctions", "StateMachineRole", sid, "recovery-denied") for sid in ("StopLabInstance", "UpdateLabStacks")],
 ]
+# Statements that allow a call only through CloudFormation (aws:CalledVia): what CloudFormation
+# does with the playbook role's permissions while it updates a stack. The stand-in's
+# CloudFormation does not evaluate the caller's permissions for what it creates (COVERAGE.md,
+# cloudformation:UpdateStack), so no run here can show them denied; they are checked by their
+# shape instead (test_calledvia_statements_allow_only_through_cloudformation).
+THROUGH_CLOUDFORMATION = {
+    ("stepfunctions", "StateMachineRole", sid) for sid in (
+        "LaunchRecoveredVictimThroughCloudFormation", "ReadForCloudFormation", "PassVictimRoleThroughCloudFormation",
+        "RepointRuleThroughCloudFormation", "PassEventsRoleThroughCloudFormation")
+}
 WAIT_SCALE = {"lambda": 0.05, "stepfunctions": 0.01, "ssm": 0.05}
 
 
@@ -157,8 +170,29 @@ def test_variants_cover_every_statement_of_every_role():
             found |= {(engine, role, sid) for sid in sids}
             if not sids and "Effect: Allow" in policies:
                 found.add((engine, role, None))
-    assert found == {(e, r, s) for e, r, s, _ in VARIANTS}
+    assert found == {(e, r, s) for e, r, s, _ in VARIANTS} | THROUGH_CLOUDFORMATION
     assert list(_role_blocks(DETECTION.read_text())) == ["AuditRecorderRole"]
+
+
+def test_calledvia_statements_allow_only_through_cloudformation():
+    """A statement the runs cannot judge here (THROUGH_CLOUDFORMATION) allows
+    its actions only when CloudFormation makes the call for the role
+    (ForAnyValue:StringEquals aws:CalledVia cloudformation.amazonaws.com: "the
+    list of services that made the request on the principal's behalf"), and
+    names no action of a service the recovery does not need: without the
+    condition, the playbook role could launch instances or change rules by
+    itself.
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-calledvia
+    """
+    for engine, role, sid in THROUGH_CLOUDFORMATION:
+        policies = _role_blocks((STACKS / f"playbook-{engine}.yaml").read_text())[role]
+        start = policies.index(f"- Sid: {sid}\n")
+        end = min((i for i in (policies.find("- !If", start), policies.find("- Sid:", start + 1)) if i > 0),
+                  default=len(policies))
+        statement = policies[start:end]
+        assert "ForAnyValue:StringEquals:" in statement and "aws:CalledVia: cloudformation.amazonaws.com" in statement, sid
+        actions = set(re.findall(r"\b([a-z0-9]+):[A-Z]\w+", statement)) - {"aws"}
+        assert actions <= {"ec2", "iam", "ssm", "events"}, (sid, actions)
 
 
 # ---------------------------------------------------------------- running a variant
@@ -389,7 +423,8 @@ def test_a_role_without_one_statement_is_denied_that_call(emulator, caplog, requ
         budget.update(MemoryDocumentName=detection["MemoryDocumentName"],
                       MemoryTool=f"s3://{detection['EvidenceBucketName']}/tools/avml",
                       MemoryToolSha256=hashlib.sha256(tool).hexdigest(), MemoryBudgetSeconds="1800")
-    victim, playbook = _lab(emulator, engine, template, detection, lab, eradicate=shows == "eradication-denied", **budget)
+    eradicate = shows in ("eradication-denied", "recovery-denied")
+    victim, playbook = _lab(emulator, engine, template, detection, lab, eradicate=eradicate, **budget)
     instance_id = victim["InstanceId"]
     request.addfinalizer(lambda: _release(emulator, instance_id))
     if shows == "collect-gap":
@@ -407,7 +442,7 @@ def test_a_role_without_one_statement_is_denied_that_call(emulator, caplog, requ
         shows = "notice"
     caplog.set_level(logging.WARNING, logger="irlab_emulator")
     _inject(emulator, instance_id)
-    if shows == "eradication-denied":
+    if eradicate:
         _approve(emulator, engine, playbook, instance_id)
     if shows == "collect-gap":
         # once the playbook records (the step after the collection), AWS's delays follow the wait
@@ -471,6 +506,17 @@ def test_a_role_without_one_statement_is_denied_that_call(emulator, caplog, requ
         assert eradication, context
         assert _names(eradication[0]["Message"], actions) or any(_names(line, actions) for line in report), (
             actions, eradication[0]["Message"], context)
+    elif shows == "recovery-denied":
+        # contained, approved, eradicated, not recovered: the victim stack still names it
+        ec2 = _client(emulator, "ec2")
+        instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+        tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
+        assert (tags.get("irlab:ir-status"), tags.get("irlab:eradication"), tags.get("irlab:recovery")) == (
+            "contained", "eradicated", "failed"), (tags, context)
+        assert victim["InstanceId"] == instance_id
+        recovery = [n for n in notices if "recovery FAILED" in (n.get("Subject") or "")]
+        assert recovery, context
+        assert _names(recovery[0]["Message"], actions), (actions, recovery[0]["Message"], context)
     else:  # pragma: no cover
         raise AssertionError(shows)
 

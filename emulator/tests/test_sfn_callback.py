@@ -75,10 +75,11 @@ def test_a_callback_task_waits_for_its_token_and_is_answered_or_times_out(aws, e
     topic = sns.create_topic(Name=unique("approvals"))["TopicArn"]
     set_wait_scale(emulator, 0.01)
     try:
-        arn = _approval_machine(sfn, topic, 1800)  # 18 s at this scale: time to answer
+        arn = _approval_machine(sfn, topic, 300)  # 3 s at this scale: time to answer, once scaled
 
         approved = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
         token = _token(sfn, approved)
+        time.sleep(0.5)  # scaled twice, the wait would be over by now (0.03 s)
         assert sfn.describe_execution(executionArn=approved)["status"] == "RUNNING"
         sfn.send_task_success(taskToken=token, output=json.dumps({"by": "someone"}))
         done = finish(sfn, approved, timeout=10)

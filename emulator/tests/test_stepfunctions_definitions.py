@@ -326,6 +326,13 @@ def lab_definition() -> dict[str, Any]:
         "MemoryTool": "",
         "MemoryToolSha256": "",
         "MemoryBudgetSeconds": "300",
+        "ApprovalTimeoutSeconds": "3600",
+        "EradicateDocumentName": "irlab-t1-detection-EradicateDocument-ABC",
+        "EradicateInstanceProfileArn": f"arn:aws:iam::{ACCOUNT_ID}:instance-profile/irlab/t1/{REGION}/irlab-t1-eradicate",
+        "EradicateTimeoutSeconds": "300",
+        "EradicateCommands": '["true"]',
+        "SubnetId": "subnet-0123456789abcdef0",
+        "AWS::StackName": "irlab-t1-playbook-stepfunctions",
         "StateMachineRole.Arn": ROLE,
     })
     return json.loads(definition_text(props, ACCOUNT_ID, REGION))

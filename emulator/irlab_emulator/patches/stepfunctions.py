@@ -345,6 +345,8 @@ def _evaluate_with_timeout(self: Any, env: Any) -> None:
         original_eval(env=env)
         env.stack.append(_clock.seconds(env.stack.pop()))
 
+    # The callback's own wait evaluates the timeout again, in the execution's thread, while
+    # this patch stands: it is scaled once, here.
     self.timeout.eval = scaled
     try:
         return _orig_evaluate_with_timeout(self, env)
@@ -363,10 +365,6 @@ def _response_send_task_failure(self: Any) -> Any:
         self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
     )
     return EmptyResult()
-
-
-def _wait_for_task_token_timeout(self: Any, timeout_seconds: float, callback_endpoint: Any) -> Any:
-    return callback_endpoint.wait(timeout=_clock.seconds(timeout_seconds))
 
 
 _orig_evaluate_with_timeout: Any = None
@@ -618,15 +616,11 @@ def apply() -> None:
     wait_function.WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]
     global _orig_evaluate_with_timeout
     from moto.stepfunctions.parser.asl.component.state.exec import execute_state
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-        state_task_service_callback as callback,
-    )
 
     sfn_responses.StepFunctionResponse.send_task_failure = _response_send_task_failure  # type: ignore[method-assign]
     if _orig_evaluate_with_timeout is None:
         _orig_evaluate_with_timeout = execute_state.ExecutionState._evaluate_with_timeout
         execute_state.ExecutionState._evaluate_with_timeout = _evaluate_with_timeout  # type: ignore[method-assign]
-        callback.StateTaskServiceCallback._wait_for_task_token_timeout = _wait_for_task_token_timeout  # type: ignore[method-assign]
     retrier_decl.time = _scaled_time  # type: ignore[attr-defined]
     _clock.apply()
     _hook_reset()
