@@ -113,7 +113,9 @@ async fn an_uneradicated_run_fails_the_eradicate_phase_and_says_what_to_run() {
 async fn recovery_brings_back_a_clean_victim_and_keeps_the_compromised_one_as_evidence() {
     let s = Standin::start();
     let sdk = s.sdk().await;
-    s.irlab(&["up", "--playbook", "stepfunctions", "--evidence-budget", "600"]).ok();
+    // The Lambda playbook cannot wait for an approval: eradication and recovery are by hand (the
+    // engines that wait do both after `irlab approve`, tests/approval.rs).
+    s.irlab(&["up", "--playbook", "lambda", "--evidence-budget", "600"]).ok();
     let victim = outputs(&sdk, "irlab-irlab-victim").await;
     let (compromised, quarantine) = (victim["InstanceId"].clone(), victim["QuarantineSecurityGroupId"].clone());
     s.irlab(&["attack", "tor-client"]).ok();
