@@ -1,6 +1,7 @@
 """SSM Automation's aws:approve and SendAutomationSignal (patches/ssm_automation.py,
 patches/_automation_validate.py), and the SSM playbook's approval after containment
-(stacks/playbook-ssm.yaml, issue 13): approved, the runbook eradicates; rejected or
+(stacks/playbook-ssm.yaml, issue 13): approved, the runbook eradicates, then recovers
+(a new victim through the victim stack, its own rule pointed at it); rejected or
 unanswered, the victim stays contained.
 
 AWS pages:
@@ -439,14 +440,18 @@ def _lab(aws: Any, emulator: Any, lab: str, approval_timeout: int, commands: lis
          approvers: str | None = None) -> dict[str, Any]:
     """Detection, victim (a managed node, the miner running and its cron file
     in place) and the SSM playbook with the approval and eradication
-    parameters as irlab passes them; the automation started for a finding as
-    the rule starts it. Answers the lab's parts and the execution id."""
+    parameters as irlab passes them (every parameter given: a recovery updates
+    both stacks with their previous values); the automation started for a
+    finding as the rule starts it. Answers the lab's parts and the execution
+    id."""
     cf, ssm = aws("cloudformation"), aws("ssm")
     tags = [{"Key": "irlab:lab", "Value": lab}]
     parts = {}
+    victim_parameters = {**lab_stacks.victim_parameters(cf, lab), "InstanceType": "t3.micro",
+                         "LatestAmiId": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"}
     for part, body, params in (
         ("detection", DETECTION, {"LabName": lab}),
-        ("victim", VICTIM, lab_stacks.victim_parameters(cf, lab)),
+        ("victim", VICTIM, victim_parameters),
     ):
         stack = create_stack(cf, f"irlab-{lab}-{part}", body.read_text(), params, Tags=tags)
         assert stack["StackStatus"] == "CREATE_COMPLETE", (part, stack.get("StackStatusReason"))
@@ -475,6 +480,13 @@ def _lab(aws: Any, emulator: Any, lab: str, approval_timeout: int, commands: lis
         "EradicateInstanceProfileArn": victim["EradicateInstanceProfileArn"],
         "EradicateRoleArn": victim["EradicateRoleArn"],
         "EradicateCommands": json.dumps(CLEANS if commands is None else commands),
+        "EradicateTimeoutSeconds": "300",
+        "MinSeverity": "4",
+        "EvidenceBudgetSeconds": "120",
+        "MemoryDocumentName": detection["MemoryDocumentName"],
+        "MemoryTool": "",
+        "MemoryToolSha256": "",
+        "MemoryBudgetSeconds": "300",
     }
     stack = create_stack(cf, f"irlab-{lab}-playbook", PLAYBOOK.read_text(), parameters, Tags=tags)
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
@@ -634,10 +646,11 @@ def test_playbook_without_an_answer_stays_contained(aws, emulator):
 
 def test_playbook_runbook_fits_the_document_size_limit(aws, emulator):
     """The runbook as deployed with the approval and eradication parameters
-    (the built-in scenarios' indicators and eradication commands) stays within
-    SSM's document size limit, 64 KB ("The content of the document must not
-    exceed 64KB. This quota also includes the content specified for input
-    parameters at runtime").
+    (the built-in scenarios' indicators and eradication commands), and each of
+    the runbooks it starts (eradication, recovery), stays within SSM's
+    document size limit, 64 KB ("The content of the document must not exceed
+    64KB. This quota also includes the content specified for input parameters
+    at runtime"), with 4 KB to spare for those.
     https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_CreateDocument.html
     """
     import glob
@@ -669,10 +682,13 @@ def test_playbook_runbook_fits_the_document_size_limit(aws, emulator):
         "EradicateCommands": json.dumps(commands),
     }, Tags=tags)
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
-    name = _outputs(stack)["PlaybookName"]
-    for document_format in ("YAML", "JSON"):
-        content = ssm.get_document(Name=name, DocumentFormat=document_format)["Content"]
-        assert len(content.encode()) < 64 * 1024 - 4096, (document_format, len(content.encode()))
+    names = [r["PhysicalResourceId"] for r in cf.list_stack_resources(StackName=stack["StackName"])[
+        "StackResourceSummaries"] if r["ResourceType"] == "AWS::SSM::Document"]
+    assert _outputs(stack)["PlaybookName"] in names and len(names) == 3, names
+    for name in names:
+        for document_format in ("YAML", "JSON"):
+            content = ssm.get_document(Name=name, DocumentFormat=document_format)["Content"]
+            assert len(content.encode()) < 64 * 1024 - 4096, (name, document_format, len(content.encode()))
 
 
 def test_playbook_with_no_approver_asks_nobody_and_stays_contained(aws, emulator):
@@ -694,3 +710,167 @@ def test_playbook_with_no_approver_asks_nobody_and_stays_contained(aws, emulator
     assert (tags["irlab:ir-status"], tags["irlab:approval"]) == ("contained", "not-asked")
     _still_isolated(aws, lab)
     assert [n for n in _notices(aws, emulator, lab) if "approval FAILED" in (n.get("Subject") or "")]
+
+
+# ----------------------------------------------------------------------------
+# after the eradication, the recovery in the same automation
+
+
+def _approved(aws: Any, emulator: Any, lab: dict[str, Any], timeout: float = 240) -> dict[str, Any]:
+    """Approve the waiting automation; the execution once it has ended."""
+    ssm = aws("ssm")
+    _asked(aws, emulator, lab)
+    ssm.send_automation_signal(AutomationExecutionId=lab["execution"], SignalType="Approve")
+    return finish(ssm, lab["execution"], timeout=timeout)
+
+
+def _instance(aws: Any, instance: str) -> dict[str, Any]:
+    return aws("ec2").describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
+
+
+def _attribute(aws: Any, instance: str, name: str) -> bool:
+    key = name[0].upper() + name[1:]
+    return aws("ec2").describe_instance_attribute(InstanceId=instance, Attribute=name)[key]["Value"]
+
+
+def test_playbook_approved_eradicates_then_recovers(aws, emulator):
+    """After an approved eradication that left no indicator, the same
+    automation recovers the lab through the victim stack, as `irlab recover`
+    and the Step Functions playbook do: it lifts the compromised instance's
+    stop protection, stops it (StopInstances) and protects it again once it
+    is stopped; it updates the victim stack with its previous template
+    (UsePreviousTemplate) and previous values (UsePreviousValue) but ImageId -
+    the baseline: the stack's, else the image the compromised instance was
+    launched from - and PrivateIpHost - the host after the stack's ("" counts
+    as 10) not in use in the lab's subnet: 11 -; a new PrivateIpAddress
+    requires replacement, so CloudFormation launches a new instance and,
+    UpdateReplacePolicy Retain, keeps the old one outside the stack. It tags
+    the compromised instance irlab:recovery=replaced and irlab:replaced-by,
+    updates its own stack the same way but InstanceId (only the rule's
+    pattern changes: the documents, and the automation running them, are not
+    touched), waits for the new victim's agent, sends it the
+    EradicateDocument with nothing to run (the indicator check), tags
+    irlab:recovery=recovered with irlab:recovery-check, publishes a
+    "recovered" notice, and ends Success with tagRecovered, its last step.
+    CloudFormation makes its calls with the role session's permissions, which
+    the role grants only through CloudFormation (aws:CalledVia).
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_UpdateStack.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ec2-instance.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-updatereplacepolicy.html
+    https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-stop-protection.html
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-calledvia
+    https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-waitForAwsResourceProperty.html
+    https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_DescribeAutomationStepExecutions.html
+    """
+    set_wait_scale(emulator, 0.01)
+    lab = _lab(aws, emulator, "rc1", 3600, CLEANS)
+    cf, ssm, events = aws("cloudformation"), aws("ssm"), aws("events")
+    old = lab["instance"]
+    image = _instance(aws, old)["ImageId"]
+    documents = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in cf.list_stack_resources(
+        StackName=f"irlab-{lab['lab']}-playbook")["StackResourceSummaries"] if r["ResourceType"] == "AWS::SSM::Document"}
+    before = {name: ssm.get_document(Name=name)["Content"] for name in documents.values()}
+
+    execution = _approved(aws, emulator, lab)
+    failed = [(s["StepName"], s.get("FailureMessage")) for s in execution["StepExecutions"] if s["StepStatus"] != "Success"]
+    assert execution["AutomationExecutionStatus"] == "Success", (execution.get("FailureMessage"), failed)
+    names = [s["StepName"] for s in execution["StepExecutions"]]
+    assert names[-5:] == ["confirmEradicated", "readRecovery", "followRecovery", "confirmRecovered", "tagRecovered"]
+
+    # The victim stack names a new instance, from the baseline image, at host 11.
+    victim = cf.describe_stacks(StackName=f"irlab-{lab['lab']}-victim")["Stacks"][0]
+    assert victim["StackStatus"] == "UPDATE_COMPLETE"
+    new = _outputs(victim)["InstanceId"]
+    assert new != old
+    values = {p["ParameterKey"]: p["ParameterValue"] for p in victim["Parameters"]}
+    assert (values["ImageId"], values["PrivateIpHost"]) == (image, "11")
+    replacement = _instance(aws, new)
+    assert replacement["State"]["Name"] == "running" and replacement["ImageId"] == image
+    assert replacement["PrivateIpAddress"].endswith(".11")
+
+    # The compromised one: stopped, protected, isolated, kept, tagged with each step.
+    kept = _instance(aws, old)
+    assert kept["State"]["Name"] == "stopped"
+    assert _attribute(aws, old, "disableApiStop") and _attribute(aws, old, "disableApiTermination")
+    _still_isolated(aws, lab)
+    tags = _tags(aws, old)
+    assert (tags["irlab:ir-status"], tags["irlab:eradication"]) == ("contained", "eradicated")
+    assert (tags["irlab:recovery"], tags["irlab:replaced-by"]) == ("recovered", new)
+    check = tags["irlab:recovery-check"]
+
+    # The rule (this stack updated, InstanceId only) names the new victim; the
+    # documents that were running are unchanged.
+    playbook = cf.describe_stacks(StackName=f"irlab-{lab['lab']}-playbook")["Stacks"][0]
+    assert playbook["StackStatus"] == "UPDATE_COMPLETE"
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in playbook["Parameters"]}["InstanceId"] == new
+    pattern = json.loads(events.describe_rule(Name=f"irlab-{lab['lab']}-playbook-ssm")["EventPattern"])
+    assert pattern["detail"]["resource"]["instanceDetails"]["instanceId"] == [new]
+    assert {name: ssm.get_document(Name=name)["Content"] for name in documents.values()} == before
+
+    # The new victim's check ran and found nothing.
+    def checked() -> dict[str, Any] | None:
+        out = ssm.get_command_invocation(CommandId=check, InstanceId=new, PluginName="checkIndicators")
+        return out if out["Status"] in ("Success", "Failed", "TimedOut", "Cancelled") else None
+
+    out = eventually(checked, timeout=60)
+    assert out and out["Status"] == "Success", out
+    record = json.loads(out["StandardOutputContent"].strip().splitlines()[-1])
+    assert record["eradicated"] is True and record["present"] == [], record
+
+    notices = _notices(aws, emulator, lab)
+    [notice] = [n for n in notices if n.get("Subject") == f"[irlab {lab['lab']}] recovered: {new} replaces {old}"]
+    for part in (image, check, f"irlab --lab {lab['lab']} verify --phase all", "kept as evidence"):
+        assert part in notice["Message"], (part, notice["Message"])
+    [eradicated] = [n for n in notices if n.get("Subject") == f"[irlab {lab['lab']}] {old} eradicated"]
+    assert "a new victim from the baseline, in this automation" in eradicated["Message"]
+
+
+def _deny(aws: Any, lab: dict[str, Any], sid: str) -> None:
+    """The playbook role without its statement ``sid`` (as if the template
+    lacked it)."""
+    iam = aws("iam")
+    role = lab["playbook"]["PlaybookRoleArn"].rsplit("/", 1)[-1]
+    policy = iam.get_role_policy(RoleName=role, PolicyName="contain-lab-instance")["PolicyDocument"]
+    statements = [s for s in policy["Statement"] if s.get("Sid") != sid]
+    assert len(statements) == len(policy["Statement"]) - 1, sid
+    iam.put_role_policy(RoleName=role, PolicyName="contain-lab-instance",
+                        PolicyDocument=json.dumps({**policy, "Statement": statements}))
+
+
+@pytest.mark.parametrize("sid, action, step", [
+    ("StopLabInstance", "ec2:StopInstances", "stopCompromised"),
+    ("UpdateLabStacks", "cloudformation:DescribeStacks", "chooseReplacement"),
+    ("StartRecovery", "ssm:StartAutomationExecution", "startRecovery"),
+], ids=["stop-denied", "stacks-denied", "start-denied"])
+def test_playbook_recovery_that_fails_is_tagged_and_told(aws, emulator, sid, action, step):
+    """A recovery that fails after the eradication leaves the eradication
+    standing (irlab:eradication=eradicated, still contained and isolated),
+    tags the compromised instance irlab:recovery=failed, publishes a notice
+    that names the failed step, the error (here the action the role lacks:
+    AWS denies a call no identity-based policy allows) and `irlab --lab LAB
+    recover`, which finishes the job, and ends the automation Failed: its
+    confirmRecovered, or followRecovery when the recovery could not even
+    start, fails; no tagRecovered ran, the victim stack is not touched.
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
+    https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-assertAwsResourceProperty.html
+    https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-statuses.html
+    """
+    set_wait_scale(emulator, 0.01)
+    lab = _lab(aws, emulator, {"StopLabInstance": "rc2", "UpdateLabStacks": "rc3", "StartRecovery": "rc4"}[sid], 3600, CLEANS)
+    cf = aws("cloudformation")
+    _deny(aws, lab, sid)
+    execution = _approved(aws, emulator, lab)
+    assert execution["AutomationExecutionStatus"] == "Failed"
+    failed = [s["StepName"] for s in execution["StepExecutions"] if s["StepStatus"] != "Success"]
+    assert failed == (["followRecovery"] if sid == "StartRecovery" else ["confirmRecovered"]), failed
+    assert "tagRecovered" not in [s["StepName"] for s in execution["StepExecutions"]]
+    tags = _tags(aws, lab["instance"])
+    assert (tags["irlab:eradication"], tags["irlab:ir-status"], tags["irlab:recovery"]) == (
+        "eradicated", "contained", "failed")
+    assert "irlab:recovery-check" not in tags
+    _still_isolated(aws, lab)
+    assert _outputs(cf.describe_stacks(StackName=f"irlab-{lab['lab']}-victim")["Stacks"][0])["InstanceId"] == lab["instance"]
+    subject = f"[irlab {lab['lab']}] recovery FAILED after eradicating {lab['instance']}"
+    [notice] = [n for n in _notices(aws, emulator, lab) if n.get("Subject") == subject]
+    for part in (f"Failed step: {step}", f"is not authorized to perform: {action}", f"irlab --lab {lab['lab']} recover"):
+        assert part in notice["Message"], (part, notice["Message"])
