@@ -172,7 +172,7 @@ def test_cloudformation_fails_a_document_with_an_invalid_runbook(aws):
 
 
 def lab_runbook(logical_id: str = "Runbook") -> dict[str, Any]:
-    """The SSM playbook's runbook content (or its EradicationRunbook's) as
+    """The SSM playbook's runbook content (or its EradicationRunbook's or RecoveryRunbook's) as
     CloudFormation passes it, with the template's references filled with
     plausible values (a lab that asks for an approval)."""
     props = properties(PLAYBOOK, logical_id, {
@@ -198,15 +198,18 @@ def lab_runbook(logical_id: str = "Runbook") -> dict[str, Any]:
         "EradicateCommands": '["pkill -f xmrig || true"]',
         "EradicateTimeoutSeconds": "300",
         "EradicationRunbook": "irlab-t1-playbook-EradicationRunbook-ABC",
+        "RecoveryRunbook": "irlab-t1-playbook-RecoveryRunbook-ABC",
+        "SubnetId": "subnet-0123456789abcdef0",
+        "AWS::StackName": "irlab-t1-playbook-ssm",
     })
     assert props["DocumentType"] == "Automation" and props["DocumentFormat"] == "YAML"
     return props["Content"]
 
 
-@pytest.mark.parametrize("logical_id", ["Runbook", "EradicationRunbook"])
+@pytest.mark.parametrize("logical_id", ["Runbook", "EradicationRunbook", "RecoveryRunbook"])
 def test_the_lab_runbook_is_accepted(aws, logical_id):
-    """The lab's runbooks (stacks/playbook-ssm.yaml: the playbook and the
-    eradication it starts after an approval) pass every check CreateDocument
+    """The lab's runbooks (stacks/playbook-ssm.yaml: the playbook, the
+    eradication it starts after an approval and the recovery that follows it) pass every check CreateDocument
     makes: their actions, step references (out of a loop too), the
     executeAwsApi / waitForAwsResourceProperty / assertAwsResourceProperty
     calls with their inputs, and the aws:approve inputs.
