@@ -151,13 +151,13 @@ async fn approve_reject_and_silence(variant: &str, recovers_itself: bool) {
 }
 
 #[tokio::test]
-async fn stepfunctions_waits_for_approval_then_eradicates_or_leaves_the_victim_contained() {
+async fn stepfunctions_waits_for_approval_then_eradicates_and_recovers_or_leaves_the_victim_contained() {
     approve_reject_and_silence("stepfunctions", true).await;
 }
 
 #[tokio::test]
-async fn ssm_waits_for_approval_then_eradicates_or_leaves_the_victim_contained() {
-    approve_reject_and_silence("ssm", false).await;
+async fn ssm_waits_for_approval_then_eradicates_and_recovers_or_leaves_the_victim_contained() {
+    approve_reject_and_silence("ssm", true).await;
 }
 
 #[tokio::test]

@@ -188,3 +188,29 @@ def test_a_parameter_passed_as_its_default_is_no_change(aws):
     assert "didn't contain changes" in same["StatusReason"]
     other = change_set("other-value", [{"ParameterKey": "Note", "ParameterValue": "x"}])
     assert other["Status"] == "CREATE_COMPLETE"
+
+
+def test_use_previous_value_keeps_a_parameter_that_took_its_default(aws):
+    """UsePreviousValue keeps "the existing parameter value that the stack is
+    using", also when that value is the template's default because the
+    parameter was left out at create (moto answered 500): the update applies
+    the other, changed value and keeps the default.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Parameter.html"""
+    cf = aws("cloudformation")
+    template = BASE.replace(
+        "Retention: {Type: Number, Default: 345600}",
+        'Retention: {Type: Number, Default: 345600}\n  Note: {Type: String, Default: "kept"}',
+    )
+    name = unique("previous-default")
+    create_stack(cf, name, template)
+    cf.update_stack(
+        StackName=name,
+        UsePreviousTemplate=True,
+        Parameters=[
+            {"ParameterKey": "Note", "UsePreviousValue": True},
+            {"ParameterKey": "Retention", "ParameterValue": "86400"},
+        ],
+    )
+    cf.get_waiter("stack_update_complete").wait(StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    params = {p["ParameterKey"]: p["ParameterValue"] for p in cf.describe_stacks(StackName=name)["Stacks"][0]["Parameters"]}
+    assert params == {"Note": "kept", "Retention": "86400"}

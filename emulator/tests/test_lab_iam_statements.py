@@ -103,6 +103,7 @@ VARIANTS = [
     # after the eradication: the recovery (the Step Functions playbook stops the compromised
     # instance and updates the victim stack and its own)
     *[("stepfunctions", "StateMachineRole", sid, "recovery-denied") for sid in ("StopLabInstance", "UpdateLabStacks")],
+    *[("ssm", "AutomationRole", sid, "recovery-denied") for sid in ("StopLabInstance", "UpdateLabStacks", "StartRecovery")],
 ]
 # Statements that allow a call only through CloudFormation (aws:CalledVia): what CloudFormation
 # does with the playbook role's permissions while it updates a stack. The stand-in's
@@ -110,7 +111,7 @@ VARIANTS = [
 # cloudformation:UpdateStack), so no run here can show them denied; they are checked by their
 # shape instead (test_calledvia_statements_allow_only_through_cloudformation).
 THROUGH_CLOUDFORMATION = {
-    ("stepfunctions", "StateMachineRole", sid) for sid in (
+    (engine, role, sid) for engine, role in (("stepfunctions", "StateMachineRole"), ("ssm", "AutomationRole")) for sid in (
         "LaunchRecoveredVictimThroughCloudFormation", "ReadForCloudFormation", "PassVictimRoleThroughCloudFormation",
         "RepointRuleThroughCloudFormation", "PassEventsRoleThroughCloudFormation")
 }

@@ -1650,6 +1650,34 @@ def _stack_has_parameters(self: Stack, other_parameters: dict[str, Any]) -> bool
     return effective(self.parameters or {}) == effective(other_parameters or {})
 
 
+def _backend_resolve_update_parameters(self: Any, instance: Any, incoming_params: list[dict[str, Any]]) -> dict[str, Any]:
+    """An update's parameters: the values given, and for ``UsePreviousValue``
+    the value the stack uses now - the one given at create, or the template's
+    default when none was ("UsePreviousValue: During a stack update, use the
+    existing parameter value that the stack is using for a given parameter
+    key"). moto looked the key up among the values given only, and a
+    parameter that had taken its default failed the request with a 500.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Parameter.html"""
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in incoming_params if "ParameterValue" in p}
+    template = getattr(instance, "template_dict", None) or {}
+    slots = template.get("Parameters") or {} if isinstance(template, dict) else {}
+    for p in incoming_params:
+        if not p.get("UsePreviousValue"):
+            continue
+        key = p["ParameterKey"]
+        if key in (instance.parameters or {}):
+            parameters[key] = instance.parameters[key]
+        elif isinstance(slots.get(key), dict) and "Default" in slots[key]:
+            default = slots[key]["Default"]
+            parameters[key] = default if isinstance(default, str) else str(default)
+        else:
+            raise ValidationError(
+                instance.name,
+                message=f"Invalid input for parameter key {key}. Cannot specify usePreviousValue as true for a parameter key not in the previous template",
+            )
+    return parameters
+
+
 def _number_text(given: Any, default: Any, value: int | float) -> str:
     """The number as it was written: the value passed, else the template's default."""
     for text in (given, default):
@@ -1670,6 +1698,7 @@ def apply() -> None:
     ResourceMap.load_parameters = _rm_load_parameters
     Stack.parameter_list = property(_stack_parameter_list)
     Stack.has_parameters = _stack_has_parameters
+    CloudFormationBackend._resolve_update_parameters = _backend_resolve_update_parameters
     ResourceMap.__getitem__ = _rm_getitem
     ResourceMap._irlab_event = _rm_event
     ResourceMap._irlab_is_live = _rm_is_live
