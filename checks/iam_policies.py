@@ -127,7 +127,10 @@ def _detail(issue: str, detail: Any, location: dict[str, Any]) -> str:
         parts.append(detail if isinstance(detail, str) else json.dumps(detail, sort_keys=True))
     extra = {k: v for k, v in location.items() if k not in ("line", "column", "lineno", "filepath", "string")}
     if extra:
-        parts.append(", ".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in sorted(extra.items())))
+        # Parliament gathers some of these (actions) in a set: sorted, the line is the same every run.
+        parts.append(
+            ", ".join(f"{k}: {', '.join(sorted(map(str, v))) if isinstance(v, list) else v}" for k, v in sorted(extra.items()))
+        )
     return "; ".join(parts)
 
 

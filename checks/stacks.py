@@ -45,6 +45,12 @@ PARAMETER_SAMPLES = {
     # memory capture asked for (`up --memory`): the branch that sends the MemoryDocument is the one checked
     "MemoryTool": f"s3://irlab-{LAB}-detection-evidencebucket-abcdef123456/tools/avml",
     "MemoryToolSha256": "0123456789abcdef" * 4,
+    # approvals asked for (`up --approval-timeout`): the eradication and recovery statements are checked
+    "ApprovalTimeoutSeconds": "3600",
+    "EradicateRoleArn": f"arn:{PARTITION}:iam::{ACCOUNT}:role/irlab/{LAB}/{REGION}/irlab-{LAB}-victim-EradicateRole-ABCDEF123456",
+    "EradicateInstanceProfileArn": f"arn:{PARTITION}:iam::{ACCOUNT}:instance-profile/irlab/{LAB}/{REGION}/irlab-{LAB}-victim-EradicateInstanceProfile-ABCDEF123456",
+    "EradicateDocumentName": f"irlab-{LAB}-detection-EradicateDocument-ABCDEF123456",
+    "Approvers": f"arn:{PARTITION}:iam::{ACCOUNT}:role/Instructor",
 }
 TYPE_SAMPLES = {
     "AWS::EC2::SecurityGroup::Id": "sg-0123456789abcdef0",
@@ -141,7 +147,8 @@ class Template:
     def resolve(self, value: Any) -> Any:
         """``value`` with every intrinsic function replaced by its sample value."""
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            # An element that is AWS::NoValue (a false Fn::If) is not there.
+            return [r for r in (self.resolve(v) for v in value) if r is not None]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
@@ -170,7 +177,8 @@ class Template:
                 return self.resolve(arg)
             if key.startswith("Fn::"):
                 raise Unresolvable(f"{self.label}: {key} is not resolved by checks/stacks.py")
-        return {k: self.resolve(v) for k, v in value.items()}
+        resolved = {k: self.resolve(v) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v is not None}
 
     def condition(self, name: str) -> bool:
         if name not in self._conditions:
