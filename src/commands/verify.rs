@@ -130,16 +130,17 @@ fn finish(lab: &LabName, run: &AttackRun, checks: &[Check], all: bool, args: &Ve
     }
     let failed: Vec<&str> = checks.iter().filter(|c| !c.passed).map(|c| c.name).collect();
     let hint = match run.mode.as_str() {
-        _ if failed.iter().any(|f| matches!(*f, "recovered" | "baseline restored" | "recovered clean")) => format!(
-            "run `irlab recover --run {}` to bring back a clean victim; `irlab status` shows both instances",
-            run.id
-        ),
+        // A playbook that waits for a decision goes on by itself once answered.
         _ if failed.contains(&"eradication ran") && checks.iter().any(|c| c.observed.contains("irlab approve")) => {
             format!(
                 "the playbook waits for a decision: `irlab approve {}` lets it eradicate, `irlab reject {}` leaves the victim contained",
                 run.id, run.id
             )
         }
+        _ if failed.iter().any(|f| matches!(*f, "recovered" | "baseline restored" | "recovered clean")) => format!(
+            "run `irlab recover --run {}` to bring back a clean victim; `irlab status` shows both instances",
+            run.id
+        ),
         _ if failed.iter().any(|f| matches!(*f, "eradication ran" | "indicators gone")) => format!(
             "run `irlab eradicate --run {}` on the contained victim (again: its commands may run twice)",
             run.id
