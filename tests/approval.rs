@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Standin, instance_tags, leftovers, outputs};
+use common::{Standin, associated_profiles as profiles, instance_tags, leftovers, outputs};
 
 /// Waits until the instance's `key` tag is one of `values`; returns it.
 async fn wait_tag(sdk: &aws_config::SdkConfig, instance: &str, key: &str, values: &[&str]) -> String {
@@ -17,21 +17,6 @@ async fn wait_tag(sdk: &aws_config::SdkConfig, instance: &str, key: &str, values
         assert!(std::time::Instant::now() < deadline, "{instance} never had {key} in {values:?}; tags {tags:?}");
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     }
-}
-
-/// The instance profiles associated with the instance now.
-async fn profiles(sdk: &aws_config::SdkConfig, instance: &str) -> Vec<String> {
-    let out = aws_sdk_ec2::Client::new(sdk)
-        .describe_iam_instance_profile_associations()
-        .filters(aws_sdk_ec2::types::Filter::builder().name("instance-id").values(instance).build())
-        .send()
-        .await
-        .unwrap();
-    out.iam_instance_profile_associations()
-        .iter()
-        .filter(|a| a.state().is_some_and(|s| s.as_str() == "associated"))
-        .filter_map(|a| a.iam_instance_profile()?.arn().map(String::from))
-        .collect()
 }
 
 /// The check of `verify --output json` named `name`: (passed, observed).

@@ -40,20 +40,6 @@ async fn each_playbook_s_containment_is_followed_by_an_eradication_that_verify_p
     let sdk = s.sdk().await;
     s.irlab(&["up", "--playbook", "lambda", "--evidence-budget", "600"]).ok();
     let instance = outputs(&sdk, "irlab-irlab-victim").await["InstanceId"].clone();
-    let ec2 = aws_sdk_ec2::Client::new(&sdk);
-    let profiles = || async {
-        let out = ec2
-            .describe_iam_instance_profile_associations()
-            .filters(aws_sdk_ec2::types::Filter::builder().name("instance-id").values(&instance).build())
-            .send()
-            .await
-            .unwrap();
-        out.iam_instance_profile_associations()
-            .iter()
-            .filter(|a| a.state().is_some_and(|s| s.as_str() == "associated"))
-            .filter_map(|a| a.iam_instance_profile()?.arn().map(String::from))
-            .collect::<Vec<_>>()
-    };
 
     for (i, variant) in ["lambda", "stepfunctions", "ssm"].into_iter().enumerate() {
         if i > 0 {
@@ -74,7 +60,11 @@ async fn each_playbook_s_containment_is_followed_by_an_eradication_that_verify_p
         let done = s.irlab(&["eradicate", "--output", "json"]).ok().json();
         assert_eq!(done["eradicateStatus"], "Success", "{variant}: {done}");
         assert_eq!(done["eradicated"], true, "{variant}: {done}");
-        assert_eq!(profiles().await, Vec::<String>::new(), "{variant}: the eradication profile is taken off again");
+        assert_eq!(
+            common::associated_profiles(&sdk, &instance).await,
+            Vec::<String>::new(),
+            "{variant}: the eradication profile is taken off again"
+        );
 
         let v = s.irlab(&["verify", "--phase", "eradicate", "--timeout", "30s", "--output", "json"]).ok().json();
         assert_eq!(v["passed"], true, "{variant}: {v}");

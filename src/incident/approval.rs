@@ -12,11 +12,12 @@
 //! victim contained. The Lambda playbook cannot wait and asks nobody.
 
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
-use aws_sdk_ssm::types::{AutomationExecutionFilter, AutomationExecutionFilterKey, AutomationExecutionStatus};
+use aws_sdk_ssm::types::{AutomationExecutionFilterKey, AutomationExecutionStatus};
 use jiff::Timestamp;
 
 use crate::aws::{AwsContext, AwsResultExt};
 use crate::error::{Error, Result};
+use crate::incident::engine_run::{self, smithy};
 use crate::lab::Variant;
 use crate::lab::stacks::StackInfo;
 
@@ -121,10 +122,6 @@ pub async fn decide(ctx: &AwsContext, w: &Waiting, decision: Decision, by: &str,
     Ok(())
 }
 
-fn smithy(t: &aws_smithy_types::DateTime) -> Option<Timestamp> {
-    Timestamp::from_millisecond(t.to_millis().ok()?).ok()
-}
-
 /// Running executions whose last callback task (`.waitForTaskToken`) has not ended.
 async fn step_functions(ctx: &AwsContext, stack: &StackInfo) -> Result<Vec<Waiting>> {
     let arn = stack.need("PlaybookArn")?;
@@ -141,25 +138,8 @@ async fn step_functions(ctx: &AwsContext, stack: &StackInfo) -> Result<Vec<Waiti
             .await
             .aws(|| format!("listing the running executions of {arn}"), ctx)?;
         for e in page.executions() {
-            // The whole history, page by page (the collection's Map states alone make hundreds
-            // of events): the open request is near its end.
-            let mut events = Vec::new();
-            let mut page_token = None;
-            loop {
-                let history = sfn
-                    .get_execution_history()
-                    .execution_arn(e.execution_arn())
-                    .max_results(1000)
-                    .set_next_token(page_token)
-                    .send()
-                    .await
-                    .aws(|| format!("reading the history of {}", e.name()), ctx)?;
-                events.extend(history.events().iter().cloned());
-                page_token = history.next_token().map(String::from);
-                if page_token.is_none() {
-                    break;
-                }
-            }
+            // The open request is near the end of the whole history.
+            let events = engine_run::history(ctx, e.execution_arn()).await?;
             let input = sfn
                 .describe_execution()
                 .execution_arn(e.execution_arn())
@@ -211,50 +191,34 @@ fn task_token(parameters: &str) -> Option<String> {
 
 /// Automation executions of the playbook in status Waiting (an `aws:approve` step waits).
 async fn automation(ctx: &AwsContext, stack: &StackInfo) -> Result<Vec<Waiting>> {
-    let name = stack.output("AutomationDocumentName").or(stack.output("PlaybookName")).unwrap_or_default().to_string();
-    let filter = |key, value: &str| {
-        AutomationExecutionFilter::builder().key(key).values(value).build().expect("key and values set")
-    };
+    let waiting =
+        (AutomationExecutionFilterKey::ExecutionStatus, AutomationExecutionStatus::Waiting.as_str().to_string());
     let mut out = Vec::new();
-    let mut token = None;
-    loop {
-        let page = ctx
+    for e in engine_run::automations(ctx, stack, waiting).await? {
+        let Some(id) = e.automation_execution_id() else { continue };
+        let got = ctx
             .ssm()
-            .describe_automation_executions()
-            .filters(filter(AutomationExecutionFilterKey::DocumentNamePrefix, &name))
-            .filters(filter(AutomationExecutionFilterKey::ExecutionStatus, AutomationExecutionStatus::Waiting.as_str()))
-            .set_next_token(token)
+            .get_automation_execution()
+            .automation_execution_id(id)
             .send()
             .await
-            .aws(|| format!("listing the waiting executions of {name}"), ctx)?;
-        for e in page.automation_execution_metadata_list() {
-            let Some(id) = e.automation_execution_id() else { continue };
-            let got = ctx
-                .ssm()
-                .get_automation_execution()
-                .automation_execution_id(id)
-                .send()
-                .await
-                .aws(|| format!("reading automation {id}"), ctx)?;
-            let Some(x) = got.automation_execution() else { continue };
-            let approve = x.step_executions().iter().rev().find(|s| {
+            .aws(|| format!("reading automation {id}"), ctx)?;
+        let Some(x) = got.automation_execution() else { continue };
+        let approve =
+            x.step_executions().iter().rev().find(|s| {
                 s.action() == Some("aws:approve") && s.step_status().is_some_and(|st| st.as_str() == "Waiting")
             });
-            let Some(step) = approve else { continue };
-            let instance =
-                x.parameters().and_then(|p| p.get("InstanceId")).and_then(|v| v.first()).cloned().unwrap_or_default();
-            out.push(Waiting {
-                execution: id.to_string(),
-                instance,
-                asked_at: step.execution_start_time().and_then(smithy),
-                how: Answer::Signal,
-            });
-        }
-        token = page.next_token().map(String::from);
-        if token.is_none() {
-            return Ok(out);
-        }
+        let Some(step) = approve else { continue };
+        let instance =
+            x.parameters().and_then(|p| p.get("InstanceId")).and_then(|v| v.first()).cloned().unwrap_or_default();
+        out.push(Waiting {
+            execution: id.to_string(),
+            instance,
+            asked_at: step.execution_start_time().and_then(smithy),
+            how: Answer::Signal,
+        });
     }
+    Ok(out)
 }
 
 /// What to tell someone who asked to decide when nothing waits, from the victim's approval tag.

@@ -2,6 +2,7 @@
 //! execution, an SSM Automation execution, or the Lambda function's log lines. Shared by
 //! `verify` (did it succeed?) and `report` (when did it start, each step, end?).
 
+use aws_sdk_ssm::types::{AutomationExecutionFilter, AutomationExecutionFilterKey};
 use jiff::Timestamp;
 
 use crate::aws::{AwsContext, AwsResultExt};
@@ -26,7 +27,7 @@ pub struct EngineRun {
     pub failure: Option<String>,
 }
 
-fn smithy(t: &aws_smithy_types::DateTime) -> Option<Timestamp> {
+pub fn smithy(t: &aws_smithy_types::DateTime) -> Option<Timestamp> {
     Timestamp::from_millisecond(t.to_millis().ok()?).ok()
 }
 
@@ -108,26 +109,7 @@ async fn step_functions(
     // A run that goes on after containment (an approval, an eradication) has its containment in
     // its history only.
     if with_steps || run.status != "SUCCEEDED" {
-        // A run's history is paged (1,000 events at most a page; the collection's Map states
-        // alone make hundreds).
-        let mut events = Vec::new();
-        let mut token = None;
-        loop {
-            let page = sfn
-                .get_execution_history()
-                .execution_arn(&execution_arn)
-                .max_results(1000)
-                .set_next_token(token)
-                .send()
-                .await
-                .aws(|| "reading the execution history".into(), ctx)?;
-            events.extend(page.events().iter().cloned());
-            token = page.next_token().map(String::from);
-            if token.is_none() {
-                break;
-            }
-        }
-        for ev in &events {
+        for ev in &history(ctx, &execution_arn).await? {
             if let (Some(exit), Some(t)) = (ev.state_exited_event_details(), smithy(ev.timestamp())) {
                 match run.steps.iter_mut().find(|(n, _)| n == exit.name()) {
                     Some(slot) => slot.1 = t,
@@ -179,37 +161,13 @@ async fn automation(
     findings: &[String],
     since: Timestamp,
 ) -> Result<Option<EngineRun>> {
-    use aws_sdk_ssm::types::{AutomationExecutionFilter, AutomationExecutionFilterKey};
-    let name = stack.output("AutomationDocumentName").or(stack.output("PlaybookName")).unwrap_or_default();
-    let filter = |key, value: String| {
-        AutomationExecutionFilter::builder().key(key).values(value).build().expect("key and values set")
-    };
-    let mut ids = Vec::new();
-    let mut token = None;
-    loop {
-        let page = ctx
-            .ssm()
-            .describe_automation_executions()
-            .filters(filter(AutomationExecutionFilterKey::DocumentNamePrefix, name.to_string()))
-            .filters(filter(
-                AutomationExecutionFilterKey::StartTimeAfter,
-                since.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            ))
-            .set_next_token(token)
-            .send()
-            .await
-            .aws(|| format!("listing executions of {name}"), ctx)?;
-        ids.extend(
-            page.automation_execution_metadata_list()
-                .iter()
-                .filter(|e| e.execution_start_time().and_then(smithy).is_none_or(|t| t >= since))
-                .filter_map(|e| e.automation_execution_id().map(String::from)),
-        );
-        token = page.next_token().map(String::from);
-        if token.is_none() {
-            break;
-        }
-    }
+    let after = (AutomationExecutionFilterKey::StartTimeAfter, since.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+    let ids: Vec<String> = automations(ctx, stack, after)
+        .await?
+        .iter()
+        .filter(|e| e.execution_start_time().and_then(smithy).is_none_or(|t| t >= since))
+        .filter_map(|e| e.automation_execution_id().map(String::from))
+        .collect();
     let mut answered = Vec::new();
     for id in &ids {
         let got = ctx
@@ -256,6 +214,59 @@ async fn automation(
         ));
     }
     Ok(pick(answered).map(|(_, r)| r))
+}
+
+/// A Step Functions execution's whole history, page by page (1,000 events at most a page; the
+/// collection's Map states alone make hundreds).
+pub async fn history(ctx: &AwsContext, execution_arn: &str) -> Result<Vec<aws_sdk_sfn::types::HistoryEvent>> {
+    let mut events = Vec::new();
+    let mut token = None;
+    loop {
+        let page = ctx
+            .sfn()
+            .get_execution_history()
+            .execution_arn(execution_arn)
+            .max_results(1000)
+            .set_next_token(token)
+            .send()
+            .await
+            .aws(|| format!("reading the history of {execution_arn}"), ctx)?;
+        events.extend(page.events().iter().cloned());
+        token = page.next_token().map(String::from);
+        if token.is_none() {
+            return Ok(events);
+        }
+    }
+}
+
+/// The playbook runbook's automation executions that pass one more filter, every page.
+pub async fn automations(
+    ctx: &AwsContext,
+    stack: &StackInfo,
+    (key, value): (AutomationExecutionFilterKey, String),
+) -> Result<Vec<aws_sdk_ssm::types::AutomationExecutionMetadata>> {
+    let name = stack.output("AutomationDocumentName").or(stack.output("PlaybookName")).unwrap_or_default();
+    let filter = |key, value: &str| {
+        AutomationExecutionFilter::builder().key(key).values(value).build().expect("key and values set")
+    };
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let page = ctx
+            .ssm()
+            .describe_automation_executions()
+            .filters(filter(AutomationExecutionFilterKey::DocumentNamePrefix, name))
+            .filters(filter(key.clone(), &value))
+            .set_next_token(token)
+            .send()
+            .await
+            .aws(|| format!("listing executions of {name}"), ctx)?;
+        out.extend(page.automation_execution_metadata_list().iter().cloned());
+        token = page.next_token().map(String::from);
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
 }
 
 /// One function, no execution record: its log group tells which invocation answered the finding

@@ -455,3 +455,18 @@ pub fn report_duration(secs: Option<f64>) -> String {
         Some(s) => format!("{}m {:02}s", (s / 60.0) as u64, (s % 60.0) as u64),
     }
 }
+
+/// The instance profiles associated with the instance now.
+pub async fn associated_profiles(sdk: &aws_config::SdkConfig, instance: &str) -> Vec<String> {
+    let out = aws_sdk_ec2::Client::new(sdk)
+        .describe_iam_instance_profile_associations()
+        .filters(aws_sdk_ec2::types::Filter::builder().name("instance-id").values(instance).build())
+        .send()
+        .await
+        .unwrap();
+    out.iam_instance_profile_associations()
+        .iter()
+        .filter(|a| a.state().is_some_and(|s| s.as_str() == "associated"))
+        .filter_map(|a| a.iam_instance_profile()?.arn().map(String::from))
+        .collect()
+}
