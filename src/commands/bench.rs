@@ -69,6 +69,9 @@ pub async fn run(g: &Global, args: &BenchArgs, p: &Printer) -> Result<()> {
         None => p.info(format!("the stand-in at {endpoint} did not report its wait scale")),
     }
     let variants = if args.variants.is_empty() { Variant::ALL.to_vec() } else { args.variants.clone() };
+    if variants.contains(&Variant::Manual) {
+        return Err(Error::problem("`none` has no playbook to time").with_hint("bench lambda, stepfunctions or ssm"));
+    }
     let mut rows = Vec::new();
     for variant in variants {
         p.info(format!("{variant}: deploying"));

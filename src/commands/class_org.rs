@@ -89,6 +89,10 @@ pub async fn run(
 
     let outcomes = match command {
         ClassCommand::Up(_) => {
+            if class.defaults.playbook == Some(Variant::Manual) {
+                return Err(Error::problem("an OU's StackSet deploys an automated playbook in every account, not `none`")
+                    .with_hint("set `defaults.playbook` to lambda, stepfunctions or ssm; attendees respond by hand in `irlab workshop`'s module 3, which deploys none in their own lab"));
+            }
             org::check_trusted_access(&ctx).await?;
             // Quotas in every account before anything is created; an account the member role
             // cannot reach fails alone.

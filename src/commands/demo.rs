@@ -17,21 +17,17 @@ use crate::ui::printer::Printer;
 pub async fn run(g: &Global, args: &DemoArgs, p: &Printer) -> Result<()> {
     let variants: Vec<Variant> =
         if args.all_variants { Variant::ALL.to_vec() } else { vec![args.playbook.unwrap_or(Variant::StepFunctions)] };
+    if variants.contains(&Variant::Manual) {
+        return Err(Error::problem("the demo shows a playbook at work; with `none`, nothing contains the victim")
+            .with_hint("respond by hand in `irlab workshop` (module 3), or pick lambda, stepfunctions or ssm"));
+    }
     let scenario = args.scenario.clone().unwrap_or_else(|| "tor-client".into());
     crate::incident::scenario::find(&scenario)?;
     crate::lab::LabName::parse(&g.lab)?;
 
     let mut started_standin = None;
     if g.local {
-        let conn = crate::aws::Connection { endpoint_url: g.endpoint_url.clone(), local: true, ..Default::default() };
-        let addr = emulator::socket_addr_of(&conn.local_endpoint()).ok_or_else(|| {
-            Error::problem(format!("`{}` is not an http://host:port endpoint", conn.local_endpoint()))
-        })?;
-        let host = addr.ip().to_string();
-        if !emulator::answers(&host, addr.port()) {
-            emulator::start(&host, addr.port(), 0.05, p)?;
-            started_standin = Some(addr.port());
-        }
+        started_standin = super::ensure_standin(g, p)?;
     } else {
         let hourly = cost::instance_hourly("t3.micro").unwrap_or(0.0104) + 0.01;
         p.out(format!(

@@ -164,6 +164,7 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
     let pb = playbook::switch(&ctx, &lab, variant, &d.1, &v.1, tuning, reporter).await?;
     let memory = playbook::memory_of(&pb.1);
     match playbook::approval_of(&pb.1) {
+        _ if variant == Variant::Manual => p.info("no playbook: a finding about the victim raises an alert on the topic and is recorded; containing it is yours to do (`irlab workshop check` grades each step)"),
         0 if variant == Variant::Lambda => p.info("after containment the lambda playbook stops: it cannot wait for a person; eradicate and recover by hand (`irlab eradicate`, `irlab recover`)"),
         0 => p.info("after containment the playbook stops; eradicate and recover by hand (`irlab eradicate`, `irlab recover`), or let it ask with `irlab up --approval-timeout 1h`"),
         secs => p.info(format!(
@@ -216,6 +217,9 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
 
 /// What the playbook collects before isolation, and how long that may hold isolation back.
 fn evidence_line(pb: &StackInfo, memory: &playbook::Memory, variant: Variant) -> String {
+    if variant == Variant::Manual {
+        return "none collected automatically (no playbook)".into();
+    }
     let budget = pb.kept_parameter("EvidenceBudgetSeconds").unwrap_or("-");
     let volatile = format!("volatile data within {budget} s");
     match &memory.tool {
@@ -268,15 +272,15 @@ fn choose_variant(flag: Option<Variant>, deployed: Option<Variant>, g: &Global, 
     if !interactive {
         return Ok(Variant::StepFunctions);
     }
-    let items: Vec<&str> = Variant::ALL.iter().map(|v| v.pitch()).collect();
-    let default = Variant::ALL.iter().position(|v| *v == Variant::StepFunctions).unwrap_or(0);
+    let items: Vec<&str> = Variant::DEPLOYABLE.iter().map(|v| v.pitch()).collect();
+    let default = Variant::DEPLOYABLE.iter().position(|v| *v == Variant::StepFunctions).unwrap_or(0);
     let chosen = dialoguer::Select::new()
         .with_prompt("Which playbook should contain the victim when GuardDuty reports it? (switch later with `irlab playbook set`)")
         .items(&items)
         .default(default)
         .interact()
-        .map_err(|e| Error::problem("no playbook chosen").with_hint("pass --playbook lambda|stepfunctions|ssm").with_source(e))?;
-    Ok(Variant::ALL[chosen])
+        .map_err(|e| Error::problem("no playbook chosen").with_hint("pass --playbook lambda|stepfunctions|ssm|none").with_source(e))?;
+    Ok(Variant::DEPLOYABLE[chosen])
 }
 
 fn check_args(args: &UpArgs) -> Result<()> {

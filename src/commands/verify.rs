@@ -38,6 +38,18 @@ pub async fn run(g: &Global, args: &VerifyArgs, p: &Printer) -> Result<()> {
     };
     let interval = humantime::parse_duration(&args.interval)
         .map_err(|e| Error::problem(format!("--interval `{}`: {e}", args.interval)))?;
+    if run.variant.as_deref() == Some(Variant::Manual.as_str())
+        && run.mode != "sample"
+        && matches!(args.phase, Phase::Contain | Phase::All)
+    {
+        return Err(Error::problem(format!(
+            "run {} was attacked with no playbook deployed: nothing automated contains its victim",
+            run.id
+        ))
+        .with_hint(
+            "grade your own containment with `irlab workshop check`, or deploy a playbook (`irlab playbook set stepfunctions`), `irlab reset` and attack again",
+        ));
+    }
     let sources = Sources::load(&ctx, &lab).await?;
     // A variant that waits for its snapshots must see them completed; Lambda only starts them.
     let variant = run.variant.as_deref().and_then(|v| Variant::ALL.into_iter().find(|x| x.as_str() == v));

@@ -73,7 +73,7 @@ pub async fn waiting(
     let all = match variant {
         Variant::StepFunctions => step_functions(ctx, stack).await?,
         Variant::Ssm => automation(ctx, stack).await?,
-        Variant::Lambda => Vec::new(),
+        Variant::Lambda | Variant::Manual => Vec::new(),
     };
     Ok(all.into_iter().filter(mine).collect())
 }

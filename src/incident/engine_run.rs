@@ -48,6 +48,8 @@ pub async fn find(
         Variant::StepFunctions => step_functions(ctx, stack, findings, since, with_steps).await,
         Variant::Ssm => automation(ctx, stack, findings, since).await,
         Variant::Lambda => lambda(ctx, stack, findings, since).await,
+        // Nothing runs: the responder contains by hand.
+        Variant::Manual => Ok(None),
     }
 }
 

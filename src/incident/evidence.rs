@@ -476,6 +476,7 @@ pub async fn timeline(
             Variant::Lambda => "Lambda",
             Variant::StepFunctions => "Step Functions",
             Variant::Ssm => "SSM Automation",
+            Variant::Manual => "no playbook",
         };
         playbook_running = matches!(r.status.as_str(), "RUNNING" | "InProgress" | "Pending" | "Waiting");
         if let Some(t) = r.started {

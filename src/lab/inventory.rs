@@ -537,7 +537,7 @@ async fn rules(ctx: &AwsContext, lab: &LabName, prefix: &str) -> Result<Vec<LabR
             tags.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
         // Rule tags are not documented to come from stack tags; the playbook stacks name their rule
         // exactly like the stack, which is as unambiguous as the tag.
-        let named = Variant::ALL.iter().any(|v| *name == lab.stack_name(Part::Playbook(*v)));
+        let named = Variant::DEPLOYABLE.iter().any(|v| *name == lab.stack_name(Part::Playbook(*v)));
         Ok::<_, crate::error::Error>(
             (named || tag_matches(&tags, lab)).then(|| LabResource::new("events:rule", name.clone())),
         )

@@ -103,12 +103,13 @@ pub enum Part {
 }
 
 impl Part {
-    pub const ALL: [Part; 5] = [
+    pub const ALL: [Part; 6] = [
         Part::Detection,
         Part::Victim,
         Part::Playbook(Variant::Lambda),
         Part::Playbook(Variant::StepFunctions),
         Part::Playbook(Variant::Ssm),
+        Part::Playbook(Variant::Manual),
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -118,6 +119,7 @@ impl Part {
             Part::Playbook(Variant::Lambda) => "playbook-lambda",
             Part::Playbook(Variant::StepFunctions) => "playbook-stepfunctions",
             Part::Playbook(Variant::Ssm) => "playbook-ssm",
+            Part::Playbook(Variant::Manual) => "playbook-none",
         }
     }
 
@@ -128,6 +130,7 @@ impl Part {
             Part::Playbook(Variant::Lambda) => include_str!("../../stacks/playbook-lambda.yaml"),
             Part::Playbook(Variant::StepFunctions) => include_str!("../../stacks/playbook-stepfunctions.yaml"),
             Part::Playbook(Variant::Ssm) => include_str!("../../stacks/playbook-ssm.yaml"),
+            Part::Playbook(Variant::Manual) => include_str!("../../stacks/playbook-none.yaml"),
         }
     }
 }
@@ -144,7 +147,8 @@ impl serde::Serialize for Part {
     }
 }
 
-/// The three ways the lab automates the same containment.
+/// The three ways the lab automates the same containment, and none: the responder contains by
+/// hand (the workshop's manual module).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum, serde::Serialize, serde::Deserialize,
 )]
@@ -158,16 +162,24 @@ pub enum Variant {
     StepFunctions,
     /// An SSM Automation runbook: AWS's own operations tooling, waits for the snapshots.
     Ssm,
+    /// No playbook: findings still raise an alert and are recorded; you contain the victim by hand.
+    #[value(name = "none")]
+    #[serde(rename = "none")]
+    Manual,
 }
 
 impl Variant {
+    /// The automated playbooks.
     pub const ALL: [Variant; 3] = [Variant::Lambda, Variant::StepFunctions, Variant::Ssm];
+    /// What `up --playbook` may deploy: the automated playbooks and none.
+    pub const DEPLOYABLE: [Variant; 4] = [Variant::Lambda, Variant::StepFunctions, Variant::Ssm, Variant::Manual];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Variant::Lambda => "lambda",
             Variant::StepFunctions => "stepfunctions",
             Variant::Ssm => "ssm",
+            Variant::Manual => "none",
         }
     }
 
@@ -181,6 +193,9 @@ impl Variant {
                 "Step Functions: a workflow with parallel steps and retries that waits for the snapshots (recommended)"
             }
             Variant::Ssm => "SSM Automation: a runbook in AWS's operations tooling that waits for the snapshots",
+            Variant::Manual => {
+                "None: findings raise an alert, and you contain the victim by hand (the workshop's module 3)"
+            }
         }
     }
 }

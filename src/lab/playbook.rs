@@ -16,7 +16,7 @@ pub const DEFAULT_MIN_SEVERITY: f64 = 4.0;
 /// The playbook stacks that exist now (normally zero or one).
 pub async fn deployed(ctx: &AwsContext, lab: &LabName) -> Result<Vec<(Variant, StackInfo)>> {
     let mut out = Vec::new();
-    for v in Variant::ALL {
+    for v in Variant::DEPLOYABLE {
         if let Some(s) = stacks::find(ctx, lab, Part::Playbook(v)).await? {
             out.push((v, s));
         }
@@ -79,6 +79,8 @@ pub async fn switch(
     if approval > 0 && variant == Variant::Lambda {
         return Err(lambda_cannot_wait());
     }
+    // Nothing waits without a playbook: the setting stays for the next playbook.
+    let approval = if variant == Variant::Manual { 0 } else { approval };
     // SSM's aws:approve takes the principals who may decide: whoever brings the lab up.
     let approver = approver_arn(&ctx.identity().await?.arn);
     // The old variant goes first: two rules would contain the same instance twice.
@@ -118,6 +120,16 @@ fn parameters(
     approval: u32,
     approver: &str,
 ) -> Result<Vec<(String, String)>> {
+    if variant == Variant::Manual {
+        // No engine: the rule only alerts and records.
+        return Ok(vec![
+            ("LabName".into(), lab.to_string()),
+            ("AlertTopicArn".into(), detection.need("AlertTopicArn")?),
+            ("AuditRecorderArn".into(), detection.need("AuditRecorderArn")?),
+            ("InstanceId".into(), victim.need("InstanceId")?),
+            ("MinSeverity".into(), format_severity(min_severity)),
+        ]);
+    }
     let mut out = vec![
         ("LabName".into(), lab.to_string()),
         ("AlertTopicArn".into(), detection.need("AlertTopicArn")?),
@@ -280,13 +292,17 @@ pub async fn health(ctx: &AwsContext, variant: Variant, stack: &StackInfo) -> Re
             problems.push(format!("rule {name} is not enabled"));
         }
         if targets < 2 {
-            problems.push(format!("rule {name} has {targets} targets, expected the playbook and the audit recorder"));
+            problems.push(format!(
+                "rule {name} has {targets} targets, expected the {} and the audit recorder",
+                if variant == Variant::Manual { "alert topic" } else { "playbook" }
+            ));
         }
     } else {
         problems.push("the stack has no RuleName output".into());
     }
     let engine = match (variant, stack.output("PlaybookName")) {
         (_, None) => "unknown".to_string(),
+        (Variant::Manual, Some(_)) => "none: findings go to the alert topic".to_string(),
         (Variant::Lambda, Some(name)) => {
             let f = ctx
                 .lambda()
