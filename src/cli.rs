@@ -107,6 +107,31 @@ pub enum Command {
     /// Run a whole class's labs from a roster file: up, status, attack, verify, reset, down, report
     #[command(subcommand)]
     Class(ClassCommand),
+    /// The workshop's guided path: preparation, a manual response, the three playbooks, clean-up
+    /// (starts, or resumes where this lab's progress stands)
+    Workshop(WorkshopArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WorkshopArgs {
+    #[command(subcommand)]
+    pub command: Option<WorkshopCommand>,
+    /// Go to this module (1-5) and on from there, whatever is done
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub step: Option<u8>,
+    /// Ask nothing (needs --yes: the path creates and deletes AWS resources); the manual
+    /// module then stops for `irlab workshop check`
+    #[arg(long)]
+    pub non_interactive: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkshopCommand {
+    /// The modules done, the one next, and how long the rest takes
+    Status,
+    /// Grade the manual containment of module 3 step by step, with the command of a step still
+    /// missing (exit 0 when every step is done)
+    Check,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ mod incident;
 mod lab;
 mod regions;
 mod ui;
+mod workshop;
 
 use clap::Parser;
 
@@ -59,6 +60,7 @@ fn main() {
                 Command::Bench(args) => commands::bench::run(&cli.global, args, &printer).await,
                 Command::Preflight(args) => commands::preflight::run(&cli.global, args, &printer).await,
                 Command::Class(command) => commands::class::run(&cli.global, command, &printer).await,
+                Command::Workshop(args) => commands::workshop::run(&cli.global, args, &printer).await,
             }
         };
         // Ctrl-C stops the command at its next await, between AWS calls or with one in flight:

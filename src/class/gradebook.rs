@@ -22,6 +22,9 @@ pub struct Row {
     /// Seconds from the finding to the victim contained, from the latest passing verify.
     pub time_to_contain: Option<f64>,
     pub usd_per_hour: f64,
+    /// Where the attendee is in `irlab workshop`: `m3` (the next module), `done`, or None when
+    /// the workshop was never started.
+    pub module: Option<String>,
     /// Why the row is incomplete (status failed for this attendee).
     pub problem: Option<String>,
 }
@@ -50,6 +53,7 @@ pub fn row(o: &Outcome) -> Row {
             verdict: None,
             time_to_contain: None,
             usd_per_hour: 0.0,
+            module: None,
             problem: Some(if o.message.is_empty() { format!("exit {}", o.exit_code) } else { o.message.clone() }),
         };
     };
@@ -81,8 +85,16 @@ pub fn row(o: &Outcome) -> Row {
         verdict,
         time_to_contain: last["verdict"]["time_to_contain"].as_f64(),
         usd_per_hour: s["cost"]["usd_per_hour"].as_f64().unwrap_or(0.0),
+        module: workshop_module(&s["workshop"]),
         problem: if o.ok { None } else { Some(o.message.clone()) },
     }
+}
+
+/// The next module of a lab's workshop record (status JSON), or `done`.
+fn workshop_module(w: &Value) -> Option<String> {
+    let done: Vec<u64> = w.get("done")?.as_array()?.iter().filter_map(|d| d["module"].as_u64()).collect();
+    let count = crate::workshop::modules().map_or(5, |m| m.len() as u64);
+    Some((1..=count).find(|m| !done.contains(m)).map_or("done".to_string(), |m| format!("m{m}")))
 }
 
 pub fn build(class: &str, outcomes: &[Outcome]) -> Gradebook {
@@ -124,19 +136,20 @@ impl Gradebook {
     /// The table for a terminal: fixed columns that fit 80 characters.
     pub fn lines(&self) -> Vec<String> {
         let mut out = vec![format!(
-            "{:<15} {:<13} {:<13} {:>4} {:<12} {:>9} {:>8}",
-            "attendee", "state", "playbook", "runs", "last verify", "contain", "$/hour"
+            "{:<13} {:<12} {:<13} {:>4} {:<12} {:>8} {:>7} {:<4}",
+            "attendee", "state", "playbook", "runs", "last verify", "contain", "$/hour", "wksp"
         )];
         for r in &self.rows {
             out.push(format!(
-                "{:<15} {:<13} {:<13} {:>4} {:<12} {:>9} {:>8.4}",
+                "{:<13} {:<12} {:<13} {:>4} {:<12} {:>8} {:>7.4} {:<4}",
                 r.attendee,
                 r.state,
                 r.playbook.as_deref().unwrap_or("-"),
                 r.runs,
                 r.verdict.as_deref().unwrap_or("-"),
                 secs(r.time_to_contain),
-                r.usd_per_hour
+                r.usd_per_hour,
+                r.module.as_deref().unwrap_or("-")
             ));
             if let Some(p) = &r.problem {
                 out.push(format!("  {}: {p}", r.attendee));
@@ -176,11 +189,11 @@ impl Gradebook {
             self.usd_per_day
         );
         body.push_str(&self.svg());
-        body.push_str("<table id=\"gradebook\"><tr><th>attendee</th><th>account</th><th>state</th><th>playbook</th><th>runs</th><th>last verify</th><th>time to contain</th><th>$/hour</th></tr>\n");
+        body.push_str("<table id=\"gradebook\"><tr><th>attendee</th><th>account</th><th>state</th><th>playbook</th><th>runs</th><th>last verify</th><th>time to contain</th><th>$/hour</th><th>workshop</th></tr>\n");
         for r in &self.rows {
             let _ = writeln!(
                 body,
-                "<tr data-attendee=\"{}\" class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td></tr>",
+                "<tr data-attendee=\"{}\" class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{}</td></tr>",
                 esc(&r.attendee),
                 esc(r.verdict.as_deref().unwrap_or("none").replace(' ', "-").as_str()),
                 esc(&r.attendee),
@@ -190,7 +203,8 @@ impl Gradebook {
                 r.runs,
                 esc(r.verdict.as_deref().unwrap_or("-")),
                 secs(r.time_to_contain),
-                r.usd_per_hour
+                r.usd_per_hour,
+                esc(r.module.as_deref().unwrap_or("-"))
             );
         }
         body.push_str("</table>\n");
@@ -317,6 +331,27 @@ mod tests {
         assert_eq!(g.rows[3].problem.as_deref(), Some("AccessDenied assuming the role"));
         assert_eq!(g.rows[2].verdict.as_deref(), Some("failed"));
         assert!(g.lines().iter().all(|l| l.chars().count() <= 80 || l.starts_with("  ")), "{:#?}", g.lines());
+    }
+
+    #[test]
+    fn each_attendee_shows_the_next_workshop_module() {
+        let with = |done: &[u64]| {
+            let mut s = status("111", None, None, 0.01);
+            s["workshop"] = json!({"started_at": "t", "done": done.iter().map(|m| json!({"module": m, "at": "t"})).collect::<Vec<_>>()});
+            s
+        };
+        let g = build(
+            "c",
+            &[
+                outcome("a", true, Some(with(&[1, 2]))),
+                outcome("b", true, Some(with(&[1, 2, 3, 4, 5]))),
+                outcome("c", true, Some(status("111", None, None, 0.01))),
+            ],
+        );
+        let modules: Vec<Option<&str>> = g.rows.iter().map(|r| r.module.as_deref()).collect();
+        assert_eq!(modules, [Some("m3"), Some("done"), None]);
+        assert!(g.lines()[1].ends_with("m3  ") || g.lines()[1].ends_with("m3"), "{:?}", g.lines());
+        assert!(g.html().contains("<td>m3</td>"));
     }
 
     #[test]

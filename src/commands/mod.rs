@@ -19,6 +19,7 @@ pub mod scenarios;
 pub mod status;
 pub mod up;
 pub mod verify;
+pub mod workshop;
 
 use crate::aws::{AwsContext, Connection};
 use crate::cli::Global;
@@ -44,6 +45,20 @@ pub async fn open_for_change(g: &Global, command: &str) -> Result<(LabName, AwsC
     let (lab, ctx) = open(g).await?;
     crate::lab::lease::acquire(&ctx, &lab, command, g.break_lease).await?;
     Ok((lab, ctx))
+}
+
+/// With `--local`: starts the stand-in at the local endpoint unless it answers already; the port
+/// it started, if it did.
+pub fn ensure_standin(g: &Global, p: &crate::ui::printer::Printer) -> Result<Option<u16>> {
+    let conn = Connection { endpoint_url: g.endpoint_url.clone(), local: true, ..Default::default() };
+    let addr = crate::emulator::socket_addr_of(&conn.local_endpoint())
+        .ok_or_else(|| Error::problem(format!("`{}` is not an http://host:port endpoint", conn.local_endpoint())))?;
+    let host = addr.ip().to_string();
+    if crate::emulator::answers(&host, addr.port()) {
+        return Ok(None);
+    }
+    crate::emulator::start(&host, addr.port(), 0.05, p)?;
+    Ok(Some(addr.port()))
 }
 
 /// `1m 05s` style durations for people.

@@ -36,6 +36,8 @@ pub struct Snapshot {
     /// How many attack runs the lab has had, and the latest with its verdict.
     pub runs: usize,
     pub last_run: Option<AttackRun>,
+    /// The attendee's progress through `irlab workshop`, if started.
+    pub workshop: Option<crate::lab::state::WorkshopRecord>,
 }
 
 #[derive(Debug, Serialize)]
@@ -211,6 +213,7 @@ pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
         cost: cost::estimate(&usage),
         runs: state.as_ref().map_or(0, |s| s.runs.len()),
         last_run: state.as_ref().and_then(|s| s.runs.last().cloned()),
+        workshop: state.as_ref().and_then(|s| s.workshop.clone()),
     })
 }
 

@@ -201,15 +201,6 @@ pub fn judge(o: &Observation, expect: Expect) -> Vec<Check> {
     // The victim's state counts only once its containment tags name this run's finding: an
     // earlier run's containment that was never reset satisfies nothing.
     let this_run = o.contained_for.as_ref().is_some_and(|f| o.findings.contains(f));
-    let whose = |observed: String, ok: bool| {
-        if !ok || this_run {
-            return observed;
-        }
-        match &o.contained_for {
-            Some(f) => format!("{observed}, but from finding {f}, not this run's"),
-            None => format!("{observed}, but no containment of this run's finding is recorded"),
-        }
-    };
     out.push(check(
         "playbook contained",
         "the playbook's run reached containment (SUCCEEDED, or contained and going on)",
@@ -226,6 +217,45 @@ pub fn judge(o: &Observation, expect: Expect) -> Vec<Check> {
         },
         ok_status,
     ));
+    out.extend(containment(o, this_run, snapshots_completed));
+    let (sealed, observed) = match &o.volatile {
+        None => (false, "no manifest for this run's finding in the evidence bucket".to_string()),
+        Some(v) if !v.mismatches.is_empty() => {
+            (false, format!("altered since collection: {}", v.mismatches.join("; ")))
+        }
+        Some(v) if !v.complete => (false, format!("{} item(s), incomplete: {}", v.items, v.gaps.join("; "))),
+        Some(v) => (v.items > 0, format!("{} item(s), every SHA-256 verified", v.items)),
+    };
+    out.push(check(
+        "volatile evidence sealed",
+        "a complete manifest of the evidence collected before isolation, every item's SHA-256 verified",
+        observed,
+        sealed,
+    ));
+    out.push(check(
+        "responders notified",
+        "a notification naming this run's finding",
+        format!("{} notification(s)", o.notifications),
+        o.notifications > 0,
+    ));
+    out
+}
+
+/// What the victim's state shows of a containment, whoever did it (a playbook, or a responder
+/// by hand in the workshop): isolation, tags, credentials and sessions, cut connections,
+/// volumes, Elastic IPs, protection and snapshots. `this_run`: the containment's tags name the
+/// run's finding; a state that is right but from another finding passes nothing.
+pub fn containment(o: &Observation, this_run: bool, snapshots_completed: bool) -> Vec<Check> {
+    let mut out = Vec::new();
+    let whose = |observed: String, ok: bool| {
+        if !ok || this_run {
+            return observed;
+        }
+        match &o.contained_for {
+            Some(f) => format!("{observed}, but from finding {f}, not this run's"),
+            None => format!("{observed}, but no containment of this run's finding is recorded"),
+        }
+    };
     let stray: Vec<String> = o
         .interface_groups
         .iter()
@@ -351,26 +381,6 @@ pub fn judge(o: &Observation, expect: Expect) -> Vec<Check> {
             gaps.join("; ")
         },
         snap_ok,
-    ));
-    let (sealed, observed) = match &o.volatile {
-        None => (false, "no manifest for this run's finding in the evidence bucket".to_string()),
-        Some(v) if !v.mismatches.is_empty() => {
-            (false, format!("altered since collection: {}", v.mismatches.join("; ")))
-        }
-        Some(v) if !v.complete => (false, format!("{} item(s), incomplete: {}", v.items, v.gaps.join("; "))),
-        Some(v) => (v.items > 0, format!("{} item(s), every SHA-256 verified", v.items)),
-    };
-    out.push(check(
-        "volatile evidence sealed",
-        "a complete manifest of the evidence collected before isolation, every item's SHA-256 verified",
-        observed,
-        sealed,
-    ));
-    out.push(check(
-        "responders notified",
-        "a notification naming this run's finding",
-        format!("{} notification(s)", o.notifications),
-        o.notifications > 0,
     ));
     out
 }

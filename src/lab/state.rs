@@ -30,6 +30,56 @@ pub struct LabState {
     /// protected), outside the victim stack; `down` removes them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retained: Vec<Retained>,
+    /// The attendee's progress through `irlab workshop`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workshop: Option<WorkshopRecord>,
+}
+
+/// Where an attendee stands in the workshop: kept in the lab, so any machine resumes it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct WorkshopRecord {
+    /// RFC 3339.
+    pub started_at: String,
+    /// The modules finished, in the order they were.
+    #[serde(default)]
+    pub done: Vec<ModuleDone>,
+    /// Module 3's containment by hand, once every step passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manual: Option<ManualRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModuleDone {
+    pub module: u8,
+    /// RFC 3339.
+    pub at: String,
+}
+
+/// The attendee's own containment: the run it answered, and from the attack to the last
+/// containment call CloudTrail recorded.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ManualRecord {
+    pub run: String,
+    pub seconds: f64,
+    /// RFC 3339.
+    pub contained_at: String,
+}
+
+impl WorkshopRecord {
+    pub fn is_done(&self, module: u8) -> bool {
+        self.done.iter().any(|d| d.module == module)
+    }
+
+    pub fn mark_done(&mut self, module: u8) {
+        if !self.is_done(module) {
+            self.done.push(ModuleDone { module, at: jiff::Timestamp::now().to_string() });
+        }
+    }
+
+    /// The first module not done yet; None when all `count` are.
+    pub fn next(&self, count: u8) -> Option<u8> {
+        (1..=count).find(|m| !self.is_done(*m))
+    }
 }
 
 /// The victim's known-good definition, read from the instance `up` created.
@@ -202,6 +252,7 @@ impl LabState {
             runs: Vec::new(),
             baseline: None,
             retained: Vec::new(),
+            workshop: None,
         }
     }
 
