@@ -172,3 +172,44 @@ async fn finding_of(s: &Standin) -> String {
     let r = workshop(s, &["--output", "json", "workshop", "check"]);
     r.json()["finding"].as_str().unwrap_or_else(|| panic!("no finding yet: {}", r.stdout)).to_string()
 }
+
+/// Runs irlab in a pseudo-terminal (tests/support/pty_drive.py), answering `script`'s prompts.
+fn in_terminal(s: &Standin, script: serde_json::Value, args: &[&str]) -> common::Run {
+    let driver = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/pty_drive.py");
+    let out = std::process::Command::new("python3")
+        .arg(driver)
+        .arg(script.to_string())
+        .arg("--")
+        .arg(common::BIN)
+        .args(["--local", "--endpoint-url", &s.endpoint])
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    common::Run::from(out)
+}
+
+#[tokio::test]
+async fn the_prompts_work_in_a_terminal_and_an_interrupted_path_resumes() {
+    let s = Standin::start();
+    // Module 1 on a terminal: the question, the answer, the text; then Ctrl-C at module 2's
+    // question.
+    let r = in_terminal(
+        &s,
+        serde_json::json!([["Start module 1: Introduction", "y"], ["Start module 2: Preparation", "\u{3}"]]),
+        &["--lab", "wp", "workshop"],
+    );
+    assert!(r.stdout.contains("incident-response lifecycle"), "module 1's text: {}", r.stdout);
+    assert!(r.stdout.contains("module 1 done; about"), "{}", r.stdout);
+    assert!(r.stdout.contains("workshop stopped"), "{}", r.stdout);
+    assert_ne!(r.code, 0, "an interrupted path does not end with success: {}", r.stdout);
+    let st = s.irlab(&["--lab", "wp", "--output", "json", "workshop", "status"]).ok().json();
+    assert_eq!(st["next"], 2, "{st}");
+
+    // Another start resumes at module 2; declining it stops cleanly, and nothing was brought up.
+    let r = in_terminal(&s, serde_json::json!([["Start module 2: Preparation", "n"]]), &["--lab", "wp", "workshop"]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(r.stdout.contains("resuming the workshop in lab wp at module 2"), "{}", r.stdout);
+    assert!(r.stdout.contains("stopped before module 2"), "{}", r.stdout);
+    let cfn = aws_sdk_cloudformation::Client::new(&s.sdk().await);
+    assert!(cfn.describe_stacks().stack_name("irlab-wp-victim").send().await.is_err());
+}

@@ -72,7 +72,7 @@ async fn path(g: &Global, args: &WorkshopArgs, p: &Printer) -> Result<()> {
         if n != MANUAL {
             // Module 3 shows its text once the finding it names has arrived.
             let facts = collect::facts(&ctx, &lab, LabState::load(&ctx, &lab).await?.as_ref()).await?;
-            p.out(workshop::render(m.intro().trim_end(), &facts, &[]));
+            p.out(workshop::for_terminal(&workshop::render(m.intro().trim_end(), &facts, &[])));
         }
         let finished = match n {
             MANUAL => manual_module(g, &ctx, &lab, m, ask, p).await?,
@@ -160,7 +160,7 @@ async fn manual_module(
         None => p.out("no finding has arrived yet; `irlab workshop check` looks again"),
     }
     facts.insert("instance", run.instance.clone());
-    p.out(workshop::render(m.intro().trim_end(), &facts, &[]));
+    p.out(workshop::for_terminal(&workshop::render(m.intro().trim_end(), &facts, &[])));
     loop {
         let graded = check(g, p).await;
         match graded {
@@ -273,13 +273,11 @@ async fn check(g: &Global, p: &Printer) -> Result<()> {
         }
     }
     if let Some(i) = first_missing {
+        // The step's own text: what it teaches, then its commands with this lab's ids.
         let section = sections.iter().find(|s| s.id == graded[i].step);
-        let commands = section
-            .map(|s| workshop::shell_commands(&workshop::render(&s.text, &c.facts, &c.volumes)))
-            .unwrap_or_default();
-        p.out(format!("next: step {}, {}:", i + 1, graded[i].step));
-        for cmd in &commands {
-            p.out(format!("  {cmd}"));
+        p.out(format!("\nnext: step {}, {}", i + 1, graded[i].step));
+        if let Some(s) = section {
+            p.out(workshop::for_terminal(&workshop::render(s.text.trim(), &c.facts, &c.volumes)));
         }
         let done = graded.iter().filter(|s| s.done).count();
         return Err(Error::problem(format!("{done} of {} containment steps done", graded.len()))
@@ -351,6 +349,8 @@ fn confirm(question: &str) -> Result<bool> {
 
 /// A prompt that ended without an answer (Ctrl-C, the terminal closed): progress is kept.
 fn stopped(e: dialoguer::Error, module: u8) -> Error {
+    // The prompt hid the cursor and was interrupted before showing it again.
+    let _ = console::Term::stderr().show_cursor();
     let at = if module > 0 { format!(" in module {module}") } else { String::new() };
     Error::interrupted(format!("workshop stopped{at}; what is done is kept in the lab"))
         .with_hint("`irlab workshop` resumes where you stopped")

@@ -58,9 +58,11 @@ pub struct Graded {
 }
 
 /// The group changes of the victim, in time order, as one line the cut check reads the order
-/// of groups from (the untrack group must come before the quarantine group).
+/// of groups from (the untrack group must come before the quarantine group). CloudTrail's
+/// times are to the second: changes within the same second are taken in the order the module
+/// teaches (untrack, then quarantine), as nothing recorded tells them apart.
 pub fn group_changes(calls: &[Call], untrack: &str, quarantine: &str) -> Option<String> {
-    let line: Vec<String> = calls
+    let mut changes: Vec<(jiff::Timestamp, bool, String)> = calls
         .iter()
         .filter(|c| matches!(c.name.as_str(), "ModifyInstanceAttribute" | "ModifyNetworkInterfaceAttribute"))
         .filter_map(|c| {
@@ -71,10 +73,11 @@ pub fn group_changes(calls: &[Call], untrack: &str, quarantine: &str) -> Option<
             } else {
                 return None;
             };
-            Some(format!("{} to {to} at {}", c.name, c.at))
+            Some((c.at, to == quarantine, format!("{} to {to} at {}", c.name, c.at)))
         })
         .collect();
-    (!line.is_empty()).then(|| line.join("; "))
+    changes.sort_by_key(|(at, to_quarantine, _)| (*at, *to_quarantine));
+    (!changes.is_empty()).then(|| changes.into_iter().map(|c| c.2).collect::<Vec<_>>().join("; "))
 }
 
 /// Grades every step. The observation's `cut_step` should come from [`group_changes`].
@@ -87,6 +90,9 @@ pub fn grade(s: &Seen) -> Vec<Graded> {
     for step in STEPS {
         let mut mine: Vec<Check> = checks.iter().filter(|c| checks_of(step).contains(&c.name)).cloned().collect();
         let mut mistakes = Vec::new();
+        for c in mine.iter_mut().filter(|c| c.name == "connections cut" && o.cut_step.is_none()) {
+            c.observed = "CloudTrail has recorded no group change of the victim since the attack".into();
+        }
         match step {
             "isolate" => isolate_mistakes(s, &mut mistakes),
             "revoke" => {
@@ -320,6 +326,16 @@ mod tests {
         s.o.cut_step = None;
         let iso = grade(&s).into_iter().find(|x| x.step == "isolate").unwrap();
         assert!(iso.mistakes.iter().any(|m| m.contains("no record of the group change yet")), "{:?}", iso.mistakes);
+    }
+
+    #[test]
+    fn changes_within_one_second_count_in_the_taught_order() {
+        let mut s = contained();
+        // CloudTrail lists the newest first, and both changes carry the same second.
+        s.calls[0].at = s.calls[1].at;
+        s.calls.swap(0, 1);
+        s.o.cut_step = group_changes(&s.calls, U, Q);
+        assert!(grade(&s)[0].done, "{:?}", s.o.cut_step);
     }
 
     #[test]

@@ -151,7 +151,27 @@ pub fn render(text: &str, facts: &Facts, volumes: &[(String, String)]) -> String
     out
 }
 
-/// The shell commands of a text's ```sh blocks, one per line.
+/// A rendered text as a terminal shows it: code fences and comments dropped, commands
+/// indented, emphasis marks removed (the Markdown stays the source for instructors).
+pub fn for_terminal(text: &str) -> String {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with("```") {
+            inside = !inside;
+            continue;
+        }
+        if t.starts_with("<!--") {
+            continue;
+        }
+        out.push(if inside { format!("    {line}") } else { line.replace("**", "") });
+    }
+    out.join("\n")
+}
+
+/// The shell commands of a text's ```sh blocks, one per line (what the tests check).
+#[cfg(test)]
 pub fn shell_commands(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut inside = false;
@@ -276,6 +296,12 @@ mod tests {
         assert!(Cli::try_parse_from(std::iter::once("irlab".to_string()).chain(words(&cmds[0]))).is_err());
         assert!(parse("x.md", "no front matter").is_err());
         assert!(parse("x.md", "---\nmodule: 1\ntitle: t\nphase: p\nminutes: 1\nrunn: []\n---\n").is_err());
+    }
+
+    #[test]
+    fn a_terminal_sees_commands_indented_and_no_markup() {
+        let t = for_terminal("Read **this**:\n\n```sh\nirlab status\n```\n<!-- step: x -->\nend");
+        assert_eq!(t, "Read this:\n\n    irlab status\nend");
     }
 
     #[test]

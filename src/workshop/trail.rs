@@ -58,7 +58,8 @@ pub async fn calls(ctx: &AwsContext, since: Timestamp, mentioning: &[String]) ->
                 .send()
                 .await
                 .aws(|| format!("reading CloudTrail's {name} events"), ctx)?;
-            for e in page.events() {
+            // Newest first: reversed, so that calls of one second keep their order.
+            for e in page.events().iter().rev() {
                 if let Some(call) = e.cloud_trail_event().and_then(|text| parse(text, mentioning)) {
                     out.push(call);
                 }
