@@ -98,6 +98,8 @@ fn run_myself(g: &Global, args: &[&str], stdout: std::process::Stdio) -> Result<
         Some(0) => Ok(()),
         // The step's own verdict: a failed check stays a problem, a failure stays a failure.
         Some(1) => Err(Error::problem(what)),
+        // Ctrl-C reached the step too: it said what state it left.
+        Some(130) => Err(Error::interrupted(what)),
         _ => Err(Error::failure(what)),
     }
 }
@@ -129,6 +131,7 @@ pub fn interrupted(command: &crate::cli::Command) -> Error {
         Command::Verify(_) => ("`irlab verify`", "nothing was changed; run `irlab verify` again"),
         Command::Demo(_) => ("`irlab demo`", "run `irlab down --yes` to remove the demo's lab"),
         Command::Bench(_) => ("`irlab bench`", "run `irlab down --yes` to remove the benchmark's lab"),
+        Command::Workshop(_) => ("`irlab workshop`", "`irlab workshop` resumes at the module that was interrupted"),
         _ => ("the command", "nothing was changed"),
     };
     Error::interrupted(format!("interrupted: {what} stopped part-way; `irlab status` shows where the lab stands"))

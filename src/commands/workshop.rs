@@ -74,27 +74,29 @@ async fn path(g: &Global, args: &WorkshopArgs, p: &Printer) -> Result<()> {
             let facts = collect::facts(&ctx, &lab, LabState::load(&ctx, &lab).await?.as_ref()).await?;
             p.out(workshop::for_terminal(&workshop::render(m.intro().trim_end(), &facts, &[])));
         }
-        let finished = match n {
-            MANUAL => manual_module(g, &ctx, &lab, m, ask, p).await?,
-            AUTOMATED => {
-                automated_module(g, &ctx, &lab, m, p).await?;
-                true
-            }
-            _ => {
-                for (_, cmds) in m.commands() {
-                    for c in cmds {
-                        step(g, &c, p)?;
-                    }
-                }
-                true
-            }
+        let outcome = match n {
+            MANUAL => manual_module(g, &ctx, &lab, m, ask, p).await,
+            AUTOMATED => automated_module(g, &ctx, &lab, m, p).await.map(|()| true),
+            _ => m.commands().into_iter().flat_map(|(_, cmds)| cmds).try_for_each(|c| step(g, &c, p)).map(|()| true),
         };
+        // A step that failed or was interrupted said why; the module is not done, and is where
+        // the next `irlab workshop` starts.
+        let finished = outcome.map_err(|mut e| {
+            let resume = format!("`irlab workshop` starts again at module {n}");
+            let hint = match e.hint.take() {
+                Some(h) => format!("{h}; then {resume}"),
+                None => resume,
+            };
+            e.with_hint(hint)
+        })?;
         if !finished {
             return Ok(());
         }
         // `down` removed the lab and its state with it: the path is over.
         let Some(mut state) = LabState::load(&ctx, &lab).await? else {
-            p.out(format!("module {n} done: the workshop is complete, and lab {lab} is gone"));
+            p.out(format!(
+                "module {n} done: lab {lab} is gone, nothing of it is left to bill; the workshop is complete"
+            ));
             return Ok(());
         };
         state.workshop.get_or_insert_with(Default::default).mark_done(n);
