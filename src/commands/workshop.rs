@@ -35,6 +35,11 @@ async fn path(g: &Global, args: &WorkshopArgs, p: &Printer) -> Result<()> {
         return Err(Error::problem("--non-interactive needs --yes: the path creates and deletes AWS resources")
             .with_hint("pass `--non-interactive --yes`"));
     }
+    if p.is_json() {
+        return Err(Error::problem("the workshop's path is for people, not --output json").with_hint(
+            "`irlab workshop status --output json` and `irlab workshop check --output json` give its data",
+        ));
+    }
     let ask = !args.non_interactive;
     if g.local {
         super::ensure_standin(g, p)?;
@@ -138,6 +143,10 @@ async fn manual_module(
         let deployed = crate::lab::playbook::deployed(ctx, lab).await?;
         if deployed.iter().any(|(v, _)| *v != Variant::Manual) {
             step(g, "playbook set none", p)?;
+        }
+        // Back to module 3 after module 4: the victim is still contained by the last playbook.
+        if !state.runs.is_empty() {
+            step(g, "reset", p)?;
         }
         for (_, cmds) in m.commands() {
             for c in cmds {
