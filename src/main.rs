@@ -39,6 +39,7 @@ fn main() {
             match &cli.command {
                 Command::Up(args) => commands::up::run(&cli.global, args, &printer).await,
                 Command::Status => commands::status::run(&cli.global, &printer).await,
+                Command::Labs => commands::labs::run(&cli.global, &printer).await,
                 Command::Scenarios { command } => commands::scenarios::run(command, &printer),
                 Command::Attack(args) => commands::attack::run(&cli.global, args, &printer).await,
                 Command::Verify(args) => commands::verify::run(&cli.global, args, &printer).await,
@@ -67,7 +68,13 @@ fn main() {
         // either way the lab is left as the next `up` or `down` can finish it.
         let result = tokio::select! {
             r = command => r,
-            _ = tokio::signal::ctrl_c() => {
+            // At a question (down's confirmation), nothing was done yet: the prompt says so.
+            _ = tokio::signal::ctrl_c() => match ui::prompt::cancelled() {
+                Some(e) => {
+                    eprintln!();
+                    Err(e)
+                }
+                None => {
                 let changing = lab::lease::held();
                 lab::lease::release().await;
                 if changing {
@@ -75,7 +82,8 @@ fn main() {
                     commands::print_lab_state(&cli.global, &printer).await;
                 }
                 Err(commands::interrupted(&cli.command))
-            }
+                }
+            },
         };
         lab::lease::release().await;
         result

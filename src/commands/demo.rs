@@ -2,7 +2,6 @@
 //! playbook or each in turn, with a comparison at the end. Exit 0 only when every check passed
 //! and nothing is left.
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::time::Instant;
 
 use serde_json::json;
@@ -34,7 +33,7 @@ pub async fn run(g: &Global, args: &DemoArgs, p: &Printer) -> Result<()> {
             "this runs the lab in your AWS account: about ${hourly:.2}/hour while it runs, a few cents for the demo (GuardDuty's 30-day trial applies to new detectors), and removes everything at the end"
         ));
         if !g.yes {
-            confirm()?;
+            super::confirm_billable().await?;
         }
     }
 
@@ -100,16 +99,4 @@ fn steps(
     outcome?;
     down?;
     Ok(rows)
-}
-
-fn confirm() -> Result<()> {
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::problem("refusing to create billable resources without confirmation")
-            .with_hint("pass --yes, or use --local"));
-    }
-    eprint!("continue? [y/N] ");
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    if matches!(answer.trim(), "y" | "Y" | "yes") { Ok(()) } else { Err(Error::problem("nothing was created")) }
 }

@@ -1,6 +1,5 @@
 //! `irlab down`: plan, show, confirm, delete, then prove that nothing of the lab is left.
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::time::Instant;
 
 use serde_json::json;
@@ -27,6 +26,10 @@ pub async fn run(g: &Global, args: &DownArgs, p: &Printer) -> Result<()> {
             left = inventory::sweep_shared(&ctx).await.found;
         }
         p.out(format!("lab {lab} does not exist in {} / {}; nothing to remove", me.account, ctx.region));
+        let names: Vec<String> = LabState::all(&ctx).await?.into_iter().map(|s| s.lab).collect();
+        if !names.is_empty() {
+            p.out(format!("labs here: {} (`irlab labs` lists them; `--lab NAME` picks one)", names.join(", ")));
+        }
         for r in &left {
             p.out(format!("  but the region's shared parts are still there: {r}"));
         }
@@ -54,13 +57,15 @@ pub async fn run(g: &Global, args: &DownArgs, p: &Printer) -> Result<()> {
     } else {
         p.out(&header);
         plan.lines().iter().for_each(|l| p.out(format!("  {l}")));
+        p.out("billing stops for the victim (instance, volumes, snapshots, public IPv4 address) and the lab's GuardDuty use; the region's trail and Systems Manager endpoints go with the last lab of the region");
+        p.out("deleted with it: the lab's audit log, its evidence bucket and its incident history; keep a report first with `irlab report --all -o report.html`");
     }
     if args.dry_run {
         p.out("dry run: nothing was deleted");
         return Ok(());
     }
     if !g.yes {
-        confirm(lab.as_str())?;
+        confirm(lab.as_str()).await?;
     }
 
     let outcome = teardown::execute(&ctx, &lab, &plan, p).await;
@@ -77,6 +82,7 @@ pub async fn run(g: &Global, args: &DownArgs, p: &Printer) -> Result<()> {
         let shared = inventory::sweep_shared(&ctx).await;
         swept.found.extend(shared.found);
         swept.unchecked.extend(shared.unchecked);
+        swept.checked.extend(shared.checked);
     }
     // Every failure is said, with its reason, before the verdict.
     for e in &outcome.failures {
@@ -85,6 +91,12 @@ pub async fn run(g: &Global, args: &DownArgs, p: &Printer) -> Result<()> {
     let unchecked: Vec<&String> = plan.unchecked.iter().chain(&swept.unchecked).collect();
     for u in &unchecked {
         p.out(format!("warning: {u}"));
+    }
+    // The proof, service by service: what each listing found of the lab (after the kept parts).
+    p.out("checked, service by service:");
+    for (what, found) in &swept.checked {
+        let n = found.iter().filter(|r| swept.found.contains(r)).count();
+        p.out(format!("  {n} left  {what}"));
     }
     let left = swept.found;
     p.json(&json!({ "lab": lab.as_str(), "account": me.account, "region": ctx.region, "plan": plan, "deleted": true, "left": left, "unchecked": unchecked, "failures": outcome.failures.iter().map(|e| e.to_string()).collect::<Vec<_>>() }));
@@ -121,16 +133,11 @@ pub async fn run(g: &Global, args: &DownArgs, p: &Printer) -> Result<()> {
 }
 
 /// The user types the lab's name, as aws-nuke asks for the account alias.
-fn confirm(lab: &str) -> Result<()> {
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        return Err(Error::problem("refusing to delete without confirmation: standard input is not a terminal")
-            .with_hint("pass --yes to confirm, or --dry-run to see the plan only"));
-    }
-    eprint!("type the lab name ({lab}) to delete it: ");
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    stdin.lock().read_line(&mut answer)?;
+async fn confirm(lab: &str) -> Result<()> {
+    let refuse = Error::problem("refusing to delete without confirmation: standard input is not a terminal")
+        .with_hint("pass --yes to confirm, or --dry-run to see the plan only");
+    let question = format!("type the lab name ({lab}) to delete it:");
+    let answer = crate::ui::prompt::line(&question, "cancelled, nothing deleted", refuse).await?;
     if answer.trim() != lab {
         return Err(Error::problem("the name did not match; nothing was deleted"));
     }

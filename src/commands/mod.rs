@@ -9,6 +9,7 @@ pub mod demo;
 pub mod down;
 pub mod eradicate;
 pub mod evidence;
+pub mod labs;
 pub mod local;
 pub mod playbook;
 pub mod preflight;
@@ -59,6 +60,19 @@ pub fn ensure_standin(g: &Global, p: &crate::ui::printer::Printer) -> Result<Opt
     }
     crate::emulator::start(&host, addr.port(), 0.05, p)?;
     Ok(Some(addr.port()))
+}
+
+/// Asks before billable resources are created (`--yes` skips the question); without a
+/// terminal to ask on, refuses.
+pub async fn confirm_billable() -> Result<()> {
+    let refuse = Error::problem("refusing to create billable resources without confirmation")
+        .with_hint("pass --yes, or use --local");
+    let answer = crate::ui::prompt::line("continue? [y/N]", "cancelled: nothing was created", refuse).await?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(Error::problem("cancelled: nothing was created"))
+    }
 }
 
 /// `1m 05s` style durations for people.

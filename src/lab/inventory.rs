@@ -42,33 +42,55 @@ pub struct Inventory {
     pub found: Vec<LabResource>,
     /// "could not check X: why", one per listing that failed even after its retries.
     pub unchecked: Vec<String>,
+    /// Each listing that answered, with what of the lab it found: the service-by-service
+    /// proof `down` prints.
+    pub checked: Vec<(String, Vec<LabResource>)>,
+}
+
+impl Inventory {
+    fn add(&mut self, what: &str, listing: std::result::Result<Vec<LabResource>, String>) {
+        match listing {
+            Ok(found) => {
+                self.checked.push((what.to_string(), found.clone()));
+                self.found.extend(found);
+            }
+            Err(why) => self.unchecked.push(why),
+        }
+    }
 }
 
 /// Lists every resource of the lab in the context's region (and its IAM roles and profiles).
 /// A listing that fails (after the SDK's retries, and once more) is reported in `unchecked`
 /// while the others still count: `down` deletes what it could see and says what it could not.
 pub async fn sweep(ctx: &AwsContext, lab: &LabName) -> Inventory {
+    const NAMES: [&str; 10] = [
+        "CloudFormation stacks",
+        "EC2 (instances, volumes, snapshots, network)",
+        "S3 buckets",
+        "SNS topics",
+        "SQS queues",
+        "CloudTrail trails",
+        "IAM roles and instance profiles",
+        "SSM parameters",
+        "the GuardDuty detector and threat list",
+        "playbook engines (functions, state machines, rules, documents, log groups)",
+    ];
     let listings = futures::join!(
-        retried("CloudFormation stacks", || stacks(ctx, Scope::Lab(lab))),
-        retried("EC2 (instances, volumes, snapshots, network)", || ec2(ctx, Scope::Lab(lab))),
-        retried("S3 buckets", || buckets(ctx, Scope::Lab(lab))),
-        retried("SNS topics", || topics(ctx, lab)),
-        retried("SQS queues", || queues(ctx, lab)),
-        retried("CloudTrail trails", || trails(ctx, Scope::Lab(lab))),
-        retried("IAM roles and instance profiles", || iam(ctx, lab)),
-        retried("SSM parameters", || parameters(ctx, lab)),
-        retried("the GuardDuty detector and threat list", || owned_detector(ctx, lab)),
-        retried("playbook engines (functions, state machines, rules, documents, log groups)", || {
-            playbook_engines(ctx, lab)
-        }),
+        retried(NAMES[0], || stacks(ctx, Scope::Lab(lab))),
+        retried(NAMES[1], || ec2(ctx, Scope::Lab(lab))),
+        retried(NAMES[2], || buckets(ctx, Scope::Lab(lab))),
+        retried(NAMES[3], || topics(ctx, lab)),
+        retried(NAMES[4], || queues(ctx, lab)),
+        retried(NAMES[5], || trails(ctx, Scope::Lab(lab))),
+        retried(NAMES[6], || iam(ctx, lab)),
+        retried(NAMES[7], || parameters(ctx, lab)),
+        retried(NAMES[8], || owned_detector(ctx, lab)),
+        retried(NAMES[9], || playbook_engines(ctx, lab)),
     );
     let (a, b, c, d, e, f, g, h, i, j) = listings;
     let mut inv = Inventory::default();
-    for listing in [a, b, c, d, e, f, g, h, i, j] {
-        match listing {
-            Ok(found) => inv.found.extend(found),
-            Err(why) => inv.unchecked.push(why),
-        }
+    for (what, listing) in NAMES.iter().zip([a, b, c, d, e, f, g, h, i, j]) {
+        inv.add(what, listing);
     }
     inv.found.sort();
     inv.found.dedup();
@@ -129,19 +151,18 @@ impl Scope<'_> {
 /// The region's shared parts that are still there (after the last lab's `down`: none).
 pub async fn sweep_shared(ctx: &AwsContext) -> Inventory {
     let scope = Scope::Shared;
+    const NAMES: [&str; 4] =
+        ["CloudFormation stacks (shared)", "EC2 (the shared VPC)", "S3 buckets (shared)", "CloudTrail trails (shared)"];
     let listings = futures::join!(
-        retried("CloudFormation stacks", || stacks(ctx, scope)),
-        retried("EC2 (the shared VPC)", || ec2(ctx, scope)),
-        retried("S3 buckets", || buckets(ctx, scope)),
-        retried("CloudTrail trails", || trails(ctx, scope)),
+        retried(NAMES[0], || stacks(ctx, scope)),
+        retried(NAMES[1], || ec2(ctx, scope)),
+        retried(NAMES[2], || buckets(ctx, scope)),
+        retried(NAMES[3], || trails(ctx, scope)),
     );
     let (a, b, c, d) = listings;
     let mut inv = Inventory::default();
-    for listing in [a, b, c, d] {
-        match listing {
-            Ok(found) => inv.found.extend(found),
-            Err(why) => inv.unchecked.push(why),
-        }
+    for (what, listing) in NAMES.iter().zip([a, b, c, d]) {
+        inv.add(what, listing);
     }
     inv.found.sort();
     inv.found.dedup();

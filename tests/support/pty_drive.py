@@ -6,15 +6,19 @@ asks on a terminal.
 SCRIPT is JSON: a list of [regex, text] pairs; each regex is awaited in the output (since the
 previous match), then the text is typed. After the last pair the command runs to its end. The
 whole transcript is printed (terminal escapes and all); the exit status is the command's, or
-99 if an expected text never came (within 180 s).
+99 if an expected text never came (within 180 s). The terminal is PTY_COLS x PTY_ROWS
+(default 80 x 24).
 """
 
+import fcntl
 import json
 import os
 import pty
 import re
 import select
+import struct
 import sys
+import termios
 import time
 
 
@@ -22,10 +26,13 @@ def main() -> int:
     split = sys.argv.index("--")
     script = json.loads(sys.argv[1])
     argv = sys.argv[split + 1 :]
+    cols, rows = int(os.environ.get("PTY_COLS", "80")), int(os.environ.get("PTY_ROWS", "24"))
     pid, fd = pty.fork()
     if pid == 0:
+        # The child's terminal (its standard input) gets the size before the command starts.
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         os.environ["TERM"] = "xterm"
-        os.environ["COLUMNS"] = "80"
+        os.environ["COLUMNS"] = str(cols)
         os.execvp(argv[0], argv)
     out = b""
     seen = 0
