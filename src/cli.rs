@@ -25,90 +25,129 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// AWS profile (also AWS_PROFILE); SSO profiles work as in the AWS CLI
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub profile: Option<String>,
     /// AWS region (also AWS_REGION); with --local, us-east-1 unless given
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub region: Option<String>,
     /// Send every AWS call to this endpoint (also AWS_ENDPOINT_URL)
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, global = true, help_heading = "Global options", value_name = "URL")]
     pub endpoint_url: Option<String>,
     /// Use the local AWS stand-in (see `irlab local start`) with dummy credentials; its endpoint
     /// is IRLAB_LOCAL_ENDPOINT, default http://127.0.0.1:4566
-    #[arg(long, global = true, env = env_vars::IRLAB_LOCAL)]
+    #[arg(long, global = true, help_heading = "Global options", env = env_vars::IRLAB_LOCAL)]
     pub local: bool,
     /// Lab name: stacks are `irlab-<lab>-<part>`, resources are tagged `irlab:lab=<lab>`
-    #[arg(long, global = true, default_value = env_vars::DEFAULT_LAB, env = env_vars::IRLAB_LAB)]
+    #[arg(long, global = true, help_heading = "Global options", default_value = env_vars::DEFAULT_LAB, env = env_vars::IRLAB_LAB)]
     pub lab: String,
     /// Output format of results
-    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    #[arg(long, global = true, help_heading = "Global options", value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
     /// Answer yes to confirmations
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub yes: bool,
     /// Take the lab although another command holds it (only when that command is no longer running)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub break_lease: bool,
     /// Show the cause chain of errors
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = "Global options")]
     pub verbose: bool,
     /// Print results only, no progress
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = "Global options")]
     pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Bring up CloudTrail, GuardDuty and the victim instance
+    #[command(
+        after_help = "Examples:\n  irlab up --playbook stepfunctions\n  irlab --profile lab --region eu-west-1 up --approval-timeout 1h\n  irlab --local up --playbook none"
+    )]
     Up(UpArgs),
     /// Show each part of the lab, its state and what it costs
+    #[command(after_help = "Examples:\n  irlab status\n  irlab --lab class-3 --output json status")]
     Status,
+    /// List every lab in this account and region
+    #[command(after_help = "Examples:\n  irlab labs\n  irlab --region eu-west-1 labs")]
+    Labs,
     /// List the attack scenarios, or show one
+    #[command(
+        after_help = "Examples:\n  irlab scenarios\n  irlab scenarios show tor-client\n  irlab scenarios show tor-client --yaml"
+    )]
     Scenarios {
         #[command(subcommand)]
         command: Option<ScenariosCommand>,
     },
     /// Start the incident: run scenarios as real traffic, sample findings or a simulated finding
+    #[command(
+        after_help = "Examples:\n  irlab attack tor-client\n  irlab attack --all --mode sample\n  irlab attack --scenario-file my-scenario.yaml"
+    )]
     Attack(AttackArgs),
     /// Prove the remediation of an attack run happened (exit 0 when every check passes)
+    #[command(
+        after_help = "Examples:\n  irlab verify\n  irlab verify --run run-20261201-101500 --timeout 30m\n  irlab verify --phase all --junit verify.xml"
+    )]
     Verify(VerifyArgs),
     /// Write the incident's timeline (Markdown, self-contained HTML with a chart, or JSON)
+    #[command(
+        after_help = "Examples:\n  irlab report\n  irlab report --compare -o compare.html\n  irlab report --all --format json"
+    )]
     Report(ReportArgs),
     /// The volatile evidence the playbooks collected: list it, download it, or prove it unaltered
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  irlab evidence list\n  irlab evidence get --run run-20261201-101500 -o evidence\n  irlab evidence verify"
+    )]
     Evidence(EvidenceCommand),
     /// Stop and remove what the attack left on the contained victim, then look for its indicators
     /// again (exit 0 when none is left)
+    #[command(after_help = "Examples:\n  irlab eradicate\n  irlab eradicate --run run-20261201-101500")]
     Eradicate(EradicateArgs),
     /// Bring back a clean victim from the baseline `up` recorded, keeping the compromised one
     /// stopped, isolated and protected as evidence
+    #[command(after_help = "Examples:\n  irlab recover\n  irlab recover --discard-compromised")]
     Recover(RecoverArgs),
     /// Let the playbook that contained the victim and waits for a decision go on: it eradicates
     /// in the same execution (stepfunctions and ssm, with `up --approval-timeout`)
+    #[command(
+        after_help = "Examples:\n  irlab approve\n  irlab approve run-20261201-101500 --reason \"checked the evidence\""
+    )]
     Approve(DecideArgs),
     /// Stop the playbook that waits for a decision: the victim stays contained
+    #[command(after_help = "Examples:\n  irlab reject\n  irlab reject --reason \"keep it for forensics\"")]
     Reject(DecideArgs),
     /// Undo the containment on the victim for the next exercise
+    #[command(after_help = "Examples:\n  irlab reset\n  irlab --lab class-3 reset")]
     Reset,
     /// Run the lab end to end: up, attack (inject), verify, down; with --local on the stand-in
+    #[command(after_help = "Examples:\n  irlab --local demo --all-variants\n  irlab demo --playbook lambda --yes")]
     Demo(DemoArgs),
     /// Manage the automated-response playbook
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  irlab playbook set ssm\n  irlab playbook set none")]
     Playbook(PlaybookCommand),
     /// Remove everything the lab created and prove nothing is left
+    #[command(after_help = "Examples:\n  irlab down\n  irlab down --dry-run\n  irlab --lab class-3 --yes down")]
     Down(DownArgs),
     /// Manage the local AWS stand-in
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  irlab local start\n  irlab local status\n  irlab local stop")]
     Local(LocalCommand),
     /// Measure event-to-contained time of each playbook on the local stand-in (needs --local)
+    #[command(after_help = "Examples:\n  irlab --local bench\n  irlab --local bench --variant lambda --variant ssm")]
     Bench(BenchArgs),
     /// Check that labs fit this account's quotas (VPCs, trails, vCPUs) before bringing them up
+    #[command(after_help = "Examples:\n  irlab preflight\n  irlab preflight --labs a,b,c --instance-types t3.micro")]
     Preflight(PreflightArgs),
     /// Run a whole class's labs from a roster file: up, status, attack, verify, reset, down, report
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  irlab class up --roster class.yaml\n  irlab class status --roster class.yaml --output json\n  irlab class verify --roster class.yaml --junit grades.xml"
+    )]
     Class(ClassCommand),
     /// The workshop's guided path: preparation, a manual response, the three playbooks, clean-up
     /// (starts, or resumes where this lab's progress stands)
+    #[command(
+        after_help = "Examples:\n  irlab workshop\n  irlab workshop status\n  irlab workshop check\n  irlab --yes workshop --non-interactive"
+    )]
     Workshop(WorkshopArgs),
 }
 
@@ -266,8 +305,14 @@ pub struct UpArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ScenariosCommand {
-    /// Print one scenario with its expected findings and commands
-    Show { id: String },
+    /// Print one scenario: its story, technique, expected findings and commands
+    Show {
+        /// The scenario's id, as `irlab scenarios` lists them (for example tor-client)
+        id: String,
+        /// Print the scenario file itself: the shape `attack --scenario-file` takes
+        #[arg(long)]
+        yaml: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -275,7 +320,7 @@ pub struct AttackArgs {
     /// Scenario ids (see `irlab scenarios`)
     pub scenarios: Vec<String>,
     /// Every built-in scenario
-    #[arg(long)]
+    #[arg(long, conflicts_with = "scenarios")]
     pub all: bool,
     /// traffic: real commands on the victim (default on AWS); sample: GuardDuty sample findings;
     /// inject: a simulated finding for the victim on the bus (default with --local)
@@ -368,14 +413,48 @@ pub enum ReportFormat {
 }
 
 impl ReportFormat {
-    /// The flag wins; then the `-o` file's extension; then JSON with `--output json`; else Markdown.
-    pub fn choose(flag: Option<ReportFormat>, out: Option<&std::path::Path>, json_output: bool) -> ReportFormat {
-        flag.unwrap_or(match out.and_then(|o| o.extension()).and_then(|e| e.to_str()) {
-            Some("html" | "htm") => ReportFormat::Html,
-            Some("json") => ReportFormat::Json,
-            _ if json_output => ReportFormat::Json,
-            _ => ReportFormat::Md,
-        })
+    /// `--format`; else the `-o` file's extension; else JSON with `--output json`; else
+    /// Markdown. Options that ask for two different formats are refused.
+    pub fn choose(
+        flag: Option<ReportFormat>,
+        out: Option<&std::path::Path>,
+        json_output: bool,
+    ) -> crate::error::Result<ReportFormat> {
+        let by_name = match out.and_then(|o| o.extension()).and_then(|e| e.to_str()) {
+            Some("html" | "htm") => Some(ReportFormat::Html),
+            Some("json") => Some(ReportFormat::Json),
+            Some("md" | "markdown") => Some(ReportFormat::Md),
+            _ => None,
+        };
+        let conflict = |what: String| {
+            Err(crate::error::Error::problem(format!("{what}: which one?"))
+                .with_hint("give one of them, or make them agree"))
+        };
+        if let (Some(f), Some(n), Some(path)) = (flag, by_name, out)
+            && f != n
+        {
+            return conflict(format!(
+                "--format {} asks for {f:?}, but -o {} names a {n:?} file",
+                f.name(),
+                path.display()
+            ));
+        }
+        if let Some(f) = flag
+            && json_output
+            && f != ReportFormat::Json
+            && out.is_none()
+        {
+            return conflict(format!("--format {} and --output json ask for two formats on standard output", f.name()));
+        }
+        Ok(flag.or(by_name).unwrap_or(if json_output { ReportFormat::Json } else { ReportFormat::Md }))
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ReportFormat::Md => "md",
+            ReportFormat::Html => "html",
+            ReportFormat::Json => "json",
+        }
     }
 }
 
@@ -471,16 +550,16 @@ pub enum LocalCommand {
     Start(StartArgs),
     /// Stop the stand-in that irlab started
     Stop(LocalArgs),
-    /// Say whether the stand-in runs
+    /// Say whether the stand-in runs (exit 1 when it does not)
     Status(LocalArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct LocalArgs {
-    /// Port to listen on
+    /// The stand-in's port (where `start` listens, and where `stop` and `status` look)
     #[arg(long, default_value_t = 4566)]
     pub port: u16,
-    /// Address to listen on
+    /// The stand-in's address
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
 }
@@ -493,4 +572,45 @@ pub struct StartArgs {
     /// polls): 0.05 turns a 60 s Wait into 3 s; 1 waits in real time
     #[arg(long, default_value_t = 0.05, value_name = "FACTOR")]
     pub wait_scale: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[test]
+    fn report_formats_that_disagree_are_refused() {
+        let choose = ReportFormat::choose;
+        assert_eq!(choose(None, Some(Path::new("r.html")), false).unwrap(), ReportFormat::Html);
+        assert_eq!(choose(None, None, true).unwrap(), ReportFormat::Json);
+        assert_eq!(choose(Some(ReportFormat::Md), Some(Path::new("r.txt")), false).unwrap(), ReportFormat::Md);
+        assert!(choose(Some(ReportFormat::Md), Some(Path::new("x.html")), false).is_err());
+        assert!(choose(Some(ReportFormat::Html), None, true).is_err());
+        // With a file, --output json is about what irlab prints, not the file.
+        assert_eq!(choose(Some(ReportFormat::Html), Some(Path::new("r.html")), true).unwrap(), ReportFormat::Html);
+    }
+
+    #[test]
+    fn every_command_has_examples_that_parse() {
+        for sub in Cli::command().get_subcommands() {
+            let help = sub.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+            assert!(help.starts_with("Examples:"), "`irlab {}` has no examples", sub.get_name());
+            for line in help.lines().skip(1) {
+                let words = crate::workshop::words(line.trim());
+                Cli::try_parse_from(&words).unwrap_or_else(|e| panic!("`{line}`: {e}"));
+            }
+        }
+    }
+
+    #[test]
+    fn global_options_have_their_own_heading_and_conflicts_are_errors() {
+        let help = Cli::command().render_help().to_string();
+        assert!(help.contains("Global options:"), "{help}");
+        assert!(Cli::try_parse_from(["irlab", "attack", "--all", "tor-client"]).is_err());
+        Cli::command().debug_assert();
+    }
 }

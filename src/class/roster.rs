@@ -126,7 +126,7 @@ pub fn load(path: &Path) -> Result<Roster> {
 pub fn parse(text: &str, origin: &str) -> Result<Roster> {
     let raw: RawRoster = serde_saphyr::from_str(text).map_err(|e| {
         let at = e.location().map(|l| format!(":{}:{}", l.line(), l.column())).unwrap_or_default();
-        let first = e.to_string().lines().next().unwrap_or_default().to_string();
+        let first = crate::ui::text::yaml_message(&e.to_string());
         Error::problem(format!("{origin}{at}: {first}")).with_hint(HINT).with_source(e)
     })?;
     let mut problems = Vec::new();

@@ -252,10 +252,12 @@ async fn one(
     o
 }
 
-/// The last top-level JSON document the child printed on stdout.
+/// The last top-level JSON document the child printed on stdout, if it is a result: an error
+/// document (`{"error", "hint", "exit"}`, what a command that failed before any result prints)
+/// is no result; its message is on stderr too.
 fn last_json(text: &str) -> Option<serde_json::Value> {
     let stream = serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>();
-    stream.filter_map(|v| v.ok()).last()
+    stream.filter_map(|v| v.ok()).last().filter(|v| !(v.get("error").is_some() && v.get("exit").is_some()))
 }
 
 /// The child process for one attendee: this binary, the attendee's lab and credentials.
@@ -339,5 +341,6 @@ mod tests {
         let text = "{\"a\": 1}\n{\"account\": \"111122223333\", \"left\": []}\n";
         assert_eq!(last_json(text).unwrap()["account"], "111122223333");
         assert!(last_json("plain text\n").is_none());
+        assert!(last_json(r#"{"error": "AccessDenied", "hint": null, "exit": 2}"#).is_none());
     }
 }

@@ -416,7 +416,7 @@ pub(super) fn report(
     p: &Printer,
 ) -> Result<()> {
     let book = gradebook::build(&roster.class, outcomes);
-    let format = ReportFormat::choose(format, out, p.is_json());
+    let format = ReportFormat::choose(format, out, p.is_json())?;
     let text = match format {
         ReportFormat::Html => book.html(),
         ReportFormat::Json => serde_json::to_string_pretty(&book).expect("gradebook serializes"),

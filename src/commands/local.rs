@@ -30,9 +30,13 @@ pub fn run(cmd: &LocalCommand, p: &Printer) -> Result<()> {
             match (s.running, s.pid) {
                 (true, Some(pid)) => p.out(format!("stand-in running at {} (pid {pid})", s.endpoint)),
                 (true, None) => p.out(format!("something answers at {}, but irlab did not start it", s.endpoint)),
-                (false, _) => p.out(format!("no stand-in at {}; start it with `irlab local start`", s.endpoint)),
+                (false, _) => {}
             }
             p.json(&serde_json::to_value(&s).expect("status serializes"));
+            if !s.running {
+                return Err(Error::problem(format!("no stand-in at {}", s.endpoint))
+                    .with_hint("start it with `irlab local start`"));
+            }
         }
     }
     Ok(())

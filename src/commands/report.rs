@@ -13,6 +13,7 @@ use crate::lab::state::LabState;
 use crate::ui::printer::Printer;
 
 pub async fn run(g: &Global, args: &ReportArgs, p: &Printer) -> Result<()> {
+    let format = ReportFormat::choose(args.format, args.out.as_deref(), p.is_json())?;
     let (lab, ctx) = super::open(g).await?;
     let state = LabState::load(&ctx, &lab).await?.ok_or_else(|| {
         Error::problem(format!("lab {lab} is not deployed in {}", ctx.region))
@@ -62,7 +63,6 @@ pub async fn run(g: &Global, args: &ReportArgs, p: &Printer) -> Result<()> {
             Error::problem(format!("lab {lab} has no attack run yet")).with_hint("run `irlab attack SCENARIO` first")
         );
     }
-    let format = ReportFormat::choose(args.format, args.out.as_deref(), p.is_json());
     let text = match format {
         ReportFormat::Md => report::markdown(&chosen),
         ReportFormat::Html => report::html(&chosen),
@@ -98,8 +98,11 @@ fn choose(timelines: Vec<Timeline>, args: &ReportArgs) -> Result<Vec<Timeline>> 
         Some(id) => {
             let known: Vec<String> = timelines.iter().map(|t| t.run.clone()).collect();
             let t = timelines.into_iter().find(|t| &t.run == id).ok_or_else(|| {
-                Error::problem(format!("no run {id} in this lab"))
-                    .with_hint(format!("known runs: {}", known.join(", ")))
+                Error::problem(format!("no run {id} in this lab")).with_hint(if known.is_empty() {
+                    "the lab has no runs yet: `irlab attack SCENARIO` starts one".to_string()
+                } else {
+                    format!("known runs: {}", known.join(", "))
+                })
             })?;
             Ok(vec![t])
         }

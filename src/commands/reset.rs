@@ -1,6 +1,6 @@
 //! `irlab reset`: undo the containment so the next exercise runs without provisioning again.
 
-use aws_sdk_ec2::types::{Filter, IamInstanceProfileSpecification, Tag};
+use aws_sdk_ec2::types::{Filter, IamInstanceProfileSpecification, InstanceAttributeName, Tag};
 use aws_sdk_guardduty::types::{Condition, FindingCriteria};
 use serde_json::json;
 
@@ -118,8 +118,27 @@ pub async fn run(g: &Global, p: &Printer) -> Result<()> {
     }
 
     // 4. The protections, and each volume's DeleteOnTermination as it was before.
-    teardown::lift_protection(&ctx, &instance).await?;
-    done.push("lifted termination and stop protection".into());
+    let mut protected = Vec::new();
+    for (attribute, what) in
+        [(InstanceAttributeName::DisableApiTermination, "termination"), (InstanceAttributeName::DisableApiStop, "stop")]
+    {
+        let a = ec2
+            .describe_instance_attribute()
+            .instance_id(&instance)
+            .attribute(attribute)
+            .send()
+            .await
+            .aws(|| format!("reading the {what} protection of {instance}"), &ctx)?;
+        let on = a.disable_api_termination().or(a.disable_api_stop()).and_then(|b| b.value()) == Some(true);
+        if on {
+            protected.push(what);
+        }
+    }
+    // Only what is on is lifted, and said: an untouched victim has nothing to lift.
+    if !protected.is_empty() {
+        teardown::lift_protection(&ctx, &instance).await?;
+        done.push(format!("lifted {} protection", protected.join(" and ")));
+    }
     let recorded = tags.iter().find(|(k, _)| k == "irlab:volumes").map(|(_, v)| parse_pairs(v)).unwrap_or_default();
     for b in inst.block_device_mappings() {
         let (Some(device), Some(ebs)) = (b.device_name(), b.ebs()) else { continue };

@@ -95,6 +95,9 @@ pub async fn run(g: &Global, p: &Printer) -> Result<()> {
         p.json(&json!(snap));
     } else {
         print(&snap, p);
+        if g.local {
+            p.out("(the local stand-in costs nothing: these are what the same lab would cost on AWS)");
+        }
     }
     // A lab without an enabled detector detects nothing, whatever else is healthy.
     match &snap.detector {

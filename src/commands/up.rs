@@ -73,6 +73,22 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
     preflight(&ctx, &need, p).await?;
 
     let others = LabState::others(&ctx, &lab).await?;
+    // What it costs, before anything is made; a new lab in a real account is asked for.
+    if !g.local {
+        let labs = u32::try_from(others.len() + 1).unwrap_or(u32::MAX);
+        let c = crate::lab::cost::new_lab(&instance_type, labs);
+        p.out(format!(
+            "lab {lab} costs about ${:.2}/hour, ${:.2}/day{} at list prices ({}, {}) until `irlab down`",
+            c.usd_per_hour,
+            c.usd_per_day,
+            if c.complete { "" } else { " or more" },
+            c.price_region,
+            c.price_date
+        ));
+        if old_victim.is_none() && !g.yes {
+            super::confirm_billable().await?;
+        }
+    }
     let (record, adoption) = detector::ensure(&ctx, &lab, state.detector.as_ref(), &others).await?;
     let holders = detector::holders(&others, &record.id);
     let shared =
@@ -189,9 +205,9 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
         return Ok(());
     }
     p.out(format!("lab {lab} is up in {} / {} ({})", me.account, ctx.region, super::elapsed(started)));
-    p.out(format!("  {:<22} {:<36} {:<16} {}", "shared", sh.1.name, sh.1.status, outcome_word(sh.0)));
-    for (part, (outcome, s)) in [(Part::Detection, &d), (Part::Victim, &v), (Part::Playbook(variant), &pb)] {
-        p.out(format!("  {part:<22} {:<36} {:<16} {}", s.name, s.status, outcome_word(*outcome)));
+    // Stack names say their part: one column fewer, so the table fits 80 columns.
+    for (outcome, s) in [&sh, &d, &v, &pb] {
+        p.out(format!("  {:<42} {:<16} {}", s.name, s.status, outcome_word(*outcome)));
     }
     p.out(format!("  {detector_line}"));
     let o = |s: &(Outcome, StackInfo), k: &str| s.1.output(k).unwrap_or("-").to_string();
@@ -272,14 +288,30 @@ fn choose_variant(flag: Option<Variant>, deployed: Option<Variant>, g: &Global, 
     if !interactive {
         return Ok(Variant::StepFunctions);
     }
-    let items: Vec<&str> = Variant::DEPLOYABLE.iter().map(|v| v.pitch()).collect();
+    // One line per item at the terminal's width: a wrapped item leaves stale lines behind.
+    let width = console::Term::stderr().size().1 as usize;
+    let items: Vec<String> = Variant::DEPLOYABLE
+        .iter()
+        .map(|v| {
+            let pitch = v.pitch();
+            if pitch.chars().count() + 4 <= width {
+                pitch.to_string()
+            } else {
+                format!("{}…", pitch.chars().take(width.saturating_sub(5)).collect::<String>())
+            }
+        })
+        .collect();
     let default = Variant::DEPLOYABLE.iter().position(|v| *v == Variant::StepFunctions).unwrap_or(0);
     let chosen = dialoguer::Select::new()
-        .with_prompt("Which playbook should contain the victim when GuardDuty reports it? (switch later with `irlab playbook set`)")
+        .with_prompt("Which playbook contains the victim? (later: `irlab playbook set`)")
         .items(&items)
         .default(default)
         .interact()
-        .map_err(|e| Error::problem("no playbook chosen").with_hint("pass --playbook lambda|stepfunctions|ssm|none").with_source(e))?;
+        .map_err(|e| {
+            Error::problem("no playbook chosen")
+                .with_hint("pass --playbook lambda|stepfunctions|ssm|none")
+                .with_source(e)
+        })?;
     Ok(Variant::DEPLOYABLE[chosen])
 }
 

@@ -1,6 +1,7 @@
 //! `irlab verify`: poll until the run's remediation is proven or the time is up, showing a live
 //! checklist; collect once per poll, judge with the pure checks in `verify`.
 
+use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -127,7 +128,10 @@ fn finish(lab: &LabName, run: &AttackRun, checks: &[Check], all: bool, args: &Ve
             .map_err(|e| Error::failure(format!("writing {}: {e}", path.display())).with_source(e))?;
     }
     p.json(&json!({ "lab": lab.as_str(), "run": run.id, "passed": all, "checks": checks }));
-    for c in checks {
+    // On a terminal the live checklist above already showed every check: the result repeats
+    // only what failed. Piped, the result lists every check (what a script reads).
+    let seen_live = !p.quiet && std::io::stderr().is_terminal() && std::io::stdout().is_terminal();
+    for c in checks.iter().filter(|c| !(seen_live && c.passed)) {
         p.out(format!(
             "{} {:<20} expected {}; observed {}",
             if c.passed { "PASS" } else { "FAIL" },

@@ -187,15 +187,20 @@ impl Scenario {
         if self.findings.is_empty() {
             out.push("findings is empty".into());
         }
-        for v in Variant::ALL {
-            let prefixes = rule_prefixes(v);
-            for f in &self.findings {
-                if !prefixes.iter().any(|p| f.starts_with(p.as_str())) {
-                    out.push(format!(
-                        "finding type `{f}` is not matched by the {v} playbook's rule (prefixes: {})",
-                        prefixes.join(", ")
-                    ));
-                }
+        // One problem per finding type, naming the rules that miss it (the three rules match
+        // the same prefixes, which are listed once).
+        for f in &self.findings {
+            let missed: Vec<Variant> = Variant::ALL
+                .into_iter()
+                .filter(|v| !rule_prefixes(*v).iter().any(|p| f.starts_with(p.as_str())))
+                .collect();
+            if let Some(first) = missed.first() {
+                let names: Vec<&str> = missed.iter().map(|v| v.as_str()).collect();
+                out.push(format!(
+                    "finding type `{f}` is not matched by the rule of the {} playbook (it matches types starting with {})",
+                    names.join(", "),
+                    rule_prefixes(*first).join(", ")
+                ));
             }
         }
         if !self.findings.contains(&self.inject.finding_type) {
@@ -242,9 +247,9 @@ pub fn rule_prefixes(variant: Variant) -> Vec<String> {
 pub fn parse(text: &str, origin: &str) -> Result<Scenario> {
     let scenario: Scenario = serde_saphyr::from_str(text).map_err(|e| {
         let at = e.location().map(|l| format!(":{}:{}", l.line(), l.column())).unwrap_or_default();
-        let first = e.to_string().lines().next().unwrap_or_default().to_string();
+        let first = crate::ui::text::yaml_message(&e.to_string());
         Error::problem(format!("{origin}{at}: {first}"))
-            .with_hint("see `irlab scenarios show tor-client` for a scenario in the expected shape")
+            .with_hint("`irlab scenarios show tor-client --yaml` prints a scenario file in the expected shape")
             .with_source(e)
     })?;
     let problems = scenario.problems();
@@ -273,6 +278,12 @@ pub fn find(id: &str) -> Result<Scenario> {
     all.into_iter().find(|s| s.id == id).ok_or_else(|| {
         Error::problem(format!("no scenario `{id}`")).with_hint(format!("known scenarios: {}", known.join(", ")))
     })
+}
+
+/// A built-in scenario's file, as it is embedded (provenance and maintainer notes included).
+pub fn source(id: &str) -> Result<&'static str> {
+    find(id)?;
+    Ok(BUILTIN.get_file(format!("{id}.yaml")).and_then(|f| f.contents_utf8()).unwrap_or_default())
 }
 
 /// A user's scenario file.
@@ -341,7 +352,10 @@ mod tests {
     fn a_finding_type_no_rule_matches_is_refused() {
         let text = sample().replace("UnauthorizedAccess:EC2/TorClient", "Recon:EC2/PortProbeUnprotectedPort");
         let err = parse(&text, "x.yaml").unwrap_err();
-        assert!(err.message.contains("not matched by the lambda playbook's rule"), "{}", err.message);
+        let m = &err.message;
+        assert!(m.contains("not matched by the rule of the lambda, stepfunctions, ssm playbook"), "{m}");
+        // The prefixes are listed once, not once per playbook.
+        assert_eq!(m.matches("UnauthorizedAccess:EC2/Tor").count(), 1, "{m}");
         assert_eq!(err.exit_code(), 1);
     }
 

@@ -74,6 +74,22 @@ pub struct Estimate {
     pub price_date: &'static str,
 }
 
+/// What a lab just brought up costs: its running victim with an 8 GB gp3 volume and a public
+/// IPv4 address, GuardDuty's usage, and its share (one of `labs`) of the region's trail and three
+/// Systems Manager endpoints.
+pub fn new_lab(instance_type: &str, labs: u32) -> Estimate {
+    estimate(&Usage {
+        running_instance_type: Some(instance_type.to_string()),
+        ebs_gb: 8,
+        snapshot_gb: 0,
+        public_ipv4: 1,
+        guardduty_enabled_by_lab: true,
+        trail_logging: true,
+        trail_labs: labs.max(1),
+        interface_endpoints: 3,
+    })
+}
+
 pub fn instance_hourly(instance_type: &str) -> Option<f64> {
     INSTANCE_HOURLY.iter().find(|(t, _)| *t == instance_type).map(|(_, p)| *p)
 }
@@ -110,7 +126,7 @@ pub fn estimate(usage: &Usage) -> Estimate {
         let item = if labs == 1 {
             "CloudTrail log delivery to S3".to_string()
         } else {
-            format!("CloudTrail log delivery to S3 (a 1/{labs} share: {labs} labs share the trail)")
+            format!("CloudTrail logs to S3 (1/{labs}: {labs} labs share it)")
         };
         lines.push(CostLine { item, usd_per_hour: Some(CLOUDTRAIL_S3_HOUR / f64::from(labs)) });
     }
@@ -118,9 +134,9 @@ pub fn estimate(usage: &Usage) -> Estimate {
         let labs = usage.trail_labs.max(1);
         let n = usage.interface_endpoints;
         let item = if labs == 1 {
-            format!("VPC interface endpoints x{n} (Systems Manager, for the isolated victim)")
+            format!("VPC endpoints x{n} (Systems Manager)")
         } else {
-            format!("VPC interface endpoints x{n} (Systems Manager; a 1/{labs} share: {labs} labs share them)")
+            format!("VPC endpoints x{n} (Systems Manager; 1/{labs} share)")
         };
         lines.push(CostLine { item, usd_per_hour: Some(f64::from(n) * INTERFACE_ENDPOINT_AZ_HOUR / f64::from(labs)) });
     }
@@ -138,6 +154,17 @@ pub fn estimate(usage: &Usage) -> Estimate {
 
 #[cfg(test)]
 mod tests {
+    /// The README's figures come from this table: a change to either shows here.
+    #[test]
+    fn the_readme_states_what_the_table_says() {
+        let readme = include_str!("../../README.md");
+        let e = super::new_lab("t3.micro", 1);
+        let total = format!("**${:.2} per hour, ${:.2} per day**", e.usd_per_hour, e.usd_per_day);
+        assert!(readme.contains(&total), "README's Cost section should say {total}");
+        let own: f64 = e.lines.iter().filter(|l| !l.item.contains("endpoints")).filter_map(|l| l.usd_per_hour).sum();
+        assert!(readme.contains(&format!("${own:.2} per hour for its own parts")), "own parts: ${own:.4}");
+    }
+
     use super::*;
 
     #[test]

@@ -231,8 +231,11 @@ impl LabState {
         match id {
             Some(id) => self.runs.iter().find(|r| r.id == id).ok_or_else(|| {
                 let known: Vec<&str> = self.runs.iter().map(|r| r.id.as_str()).collect();
-                Error::problem(format!("no run {id} in lab {}", self.lab))
-                    .with_hint(format!("known runs: {}", known.join(", ")))
+                Error::problem(format!("no run {id} in lab {}", self.lab)).with_hint(if known.is_empty() {
+                    "the lab has no runs yet: `irlab attack SCENARIO` starts one".to_string()
+                } else {
+                    format!("known runs: {}", known.join(", "))
+                })
             }),
             None => self.runs.last().ok_or_else(|| {
                 Error::problem(format!("lab {} has no attack run yet", self.lab))
@@ -301,6 +304,11 @@ impl LabState {
     /// Every other lab in this account and region, with its state: how labs learn who else
     /// holds the shared detector. Unreadable entries (another tool's parameter) are skipped.
     pub async fn others(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabState>> {
+        Ok(Self::all(ctx).await?.into_iter().filter(|s| s.lab != lab.as_str()).collect())
+    }
+
+    /// Every lab in this account and region with its state (what `irlab labs` lists).
+    pub async fn all(ctx: &AwsContext) -> Result<Vec<LabState>> {
         let mut out = Vec::new();
         let mut token = None;
         loop {
@@ -315,7 +323,7 @@ impl LabState {
                 .aws(|| format!("listing the labs under {STATE_ROOT}"), ctx)?;
             for p in page.parameters() {
                 let (Some(name), Some(value)) = (p.name(), p.value()) else { continue };
-                if !name.ends_with("/state") || name == lab.state_parameter() {
+                if !name.ends_with("/state") {
                     continue;
                 }
                 if let Ok(state) = serde_json::from_str::<LabState>(value) {

@@ -4,3 +4,5 @@
 pub mod hint;
 pub mod printer;
 pub mod progress;
+pub mod prompt;
+pub mod text;

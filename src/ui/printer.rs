@@ -29,13 +29,24 @@ pub struct Printer {
     connection: Vec<String>,
     bars: Option<MultiProgress>,
     tasks: Mutex<HashMap<String, ProgressBar>>,
+    /// A JSON result went to stdout: an error after it (a failed check) is already in it, and
+    /// stdout stays one JSON document.
+    printed_json: std::sync::atomic::AtomicBool,
 }
 
 impl Printer {
     pub fn new(format: OutputFormat, quiet: bool, verbose: bool, connection: Vec<String>) -> Self {
         let live = format == OutputFormat::Text && !quiet && std::io::stderr().is_terminal();
         let bars = live.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
-        Printer { format, quiet, verbose, connection, bars, tasks: Mutex::new(HashMap::new()) }
+        Printer {
+            format,
+            quiet,
+            verbose,
+            connection,
+            bars,
+            tasks: Mutex::new(HashMap::new()),
+            printed_json: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 
     fn text(&self, line: &str) -> String {
@@ -56,6 +67,7 @@ impl Printer {
     /// The command's result as JSON (stdout, JSON mode only).
     pub fn json(&self, value: &serde_json::Value) {
         if self.is_json() {
+            self.printed_json.store(true, std::sync::atomic::Ordering::Relaxed);
             println!("{}", serde_json::to_string_pretty(value).expect("JSON values serialize"));
         }
     }
@@ -67,17 +79,30 @@ impl Printer {
         }
     }
 
+    /// The error for a person (stderr; `error:` and `hint:` in colour on a terminal, words
+    /// first so colour never carries the meaning alone), and with `--output json` also as data
+    /// on stdout: `{"error": ..., "hint": ..., "exit": N}`, unless the command's result is
+    /// already there.
     pub fn error(&self, err: &Error) {
+        if self.is_json() && !self.printed_json.load(std::sync::atomic::Ordering::Relaxed) {
+            let value = serde_json::json!({
+                "error": self.text(&err.to_string()),
+                "hint": err.hint.as_deref().map(|h| self.text(h)),
+                "exit": err.exit_code(),
+            });
+            println!("{}", serde_json::to_string_pretty(&value).expect("JSON values serialize"));
+        }
         self.suspend(|| {
             let mut stderr = std::io::stderr().lock();
-            let _ = writeln!(stderr, "error: {}", self.text(&err.to_string()));
+            let label = console::style("error:").red().bold().for_stderr();
+            let _ = writeln!(stderr, "{label} {}", self.text(&err.to_string()));
             if self.verbose {
                 for cause in err.chain() {
                     let _ = writeln!(stderr, "  caused by: {cause}");
                 }
             }
             if let Some(hint) = &err.hint {
-                let _ = writeln!(stderr, "hint: {}", self.text(hint));
+                let _ = writeln!(stderr, "{} {}", console::style("hint:").cyan().bold().for_stderr(), self.text(hint));
             }
         });
     }
