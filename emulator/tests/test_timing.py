@@ -111,6 +111,25 @@ def test_a_snapshot_of_a_bigger_volume_stays_pending_longer(aws, emulator):
     assert _snapshot(ec2, full)["State"] == "pending"
 
 
+def test_snapshots_created_at_once_all_succeed(aws):
+    """Two playbooks (or a playbook and a responder) snapshot at the same moment: each
+    CreateSnapshot is its own request, and AWS answers each with a pending snapshot
+    (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSnapshot.html). The
+    stand-in answers requests on several threads; reading its snapshots while another request
+    adds one must not fail the call."""
+    import concurrent.futures
+
+    ec2 = aws("ec2")
+    volumes = [_volume(ec2, 1) for _ in range(4)]
+
+    def snap(volume: str) -> str:
+        return aws("ec2").create_snapshot(VolumeId=volume)["State"]
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        states = list(pool.map(snap, volumes * 20))
+    assert states == ["pending"] * 80, states
+
+
 def test_a_snapshot_error_rule_makes_the_next_snapshots_fail(aws, emulator):
     """Stand-in control (AWS gives no way to make a snapshot fail): POST
     /moto-api/irlab/ec2/snapshot-errors {"volumeId"?, "count"?} makes the next

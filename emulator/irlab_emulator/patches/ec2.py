@@ -985,8 +985,11 @@ def _create_snapshot_pending(original: Any) -> Any:
 
     def create_snapshot(self: Any, volume_id: str, description: str, *args: Any, **kwargs: Any) -> Any:
         from_ami = kwargs.get("from_ami") or (args[1] if len(args) > 1 else None)
+        # A copy: the server answers requests on several threads, and another CreateSnapshot
+        # may add to the dict while this one reads it ("dictionary changed size during
+        # iteration" answered 500 to one of two playbooks snapshotting at once).
         earlier = [
-            s for s in self.snapshots.values() if s.volume is not None and s.volume.id == volume_id
+            s for s in list(self.snapshots.values()) if s.volume is not None and s.volume.id == volume_id
         ]
         snapshot = original(self, volume_id, description, *args, **kwargs)
         if from_ami:
