@@ -202,6 +202,10 @@ def test_lab_stacks_deploy_and_leave_nothing_behind(aws, emulator):
     shared_id = cf.describe_stacks(StackName=lab_stacks.SHARED_STACK)["Stacks"][0]["StackId"]
     cf.delete_stack(StackName="irlab-t1-victim")
     cf.delete_stack(StackName="irlab-t1-detection")
+    # As `irlab down` does: the trail stops logging before its bucket is emptied, or a log file
+    # delivered in between (about every 5 minutes, at the service scale) leaves the bucket not
+    # empty, and CloudFormation cannot delete it (DELETE_FAILED).
+    ct.stop_logging(Name=s_out["TrailName"])
     s3.delete_object(Bucket=bucket, Key=f"AWSLogs/{ACCOUNT_ID}/probe.txt")
     versions = s3.list_object_versions(Bucket=bucket)
     objects = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions.get("Versions", []) + versions.get("DeleteMarkers", [])]
