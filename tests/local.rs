@@ -23,7 +23,8 @@ fn start_is_idempotent_and_stop_ends_the_process() {
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
 
     irlab(&["local", "stop", "--port", &port]).ok();
-    let after = irlab(&["local", "status", "--port", &port, "--output", "json"]).ok().json();
+    // Nothing running is a failure for a script that asks (exit 1), with the same JSON shape.
+    let after = irlab(&["local", "status", "--port", &port, "--output", "json"]).code(1).json();
     assert_eq!(after["running"], false);
     assert!(after["pid"].is_null());
     let r = s.irlab(&["status"]).code(2);

@@ -6,22 +6,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{BIN, Run, Standin};
-
-/// Runs irlab in a pseudo-terminal of `cols` columns, answering `script`'s prompts.
-fn in_terminal(cols: u16, script: serde_json::Value, args: &[&str]) -> Run {
-    let driver = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/pty_drive.py");
-    let out = Command::new("python3")
-        .arg(driver)
-        .arg(script.to_string())
-        .arg("--")
-        .arg(BIN)
-        .args(args)
-        .env("PTY_COLS", cols.to_string())
-        .output()
-        .expect("python3 runs");
-    Run::from(out)
-}
+use common::{BIN, Run, Standin, in_terminal};
 
 /// The text as it would stand on the screen: escape sequences and carriage returns removed.
 fn screen(text: &str) -> Vec<String> {

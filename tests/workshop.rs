@@ -173,19 +173,11 @@ async fn finding_of(s: &Standin) -> String {
     r.json()["finding"].as_str().unwrap_or_else(|| panic!("no finding yet: {}", r.stdout)).to_string()
 }
 
-/// Runs irlab in a pseudo-terminal (tests/support/pty_drive.py), answering `script`'s prompts.
+/// Runs irlab against the test's stand-in in an 80-column pseudo-terminal.
 fn in_terminal(s: &Standin, script: serde_json::Value, args: &[&str]) -> common::Run {
-    let driver = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/pty_drive.py");
-    let out = std::process::Command::new("python3")
-        .arg(driver)
-        .arg(script.to_string())
-        .arg("--")
-        .arg(common::BIN)
-        .args(["--local", "--endpoint-url", &s.endpoint])
-        .args(args)
-        .output()
-        .expect("python3 runs");
-    common::Run::from(out)
+    let mut all = vec!["--local", "--endpoint-url", &s.endpoint];
+    all.extend_from_slice(args);
+    common::in_terminal(80, script, &all)
 }
 
 #[tokio::test]

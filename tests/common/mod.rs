@@ -470,3 +470,19 @@ pub async fn associated_profiles(sdk: &aws_config::SdkConfig, instance: &str) ->
         .filter_map(|a| a.iam_instance_profile()?.arn().map(String::from))
         .collect()
 }
+
+/// Runs irlab in a pseudo-terminal of `cols` columns (tests/support/pty_drive.py), answering
+/// `script`'s prompts: a list of `[text to wait for, keys to send]`.
+pub fn in_terminal(cols: u16, script: serde_json::Value, args: &[&str]) -> Run {
+    let driver = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/pty_drive.py");
+    let out = Command::new("python3")
+        .arg(driver)
+        .arg(script.to_string())
+        .arg("--")
+        .arg(BIN)
+        .args(args)
+        .env("PTY_COLS", cols.to_string())
+        .output()
+        .expect("python3 runs");
+    Run::from(out)
+}
