@@ -83,17 +83,75 @@ fn the_report_orders_the_timeline_and_the_html_chart_renders() {
         dom.contains(&format!("id=\"ttc-{run}\"")) && dom.contains(&format!("<b>{ttc}</b>")),
         "time to contain {ttc} is shown"
     );
+    // The summary block a reviewer files: every field, with this run's values.
+    let finding = &t["finding"];
+    for (field, value) in [
+        ("Account", "123456789012"),
+        ("Region", "us-east-1"),
+        ("Lab", "irlab"),
+        ("Finding type", "UnauthorizedAccess:EC2/TorClient"),
+        ("Finding id", finding["id"].as_str().unwrap()),
+        ("Victim", t["instance"].as_str().unwrap()),
+        ("Playbook", "stepfunctions"),
+    ] {
+        assert!(dom.contains(&format!("<dt>{field}</dt><dd>{value}</dd>")), "{field} = {value} in the summary");
+    }
+    for field in ["Date (UTC)", "Severity", "Title"] {
+        assert!(dom.contains(&format!("<dt>{field}</dt>")), "{field} in the summary");
+    }
+    for kpi in ["ttd", "tti", "ttc"] {
+        assert!(dom.contains(&format!("id=\"{kpi}-{run}\"")), "{kpi} shown");
+    }
+    assert!(t["checks"].as_array().is_some_and(|c| c.len() >= 10), "each check's verdict: {}", t["checks"]);
+
+    // As laid out by Chromium: no two texts of a chart overlap (phase names, axis, the key
+    // points' labels). A copy of the page measures itself and writes what it found.
+    let probe = dir.path().join("probe.html");
+    let page = std::fs::read_to_string(&html).unwrap();
+    let script = r#"<pre id="layout"></pre><script>
+const out = [];
+let texts = 0;
+for (const svg of document.querySelectorAll('svg')) {
+  const boxes = [...svg.querySelectorAll('text')].map(t => [t.textContent, t.getBoundingClientRect()]);
+  texts += boxes.length;
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+    const [a, r] = boxes[i], [b, q] = boxes[j];
+    const w = Math.min(r.right, q.right) - Math.max(r.left, q.left);
+    const h = Math.min(r.bottom, q.bottom) - Math.max(r.top, q.top);
+    if (w > 0.5 && h > 0.5) out.push(a + ' / ' + b);
+  }
+}
+document.getElementById('layout').textContent = 'texts=' + texts + ' overlaps=' + JSON.stringify(out);
+</script></body>"#;
+    std::fs::write(&probe, page.replace("</body>", script)).unwrap();
+    let measured = Command::new(&browser)
+        .args(headless(&profile))
+        .arg("--window-size=1200,1000")
+        .arg("--dump-dom")
+        .arg(format!("file://{}", probe.display()))
+        .output()
+        .unwrap();
+    let measured = String::from_utf8_lossy(&measured.stdout);
+    let layout = measured.split("<pre id=\"layout\">").nth(1).and_then(|s| s.split("</pre>").next()).unwrap_or("");
+    let texts: usize = layout
+        .strip_prefix("texts=")
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the page measured itself: {layout}"));
+    assert!(texts >= 8, "phase names, axis and key labels are texts: {layout}");
+    assert!(layout.ends_with("overlaps=[]"), "labels overlap: {layout}");
 
     let shot = dir.path().join("shot.png");
     let out = Command::new(&browser)
         .args(headless(&profile))
         .arg(format!("--screenshot={}", shot.display()))
-        .arg("--window-size=1200,1000")
+        .arg("--window-size=1200,3000")
         .arg(format!("file://{}", html.display()))
         .output()
         .unwrap();
     assert!(shot.exists(), "no screenshot: {}", String::from_utf8_lossy(&out.stderr));
-    // Key points are drawn in #c0392b, other steps in #2c7fb8: both must be on the screen.
+    // Key points are drawn in #c0392b, other steps in #2c7fb8: both must be on the screen (a
+    // tall one: the chart follows the summary and the verdicts).
     let counts = Command::new("python3")
         .arg("tests/support/png_colors.py")
         .arg(&shot)

@@ -1,4 +1,4 @@
-//! `irlab report`: the incident's timeline for a run, every run, or the latest run of each
+//! `irlab report`: the post-incident review of a run, every run, or the latest run of each
 //! playbook variant side by side. Timelines of verified runs come from the lab's history, where
 //! they outlive a playbook swap; other runs are collected from the audit trail, GuardDuty and the
 //! playbook engine's own records, and kept in the history once their containment is complete.
@@ -9,6 +9,7 @@ use crate::incident::audit;
 use crate::incident::evidence::{self, Sources};
 use crate::incident::history;
 use crate::incident::report::{self, CONTAINED, Timeline};
+use crate::incident::verify::{self, Expect};
 use crate::lab::state::LabState;
 use crate::ui::printer::Printer;
 
@@ -31,7 +32,14 @@ pub async fn run(g: &Global, args: &ReportArgs, p: &Printer) -> Result<()> {
     if let Some(since) = fresh.iter().map(|r| evidence::since(r)).min() {
         let records = audit::read(&ctx, &sources.audit_group, since).await?;
         for r in fresh {
-            let t = evidence::timeline(&ctx, &lab, &sources, &records, r).await?;
+            // What the run's checks say now, for a run no verify kept with its verdict.
+            let (o, _) = evidence::collect(&ctx, &sources, r).await?;
+            let checks = verify::judge(&o, Expect::for_run(r, sources.variant));
+            let t = evidence::timeline(&ctx, &lab, &sources, &records, r).await?.observed(
+                &o,
+                &checks,
+                jiff::Timestamp::now(),
+            );
             // Kept once complete, so the run's engine steps survive the next playbook swap.
             if let Some(bucket) = &sources.trail_bucket
                 && t.points.iter().any(|p| p.label == CONTAINED)
@@ -57,16 +65,17 @@ pub async fn run(g: &Global, args: &ReportArgs, p: &Printer) -> Result<()> {
         .collect();
     let mut timelines = timelines;
     timelines.sort_by_key(|t| t.points.first().map(|p| p.at));
-    let chosen = choose(timelines, args)?;
+    let chosen = choose(timelines.clone(), args)?;
     if chosen.is_empty() {
         return Err(
             Error::problem(format!("lab {lab} has no attack run yet")).with_hint("run `irlab attack SCENARIO` first")
         );
     }
+    let runs = report::build(chosen, &timelines);
     let text = match format {
-        ReportFormat::Md => report::markdown(&chosen),
-        ReportFormat::Html => report::html(&chosen),
-        ReportFormat::Json => serde_json::to_string_pretty(&chosen).expect("timelines serialize"),
+        ReportFormat::Md => report::markdown(&runs),
+        ReportFormat::Html => report::html(&runs),
+        ReportFormat::Json => serde_json::to_string_pretty(&runs).expect("reports serialize"),
     };
     match &args.out {
         Some(path) => {

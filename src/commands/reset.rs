@@ -8,6 +8,7 @@ use crate::aws::{AwsContext, AwsResultExt};
 use crate::cli::Global;
 use crate::error::{Error, Result};
 use crate::incident::approval::{self, Decision};
+use crate::incident::run_tags::{EIP_TAG, ORIGINAL_GROUPS_TAG, VOLUMES_TAG, parse_groups, parse_pairs};
 use crate::incident::verify::REVOKE_POLICY;
 use crate::lab::stacks;
 use crate::lab::teardown;
@@ -20,10 +21,10 @@ const RUN_TAGS: [&str; 13] = [
     "irlab:finding-id",
     "irlab:finding-type",
     "irlab:ir-status",
-    "irlab:original-groups",
+    ORIGINAL_GROUPS_TAG,
     "irlab:playbook-run",
-    "irlab:volumes",
-    "irlab:eip",
+    VOLUMES_TAG,
+    EIP_TAG,
     "irlab:approval",
     "irlab:eradication",
     "irlab:eradication-command",
@@ -72,7 +73,7 @@ pub async fn run(g: &Global, p: &Printer) -> Result<()> {
     let tags: Vec<(String, String)> =
         inst.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect();
     let original =
-        tags.iter().find(|(k, _)| k == "irlab:original-groups").map(|(_, v)| parse_groups(v)).unwrap_or_default();
+        tags.iter().find(|(k, _)| k == ORIGINAL_GROUPS_TAG).map(|(_, v)| parse_groups(v)).unwrap_or_default();
     let app_group = out("AppSecurityGroupId")?;
     for eni in inst.network_interfaces() {
         let id = eni.network_interface_id().unwrap_or_default();
@@ -139,7 +140,7 @@ pub async fn run(g: &Global, p: &Printer) -> Result<()> {
         teardown::lift_protection(&ctx, &instance).await?;
         done.push(format!("lifted {} protection", protected.join(" and ")));
     }
-    let recorded = tags.iter().find(|(k, _)| k == "irlab:volumes").map(|(_, v)| parse_pairs(v)).unwrap_or_default();
+    let recorded = tags.iter().find(|(k, _)| k == VOLUMES_TAG).map(|(_, v)| parse_pairs(v)).unwrap_or_default();
     for b in inst.block_device_mappings() {
         let (Some(device), Some(ebs)) = (b.device_name(), b.ebs()) else { continue };
         let volume = ebs.volume_id().unwrap_or_default();
@@ -151,8 +152,7 @@ pub async fn run(g: &Global, p: &Printer) -> Result<()> {
     }
 
     // 5. The Elastic IPs the containment disassociated.
-    for (allocation, ip) in tags.iter().find(|(k, _)| k == "irlab:eip").map(|(_, v)| parse_pairs(v)).unwrap_or_default()
-    {
+    for (allocation, ip) in tags.iter().find(|(k, _)| k == EIP_TAG).map(|(_, v)| parse_pairs(v)).unwrap_or_default() {
         let now = ec2
             .describe_addresses()
             .allocation_ids(&allocation)
@@ -220,30 +220,6 @@ pub async fn run(g: &Global, p: &Printer) -> Result<()> {
     Ok(())
 }
 
-/// `eni-a=sg-1,sg-2;eni-b=sg-3`, as the playbooks record it.
-fn parse_groups(value: &str) -> Vec<(String, Vec<String>)> {
-    value
-        .split(';')
-        .filter_map(|part| {
-            let (eni, groups) = part.split_once('=')?;
-            let groups: Vec<String> =
-                groups.split(',').map(str::trim).filter(|g| !g.is_empty()).map(String::from).collect();
-            (!eni.trim().is_empty() && !groups.is_empty()).then(|| (eni.trim().to_string(), groups))
-        })
-        .collect()
-}
-
-/// `vol-a=true;vol-b=false` or `eipalloc-1=198.51.100.7`, as the playbooks record them.
-fn parse_pairs(value: &str) -> Vec<(String, String)> {
-    value
-        .split(';')
-        .filter_map(|p| {
-            let (k, v) = p.split_once('=')?;
-            (!k.trim().is_empty() && !v.trim().is_empty()).then(|| (k.trim().to_string(), v.trim().to_string()))
-        })
-        .collect()
-}
-
 /// Archives the GuardDuty findings about the lab's own victim. Only those: sample findings
 /// (i-99999999) belong to no lab, and archiving them would change another lab's results.
 async fn archive_findings(ctx: &AwsContext, instance: &str) -> Result<usize> {
@@ -271,35 +247,4 @@ async fn archive_findings(ctx: &AwsContext, instance: &str) -> Result<usize> {
             .aws(|| "archiving the lab's GuardDuty findings".into(), ctx)?;
     }
     Ok(ids.len())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_recorded_groups_parse_per_interface() {
-        assert_eq!(
-            parse_groups("eni-a=sg-1,sg-2;eni-b=sg-3"),
-            vec![
-                ("eni-a".to_string(), vec!["sg-1".to_string(), "sg-2".to_string()]),
-                ("eni-b".to_string(), vec!["sg-3".to_string()])
-            ]
-        );
-        assert_eq!(parse_groups(""), vec![]);
-        assert_eq!(parse_groups("eni-a=;junk"), vec![]);
-    }
-
-    #[test]
-    fn recorded_volumes_and_addresses_parse_as_pairs() {
-        assert_eq!(
-            parse_pairs("vol-a=true;vol-b=false"),
-            vec![("vol-a".to_string(), "true".to_string()), ("vol-b".to_string(), "false".to_string())]
-        );
-        assert_eq!(
-            parse_pairs("eipalloc-1=198.51.100.7"),
-            vec![("eipalloc-1".to_string(), "198.51.100.7".to_string())]
-        );
-        assert_eq!(parse_pairs("=x;y="), vec![]);
-    }
 }

@@ -53,12 +53,7 @@ pub async fn run(g: &Global, args: &VerifyArgs, p: &Printer) -> Result<()> {
     }
     let sources = Sources::load(&ctx, &lab).await?;
     // A variant that waits for its snapshots must see them completed; Lambda only starts them.
-    let variant = run.variant.as_deref().and_then(|v| Variant::ALL.into_iter().find(|x| x.as_str() == v));
-    let expect = match (run.mode.as_str(), variant.or(sources.variant)) {
-        ("sample", _) => Expect::SamplesOnly,
-        (_, Some(Variant::StepFunctions | Variant::Ssm)) => Expect::Contained { snapshots_completed: true },
-        _ => Expect::Contained { snapshots_completed: false },
-    };
+    let expect = Expect::for_run(&run, sources.variant);
     p.info(format!(
         "verifying {} ({} in {} mode against {}), up to {}",
         run.id,
@@ -93,7 +88,8 @@ pub async fn run(g: &Global, args: &VerifyArgs, p: &Printer) -> Result<()> {
         let all = checks.iter().all(|c| c.passed);
         // The containment may still be under way, and so may an eradication the playbook waits
         // to be approved for or runs; `irlab eradicate` and `recover` are over when recorded.
-        let contained = verify::judge(&o, expect).iter().all(|c| c.passed);
+        let containment = verify::judge(&o, expect);
+        let contained = containment.iter().all(|c| c.passed);
         let settled = match args.phase {
             Phase::Contain => all,
             Phase::Eradicate => all || !verify::eradication_pending(&o),
@@ -102,7 +98,7 @@ pub async fn run(g: &Global, args: &VerifyArgs, p: &Printer) -> Result<()> {
         };
         let mut time_to_contain = None;
         if contained && run.verified_at.is_none() && matches!(args.phase, Phase::Contain | Phase::All) {
-            time_to_contain = record_verified(&ctx, &lab, &sources, &records, &run, p).await?;
+            time_to_contain = record_verified(&ctx, &lab, &sources, (&records, &o, &containment), &run, p).await?;
         }
         let engine_failed = o.playbook_status.as_deref().is_some_and(is_terminal_failure);
         if settled || engine_failed || started.elapsed() >= timeout {
@@ -176,12 +172,13 @@ fn finish(lab: &LabName, run: &AttackRun, checks: &[Check], all: bool, args: &Ve
 }
 
 /// Every check passed: the moment is recorded in the run, and its timeline, engine steps
-/// included, is kept in the lab's history, which outlives a later playbook swap.
+/// included, is kept in the lab's history, which outlives a later playbook swap, with what this
+/// poll saw: each check's verdict, the snapshots, and what the containment changed.
 async fn record_verified(
     ctx: &AwsContext,
     lab: &LabName,
     sources: &Sources,
-    records: &[crate::incident::audit::Record],
+    (records, o, checks): (&[crate::incident::audit::Record], &verify::Observation, &[Check]),
     run: &AttackRun,
     p: &Printer,
 ) -> Result<Option<f64>> {
@@ -196,7 +193,8 @@ async fn record_verified(
         r.verified_at = Some(now);
     }
     state.save(ctx, lab).await?;
-    let timeline = evidence::timeline(ctx, lab, sources, records, &verified).await?;
+    let timeline =
+        evidence::timeline(ctx, lab, sources, records, &verified).await?.observed(o, checks, jiff::Timestamp::now());
     if let Some(bucket) = &sources.trail_bucket {
         history::save(ctx, bucket, &timeline).await?;
     } else {

@@ -23,7 +23,15 @@ pub struct Record {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kind {
     /// A GuardDuty finding event the lab's rule delivered.
-    Finding { id: String, finding_type: String, instance: String, created_at: Option<Timestamp> },
+    Finding {
+        id: String,
+        finding_type: String,
+        instance: String,
+        created_at: Option<Timestamp>,
+        /// GuardDuty's severity, 1.0 to 10.0 (Low below 4, Medium below 7, High below 9).
+        severity: Option<f64>,
+        title: Option<String>,
+    },
     /// A message of the alert topic.
     Notification { subject: String, message: String },
 }
@@ -39,6 +47,8 @@ impl Record {
                 finding_type: d["type"].as_str().unwrap_or_default().to_string(),
                 instance: d["resource"]["instanceDetails"]["instanceId"].as_str().unwrap_or_default().to_string(),
                 created_at: d["createdAt"].as_str().and_then(|t| t.parse().ok()),
+                severity: d["severity"].as_f64(),
+                title: d["title"].as_str().map(String::from),
             }
         } else if v["Type"] == "Notification" {
             Kind::Notification {

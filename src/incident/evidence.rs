@@ -3,8 +3,6 @@
 //! answered one of its findings, notifications and audit records naming them, the containment
 //! tags and snapshots made for them. Nothing an earlier run left can satisfy a check.
 
-use std::collections::BTreeMap;
-
 use aws_sdk_ec2::types::{Filter, InstanceAttributeName};
 use jiff::{SignedDuration, Timestamp};
 
@@ -13,7 +11,10 @@ use crate::error::{Error, Result};
 use crate::incident::audit::{self, Kind, Record};
 use crate::incident::custody;
 use crate::incident::engine_run;
-use crate::incident::report::{ATTACK, CONTAINED, EvidenceItem, FINDING, Point, Timeline};
+use crate::incident::report::{
+    ATTACK, CONTAINED, EvidenceItem, FINDING, FindingFacts, ISOLATED, NOTIFIED, Point, Timeline, VERIFIED,
+};
+use crate::incident::run_tags;
 use crate::incident::verify::{self, Observation};
 use crate::lab::playbook;
 use crate::lab::stacks::{self, StackInfo};
@@ -142,6 +143,17 @@ pub async fn collect(ctx: &AwsContext, s: &Sources, run: &AttackRun) -> Result<(
             playbook_eradication = tag(ERADICATION_COMMAND_TAG);
             o.playbook_recovery = tag(RECOVERY_TAG);
             playbook_recovered = tag(REPLACED_BY_TAG).zip(tag(RECOVERY_CHECK_TAG));
+            let pairs = |k: &str| tag(k).map(|v| run_tags::parse_pairs(&v)).unwrap_or_default();
+            o.before = verify::Before {
+                groups: tag(run_tags::ORIGINAL_GROUPS_TAG)
+                    .map(|v| run_tags::parse_groups(&v).into_iter().collect())
+                    .unwrap_or_default(),
+                delete_on_termination: pairs(run_tags::VOLUMES_TAG)
+                    .into_iter()
+                    .map(|(volume, was)| (volume, was == "true"))
+                    .collect(),
+                elastic_ips: pairs(run_tags::EIP_TAG).into_iter().map(|(_, ip)| ip).collect(),
+            };
         }
     }
     let assoc = ec2
@@ -184,16 +196,16 @@ pub async fn collect(ctx: &AwsContext, s: &Sources, run: &AttackRun) -> Result<(
         .send()
         .await
         .aws(|| format!("listing the snapshots of {instance}"), ctx)?;
-    o.snapshots = snaps
-        .snapshots()
-        .iter()
-        .filter(|sn| {
-            sn.tags()
-                .iter()
-                .any(|t| t.key() == Some(FINDING_TAG) && t.value().is_some_and(|v| o.findings.iter().any(|f| f == v)))
-        })
-        .filter_map(|sn| Some((sn.volume_id()?.to_string(), sn.state()?.as_str().to_string())))
-        .collect::<BTreeMap<_, _>>();
+    let of_run = snaps.snapshots().iter().filter(|sn| {
+        sn.tags()
+            .iter()
+            .any(|t| t.key() == Some(FINDING_TAG) && t.value().is_some_and(|v| o.findings.iter().any(|f| f == v)))
+    });
+    for sn in of_run {
+        let (Some(volume), Some(id)) = (sn.volume_id(), sn.snapshot_id()) else { continue };
+        o.snapshots.insert(volume.to_string(), sn.state().map(|st| st.as_str().to_string()).unwrap_or_default());
+        o.snapshot_ids.insert(volume.to_string(), id.to_string());
+    }
     if let (Some(variant), Some(stack)) = (s.variant, &s.playbook)
         && let Some(r) = engine_run::find(ctx, variant, stack, &o.findings, since, false).await?
     {
@@ -452,18 +464,32 @@ pub async fn timeline(
     let started: Timestamp = run.started_at.parse().unwrap_or_else(|_| Timestamp::now());
     points.push(Point { label: ATTACK.into(), at: started, key: true });
     let findings = verify::run_findings(run, records);
-    if let Some((r, created)) = records.iter().find_map(|r| match &r.kind {
-        audit::Kind::Finding { id, created_at, .. } if findings.contains(id) => Some((r, *created_at)),
+    let mut finding = None;
+    if let Some((r, facts, created)) = records.iter().find_map(|r| match &r.kind {
+        audit::Kind::Finding { id, finding_type, created_at, severity, title, .. } if findings.contains(id) => {
+            let facts = FindingFacts {
+                id: id.clone(),
+                finding_type: finding_type.clone(),
+                severity: *severity,
+                title: title.clone(),
+            };
+            Some((r, facts, *created_at))
+        }
         _ => None,
     }) {
         points.push(Point { label: FINDING.into(), at: created.unwrap_or(r.at), key: true });
         points.push(Point { label: "event delivered (audit trail)".into(), at: r.at, key: false });
+        finding = Some(facts);
     }
     if let Some(r) = records.iter().find(|r| r.notifies_about(&findings)) {
-        points.push(Point { label: "responders notified".into(), at: r.at, key: false });
-        // Each containment step when the playbook says it happened, the same in every variant.
+        points.push(Point { label: NOTIFIED.into(), at: r.at, key: false });
+        // Each containment step when the playbook says it happened, the same in every variant;
+        // its `cut` is the moment the victim was isolated.
         for st in steps_reported(r) {
-            points.push(Point { label: format!("containment: {}", st.name), at: st.at, key: false });
+            match st.name.as_str() {
+                "cut" => points.push(Point { label: ISOLATED.into(), at: st.at, key: true }),
+                name => points.push(Point { label: format!("containment: {name}"), at: st.at, key: false }),
+            }
         }
     }
     let variant = run.variant.as_deref().and_then(|v| Variant::ALL.into_iter().find(|x| x.as_str() == v)).or(s.variant);
@@ -494,7 +520,7 @@ pub async fn timeline(
         }
     }
     if let Some(v) = run.verified_at.as_deref().and_then(|t| t.parse().ok()) {
-        points.push(Point { label: "verified".into(), at: v, key: true });
+        points.push(Point { label: VERIFIED.into(), at: v, key: true });
     }
     let evidence = run_manifest(ctx, s, &findings)
         .await?
@@ -520,8 +546,16 @@ pub async fn timeline(
         points,
         time_to_detect: None,
         time_to_contain: None,
+        time_to_isolate: None,
         evidence,
         playbook_running,
+        account: ctx.identity().await?.account,
+        region: ctx.region.clone(),
+        finding,
+        checks: Vec::new(),
+        checked_at: None,
+        snapshots: Vec::new(),
+        changes: Vec::new(),
     }))
 }
 

@@ -11,5 +11,6 @@ pub mod finding;
 pub mod history;
 pub mod log_events;
 pub mod report;
+pub mod run_tags;
 pub mod scenario;
 pub mod verify;

@@ -53,6 +53,11 @@ pub struct Observation {
     pub delete_on_termination: BTreeMap<String, bool>,
     /// Elastic IPs still associated with the victim.
     pub elastic_ips: Vec<String>,
+    /// What the playbook recorded before it changed the victim for this run's finding: each
+    /// interface's groups, each volume's DeleteOnTermination, the Elastic IPs it took off.
+    pub before: Before,
+    /// The run's snapshot of each attached volume: volume id to snapshot id.
+    pub snapshot_ids: BTreeMap<String, String>,
     /// The volatile evidence the playbook collected before isolation, read back against its
     /// manifest; None when no manifest names the run's finding.
     pub volatile: Option<Volatile>,
@@ -62,6 +67,14 @@ pub struct Observation {
     /// The victim `irlab recover` brought back for the run, as it is now; None when the run was
     /// never recovered.
     pub recovery: Option<Recovery>,
+}
+
+/// The victim as the playbook found it, from the tags it recorded before changing it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Before {
+    pub groups: BTreeMap<String, Vec<String>>,
+    pub delete_on_termination: BTreeMap<String, bool>,
+    pub elastic_ips: Vec<String>,
 }
 
 /// The recovered victim, observed.
@@ -163,6 +176,21 @@ pub enum Expect {
     Contained { snapshots_completed: bool },
     /// Sample findings: they arrive, and the playbook leaves the victim alone.
     SamplesOnly,
+}
+
+impl Expect {
+    /// What a run should lead to: samples leave the victim alone; Step Functions and SSM wait
+    /// for their snapshots, Lambda only starts them. `deployed` is the variant deployed now, for
+    /// a run that did not record its own.
+    pub fn for_run(run: &crate::lab::state::AttackRun, deployed: Option<crate::lab::Variant>) -> Expect {
+        use crate::lab::Variant;
+        let variant = run.variant.as_deref().and_then(|v| Variant::ALL.into_iter().find(|x| x.as_str() == v));
+        match (run.mode.as_str(), variant.or(deployed)) {
+            ("sample", _) => Expect::SamplesOnly,
+            (_, Some(Variant::StepFunctions | Variant::Ssm)) => Expect::Contained { snapshots_completed: true },
+            _ => Expect::Contained { snapshots_completed: false },
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -843,6 +871,8 @@ mod tests {
                 finding_type: "UnauthorizedAccess:EC2/TorClient".into(),
                 instance: instance.into(),
                 created_at: None,
+                severity: Some(8.0),
+                title: None,
             },
         }
     }
