@@ -40,6 +40,8 @@ MODULES = [
     "ssm_instance",
     "stepfunctions",
     "ssm_automation",
+    # EventBridge Scheduler: one-time schedules fire their targets (through events.py's calls)
+    "scheduler",
     # checks every request against botocore's input shape; inside faults, so
     # an injected fault (throttling) comes first, as it does on AWS
     "request_validation",

@@ -114,11 +114,13 @@ class DeliveryFailure(Exception):
     timeouts) are retried under the target's RetryPolicy, the others (missing
     permissions, missing resources, invalid input) are not."""
 
-    def __init__(self, code: str, message: str, retriable: bool = False):
+    def __init__(self, code: str, message: str, retriable: bool = False, target_code: str = ""):
         super().__init__(message)
         self.code = code
         self.message = message
         self.retriable = retriable
+        # the target API's own error code ("AccessDeniedException"), when it answered one
+        self.target_code = target_code
 
 
 THROTTLING_CODES = {
@@ -566,7 +568,7 @@ def _attempt(invocation: _Invocation) -> str:
     if invocation.age_s >= max_age:
         _failed(invocation, "MaximumEventAgeInSeconds")
         return "failed"
-    delay = _jitter.uniform(0.0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**retries))
+    delay = backoff_delay(retries)
     if invocation.age_s + delay >= max_age:
         # no retry left before the event is too old: it waits out its age
         delay = max_age - invocation.age_s
@@ -990,13 +992,30 @@ def _require_role(rule: Rule, target: dict[str, Any]) -> _local.Credentials:
         raise DeliveryFailure("NO_PERMISSIONS", f"EventBridge cannot assume {role_arn}: {exc}") from exc
 
 
-def _send_stepfunctions(rule: Rule, target: dict[str, Any], arn: str, payload: str, account: str, region: str) -> None:
-    credentials = _require_role(rule, target)
+def call_target(
+    service: str, operation: str, params: dict[str, Any], account: str, region: str, credentials: _local.Credentials | None
+) -> Any:
+    """Call ``operation`` (a boto3 method name) of the stand-in's ``service`` API
+    as a role session, the way EventBridge (and EventBridge Scheduler,
+    ``scheduler.py``) call a target; a failure is a :class:`DeliveryFailure`
+    classified as retriable or not, with the target's own error code."""
     try:
-        _client("stepfunctions", region, account, credentials).start_execution(stateMachineArn=arn, input=payload)
+        return getattr(_client(service, region, account, credentials), operation)(**params)
     except Exception as exc:  # noqa: BLE001 - classified: retriable or not
         failure = _failure_of(exc)
-        raise DeliveryFailure(failure.code, failure.message, failure.retriable) from exc
+        code = str(((getattr(exc, "response", None) or {}).get("Error") or {}).get("Code") or "")
+        raise DeliveryFailure(failure.code, failure.message, failure.retriable, code) from exc
+
+
+def backoff_delay(retries: int) -> float:
+    """Document seconds before retry ``retries + 1``: exponential backoff with
+    full jitter, between 0 and min(900 s, 2**retries s)."""
+    return _jitter.uniform(0.0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**retries))
+
+
+def _send_stepfunctions(rule: Rule, target: dict[str, Any], arn: str, payload: str, account: str, region: str) -> None:
+    credentials = _require_role(rule, target)
+    call_target("stepfunctions", "start_execution", {"stateMachineArn": arn, "input": payload}, account, region, credentials)
 
 
 def automation_parameters(payload: str) -> dict[str, list[str]]:
@@ -1021,11 +1040,7 @@ def _send_automation(rule: Rule, target: dict[str, Any], account: str, region: s
     request: dict[str, Any] = {"DocumentName": name, "Parameters": automation_parameters(payload)}
     if version and version != "$DEFAULT":
         request["DocumentVersion"] = version
-    try:
-        _client("ssm", region, account, credentials).start_automation_execution(**request)
-    except Exception as exc:  # noqa: BLE001 - classified: retriable or not
-        failure = _failure_of(exc)
-        raise DeliveryFailure(failure.code, failure.message, failure.retriable) from exc
+    call_target("ssm", "start_automation_execution", request, account, region, credentials)
 
 
 def _send_logs(account: str, region: str, group: str, payload: str) -> None:
