@@ -22,6 +22,47 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// The commands that never ask anything: `--yes` would do nothing there, so their help does
+    /// not list it (a hidden copy still accepts it, for scripts that pass it everywhere).
+    const ASK_NOTHING: [&'static str; 16] = [
+        "status",
+        "labs",
+        "scenarios",
+        "attack",
+        "verify",
+        "report",
+        "evidence",
+        "eradicate",
+        "recover",
+        "approve",
+        "reject",
+        "reset",
+        "playbook",
+        "local",
+        "bench",
+        "preflight",
+    ];
+
+    /// The command line as `irlab` parses it.
+    pub fn command_line() -> clap::Command {
+        Self::ASK_NOTHING.iter().fold(<Cli as clap::CommandFactory>::command(), |cmd, name| {
+            cmd.mut_subcommand(name, |sub| {
+                sub.arg(clap::Arg::new("yes").long("yes").action(clap::ArgAction::SetTrue).hide(true))
+            })
+        })
+    }
+
+    pub fn read<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let mut matches = Self::command_line().try_get_matches_from(args)?;
+        <Cli as clap::FromArgMatches>::from_arg_matches_mut(&mut matches)
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct Global {
     /// AWS profile (also AWS_PROFILE); SSO profiles work as in the AWS CLI
@@ -43,7 +84,7 @@ pub struct Global {
     /// Output format of results
     #[arg(long, global = true, help_heading = "Global options", value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
-    /// Answer yes to confirmations
+    /// Answer yes to the confirmations of up, down, demo, class and workshop
     #[arg(long, global = true, help_heading = "Global options")]
     pub yes: bool,
     /// Take the lab although another command holds it (only when that command is no longer running)
@@ -578,7 +619,7 @@ pub struct StartArgs {
 mod tests {
     use std::path::Path;
 
-    use clap::{CommandFactory, Parser};
+    use clap::CommandFactory;
 
     use super::*;
 
@@ -601,8 +642,30 @@ mod tests {
             assert!(help.starts_with("Examples:"), "`irlab {}` has no examples", sub.get_name());
             for line in help.lines().skip(1) {
                 let words = crate::workshop::words(line.trim());
-                Cli::try_parse_from(&words).unwrap_or_else(|e| panic!("`{line}`: {e}"));
+                Cli::read(&words).unwrap_or_else(|e| panic!("`{line}`: {e}"));
             }
+        }
+    }
+
+    #[test]
+    fn yes_is_listed_only_where_something_is_asked_and_still_read_everywhere() {
+        let help = |args: &[&str]| match Cli::read(args) {
+            Err(e) => e.render().to_string(),
+            Ok(_) => panic!("{args:?} prints help"),
+        };
+        for sub in ["status", "scenarios", "report", "verify", "reset"] {
+            assert!(!help(&["irlab", sub, "--help"]).contains("--yes"), "`irlab {sub} --help` lists --yes");
+        }
+        for sub in ["up", "down", "demo", "workshop"] {
+            assert!(help(&["irlab", sub, "--help"]).contains("--yes"), "`irlab {sub} --help` lacks --yes");
+        }
+        for args in [&["irlab", "--yes", "down"][..], &["irlab", "down", "--yes"], &["irlab", "status", "--yes"]] {
+            let cli = Cli::read(args).unwrap();
+            assert!(cli.global.yes, "{args:?}");
+        }
+        assert!(!Cli::read(["irlab", "down"]).unwrap().global.yes);
+        for name in Cli::ASK_NOTHING {
+            assert!(Cli::command().find_subcommand(name).is_some(), "no command {name}");
         }
     }
 
@@ -610,7 +673,7 @@ mod tests {
     fn global_options_have_their_own_heading_and_conflicts_are_errors() {
         let help = Cli::command().render_help().to_string();
         assert!(help.contains("Global options:"), "{help}");
-        assert!(Cli::try_parse_from(["irlab", "attack", "--all", "tor-client"]).is_err());
-        Cli::command().debug_assert();
+        assert!(Cli::read(["irlab", "attack", "--all", "tor-client"]).is_err());
+        Cli::command_line().debug_assert();
     }
 }

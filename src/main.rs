@@ -15,15 +15,13 @@ mod regions;
 mod ui;
 mod workshop;
 
-use clap::Parser;
-
 use crate::cli::{Cli, Command};
 use crate::error::exit;
 use crate::incident::approval;
 use crate::ui::printer::Printer;
 
 fn main() {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::read(std::env::args_os()) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();

@@ -33,6 +33,9 @@ async fn the_whole_path_runs_without_prompts_and_grades_a_manual_containment() {
     // Modules 1 and 2, then module 3's attack; it stops for the attendee's own containment.
     let r = workshop(&s, &["--yes", "workshop", "--non-interactive"]).ok();
     assert!(r.stdout.contains("module 3 waits for your containment"), "{}\n{}", r.stdout, r.stderr);
+    // The finding is read as GuardDuty describes it: type, severity level and title.
+    assert!(r.stdout.contains("UnauthorizedAccess:EC2/TorClient about i-"), "{}", r.stdout);
+    assert!(r.stdout.contains("  severity High (8.0): "), "{}", r.stdout);
     assert!(r.stdout.contains("0 of 5 containment steps done") || r.stderr.contains("0 of 5 containment steps done"));
     let st = workshop(&s, &["--output", "json", "workshop", "status"]).ok().json();
     assert_eq!(st["next"], 3, "{st}");

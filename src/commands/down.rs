@@ -56,7 +56,7 @@ pub async fn run(g: &Global, args: &DownArgs, p: &Printer) -> Result<()> {
         plan.lines().iter().for_each(|l| p.info(format!("  {l}")));
     } else {
         p.out(&header);
-        plan.lines().iter().for_each(|l| p.out(format!("  {l}")));
+        plan.lines().iter().for_each(|l| p.out_item(format!("  {l}")));
         p.out("billing stops for the victim (instance, volumes, snapshots, public IPv4 address) and the lab's GuardDuty use; the region's trail and Systems Manager endpoints go with the last lab of the region");
         p.out("deleted with it: the lab's audit log, its evidence bucket and its incident history; keep a report first with `irlab report --all -o report.html`");
     }
@@ -69,6 +69,7 @@ pub async fn run(g: &Global, args: &DownArgs, p: &Printer) -> Result<()> {
     }
 
     let outcome = teardown::execute(&ctx, &lab, &plan, p).await;
+    p.settle();
     // The lease goes before the last look, which must find nothing of the lab.
     lease::release().await;
     let mut swept = inventory::sweep(&ctx, &lab).await;

@@ -87,7 +87,7 @@ pub async fn run(g: &Global, cmd: &EvidenceCommand, p: &Printer) -> Result<()> {
                 let checks = custody::verify(&ctx, &bucket, m).await?;
                 p.out(format!("finding {} ({}):", m.finding, m.execution));
                 for c in &checks {
-                    p.out(format!("  {} {}: {}", if c.ok { "ok  " } else { "FAIL" }, c.key, c.detail));
+                    p.out(format!("  {} {}: {}", Printer::verdict(c.ok, "ok  ", "FAIL"), c.key, c.detail));
                 }
                 bad += checks.iter().filter(|c| !c.ok).count();
                 results.push(json!({ "finding": m.finding, "execution": m.execution, "items": checks }));

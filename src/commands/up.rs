@@ -178,6 +178,7 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
         approval_timeout: if args.no_approval { Some(0) } else { approval_timeout },
     };
     let pb = playbook::switch(&ctx, &lab, variant, &d.1, &v.1, tuning, reporter).await?;
+    p.settle();
     let memory = playbook::memory_of(&pb.1);
     match playbook::approval_of(&pb.1) {
         _ if variant == Variant::Manual => p.info("no playbook: a finding about the victim raises an alert on the topic and is recorded; containing it is yours to do (`irlab workshop check` grades each step)"),

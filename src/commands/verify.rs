@@ -71,8 +71,9 @@ pub async fn run(g: &Global, args: &VerifyArgs, p: &Printer) -> Result<()> {
         if checks != last {
             let left = timeout.saturating_sub(started.elapsed());
             p.info(format!("-- {}s elapsed, {}s left", started.elapsed().as_secs(), left.as_secs()));
+            let w = name_width(&checks);
             for c in &checks {
-                p.info(format!("  [{}] {:<20} {}", if c.passed { "x" } else { " " }, c.name, c.observed));
+                p.info(format!("  [{}] {:<w$}  {}", if c.passed { "x" } else { " " }, c.name, c.observed));
             }
             last = checks.clone();
         }
@@ -111,6 +112,11 @@ pub async fn run(g: &Global, args: &VerifyArgs, p: &Printer) -> Result<()> {
     }
 }
 
+/// The width of the check-name column: the longest name, so every observation starts in line.
+fn name_width(checks: &[Check]) -> usize {
+    checks.iter().map(|c| c.name.len()).max().unwrap_or(0)
+}
+
 /// The engine's own final word that it failed: no later poll can pass the run.
 fn is_terminal_failure(status: &str) -> bool {
     matches!(status, "FAILED" | "TIMED_OUT" | "ABORTED" | "Failed" | "TimedOut" | "Cancelled" | "Cancelling")
@@ -127,10 +133,11 @@ fn finish(lab: &LabName, run: &AttackRun, checks: &[Check], all: bool, args: &Ve
     // On a terminal the live checklist above already showed every check: the result repeats
     // only what failed. Piped, the result lists every check (what a script reads).
     let seen_live = !p.quiet && std::io::stderr().is_terminal() && std::io::stdout().is_terminal();
+    let w = name_width(checks);
     for c in checks.iter().filter(|c| !(seen_live && c.passed)) {
         p.out(format!(
-            "{} {:<20} expected {}; observed {}",
-            if c.passed { "PASS" } else { "FAIL" },
+            "{} {:<w$}  expected {}; observed {}",
+            Printer::verdict(c.passed, "PASS", "FAIL"),
             c.name,
             c.expected,
             c.observed

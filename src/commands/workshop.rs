@@ -164,9 +164,10 @@ async fn manual_module(
     ));
     let mut facts = collect::facts(ctx, lab, Some(&state)).await?;
     match collect::finding(ctx, lab, &run, wait).await? {
-        Some((id, kind, at)) => {
-            p.out(format!("finding {id} arrived at {at}: {kind} about {}", run.instance));
-            facts.insert("finding", id);
+        Some((f, at)) => {
+            p.out(format!("finding {} arrived at {at}: {} about {}", f.id, f.finding_type, run.instance));
+            p.out(format!("  severity {}: {}", f.severity_text(), f.title.as_deref().unwrap_or("(no title)")));
+            facts.insert("finding", f.id);
         }
         None => p.out("no finding has arrived yet; `irlab workshop check` looks again"),
     }

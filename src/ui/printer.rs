@@ -12,8 +12,8 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::Error;
-use crate::ui::hint;
 use crate::ui::progress::{Progress, Reporter};
+use crate::ui::{hint, text};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
@@ -32,6 +32,9 @@ pub struct Printer {
     /// A JSON result went to stdout: an error after it (a failed check) is already in it, and
     /// stdout stays one JSON document.
     printed_json: std::sync::atomic::AtomicBool,
+    /// Where a terminal shows the lines, long prose is broken at spaces to its width.
+    stdout_tty: bool,
+    stderr_tty: bool,
 }
 
 impl Printer {
@@ -46,11 +49,24 @@ impl Printer {
             bars,
             tasks: Mutex::new(HashMap::new()),
             printed_json: std::sync::atomic::AtomicBool::new(false),
+            stdout_tty: std::io::stdout().is_terminal(),
+            stderr_tty: std::io::stderr().is_terminal(),
         }
     }
 
     fn text(&self, line: &str) -> String {
         hint::rewrite(line, &self.connection)
+    }
+
+    /// A line for stdout: on a terminal, prose longer than the terminal is broken at spaces.
+    fn for_stdout(&self, line: &str, indent: usize) -> String {
+        let line = self.text(line);
+        if self.stdout_tty { text::hang(&line, text::stdout_width(), indent) } else { line }
+    }
+
+    fn for_stderr(&self, line: &str, indent: usize) -> String {
+        let line = self.text(line);
+        if self.stderr_tty { text::hang(&line, text::stderr_width(), indent) } else { line }
     }
 
     pub fn is_json(&self) -> bool {
@@ -60,7 +76,28 @@ impl Printer {
     /// A result line for the user (stdout, text mode only).
     pub fn out(&self, line: impl AsRef<str>) {
         if self.format == OutputFormat::Text {
-            self.suspend(|| println!("{}", self.text(line.as_ref())));
+            self.suspend(|| println!("{}", self.for_stdout(line.as_ref(), 2)));
+        }
+    }
+
+    /// A verdict word for a result line: PASS in green, FAIL in red on a terminal that takes
+    /// colour (not with NO_COLOR, not piped). The word carries the meaning; colour repeats it.
+    pub fn verdict(passed: bool, pass: &str, fail: &str) -> String {
+        if passed {
+            console::style(pass).green().bold().to_string()
+        } else {
+            console::style(fail).red().bold().to_string()
+        }
+    }
+
+    /// An indented item of a list for the user (a plan's step; stdout, text mode only): on a
+    /// terminal it is broken to the width under its own indent, where `out` keeps an indented
+    /// line whole (a command to copy).
+    pub fn out_item(&self, line: impl AsRef<str>) {
+        if self.format == OutputFormat::Text {
+            let line = self.text(line.as_ref());
+            let line = if self.stdout_tty { text::hang_item(&line, text::stdout_width()) } else { line };
+            self.suspend(|| println!("{line}"));
         }
     }
 
@@ -75,7 +112,7 @@ impl Printer {
     /// A progress or status line (stderr), unless quiet.
     pub fn info(&self, line: impl AsRef<str>) {
         if !self.quiet {
-            self.suspend(|| eprintln!("{}", self.text(line.as_ref())));
+            self.suspend(|| eprintln!("{}", self.for_stderr(line.as_ref(), 2)));
         }
     }
 
@@ -95,16 +132,28 @@ impl Printer {
         self.suspend(|| {
             let mut stderr = std::io::stderr().lock();
             let label = console::style("error:").red().bold().for_stderr();
-            let _ = writeln!(stderr, "{label} {}", self.text(&err.to_string()));
+            let _ = writeln!(stderr, "{}", self.for_stderr(&format!("{label} {err}"), 7));
             if self.verbose {
                 for cause in err.chain() {
                     let _ = writeln!(stderr, "  caused by: {cause}");
                 }
             }
             if let Some(hint) = &err.hint {
-                let _ = writeln!(stderr, "{} {}", console::style("hint:").cyan().bold().for_stderr(), self.text(hint));
+                let label = console::style("hint:").cyan().bold().for_stderr();
+                let _ = writeln!(stderr, "{}", self.for_stderr(&format!("{label} {hint}"), 6));
             }
         });
+    }
+
+    /// Ends the live area: a task still showing (started, never finished) leaves its last
+    /// message as a plain line. Called before a command's closing lines.
+    pub fn settle(&self) {
+        let open: Vec<(String, ProgressBar)> = self.tasks.lock().expect("progress lock").drain().collect();
+        for (task, bar) in open {
+            let last = bar.message();
+            bar.finish_and_clear();
+            self.info(format!("{task}: {last}"));
+        }
     }
 
     fn suspend(&self, f: impl FnOnce()) {
@@ -158,12 +207,14 @@ impl Reporter for Printer {
                     None => self.info(format!("{task}: {line}")),
                 }
             }
+            // A finished task leaves the live area as a plain line, in the order tasks end, so
+            // what is printed after the work (down's proof) comes after every task's last line.
             Progress::Finished { task, what } | Progress::Failed { task, what } => {
                 let bar = self.tasks.lock().expect("progress lock").remove(&task);
-                match bar {
-                    Some(bar) => bar.finish_with_message(what),
-                    None => self.info(format!("{task}: {what}")),
+                if let Some(bar) = bar {
+                    bar.finish_and_clear();
                 }
+                self.info(format!("{task}: {what}"));
             }
             Progress::Tick { task, what } => {
                 if let Some(bar) = self.bar(&task) {

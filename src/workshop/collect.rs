@@ -153,7 +153,7 @@ pub async fn finding(
     lab: &LabName,
     run: &AttackRun,
     timeout: std::time::Duration,
-) -> Result<Option<(String, String, jiff::Timestamp)>> {
+) -> Result<Option<(crate::incident::report::FindingFacts, jiff::Timestamp)>> {
     use crate::incident::audit::{self, Kind};
     let sources = Sources::load(ctx, lab).await?;
     let until = std::time::Instant::now() + timeout;
@@ -161,10 +161,16 @@ pub async fn finding(
         let records = audit::read(ctx, &sources.audit_group, evidence::since(run)).await?;
         let ids = crate::incident::verify::run_findings(run, &records);
         for r in &records {
-            if let Kind::Finding { id, finding_type, .. } = &r.kind
+            if let Kind::Finding { id, finding_type, severity, title, .. } = &r.kind
                 && ids.contains(id)
             {
-                return Ok(Some((id.clone(), finding_type.clone(), r.at)));
+                let facts = crate::incident::report::FindingFacts {
+                    id: id.clone(),
+                    finding_type: finding_type.clone(),
+                    severity: *severity,
+                    title: title.clone(),
+                };
+                return Ok(Some((facts, r.at)));
             }
         }
         if std::time::Instant::now() >= until {

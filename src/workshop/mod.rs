@@ -219,7 +219,6 @@ pub fn words(line: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
 
     use super::*;
     use crate::cli::Cli;
@@ -266,7 +265,7 @@ mod tests {
             for (_, cmds) in m.commands() {
                 for c in cmds {
                     let args = std::iter::once("irlab".to_string()).chain(words(&c));
-                    Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{}: `irlab {c}`: {e}", m.file));
+                    Cli::read(args).unwrap_or_else(|e| panic!("{}: `irlab {c}`: {e}", m.file));
                     seen += 1;
                 }
             }
@@ -276,7 +275,7 @@ mod tests {
                 let w = words(&line);
                 match w.first().map(String::as_str) {
                     Some("irlab") => {
-                        Cli::try_parse_from(&w).unwrap_or_else(|e| panic!("{}: `{line}`: {e}", m.file));
+                        Cli::read(&w).unwrap_or_else(|e| panic!("{}: `{line}`: {e}", m.file));
                         seen += 1;
                     }
                     // Checked against botocore's models by checks/workshop_commands.py.
@@ -293,7 +292,7 @@ mod tests {
         let bad = parse("x.md", "---\nmodule: 1\ntitle: t\nphase: p\nminutes: 1\nrun: [contain-everything]\n---\nbody")
             .unwrap();
         let (_, cmds) = &bad.commands()[0];
-        assert!(Cli::try_parse_from(std::iter::once("irlab".to_string()).chain(words(&cmds[0]))).is_err());
+        assert!(Cli::read(std::iter::once("irlab".to_string()).chain(words(&cmds[0]))).is_err());
         assert!(parse("x.md", "no front matter").is_err());
         assert!(parse("x.md", "---\nmodule: 1\ntitle: t\nphase: p\nminutes: 1\nrunn: []\n---\n").is_err());
     }
