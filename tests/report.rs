@@ -105,41 +105,9 @@ fn the_report_orders_the_timeline_and_the_html_chart_renders() {
     assert!(t["checks"].as_array().is_some_and(|c| c.len() >= 10), "each check's verdict: {}", t["checks"]);
 
     // As laid out by Chromium: no two texts of a chart overlap (phase names, axis, the key
-    // points' labels). A copy of the page measures itself and writes what it found.
-    let probe = dir.path().join("probe.html");
-    let page = std::fs::read_to_string(&html).unwrap();
-    let script = r#"<pre id="layout"></pre><script>
-const out = [];
-let texts = 0;
-for (const svg of document.querySelectorAll('svg')) {
-  const boxes = [...svg.querySelectorAll('text')].map(t => [t.textContent, t.getBoundingClientRect()]);
-  texts += boxes.length;
-  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
-    const [a, r] = boxes[i], [b, q] = boxes[j];
-    const w = Math.min(r.right, q.right) - Math.max(r.left, q.left);
-    const h = Math.min(r.bottom, q.bottom) - Math.max(r.top, q.top);
-    if (w > 0.5 && h > 0.5) out.push(a + ' / ' + b);
-  }
-}
-document.getElementById('layout').textContent = 'texts=' + texts + ' overlaps=' + JSON.stringify(out);
-</script></body>"#;
-    std::fs::write(&probe, page.replace("</body>", script)).unwrap();
-    let measured = Command::new(&browser)
-        .args(headless(&profile))
-        .arg("--window-size=1200,1000")
-        .arg("--dump-dom")
-        .arg(format!("file://{}", probe.display()))
-        .output()
-        .unwrap();
-    let measured = String::from_utf8_lossy(&measured.stdout);
-    let layout = measured.split("<pre id=\"layout\">").nth(1).and_then(|s| s.split("</pre>").next()).unwrap_or("");
-    let texts: usize = layout
-        .strip_prefix("texts=")
-        .and_then(|s| s.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("the page measured itself: {layout}"));
-    assert!(texts >= 8, "phase names, axis and key labels are texts: {layout}");
-    assert!(layout.ends_with("overlaps=[]"), "labels overlap: {layout}");
+    // points' labels).
+    let texts = overlaps_none(&browser, &profile, &html);
+    assert!(texts >= 8, "phase names, axis and key labels are texts: {texts}");
 
     let shot = dir.path().join("shot.png");
     let out = Command::new(&browser)
@@ -162,5 +130,61 @@ document.getElementById('layout').textContent = 'texts=' + texts + ' overlaps=' 
         String::from_utf8_lossy(&counts.stdout).lines().map(|l| l.trim().parse().unwrap()).collect();
     assert!(counts[0] > 50, "key points visible: {counts:?}");
     assert!(counts[1] > 20, "step points visible: {counts:?}");
+
+    // The comparison page: a run of a second variant, then both side by side, the chart of
+    // their times above the table, laid out without overlaps.
+    s.irlab(&["reset", "--quiet"]).ok();
+    s.irlab(&["playbook", "set", "lambda", "--quiet"]).ok();
+    s.irlab(&["attack", "tor-client", "--quiet"]).ok();
+    s.irlab(&["verify", "--timeout", "90s", "--interval", "500ms", "--quiet"]).ok();
+    let compare = dir.path().join("compare.html");
+    s.irlab(&["report", "--compare", "-o", compare.to_str().unwrap()]).ok();
+    let page = std::fs::read_to_string(&compare).unwrap();
+    let chart = page.find("class=\"compare-chart\"").expect("the comparison has its chart");
+    assert!(chart < page.find("<table id=\"compare\">").unwrap(), "the chart is above the table");
+    assert_eq!(page.matches("<section class=\"run\"").count(), 2, "both runs follow");
+    for variant in ["stepfunctions", "lambda"] {
+        assert!(page.contains(&format!("<td>{variant}</td>")), "{variant} compared");
+    }
+    let texts = overlaps_none(&browser, &profile, &compare);
+    assert!(texts >= 2 * 8 + 10, "two timelines and the comparison chart: {texts} texts");
     s.irlab(&["down", "--yes", "--quiet"]).ok();
+}
+
+/// Opens a copy of the page in Chromium that measures itself: every text of every chart, and
+/// whether any two of one chart overlap. Fails on an overlap; returns how many texts it measured.
+fn overlaps_none(browser: &str, profile: &std::path::Path, page: &std::path::Path) -> usize {
+    let probe = page.with_extension("probe.html");
+    let script = r#"<pre id="layout"></pre><script>
+const out = [];
+let texts = 0;
+for (const svg of document.querySelectorAll('svg')) {
+  const boxes = [...svg.querySelectorAll('text')].map(t => [t.textContent, t.getBoundingClientRect()]);
+  texts += boxes.length;
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+    const [a, r] = boxes[i], [b, q] = boxes[j];
+    const w = Math.min(r.right, q.right) - Math.max(r.left, q.left);
+    const h = Math.min(r.bottom, q.bottom) - Math.max(r.top, q.top);
+    if (w > 0.5 && h > 0.5) out.push(a + ' / ' + b);
+  }
+}
+document.getElementById('layout').textContent = 'texts=' + texts + ' overlaps=' + JSON.stringify(out);
+</script></body>"#;
+    std::fs::write(&probe, std::fs::read_to_string(page).unwrap().replace("</body>", script)).unwrap();
+    let measured = Command::new(browser)
+        .args(headless(profile))
+        .arg("--window-size=1200,1000")
+        .arg("--dump-dom")
+        .arg(format!("file://{}", probe.display()))
+        .output()
+        .unwrap();
+    let measured = String::from_utf8_lossy(&measured.stdout);
+    let layout = measured.split("<pre id=\"layout\">").nth(1).and_then(|s| s.split("</pre>").next()).unwrap_or("");
+    let texts: usize = layout
+        .strip_prefix("texts=")
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the page measured itself: {layout}"));
+    assert!(layout.ends_with("overlaps=[]"), "{}: texts overlap: {layout}", page.display());
+    texts
 }
