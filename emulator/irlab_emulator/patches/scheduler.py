@@ -79,7 +79,7 @@ from typing import Any
 
 from moto.core.common_models import CloudFormationModel
 from moto.scheduler import responses as scheduler_responses
-from moto.scheduler.exceptions import ScheduleGroupNotFound, ValidationException
+from moto.scheduler.exceptions import ScheduleGroupNotFound, ScheduleNotFound, ValidationException
 from moto.scheduler.models import EventBridgeSchedulerBackend, Schedule, scheduler_backends
 
 from . import _cfn, _clock, _local, _runtime, _sdk_models, events
@@ -564,7 +564,7 @@ class ScheduleResource(Schedule, CloudFormationModel):
         backend: EventBridgeSchedulerBackend = scheduler_backends[account_id][region_name]
         try:
             backend.delete_schedule(schedule.group_name, schedule.name)
-        except Exception:  # noqa: BLE001 - already gone (deleted after completion, or its group)
+        except (ScheduleNotFound, ScheduleGroupNotFound):  # already gone (after completion, or with its group)
             log.info("schedule %s was already deleted", schedule.arn)
 
 
