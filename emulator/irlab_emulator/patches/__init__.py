@@ -42,6 +42,8 @@ MODULES = [
     "ssm_automation",
     # EventBridge Scheduler: one-time schedules fire their targets (through events.py's calls)
     "scheduler",
+    # AWS Budgets: AWS::Budgets::Budget in CloudFormation, subscribers, the documented limits (no spend)
+    "budgets",
     # checks every request against botocore's input shape; inside faults, so
     # an injected fault (throttling) comes first, as it does on AWS
     "request_validation",

@@ -5,7 +5,8 @@ port, or the stand-in with ``--emulator``, and prints one line per probe:
 
     ~/.cache/irlab/dev-venv/bin/python emulator/tests/probes/scheduler_budgets_probe.py [--emulator]
 
-The results are summarised in emulator/README.md ("EventBridge Scheduler and Budgets: measured").
+The results are summarised in emulator/README.md (the "Measured first" items of "EventBridge Scheduler" and
+"AWS Budgets").
 """
 
 from __future__ import annotations
