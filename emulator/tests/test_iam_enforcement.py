@@ -147,6 +147,60 @@ def test_resource_tag_conditions_both_ways(aws, emulator):
     _error(lambda: ec2.create_tags(Resources=[mine], Tags=[{"Key": "irlab:lab", "Value": "t2"}]))
 
 
+def test_parameters_are_authorised_by_name_and_by_path_by_the_path(aws, emulator):
+    """A parameter is authorised as parameter/NAME (the name's leading slash
+    dropped), and GetParametersByPath against the path in the request, not the
+    parameters it returns: a role allowed /irlab/a/* reads and deletes there
+    only, and one allowed the path /irlab lists every lab's parameters under it.
+    https://docs.aws.amazon.com/systems-manager/latest/userguide/ps-retrieval-authorization.html"""
+    admin = aws("ssm")
+    a, b = f"/irlab/{unique('a')}", f"/irlab/{unique('b')}"
+    for name in (f"{a}/state", f"{b}/state"):
+        admin.put_parameter(Name=name, Value="{}", Type="String")
+    arn = f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter"
+    ssm = _session(aws, emulator, _role(aws, [
+        {"Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:DeleteParameter"], "Resource": f"{arn}{a}/*"},
+        {"Effect": "Allow", "Action": "ssm:GetParametersByPath", "Resource": [f"{arn}/irlab", f"{arn}/irlab/*"]},
+    ]))("ssm")
+    assert ssm.get_parameter(Name=f"{a}/state")["Parameter"]["Value"] == "{}"
+    denied = _error(lambda: ssm.get_parameter(Name=f"{b}/state"))
+    assert denied["code"] == "AccessDeniedException" and f"{arn}{b}/state" in denied["message"], denied
+    listed = {p["Name"] for p in ssm.get_parameters_by_path(Path="/irlab/", Recursive=True)["Parameters"]}
+    assert {f"{a}/state", f"{b}/state"} <= listed
+    assert f"{arn}/other" in _error(lambda: ssm.get_parameters_by_path(Path="/other"))["message"]
+    _error(lambda: ssm.delete_parameter(Name=f"{b}/state"))
+    ssm.delete_parameter(Name=f"{a}/state")
+    admin.delete_parameter(Name=f"{b}/state")
+
+
+def test_a_trail_named_in_a_request_is_authorised_as_its_arn(aws, emulator):
+    """StopLogging names the trail by Name (a name or its ARN); IAM authorises
+    the trail's ARN, trail/NAME (the Service Authorization Reference's trail
+    resource), so a role allowed trail/irlab-shared-* stops that trail only.
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudtrail.html"""
+    s3, trails = aws("s3"), aws("cloudtrail")
+    bucket = unique("trail-bucket")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:GetBucketAcl", "Resource": f"arn:aws:s3:::{bucket}"},
+        {"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/*"},
+    ]}))
+    mine, other = unique("irlab-shared"), unique("other")
+    for name in (mine, other):
+        trails.create_trail(Name=name, S3BucketName=bucket)
+        trails.start_logging(Name=name)
+    arn = f"arn:aws:cloudtrail:{REGION}:{ACCOUNT_ID}:trail"
+    ct = _session(aws, emulator, _role(aws, [
+        {"Effect": "Allow", "Action": "cloudtrail:StopLogging", "Resource": f"{arn}/irlab-shared-*"}]))("cloudtrail")
+    ct.stop_logging(Name=mine)
+    ct.stop_logging(Name=f"{arn}/{mine}")
+    assert f"{arn}/{other}" in _error(lambda: ct.stop_logging(Name=other))["message"]
+    assert trails.get_trail_status(Name=mine)["IsLogging"] is False
+    assert trails.get_trail_status(Name=other)["IsLogging"] is True
+    for name in (mine, other):
+        trails.delete_trail(Name=name)
+
+
 def test_request_tags_and_tag_on_create(aws, emulator):
     """CreateSnapshot needs the volume (aws:ResourceTag) and the new snapshot
     (aws:RequestTag, aws:TagKeys from TagSpecifications); tagging on create

@@ -454,6 +454,8 @@ PARAMETER_ALIASES: dict[tuple[str, str], tuple[str, ...]] = {
     ("logs", "LogStreamName"): ("logStreamName",),
     ("s3", "BucketName"): ("Bucket",),
     ("s3", "ObjectName"): ("Key",),
+    # StartLogging, StopLogging, GetTrail, DeleteTrail... name the trail by `Name` (a name or an ARN).
+    ("cloudtrail", "TrailName"): ("Name",),
 }
 # defaults AWS applies to an omitted parameter that names a resource
 PARAMETER_DEFAULTS: dict[tuple[str, str], str] = {("ssm", "VersionId"): "$DEFAULT"}
@@ -544,6 +546,17 @@ def _elastic_ip_resources(call: Call, account: str) -> tuple[str, str | None] | 
 
 def _derived(prefix: str, variable: str, call: Call, account: str) -> list[str] | None:
     """Variables a request names only indirectly."""
+    if prefix == "ssm" and variable == "ParameterNameWithoutLeadingSlash":
+        # A parameter is authorised as parameter/NAME without the name's leading slash
+        # (GetParameter, GetParameters, DeleteParameter(s), PutParameter...), and
+        # GetParametersByPath against the path it asks for, not the parameters it returns
+        # ("How Parameter Store authorizes parameter retrieval",
+        # https://docs.aws.amazon.com/systems-manager/latest/userguide/ps-retrieval-authorization.html).
+        given = _param(call.params, "Path") if call.operation == "GetParametersByPath" else None
+        if given is None:
+            given = _param(call.params, "Name") or _param(call.params, "Names")
+        names = [str(n) for n in (given if isinstance(given, list) else [given]) if n]
+        return [n[1:] if n.startswith("/") else n for n in names] or None
     if prefix == "ec2" and variable in ("AllocationId", "NetworkInterfaceId"):
         # DisassociateAddress names the association only; EC2 authorises the
         # Elastic IP and the network interface it is associated with.
