@@ -136,6 +136,12 @@ impl AwsContext {
     pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
         aws_sdk_cloudwatchlogs::Client::new(&self.config)
     }
+    pub fn scheduler(&self) -> aws_sdk_scheduler::Client {
+        aws_sdk_scheduler::Client::new(&self.config)
+    }
+    pub fn budgets(&self) -> aws_sdk_budgets::Client {
+        aws_sdk_budgets::Client::new(&self.config)
+    }
     pub fn servicequotas(&self) -> aws_sdk_servicequotas::Client {
         aws_sdk_servicequotas::Client::new(&self.config)
     }

@@ -25,8 +25,9 @@ pub struct Cli {
 impl Cli {
     /// The commands that never ask anything: `--yes` would do nothing there, so their help does
     /// not list it (a hidden copy still accepts it, for scripts that pass it everywhere).
-    const ASK_NOTHING: [&'static str; 16] = [
+    const ASK_NOTHING: [&'static str; 17] = [
         "status",
+        "extend",
         "labs",
         "scenarios",
         "attack",
@@ -166,6 +167,13 @@ pub enum Command {
     /// Manage the automated-response playbook
     #[command(subcommand, after_help = "Examples:\n  irlab playbook set ssm\n  irlab playbook set none")]
     Playbook(PlaybookCommand),
+    /// Keep the lab longer: move its self-removal (`up --expires`) this much later
+    #[command(after_help = "Examples:\n  irlab extend 2h\n  irlab --lab class-3 extend 1d")]
+    Extend {
+        /// How much longer (10m-30d), counted from the current expiry (from now, if it has passed)
+        #[arg(value_name = "DURATION")]
+        duration: String,
+    },
     /// Remove everything the lab created and prove nothing is left
     #[command(after_help = "Examples:\n  irlab down\n  irlab down --dry-run\n  irlab --lab class-3 --yes down")]
     Down(DownArgs),
@@ -338,6 +346,17 @@ pub struct UpArgs {
     /// Stop asking for approvals: the playbook ends after containment
     #[arg(long)]
     pub no_approval: bool,
+    /// Remove the lab by itself after this long (10m-30d, e.g. 8h, 2d), or `never`: a janitor in
+    /// the account tears it down as `irlab down` does, with this machine off, after warning the
+    /// alert topic 30 minutes before; `irlab extend` moves it [default: 8h on AWS, never with
+    /// --local; a lab that has one keeps it]
+    #[arg(long, value_name = "DURATION|never")]
+    pub expires: Option<String>,
+    /// Add an AWS Budgets budget of this many USD a month on the lab's tagged cost, alerting the
+    /// alert topic at 80% and 100% (needs the `irlab:lab` cost allocation tag activated; billing
+    /// data lags by hours: a backstop, not a brake); `none` removes it
+    #[arg(long, value_name = "USD|none")]
+    pub max_spend: Option<String>,
     /// (Used by `class up --org-unit`.) Adopt or create the GuardDuty detector and record the
     /// lab; its stacks come from the class's StackSet
     #[arg(long, hide = true)]

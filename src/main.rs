@@ -54,6 +54,7 @@ fn main() {
                 Command::Report(args) => commands::report::run(&cli.global, args, &printer).await,
                 Command::Demo(args) => commands::demo::run(&cli.global, args, &printer).await,
                 Command::Playbook(cmd) => commands::playbook::run(&cli.global, cmd, &printer).await,
+                Command::Extend { duration } => commands::extend::run(&cli.global, duration, &printer).await,
                 Command::Down(args) => commands::down::run(&cli.global, args, &printer).await,
                 Command::Local(cmd) => commands::local::run(cmd, &printer),
                 Command::Bench(args) => commands::bench::run(&cli.global, args, &printer).await,

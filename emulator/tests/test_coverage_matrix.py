@@ -10,7 +10,7 @@ behaviour is exercised here, so this module never starts the stand-in):
 - Step Functions task ARNs in stacks/playbook-stepfunctions.yaml
   (``arn:aws:states:::aws-sdk:ec2:createTags`` -> ``ec2:CreateTags``,
   ``arn:aws:states:::sns:publish`` -> ``sns:Publish``);
-- SSM Automation steps of stacks/playbook-ssm.yaml with ``inputs.Service``/``inputs.Api``
+- SSM Automation steps of stacks/playbook-ssm.yaml and stacks/janitor.yaml with ``inputs.Service``/``inputs.Api``
   (``aws:executeAwsApi``, and the ``aws:waitForAwsResourceProperty`` /
   ``aws:assertAwsResourceProperty`` calls) -> ``ec2:DescribeTags``, and every action used;
 - boto3 client calls in the inline code of stacks/*.yaml (Lambda ``ZipFile``, Automation
@@ -228,22 +228,26 @@ def _documents(path: Path):
             yield content
 
 
+# The templates whose SSM Automation runbooks make calls: the ssm playbook and the janitor.
+RUNBOOK_TEMPLATES = ("playbook-ssm.yaml", "janitor.yaml")
+
+
 def ssm_steps() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     """(``service:Api`` of steps with inputs Service/Api, ``aws:action`` used)."""
     calls: dict[str, set[str]] = defaultdict(set)
     actions: dict[str, set[str]] = defaultdict(set)
-    path = STACKS / "playbook-ssm.yaml"
-    for content in _documents(path):
-        for node in _walk(content):
-            if not (isinstance(node, dict) and isinstance(node.get("action"), str)):
-                continue
-            actions[node["action"]].add(path.name)
-            inputs = node.get("inputs")
-            if isinstance(inputs, dict) and "Service" in inputs and "Api" in inputs:
-                prefix, model = _service(str(inputs["Service"]))
-                api = str(inputs["Api"])
-                op = _operation(model, api) or api[:1].upper() + api[1:]
-                calls[f"{prefix}:{op}"].add(path.name)
+    for path in (STACKS / name for name in RUNBOOK_TEMPLATES):
+        for content in _documents(path):
+            for node in _walk(content):
+                if not (isinstance(node, dict) and isinstance(node.get("action"), str)):
+                    continue
+                actions[node["action"]].add(path.name)
+                inputs = node.get("inputs")
+                if isinstance(inputs, dict) and "Service" in inputs and "Api" in inputs:
+                    prefix, model = _service(str(inputs["Service"]))
+                    api = str(inputs["Api"])
+                    op = _operation(model, api) or api[:1].upper() + api[1:]
+                    calls[f"{prefix}:{op}"].add(path.name)
     return calls, actions
 
 
@@ -293,7 +297,7 @@ def all_calls() -> dict[str, dict[str, set[str]]]:
             out[item][kind] |= files
     for item, files in boto3_calls().items():  # aws:executeScript in the runbook, else a function
         for file in files:
-            out[item]["ssm" if file == "playbook-ssm.yaml" else "lambda"].add(file)
+            out[item]["ssm" if file in RUNBOOK_TEMPLATES else "lambda"].add(file)
     return out
 
 

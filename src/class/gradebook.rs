@@ -27,6 +27,8 @@ pub struct Row {
     pub module: Option<String>,
     /// Why the row is incomplete (status failed for this attendee).
     pub problem: Option<String>,
+    /// Seconds until the lab removes itself (`up --expires`); None when it never does.
+    pub expires_in: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -54,6 +56,7 @@ pub fn row(o: &Outcome) -> Row {
             time_to_contain: None,
             usd_per_hour: 0.0,
             module: None,
+            expires_in: None,
             problem: Some(if o.message.is_empty() { format!("exit {}", o.exit_code) } else { o.message.clone() }),
         };
     };
@@ -86,6 +89,7 @@ pub fn row(o: &Outcome) -> Row {
         time_to_contain: last["verdict"]["time_to_contain"].as_f64(),
         usd_per_hour: s["cost"]["usd_per_hour"].as_f64().unwrap_or(0.0),
         module: workshop_module(&s["workshop"]),
+        expires_in: s["expiry"]["seconds_left"].as_i64(),
         problem: if o.ok { None } else { Some(o.message.clone()) },
     }
 }
@@ -128,6 +132,17 @@ pub fn median(values: &[f64]) -> Option<f64> {
     Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
 }
 
+/// "in 7h 12m", "2m ago", or "never".
+fn expires_text(secs: Option<i64>) -> String {
+    match secs {
+        Some(s) => {
+            let now = jiff::Timestamp::UNIX_EPOCH;
+            crate::lab::janitor::left(now + jiff::SignedDuration::from_secs(s), now)
+        }
+        None => "never".into(),
+    }
+}
+
 fn secs(s: Option<f64>) -> String {
     s.map_or("-".into(), |s| format!("{s:.1} s"))
 }
@@ -154,6 +169,12 @@ impl Gradebook {
             if let Some(p) = &r.problem {
                 out.push(format!("  {}: {p}", r.attendee));
             }
+        }
+        // The expiry per attendee on a line of its own: the table already fills 80 columns.
+        if self.rows.iter().any(|r| r.expires_in.is_some()) {
+            let each: Vec<String> =
+                self.rows.iter().map(|r| format!("{} {}", r.attendee, expires_text(r.expires_in))).collect();
+            out.push(format!("expires: {}", each.join(", ")));
         }
         out.push(format!(
             "class {}: {} of {} labs up in {} account(s); {} passed verify; ${:.2}/hour, ${:.2}/day",
@@ -189,11 +210,11 @@ impl Gradebook {
             self.usd_per_day
         );
         body.push_str(&self.svg());
-        body.push_str("<table id=\"gradebook\"><tr><th>attendee</th><th>account</th><th>state</th><th>playbook</th><th>runs</th><th>last verify</th><th>time to contain</th><th>$/hour</th><th>workshop</th></tr>\n");
+        body.push_str("<table id=\"gradebook\"><tr><th>attendee</th><th>account</th><th>state</th><th>playbook</th><th>runs</th><th>last verify</th><th>time to contain</th><th>$/hour</th><th>workshop</th><th>expires</th></tr>\n");
         for r in &self.rows {
             let _ = writeln!(
                 body,
-                "<tr data-attendee=\"{}\" class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{}</td></tr>",
+                "<tr data-attendee=\"{}\" class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{}</td><td>{}</td></tr>",
                 esc(&r.attendee),
                 esc(r.verdict.as_deref().unwrap_or("none").replace(' ', "-").as_str()),
                 esc(&r.attendee),
@@ -204,7 +225,8 @@ impl Gradebook {
                 esc(r.verdict.as_deref().unwrap_or("-")),
                 secs(r.time_to_contain),
                 r.usd_per_hour,
-                esc(r.module.as_deref().unwrap_or("-"))
+                esc(r.module.as_deref().unwrap_or("-")),
+                esc(&expires_text(r.expires_in))
             );
         }
         body.push_str("</table>\n");
@@ -331,6 +353,20 @@ mod tests {
         assert_eq!(g.rows[3].problem.as_deref(), Some("AccessDenied assuming the role"));
         assert_eq!(g.rows[2].verdict.as_deref(), Some("failed"));
         assert!(g.lines().iter().all(|l| l.chars().count() <= 80 || l.starts_with("  ")), "{:#?}", g.lines());
+    }
+
+    #[test]
+    fn each_attendee_shows_when_the_lab_removes_itself() {
+        let mut soon = status("111", None, None, 0.01);
+        soon["expiry"] = json!({"expires_at": "2026-12-02T18:00:00Z", "seconds_left": 2 * 3600 + 600, "janitor_stack": "irlab-a-janitor", "janitor_status": "CREATE_COMPLETE", "max_spend_usd": null});
+        let g =
+            build("c", &[outcome("a", true, Some(soon)), outcome("b", true, Some(status("111", None, None, 0.01)))]);
+        assert_eq!(g.rows.iter().map(|r| r.expires_in).collect::<Vec<_>>(), [Some(7800), None]);
+        assert!(g.lines().iter().any(|l| l == "expires: a in 2h 10m, b never"), "{:?}", g.lines());
+        assert!(g.html().contains("<td>in 2h 10m</td></tr>") && g.html().contains("<th>expires</th>"));
+        // A class whose labs never expire shows no expiry line at all.
+        let never = build("c", &[outcome("b", true, Some(status("111", None, None, 0.01)))]);
+        assert!(!never.lines().iter().any(|l| l.starts_with("expires:")));
     }
 
     #[test]

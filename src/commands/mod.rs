@@ -9,6 +9,7 @@ pub mod demo;
 pub mod down;
 pub mod eradicate;
 pub mod evidence;
+pub mod extend;
 pub mod labs;
 pub mod local;
 pub mod playbook;
@@ -129,6 +130,7 @@ pub fn interrupted(command: &crate::cli::Command) -> Error {
             "the run is recorded; `irlab verify` judges what was sent, or `irlab reset` then attack again",
         ),
         Command::Reset => ("`irlab reset`", "run `irlab reset` again to finish"),
+        Command::Extend { .. } => ("`irlab extend`", "run `irlab extend` again; `irlab status` shows the expiry now"),
         Command::Recover(_) => (
             "`irlab recover`",
             "run `irlab recover` again: it picks up from the victim stack; `irlab status` shows both instances",

@@ -11,7 +11,7 @@ use crate::lab::detector::{self, DetectorInfo};
 use crate::lab::playbook::{self, Health};
 use crate::lab::state::{AttackRun, LabState, Ownership};
 use crate::lab::{LAB_TAG, LabName, Part};
-use crate::lab::{shared, stacks};
+use crate::lab::{janitor, shared, stacks};
 use crate::ui::printer::Printer;
 
 /// Everything `status` shows, collected before anything is printed.
@@ -38,6 +38,20 @@ pub struct Snapshot {
     pub last_run: Option<AttackRun>,
     /// The attendee's progress through `irlab workshop`, if started.
     pub workshop: Option<crate::lab::state::WorkshopRecord>,
+    /// When the janitor removes the lab (`up --expires`); None without a janitor.
+    pub expiry: Option<ExpiryView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExpiryView {
+    /// UTC; None when the lab never expires (the janitor stack then holds only a budget).
+    pub expires_at: Option<String>,
+    /// Negative once the time has passed (the janitor is at work, or failed).
+    pub seconds_left: Option<i64>,
+    pub janitor_stack: String,
+    pub janitor_status: String,
+    /// The monthly AWS Budgets limit on the lab's tagged cost (`up --max-spend`).
+    pub max_spend_usd: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -125,6 +139,16 @@ pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
         LabState::others(ctx, lab),
     )?;
     let victim = stacks::find(ctx, lab, Part::Victim).await?;
+    let expiry = janitor::find(ctx, lab).await?.map(|s| {
+        let at = janitor::expires_at(&s);
+        ExpiryView {
+            expires_at: at.map(|t| t.to_string()),
+            seconds_left: at.map(|t| t.as_second() - jiff::Timestamp::now().as_second()),
+            janitor_stack: s.name.clone(),
+            janitor_status: s.status.clone(),
+            max_spend_usd: s.kept_parameter("MaxSpendUsd").filter(|b| !b.is_empty()).map(String::from),
+        }
+    });
     let deployed_playbooks = playbook::deployed(ctx, lab).await?;
     let mut stack_views: Vec<StackView> = [(Part::Detection, &det), (Part::Victim, &victim)]
         .into_iter()
@@ -192,7 +216,8 @@ pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
         trail_labs: 1 + others.len() as u32,
         interface_endpoints: endpoints.len() as u32,
     };
-    let deployed = state.is_some() || det.is_some() || victim.is_some() || !deployed_playbooks.is_empty();
+    let deployed =
+        state.is_some() || det.is_some() || victim.is_some() || !deployed_playbooks.is_empty() || expiry.is_some();
     let shared = shared.map(|s| SharedView {
         stack: s.name.clone(),
         status: s.status.clone(),
@@ -217,6 +242,7 @@ pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
         runs: state.as_ref().map_or(0, |s| s.runs.len()),
         last_run: state.as_ref().and_then(|s| s.runs.last().cloned()),
         workshop: state.as_ref().and_then(|s| s.workshop.clone()),
+        expiry,
     })
 }
 
@@ -438,6 +464,7 @@ fn print(s: &Snapshot, p: &Printer) {
     if !s.snapshots.is_empty() {
         p.out(format!("  {:<12} {}", "snapshots", s.snapshots.join(", ")));
     }
+    p.out(format!("  {:<12} {}", "expires", expiry_line(s.expiry.as_ref())));
     let c = &s.cost;
     p.out(format!(
         "cost: about ${:.4}/hour, ${:.2}/day{} (list prices {}, {})",
@@ -453,6 +480,33 @@ fn print(s: &Snapshot, p: &Printer) {
     }
     if s.region != c.price_region {
         p.out(format!("  prices are for {}; {} may differ", c.price_region, s.region));
+    }
+}
+
+/// When the lab removes itself, and what its janitor is doing.
+fn expiry_line(e: Option<&ExpiryView>) -> String {
+    let Some(e) = e else {
+        return "never (`irlab up --expires 8h` sets one)".into();
+    };
+    let budget = e.max_spend_usd.as_ref().map(|b| format!("; budget ${b} a month")).unwrap_or_default();
+    let at = e.expires_at.as_deref().and_then(|t| t.parse::<jiff::Timestamp>().ok());
+    match at {
+        None => format!("never (`irlab up --expires 8h` sets one){budget}"),
+        Some(t) if e.janitor_status.starts_with("DELETE") => format!(
+            "expired {}: the janitor is removing it ({}); `irlab down` finishes if it stopped",
+            t.strftime("%Y-%m-%d %H:%M UTC"),
+            e.janitor_status
+        ),
+        Some(t) if e.seconds_left.is_some_and(|s| s < 0) => format!(
+            "expired at {} ({}): the janitor is removing the lab, or failed (the alert topic says what is left); `irlab down` finishes it{budget}",
+            t.strftime("%Y-%m-%d %H:%M UTC"),
+            janitor::left(t, jiff::Timestamp::now())
+        ),
+        Some(t) => format!(
+            "{} ({}; `irlab extend 2h` keeps it longer){budget}",
+            t.strftime("%Y-%m-%d %H:%M UTC"),
+            janitor::left(t, jiff::Timestamp::now())
+        ),
     }
 }
 

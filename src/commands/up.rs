@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::cli::{Global, UpArgs};
 use crate::error::{Error, Result};
 use crate::lab::detector::{self, Adoption};
+use crate::lab::janitor::{self, Expiry, Times};
 use crate::lab::stacks::{self, Deployment, Outcome, StackInfo};
 use crate::lab::state::{LabState, Ownership};
 use crate::lab::{LAB_TAG, LabName, PART_TAG, Part, Variant};
@@ -24,6 +25,8 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
     let started = Instant::now();
     check_args(args)?;
     let approval_timeout = args.approval_timeout.as_deref().map(parse_approval_timeout).transpose()?;
+    let expires = args.expires.as_deref().map(janitor::parse_expires).transpose()?;
+    let max_spend = args.max_spend.as_deref().map(janitor::parse_max_spend).transpose()?;
     // AVML is read and pinned before any AWS call: a wrong path or pin costs nothing.
     let avml = match (&args.avml, args.no_memory) {
         (Some(source), _) => Some(Some(avml::prepare(&avml::Source::parse(source), args.avml_sha256.as_deref())?)),
@@ -178,6 +181,8 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
         approval_timeout: if args.no_approval { Some(0) } else { approval_timeout },
     };
     let pb = playbook::switch(&ctx, &lab, variant, &d.1, &v.1, tuning, reporter).await?;
+    // Last: the janitor removes everything above, and warns on the detection stack's topic.
+    let expiry = expire(&ctx, &lab, g, expires, max_spend.as_deref(), &d.1, reporter).await?;
     p.settle();
     let memory = playbook::memory_of(&pb.1);
     match playbook::approval_of(&pb.1) {
@@ -202,6 +207,8 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
             "playbook": variant,
             "stacks": { "shared": stack_json(&sh), "detection": stack_json(&d), "victim": stack_json(&v), "playbook": stack_json(&pb) },
             "evidence": evidence_json(&pb.1, &memory),
+            "expires_at": expiry.as_ref().and_then(|(t, _)| t.map(|t| t.expires_at.to_string())),
+            "janitor": expiry.as_ref().map(|(_, s)| stack_json(s)),
         }));
         return Ok(());
     }
@@ -228,8 +235,65 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
     p.out(format!("  alert topic       {}", o(&d, "AlertTopicArn")));
     p.out(format!("  playbook          {variant}: rule {} -> {}", o(&pb, "RuleName"), o(&pb, "PlaybookName")));
     p.out(format!("  evidence          {}", evidence_line(&pb.1, &memory, variant)));
+    p.out(format!("  expires           {}", expiry_line(expiry.as_ref())));
+    if let Some((_, s)) = &expiry
+        && let Some(budget) = s.1.kept_parameter("MaxSpendUsd").filter(|b| !b.is_empty())
+    {
+        p.out(format!(
+            "  budget            ${budget} a month on the cost tagged irlab:lab={lab}, alerts at 80% and 100% (needs the cost allocation tag activated; billing lags by hours)"
+        ));
+    }
     p.out("next: `irlab status` to see it and what it costs; `irlab down` when you are done");
     Ok(())
+}
+
+/// Deploys, keeps or removes the janitor. `--expires` wins; without it a lab that has a janitor
+/// keeps its expiry, and a new one gets the default (8h on AWS; never on the stand-in, where
+/// the lab is driven by tests and demos). Returns the expiry (None: never) and the janitor stack.
+async fn expire(
+    ctx: &crate::aws::AwsContext,
+    lab: &LabName,
+    g: &Global,
+    asked: Option<Expiry>,
+    max_spend: Option<&str>,
+    detection: &StackInfo,
+    reporter: &dyn Reporter,
+) -> Result<Option<(Option<Times>, (Outcome, StackInfo))>> {
+    let now = jiff::Timestamp::now();
+    let old = janitor::find(ctx, lab).await?;
+    let times = match (asked, &old) {
+        (Some(Expiry::Never), _) => None,
+        (Some(Expiry::After(d)), _) => Some(Times::after(d, now)),
+        // The stack's own times, warning included: passed back unchanged, nothing moves.
+        (None, Some(s)) => janitor::times_of(s),
+        (None, None) if g.local => None,
+        (None, None) => Some(Times::after(janitor::DEFAULT_AWS, now)),
+    };
+    let budget = match max_spend {
+        Some(m) => !m.is_empty(),
+        None => old.as_ref().and_then(|s| s.kept_parameter("MaxSpendUsd")).is_some_and(|b| !b.is_empty()),
+    };
+    if times.is_none() && !budget {
+        if let Some(s) = old {
+            stacks::delete(ctx, &s.id, janitor::PART, reporter).await?;
+        }
+        return Ok(None);
+    }
+    let topic = detection.need("AlertTopicArn")?;
+    // An unchanged expiry passes the stack's own time back: CloudFormation finds nothing to do.
+    Ok(Some((times, janitor::deploy(ctx, lab, times, max_spend, &topic, reporter).await?)))
+}
+
+fn expiry_line(expiry: Option<&(Option<Times>, (Outcome, StackInfo))>) -> String {
+    match expiry.and_then(|(t, _)| *t) {
+        Some(t) => format!(
+            "removes itself at {} ({}), as `irlab down` would; {}; `irlab extend 2h` keeps it longer",
+            t.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+            janitor::left(t.expires_at, jiff::Timestamp::now()),
+            if t.warn_at.is_some() { "the alert topic is warned 30 minutes before" } else { "too soon for a warning" }
+        ),
+        None => "never: the lab stays until `irlab down` (`irlab up --expires 8h` sets one)".into(),
+    }
 }
 
 /// What the playbook collects before isolation, and how long that may hold isolation back.
@@ -484,6 +548,8 @@ mod tests {
             no_memory: false,
             approval_timeout: None,
             no_approval: false,
+            expires: None,
+            max_spend: None,
             detector_only: false,
         }
     }

@@ -73,7 +73,7 @@ pub async fn sweep(ctx: &AwsContext, lab: &LabName) -> Inventory {
         "IAM roles and instance profiles",
         "SSM parameters",
         "the GuardDuty detector and threat list",
-        "playbook engines (functions, state machines, rules, documents, log groups)",
+        "playbook engines and the janitor (functions, state machines, rules, documents, log groups, schedules, budget)",
     ];
     let listings = futures::join!(
         retried(NAMES[0], || stacks(ctx, Scope::Lab(lab))),
@@ -461,14 +461,52 @@ async fn owned_detector(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResour
 /// Their names start with `irlab-<lab>-` (log groups may carry it after a path prefix); the tag decides.
 async fn playbook_engines(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
     let prefix = stack_prefix(lab);
-    let (functions, machines, rules, documents, logs) = futures::try_join!(
+    let (functions, machines, rules, documents, logs, schedules, budget) = futures::try_join!(
         functions(ctx, lab, &prefix),
         state_machines(ctx, lab, &prefix),
         rules(ctx, lab, &prefix),
         documents(ctx, lab, &prefix),
         log_groups(ctx, lab, &prefix),
+        schedules(ctx, &prefix),
+        budget(ctx, lab),
     )?;
-    Ok([functions, machines, rules, documents, logs].into_iter().flatten().collect())
+    Ok([functions, machines, rules, documents, logs, schedules, budget].into_iter().flatten().collect())
+}
+
+/// The janitor's EventBridge Scheduler schedules (`irlab-<lab>-expiry`, `-warning`), by name:
+/// schedules take no tags through CloudFormation.
+async fn schedules(ctx: &AwsContext, prefix: &str) -> Result<Vec<LabResource>> {
+    let mut found = Vec::new();
+    let mut token = None;
+    loop {
+        let page = ctx
+            .scheduler()
+            .list_schedules()
+            .name_prefix(prefix)
+            .set_next_token(token)
+            .send()
+            .await
+            .aws(|| "listing EventBridge Scheduler schedules".into(), ctx)?;
+        found.extend(page.schedules().iter().filter_map(|s| {
+            Some(LabResource::new("scheduler:schedule", format!("{}/{}", s.group_name()?, s.name()?)))
+        }));
+        token = page.next_token().map(String::from);
+        if token.is_none() {
+            return Ok(found);
+        }
+    }
+}
+
+/// The janitor's AWS Budgets budget (`up --max-spend`), named for the lab and region; budgets
+/// are global to the account.
+async fn budget(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
+    let name = crate::lab::janitor::budget_name(lab, &ctx.region);
+    let account = ctx.identity().await?.account;
+    match ctx.budgets().describe_budget().account_id(&account).budget_name(&name).send().await {
+        Ok(_) => Ok(vec![LabResource::new("budgets:budget", name)]),
+        Err(e) if crate::aws::error_code(&e) == Some("NotFoundException") => Ok(Vec::new()),
+        Err(e) => Err(e).aws(|| format!("reading budget {name}"), ctx),
+    }
 }
 
 async fn functions(ctx: &AwsContext, lab: &LabName, prefix: &str) -> Result<Vec<LabResource>> {

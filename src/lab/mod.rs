@@ -8,6 +8,7 @@ pub mod avml;
 pub mod cost;
 pub mod detector;
 pub mod inventory;
+pub mod janitor;
 pub mod lease;
 pub mod playbook;
 pub mod quota;
