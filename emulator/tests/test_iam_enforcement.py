@@ -201,6 +201,29 @@ def test_a_trail_named_in_a_request_is_authorised_as_its_arn(aws, emulator):
         trails.delete_trail(Name=name)
 
 
+def test_a_stack_is_deleted_only_as_its_tags_allow(aws, emulator):
+    """aws:ResourceTag/irlab:lab on cloudformation:DeleteStack: a role allowed
+    the stacks named irlab-a-* and tagged irlab:lab=a deletes lab a's stack, not
+    lab a-b's, whose name fits the same pattern (names alone cannot tell the
+    labs apart; the stack's tags can).
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudformation.html"""
+    cfn = aws("cloudformation")
+    body = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
+    suffix = unique("s")
+    mine, theirs = f"irlab-a-{suffix}", f"irlab-a-b-{suffix}"
+    cfn.create_stack(StackName=mine, TemplateBody=body, Tags=[{"Key": "irlab:lab", "Value": "a"}])
+    cfn.create_stack(StackName=theirs, TemplateBody=body, Tags=[{"Key": "irlab:lab", "Value": "a-b"}])
+    ct = _session(aws, emulator, _role(aws, [{
+        "Effect": "Allow", "Action": "cloudformation:DeleteStack",
+        "Resource": f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/irlab-a-*/*",
+        "Condition": {"StringEquals": {"aws:ResourceTag/irlab:lab": "a"}}}]))("cloudformation")
+    assert "cloudformation:DeleteStack" in _error(lambda: ct.delete_stack(StackName=theirs))["message"]
+    ct.delete_stack(StackName=mine)
+    statuses = {s["StackName"]: s["StackStatus"] for s in cfn.list_stacks()["StackSummaries"] if s["StackName"] in (mine, theirs)}
+    assert statuses[theirs] == "CREATE_COMPLETE"
+    cfn.delete_stack(StackName=theirs)
+
+
 def test_request_tags_and_tag_on_create(aws, emulator):
     """CreateSnapshot needs the volume (aws:ResourceTag) and the new snapshot
     (aws:RequestTag, aws:TagKeys from TagSpecifications); tagging on create

@@ -833,6 +833,12 @@ def resource_tags(arn: str) -> dict[str, str] | None:
         if service == "iam":
             role = role_by_arn(arn)
             return {t["Key"]: t["Value"] for t in (role.tags or [])} if role else None
+        if service == "cloudformation" and rest.startswith("stack/"):
+            # A stack's tags (aws:ResourceTag on DeleteStack, UpdateStack...): moto keys stacks by ARN.
+            from moto.cloudformation.models import cloudformation_backends
+
+            stack = cloudformation_backends[account][region].stacks.get(arn)
+            return dict(stack.tags or {}) if stack is not None else None
     except Exception:  # noqa: BLE001 - no such resource
         return None
     raise _iam_eval.Unevaluable(f"the irlab stand-in does not read the tags of {service} resources ({arn})")
