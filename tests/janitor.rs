@@ -257,9 +257,10 @@ async fn a_janitor_denied_one_deletion_says_what_is_left_and_down_finishes() {
 async fn one_labs_expiry_leaves_the_shared_detector_and_parts_to_the_lab_that_remains() {
     let s = Standin::start();
     let sdk = s.sdk().await;
-    // `stay` never expires (the stand-in's default); `short` expires in 10 minutes (6 s here).
-    irlab(&s, "stay", &["up", "--playbook", "none", "--quiet"]).ok();
-    let status = irlab(&s, "stay", &["status", "--output", "json"]).ok().json();
+    // `short-b` never expires (the stand-in's default); `short` expires in 10 minutes (6 s here).
+    // Lab short's stack names fit short-b's too (irlab-short-...): only the tags tell them apart.
+    irlab(&s, "short-b", &["up", "--playbook", "none", "--quiet"]).ok();
+    let status = irlab(&s, "short-b", &["status", "--output", "json"]).ok().json();
     assert!(status["expiry"].is_null(), "{status}");
     irlab(&s, "short", &["up", "--playbook", "none", "--expires", "10m", "--quiet"]).ok();
     let gone = until(240, || {
@@ -270,12 +271,15 @@ async fn one_labs_expiry_leaves_the_shared_detector_and_parts_to_the_lab_that_re
     s.idle();
     assert!(gone, "the short lab did not remove itself");
     assert_eq!(leftovers(&sdk, "short").await, Vec::<String>::new());
-    // The detector and the region's shared parts stay for `stay`, which still works.
+    for part in ["detection", "victim", "playbook-none"] {
+        assert!(stack_exists(&sdk, &format!("irlab-short-b-{part}")).await, "short's janitor took short-b's {part}");
+    }
+    // The detector and the region's shared parts stay for `short-b`, which still works.
     assert_eq!(detector_enabled(&sdk).await, Some(true));
     assert!(stack_exists(&sdk, "irlab-shared").await);
-    irlab(&s, "stay", &["status"]).ok();
-    irlab(&s, "stay", &["--yes", "down"]).ok();
-    assert_eq!(leftovers(&sdk, "stay").await, Vec::<String>::new());
+    irlab(&s, "short-b", &["status"]).ok();
+    irlab(&s, "short-b", &["--yes", "down"]).ok();
+    assert_eq!(leftovers(&sdk, "short-b").await, Vec::<String>::new());
     assert_eq!(shared_leftovers(&sdk).await, Vec::<String>::new());
     assert_eq!(detector_enabled(&sdk).await, None);
 }
