@@ -224,6 +224,23 @@ def test_a_stack_is_deleted_only_as_its_tags_allow(aws, emulator):
     cfn.delete_stack(StackName=theirs)
 
 
+def test_budgets_are_read_as_view_budget_and_changed_as_modify_budget(aws, emulator):
+    """AWS Budgets authorises DescribeBudget(s) as budgets:ViewBudget and
+    CreateBudget/DeleteBudget as budgets:ModifyBudget, on budget/NAME: a role
+    that may only view the lab's budget reads it and changes nothing.
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsbudgetservice.html"""
+    name = unique("irlab-b")
+    budget = {"BudgetName": name, "BudgetType": "COST", "TimeUnit": "MONTHLY", "BudgetLimit": {"Amount": "5", "Unit": "USD"}}
+    aws("budgets").create_budget(AccountId=ACCOUNT_ID, Budget=budget)
+    viewer = _session(aws, emulator, _role(aws, [{"Effect": "Allow", "Action": "budgets:ViewBudget",
+                                                  "Resource": f"arn:aws:budgets::{ACCOUNT_ID}:budget/irlab-b*"}]))("budgets")
+    assert viewer.describe_budget(AccountId=ACCOUNT_ID, BudgetName=name)["Budget"]["BudgetName"] == name
+    denied = _error(lambda: viewer.delete_budget(AccountId=ACCOUNT_ID, BudgetName=name))
+    assert "budgets:ModifyBudget" in denied["message"], denied
+    assert "budgets:ViewBudget" in _error(lambda: viewer.describe_budget(AccountId=ACCOUNT_ID, BudgetName="other"))["message"]
+    aws("budgets").delete_budget(AccountId=ACCOUNT_ID, BudgetName=name)
+
+
 def test_request_tags_and_tag_on_create(aws, emulator):
     """CreateSnapshot needs the volume (aws:ResourceTag) and the new snapshot
     (aws:RequestTag, aws:TagKeys from TagSpecifications); tagging on create

@@ -47,6 +47,16 @@ AUTHORISED_AS = {
     # "To use HEAD, you must have the s3:GetObject permission"
     # (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html).
     ("s3", "HeadObject"): "GetObject",
+    # AWS Budgets authorises its reads as budgets:ViewBudget and its changes as budgets:ModifyBudget
+    # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsbudgetservice.html,
+    # "API operations defined by Amazon Budget Service").
+    **{("budgets", op): "ViewBudget" for op in (
+        "DescribeBudget", "DescribeBudgets", "DescribeNotificationsForBudget", "DescribeSubscribersForNotification",
+    )},
+    **{("budgets", op): "ModifyBudget" for op in (
+        "CreateBudget", "UpdateBudget", "DeleteBudget", "CreateNotification", "UpdateNotification",
+        "DeleteNotification", "CreateSubscriber", "UpdateSubscriber", "DeleteSubscriber",
+    )},
 }
 # Operations that need no permission ("GetCallerIdentity": "No permissions
 # are required to perform this operation.")
