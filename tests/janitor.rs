@@ -154,6 +154,14 @@ async fn a_forgotten_contained_lab_is_warned_then_removes_itself_and_nothing_is_
     let moved: jiff::Timestamp = status["expiry"]["expires_at"].as_str().unwrap().parse().unwrap();
     assert_eq!(moved.as_second() - first.as_second(), 2 * 3600, "{status}");
     assert!(status["expiry"]["seconds_left"].as_i64().unwrap() > 9 * 3600, "{status}");
+    // The schedules themselves moved, the warning with the expiry.
+    let scheduler = aws_sdk_scheduler::Client::new(&sdk);
+    let at = |t: jiff::Timestamp| format!("at({})", t.strftime("%Y-%m-%dT%H:%M:%S"));
+    let expiry = scheduler.get_schedule().name(format!("irlab-{lab}-expiry")).send().await.unwrap();
+    assert_eq!(expiry.schedule_expression(), Some(at(moved).as_str()));
+    let warning = scheduler.get_schedule().name(format!("irlab-{lab}-warning")).send().await.unwrap();
+    let warn_at = moved - jiff::SignedDuration::from_mins(30);
+    assert_eq!(warning.schedule_expression(), Some(at(warn_at).as_str()));
     assert_eq!(status["expiry"]["max_spend_usd"], "5");
     let budget = aws_sdk_budgets::Client::new(&sdk)
         .describe_budget()

@@ -116,14 +116,15 @@ fn at_expression(t: Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%S").to_string()
 }
 
-/// Reads the `ExpiresAt` a janitor stack keeps (UTC, no zone); None when it never expires.
+/// Reads the `ExpiresAt` of a janitor stack (UTC, no zone), in any state: a janitor at work
+/// still says when the lab expired. None when it never expires.
 pub fn expires_at(info: &StackInfo) -> Option<Timestamp> {
-    parse_at(info.kept_parameter("ExpiresAt")?)
+    parse_at(info.parameters.get("ExpiresAt")?)
 }
 
 /// The expiry and warning a janitor stack keeps.
 pub fn times_of(info: &StackInfo) -> Option<Times> {
-    Some(Times { expires_at: expires_at(info)?, warn_at: info.kept_parameter("WarnAt").and_then(parse_at) })
+    Some(Times { expires_at: expires_at(info)?, warn_at: info.parameters.get("WarnAt").and_then(|w| parse_at(w)) })
 }
 
 fn parse_at(text: &str) -> Option<Timestamp> {
