@@ -130,6 +130,28 @@ def test_snapshots_created_at_once_all_succeed(aws):
     assert states == ["pending"] * 80, states
 
 
+def test_create_snapshot_answers_pending_even_when_the_snapshot_is_already_done(aws, emulator):
+    """AWS answers CreateSnapshot with the snapshot pending: "The snapshot is created
+    immediately, but it remains in the pending state until all of data has been transferred"
+    (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-creating-snapshot.html). On a busy
+    machine at a small wait scale the stand-in's snapshot can finish before its answer is
+    written (CI once saw one CreateSnapshot of 80 answer completed); at scale 0 every
+    snapshot finishes at once, and the answers must still say pending, while the next
+    DescribeSnapshots says completed."""
+    ec2 = aws("ec2")
+    volume = _volume(ec2, 1)
+    instance = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    set_service_scale(emulator, 0)  # every snapshot finishes the moment it is made
+
+    created = ec2.create_snapshot(VolumeId=volume)
+    many = ec2.create_snapshots(InstanceSpecification={"InstanceId": instance})["Snapshots"]
+    assert created["State"] == "pending" and created["Progress"] != "100%", created
+    assert many and all(s["State"] == "pending" for s in many), many
+    now = _snapshot(ec2, created["SnapshotId"])
+    assert now["State"] == "completed" and now["Progress"] == "100%", now
+    assert all(_snapshot(ec2, s["SnapshotId"])["State"] == "completed" for s in many)
+
+
 def test_a_snapshot_error_rule_makes_the_next_snapshots_fail(aws, emulator):
     """Stand-in control (AWS gives no way to make a snapshot fail): POST
     /moto-api/irlab/ec2/snapshot-errors {"volumeId"?, "count"?} makes the next

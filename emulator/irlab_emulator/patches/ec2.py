@@ -1005,6 +1005,54 @@ def _create_snapshot_pending(original: Any) -> Any:
     return create_snapshot
 
 
+class _AsCreated:
+    """A snapshot as CreateSnapshot(s) answers it. "The snapshot is created immediately,
+    but it remains in the pending state until all of data has been transferred to
+    Amazon S3" (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-creating-snapshot.html),
+    so AWS answers pending.  The stand-in's snapshot may already have finished by the time
+    its answer is written (a short one on a busy machine at a small --wait-scale): the
+    answer still says pending, and the next DescribeSnapshots says what it is now."""
+
+    def __init__(self, snapshot: Any) -> None:
+        self._snapshot = snapshot
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._snapshot, name)
+
+    @property
+    def status(self) -> str:
+        return "pending" if _snapshot_timing(self._snapshot) is not None else self._snapshot.status
+
+    @property
+    def state(self) -> str:
+        """CreateSnapshots answers SnapshotInfo, whose State moto leaves out."""
+        return self.status
+
+    @property
+    def progress(self) -> str:
+        if _snapshot_timing(self._snapshot) is None:
+            return self._snapshot.progress
+        return f"{min(int(_snapshot_fraction(self._snapshot) * 100), 99)}%"
+
+
+def _answer_as_created(original: Any, many: bool) -> Any:
+    """CreateSnapshot / CreateSnapshots: answer with the snapshots as created (``_AsCreated``)."""
+
+    def respond(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        result = original(self)
+        if not isinstance(result, ActionResult):
+            return result
+        if many:
+            body = dict(result.result)  # type: ignore[call-overload]
+            body["Snapshots"] = [_AsCreated(s) for s in body.get("Snapshots", [])]
+            return ActionResult(body)
+        return ActionResult(_AsCreated(result.result))
+
+    return respond
+
+
 def _snapshot_errors_response(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
     """``GET``/``POST``/``DELETE /moto-api/irlab/ec2/snapshot-errors``."""
     json_headers = {"Content-Type": "application/json"}
@@ -1040,6 +1088,7 @@ def _snapshot_errors_response(request: Any, full_url: str, headers: Any) -> tupl
 def _apply_time() -> None:
     from moto.ec2.models.elastic_block_store import EBSBackend, Snapshot
     from moto.ec2.models.instances import InstanceBackend
+    from moto.ec2.responses.elastic_block_store import ElasticBlockStore
     from moto.moto_api._internal import urls as moto_api_urls
     from moto.moto_api._internal.models import MotoAPIBackend
 
@@ -1057,6 +1106,8 @@ def _apply_time() -> None:
     Snapshot.progress = property(_snapshot_progress)  # type: ignore[assignment]
     Snapshot.state_message = property(_snapshot_state_message)  # type: ignore[attr-defined]
     EBSBackend.create_snapshot = _create_snapshot_pending(EBSBackend.create_snapshot)  # type: ignore[method-assign]
+    ElasticBlockStore.create_snapshot = _answer_as_created(ElasticBlockStore.create_snapshot, many=False)  # type: ignore[method-assign]
+    ElasticBlockStore.create_snapshots = _answer_as_created(ElasticBlockStore.create_snapshots, many=True)  # type: ignore[method-assign]
 
     moto_api_urls.url_paths["{0}/moto-api/irlab/ec2/snapshot-errors"] = _snapshot_errors_response
     original_reset = MotoAPIBackend.reset
