@@ -195,10 +195,11 @@ async fn evidence_is_sealed_a_rewritten_item_is_caught_and_down_removes_it() {
     let s = Standin::start();
     let sdk = s.sdk().await;
     s.irlab(&["up", "--playbook", "lambda", "--evidence-budget", "600"]).ok();
-    s.irlab(&["attack", "tor-client"]).ok();
+    let run =
+        s.irlab(&["attack", "tor-client", "--output", "json"]).ok().json()["run"]["id"].as_str().unwrap().to_string();
     s.irlab(&["verify", "--timeout", "90s", "--interval", "500ms"]).ok();
 
-    let listed = s.irlab(&["evidence", "list"]).ok();
+    let listed = s.irlab(&["evidence", "list", "--run", &run]).ok();
     for item in ["processes.txt", "network.txt", "users.txt", "auth.txt", "persistence.txt", "indicators.json"] {
         assert!(listed.stdout.contains(item), "{item}: {}", listed.stdout);
     }
@@ -233,9 +234,46 @@ async fn evidence_is_sealed_a_rewritten_item_is_caught_and_down_removes_it() {
         .send()
         .await
         .unwrap();
-    let bad = s.irlab(&["evidence", "verify"]).code(1);
+    let bad = s.irlab(&["evidence", "verify", "--run", &run]).code(1);
     assert!(bad.stdout.contains(&format!("FAIL {key}")), "{}", bad.stdout);
-    assert!(bad.stderr.contains("do not match their manifest"), "{}", bad.stderr);
+    assert!(bad.stderr.contains("do not match what was sealed"), "{}", bad.stderr);
+    // `get` still fetches the bytes as collected, not the rewrite.
+    let dir = tempfile::tempdir().unwrap();
+    s.irlab(&["evidence", "get", "--run", &run, "--out", dir.path().to_str().unwrap()]).ok();
+    assert_eq!(sha256_hex(&std::fs::read(dir.path().join("processes.txt")).unwrap()), sha);
+    assert!(s.irlab(&["evidence", "list", "--run", "run-19700101-000000"]).code != 0);
+
+    // A manifest rewritten to match the rewrite (as an administrator could; the victim's own
+    // credentials are denied it by the bucket policy) fails too: the sealed, first version is read.
+    let manifest_key = keys.iter().find(|k| k.ends_with("/manifest.json")).expect("a manifest").clone();
+    let sealed = s3.get_object().bucket(&bucket).key(&manifest_key).send().await.unwrap().body.collect().await;
+    let mut forged: serde_json::Value = serde_json::from_slice(&sealed.unwrap().into_bytes()).unwrap();
+    let now = s3.get_object().bucket(&bucket).key(&key).send().await.unwrap();
+    for item in forged["items"].as_array_mut().unwrap() {
+        if item["key"] == key.as_str() {
+            item["version_id"] = now.version_id().unwrap().into();
+            item["checksum_sha256"] = base64_sha256(b"nothing to see here\n").into();
+            item["bytes"] = 20.into();
+        }
+    }
+    s3.put_object()
+        .bucket(&bucket)
+        .key(&manifest_key)
+        .body(serde_json::to_vec(&forged).unwrap().into())
+        .send()
+        .await
+        .unwrap();
+    let forged = s.irlab(&["evidence", "verify"]).code(1);
+    assert!(
+        forged.stdout.contains(&format!("FAIL {manifest_key}: rewritten or deleted 1 time(s)")),
+        "{}",
+        forged.stdout
+    );
+    assert!(forged.stdout.contains(&format!("FAIL {key}")), "{}", forged.stdout);
+    let verified = s.irlab(&["verify", "--timeout", "2s", "--interval", "500ms", "--output", "json"]);
+    let verified = verified.code(1).json();
+    let sealed_check = verified["checks"].as_array().unwrap().iter().find(|c| c["name"] == "volatile evidence sealed");
+    assert_eq!(sealed_check.expect("the evidence check")["passed"], false, "{verified}");
 
     let down = s.irlab(&["down", "--yes"]).ok();
     assert!(down.stdout.contains("0 resources left"), "{}", down.stdout);
@@ -323,6 +361,11 @@ async fn an_unpinned_or_mismatched_avml_is_refused_before_anything_is_created() 
     assert!(r.stderr.contains("--avml"), "{}", r.stderr);
     let sdk = s.sdk().await;
     assert_eq!(common::leftovers(&sdk, "irlab").await, Vec::<String>::new());
+}
+
+fn base64_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    aws_smithy_types::base64::encode(sha2::Sha256::digest(bytes))
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

@@ -503,3 +503,44 @@ def test_the_ssm_playbook_waits_out_a_long_memory_budget_across_its_script_steps
     assert manifest["complete"] is True and manifest["gaps"] == [], manifest
     assert sorted(i["key"].rsplit("/", 1)[-1] for i in manifest["items"]) == sorted(ITEMS + ["memory.lime"])
     assert ended["line"].endswith("7 item(s) in s3://bucket/volatile/f1/exec-1 (complete)"), ended["line"]
+
+
+def test_the_victim_may_write_its_items_but_never_a_manifest(aws, emulator):
+    """The evidence bucket's policy (stacks/detection.yaml, DenyInstancesWritingManifests):
+    the victim's collection puts its items under volatile/ with the instance role, but
+    a manifest - the chain-of-custody record only the engines write - may never be put or
+    deleted with an instance's credentials, so a compromised victim cannot rewrite an item
+    and a manifest to match it. The request carries ec2:SourceInstanceARN because it is
+    signed with the instance's role credentials
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-ec2-source-instance-arn),
+    and an explicit deny wins over the bucket's allow
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html)."""
+    from botocore.exceptions import ClientError
+
+    import lab_stacks
+    from conftest import create_stack
+    from test_lab_playbooks import DETECTION, VICTIM, _outputs
+    from test_session_revocation import _client, _credentials, _running
+
+    cf, lab = aws("cloudformation"), "custody"
+    tags = [{"Key": "irlab:lab", "Value": lab}]
+    detection = _outputs(create_stack(cf, f"irlab-{lab}-detection", DETECTION.read_text(), {"LabName": lab}, Tags=tags))
+    victim = _outputs(create_stack(cf, f"irlab-{lab}-victim", VICTIM.read_text(),
+                                   lab_stacks.victim_parameters(cf, lab), Tags=tags))
+    bucket, instance = detection["EvidenceBucketName"], victim["InstanceId"]
+    _running(aws("ec2"), instance)
+    status, document = _credentials(emulator, instance)
+    assert status == 200, document
+    s3 = _client(emulator, "s3", document)
+    run = "volatile/f1/exec-1"
+
+    s3.put_object(Bucket=bucket, Key=f"{run}/processes.txt", Body=b"ps", ChecksumAlgorithm="SHA256")
+    for call in (
+        lambda: s3.put_object(Bucket=bucket, Key=f"{run}/manifest.json", Body=b"{}", ChecksumAlgorithm="SHA256"),
+        lambda: s3.delete_object(Bucket=bucket, Key=f"{run}/manifest.json"),
+    ):
+        with pytest.raises(ClientError) as denied:
+            call()
+        assert denied.value.response["Error"]["Code"] == "AccessDenied", denied.value.response
+    # the engines' roles are no instances: their manifests go in (the evidence tests above)
+    aws("s3").put_object(Bucket=bucket, Key=f"{run}/manifest.json", Body=b"{}", ChecksumAlgorithm="SHA256")

@@ -94,10 +94,10 @@ pub async fn run(g: &Global, cmd: &EvidenceCommand, p: &Printer) -> Result<()> {
             }
             p.json(&json!({ "lab": lab.as_str(), "bucket": bucket, "collections": results, "intact": bad == 0 }));
             if bad > 0 {
-                return Err(Error::problem(format!("{bad} evidence item(s) do not match their manifest"))
+                return Err(Error::problem(format!("{bad} evidence item(s) or manifest(s) do not match what was sealed"))
                     .with_hint("the locked original versions stay in the bucket; `irlab evidence get` fetches the recorded versions"));
             }
-            p.out("every item matches the SHA-256 recorded when it was collected");
+            p.out("every manifest is as sealed, and every item matches the SHA-256 recorded when it was collected");
             Ok(())
         }
     }

@@ -9,6 +9,12 @@
 //! S3 verified the checksum on upload (the victim sends it with `--checksum-algorithm SHA256`);
 //! `verify` reads each version back, recomputes the hash, and also flags any later version of
 //! a key (a rewrite leaves the locked original, but the newer bytes are not the evidence).
+//!
+//! The manifest is held to the same rule: the one that counts is the first version written (the
+//! engine writes it once), read even when a later version or a delete marker hides it, and any
+//! later version or deletion fails the check. Otherwise whoever could rewrite an item could also
+//! rewrite the manifest to match it. (The bucket policy also denies instance credentials any
+//! write of a manifest: `stacks/detection.yaml`, `DenyInstancesWritingManifests`.)
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -36,6 +42,18 @@ pub struct Manifest {
     #[serde(default)]
     pub gaps: Vec<String>,
     pub items: Vec<Item>,
+    /// Where the manifest was read: its key and the sealed (first) version.
+    #[serde(skip)]
+    pub sealed: Sealed,
+}
+
+/// The manifest object itself, as the bucket keeps it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sealed {
+    pub key: String,
+    pub version_id: String,
+    /// Versions and delete markers written after the sealed version.
+    pub later_versions: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -92,29 +110,79 @@ pub fn checksum(bytes: &[u8]) -> String {
     aws_smithy_types::base64::encode(Sha256::digest(bytes))
 }
 
-/// Every manifest in the bucket, oldest first.
+/// Every manifest in the bucket, oldest first, each read at its sealed (first) version: listed by
+/// version, so a manifest hidden by a delete marker is still found.
 pub async fn manifests(ctx: &AwsContext, bucket: &str) -> Result<Vec<Manifest>> {
     let s3 = ctx.s3();
-    let mut keys = Vec::new();
-    let mut pages = s3.list_objects_v2().bucket(bucket).prefix(PREFIX).into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.aws(|| format!("listing the evidence in bucket {bucket}"), ctx)?;
-        for o in page.contents() {
-            if let Some(k) = o.key().filter(|k| k.ends_with(&format!("/{MANIFEST}"))) {
-                keys.push(k.to_string());
+    // key -> (version id, last modified) of every version and delete marker.
+    let mut seen: std::collections::BTreeMap<String, Vec<(String, i64, bool)>> = Default::default();
+    let (mut key_marker, mut version_marker) = (None, None);
+    loop {
+        let page = s3
+            .list_object_versions()
+            .bucket(bucket)
+            .prefix(PREFIX)
+            .set_key_marker(key_marker)
+            .set_version_id_marker(version_marker)
+            .send()
+            .await
+            .aws(|| format!("listing the evidence in bucket {bucket}"), ctx)?;
+        let is_manifest = |k: &str| k.ends_with(&format!("/{MANIFEST}"));
+        for v in page.versions() {
+            if let (Some(k), Some(id)) = (v.key().filter(|k| is_manifest(k)), v.version_id()) {
+                let at = v.last_modified().map(|t| t.secs()).unwrap_or_default();
+                seen.entry(k.to_string()).or_default().push((id.to_string(), at, true));
             }
         }
+        for m in page.delete_markers() {
+            if let (Some(k), Some(id)) = (m.key().filter(|k| is_manifest(k)), m.version_id()) {
+                let at = m.last_modified().map(|t| t.secs()).unwrap_or_default();
+                seen.entry(k.to_string()).or_default().push((id.to_string(), at, false));
+            }
+        }
+        if page.is_truncated() != Some(true) {
+            break;
+        }
+        (key_marker, version_marker) = (page.next_key_marker, page.next_version_id_marker);
     }
     let mut out = Vec::new();
-    for key in keys {
-        let body = read(ctx, bucket, &key, None).await?.ok_or_else(|| Error::failure(format!("{key} vanished")))?;
-        let m: Manifest = serde_json::from_slice(&body).map_err(|e| {
+    for (key, versions) in seen {
+        let Some(sealed) = sealed_version(&versions) else { continue };
+        let body = read(ctx, bucket, &key, Some(sealed))
+            .await?
+            .ok_or_else(|| Error::failure(format!("{key} (version {sealed}) vanished")))?;
+        let mut m: Manifest = serde_json::from_slice(&body).map_err(|e| {
             Error::failure(format!("evidence manifest s3://{bucket}/{key} is not readable: {e}")).with_source(e)
         })?;
+        m.sealed = Sealed { key: key.clone(), version_id: sealed.to_string(), later_versions: versions.len() - 1 };
         out.push(m);
     }
     out.sort_by(|a, b| a.started_at.cmp(&b.started_at));
     Ok(out)
+}
+
+/// The sealed version among a key's versions and delete markers (id, last modified, is a
+/// version): the first written. S3 lists a key's versions newest first, which breaks ties within
+/// the second that `LastModified` resolves.
+fn sealed_version(versions: &[(String, i64, bool)]) -> Option<&str> {
+    let oldest = versions.iter().filter(|(_, _, real)| *real).map(|(_, at, _)| *at).min()?;
+    versions.iter().rev().find(|(_, at, real)| *real && *at == oldest).map(|(id, _, _)| id.as_str())
+}
+
+/// The manifest's own verdict: sealed once and never rewritten or deleted since (pure).
+pub fn judge_manifest(m: &Manifest) -> ItemCheck {
+    let s = &m.sealed;
+    let (ok, detail) = match s.later_versions {
+        0 => (true, format!("written once (version {})", s.version_id)),
+        n => (
+            false,
+            format!(
+                "rewritten or deleted {n} time(s) after it was sealed; the sealed version {} is the one checked",
+                s.version_id
+            ),
+        ),
+    };
+    ItemCheck { key: s.key.clone(), ok, detail }
 }
 
 /// The bytes of a key (a given version, or the current one); None when it is not there.
@@ -133,9 +201,9 @@ pub async fn read(ctx: &AwsContext, bucket: &str, key: &str, version: Option<&st
     Ok(Some(body.into_bytes().to_vec()))
 }
 
-/// Reads every item of the manifest back and judges it.
+/// Judges the manifest itself, then reads every item of it back and judges it.
 pub async fn verify(ctx: &AwsContext, bucket: &str, m: &Manifest) -> Result<Vec<ItemCheck>> {
-    let mut out = Vec::new();
+    let mut out = vec![judge_manifest(m)];
     for item in &m.items {
         let bytes = read(ctx, bucket, &item.key, Some(&item.version_id)).await?;
         let later = later_versions(ctx, bucket, item).await?;
@@ -200,5 +268,36 @@ mod tests {
         assert!(!judge(&it, None, 0).ok);
         let rewritten = judge(&it, Some((&good, 9)), 1);
         assert!(!rewritten.ok && rewritten.detail.contains("1 later version"), "{}", rewritten.detail);
+    }
+
+    #[test]
+    fn the_first_written_manifest_is_the_sealed_one_and_a_rewrite_or_deletion_fails() {
+        // S3 lists a key's versions newest first; a delete marker is never the sealed version.
+        let listed = vec![("v3".to_string(), 20, false), ("v2".to_string(), 10, true), ("v1".to_string(), 10, true)];
+        assert_eq!(sealed_version(&listed), Some("v1"));
+        assert_eq!(sealed_version(&[("m".to_string(), 5, false)]), None);
+
+        let mut m = Manifest {
+            version: 1,
+            lab: "irlab".into(),
+            instance: "i-1".into(),
+            finding: "f1".into(),
+            execution: "exec-1".into(),
+            started_at: "2026-12-01T10:00:00Z".into(),
+            ended_at: "2026-12-01T10:00:09Z".into(),
+            complete: true,
+            gaps: vec![],
+            items: vec![item(b"ps output")],
+            sealed: Sealed {
+                key: "volatile/f1/exec-1/manifest.json".into(),
+                version_id: "v1".into(),
+                later_versions: 0,
+            },
+        };
+        assert!(judge_manifest(&m).ok);
+        m.sealed.later_versions = 2;
+        let rewritten = judge_manifest(&m);
+        assert!(!rewritten.ok && rewritten.detail.contains("rewritten or deleted 2 time(s)"), "{}", rewritten.detail);
+        assert_eq!(rewritten.key, "volatile/f1/exec-1/manifest.json");
     }
 }
