@@ -213,7 +213,7 @@ pub async fn collect(ctx: &AwsContext, lab: &LabName) -> Result<Snapshot> {
         public_ipv4: instance.as_ref().map(|i| u32::from(i.public_ip.is_some())).unwrap_or(0),
         guardduty_enabled_by_lab: detector.as_ref().is_some_and(|d| d.enabled && d.ownership == "owned"),
         trail_logging: trail.as_ref().is_some_and(|t| t.logging),
-        trail_labs: 1 + others.len() as u32,
+        trail_labs: 1 + shared::holders(&others).len() as u32,
         interface_endpoints: endpoints.len() as u32,
     };
     let deployed =

@@ -78,7 +78,7 @@ pub async fn run(g: &Global, args: &UpArgs, p: &Printer) -> Result<()> {
     let others = LabState::others(&ctx, &lab).await?;
     // What it costs, before anything is made; a new lab in a real account is asked for.
     if !g.local {
-        let labs = u32::try_from(others.len() + 1).unwrap_or(u32::MAX);
+        let labs = u32::try_from(shared::holders(&others).len() + 1).unwrap_or(u32::MAX);
         let c = crate::lab::cost::new_lab(&instance_type, labs);
         p.out(format!(
             "lab {lab} costs about ${:.2}/hour, ${:.2}/day{} at list prices ({}, {}) until `irlab down`",

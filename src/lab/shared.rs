@@ -40,9 +40,13 @@ pub async fn ensure(ctx: &AwsContext, reporter: &dyn Reporter) -> Result<(Outcom
     stacks::deploy(ctx, &d, SHARED_PART, reporter).await
 }
 
-/// The other labs of the region: while any has state here, the shared parts stay.
+/// The other labs of the region holding the shared parts: those whose `up` got as far as the
+/// detector, which it records before it creates or finds the shared stack (so a lab coming up is
+/// counted before it needs them). A state that holds only a workshop's progress (module 1, before
+/// module 2's `up`) holds nothing: it would keep the trail and the endpoints billing for a lab
+/// that never came up.
 pub fn holders(others: &[LabState]) -> Vec<String> {
-    others.iter().map(|s| s.lab.clone()).collect()
+    others.iter().filter(|s| s.detector.is_some()).map(|s| s.lab.clone()).collect()
 }
 
 /// The lab's /24 in the shared VPC: the one it has (`kept`, from its victim stack), else the
@@ -121,6 +125,18 @@ mod tests {
         let starts: std::collections::HashSet<u8> =
             (0..20).map(|i| free_block(&format!("attendee-{i}"), &[]).unwrap()).collect();
         assert!(starts.len() >= 15, "{starts:?}");
+    }
+
+    #[test]
+    fn a_lab_holds_the_shared_parts_once_its_up_recorded_the_detector() {
+        use crate::lab::state::{DetectorRecord, Ownership};
+        let name = |n: &str| LabName::parse(n).unwrap();
+        let mut up = LabState::new(&name("alice"), "123456789012", "us-east-1");
+        up.detector = Some(DetectorRecord { id: "d1".into(), ownership: Ownership::Owned, was_enabled: None });
+        // bob's state holds only a workshop's progress: module 1 brings nothing up.
+        let mut workshop_only = LabState::new(&name("bob"), "123456789012", "us-east-1");
+        workshop_only.workshop = Some(Default::default());
+        assert_eq!(holders(&[up, workshop_only]), ["alice"]);
     }
 
     #[test]
