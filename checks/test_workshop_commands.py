@@ -18,3 +18,8 @@ def test_real_commands_pass_and_invented_ones_fail() -> None:
 
 def test_the_workshop_texts_pass() -> None:
     assert workshop_commands.main() == 0
+
+
+def test_commands_named_inline_in_the_prose_are_read_too() -> None:
+    text = "Run `aws ec2 describe-instances` first.\n```sh\naws sts get-caller-identity\n```\n```text\n`aws no`\n```\n"
+    assert workshop_commands.commands(text) == ["aws ec2 describe-instances", "aws sts get-caller-identity"]

@@ -22,14 +22,19 @@ GLOBAL = {"region", "profile", "output", "query", "endpoint-url", "no-cli-pager"
 
 
 def commands(text: str) -> list[str]:
-    out, inside = [], False
+    """The aws commands of the text's sh blocks, and those named inline in `aws ...` code spans
+    of its prose (as src/workshop/mod.rs reads the irlab ones)."""
+    out, inside, fenced = [], False, False
     for line in text.splitlines():
         t = line.strip()
         if t.startswith("```"):
-            inside = not inside and t == "```sh"
+            fenced = not fenced
+            inside = fenced and t == "```sh"
             continue
         if inside and t.startswith("aws "):
             out.append(t)
+        if not fenced:
+            out += [span for span in line.split("`")[1::2] if span.startswith("aws ")]
     return out
 
 

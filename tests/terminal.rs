@@ -198,7 +198,12 @@ fn stable() -> insta::Settings {
 /// One screen as a person sees it at `cols` columns: prose and tables fit the width (commands,
 /// indented, are shown whole, as they are run), and the screen matches its reviewed snapshot.
 fn screen_at(name: &str, cols: u16, args: &[&str]) -> String {
-    let r = in_terminal(cols, serde_json::json!([]), args);
+    answered_screen_at(name, cols, serde_json::json!([]), args)
+}
+
+/// `screen_at` for a screen with prompts, answered by `script` ([expected prompt, answer], ...).
+fn answered_screen_at(name: &str, cols: u16, script: serde_json::Value, args: &[&str]) -> String {
+    let r = in_terminal(cols, script, args);
     let lines = screen_of(&r.stdout, usize::from(cols));
     for l in lines.iter().filter(|l| !is_command(l)) {
         assert!(l.chars().count() <= usize::from(cols), "{name}: wider than {cols} columns: {l:?}");
@@ -228,6 +233,11 @@ async fn a_labs_screens_match_their_snapshots_and_down_ends_with_its_proof() {
     s.irlab(&["--lab", "scr", "attack", "tor-client"]).ok();
     s.irlab(&["--lab", "scr", "verify", "--timeout", "90s", "--interval", "500ms"]).ok();
     s.idle();
+    // The workshop's first module: each paragraph of its text is broken at the width (the
+    // text's own line breaks left a lone word on every other line).
+    let args = ["--local", "--endpoint-url", s.endpoint.as_str(), "--lab", "scw", "workshop"];
+    let answers = serde_json::json!([["Start module 1: Introduction", "y"], ["Start module 2: Preparation", "n"]]);
+    answered_screen_at("workshop-module-1", 80, answers, &args);
     for cols in [80, 120] {
         let args = with(&["status"]);
         screen_at("status", cols, &args.iter().map(String::as_str).collect::<Vec<_>>());

@@ -207,4 +207,17 @@ async fn the_prompts_work_in_a_terminal_and_an_interrupted_path_resumes() {
     assert!(r.stdout.contains("stopped before module 2"), "{}", r.stdout);
     let cfn = aws_sdk_cloudformation::Client::new(&s.sdk().await);
     assert!(cfn.describe_stacks().stack_name("irlab-wp-victim").send().await.is_err());
+
+    // --step goes back to a module already done (and on from it); there are five.
+    let r = in_terminal(
+        &s,
+        serde_json::json!([["Start module 1: Introduction", "y"], ["Start module 2: Preparation", "n"]]),
+        &["--lab", "wp", "workshop", "--step", "1"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(r.stdout.contains("incident-response lifecycle"), "module 1 again: {}", r.stdout);
+    assert!(r.stdout.contains("workshop in lab wp at module 1"), "{}", r.stdout);
+    let r = s.irlab(&["--lab", "wp", "workshop", "--step", "6"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("6 is not in 1..=5"), "{}", r.stderr);
 }

@@ -152,22 +152,47 @@ pub fn render(text: &str, facts: &Facts, volumes: &[(String, String)]) -> String
 }
 
 /// A rendered text as a terminal shows it: code fences and comments dropped, commands
-/// indented, emphasis marks removed (the Markdown stays the source for instructors).
+/// indented, emphasis marks removed (the Markdown stays the source for instructors), and each
+/// paragraph or list item joined into one line, which the printer breaks at the terminal's
+/// width (the texts' own line breaks, at about 90 columns, left a lone word on every other line
+/// of an 80-column terminal).
 pub fn for_terminal(text: &str) -> String {
-    let mut out = Vec::new();
+    let mut out: Vec<String> = Vec::new();
     let mut inside = false;
+    // Whether the last line out is prose that the next prose line continues.
+    let mut open = false;
     for line in text.lines() {
         let t = line.trim();
         if t.starts_with("```") {
             inside = !inside;
+            open = false;
             continue;
         }
         if t.starts_with("<!--") {
             continue;
         }
-        out.push(if inside { format!("    {line}") } else { line.replace("**", "") });
+        if inside {
+            out.push(format!("    {line}"));
+            continue;
+        }
+        let prose = line.replace("**", "");
+        let starts_block = t.is_empty() || t.starts_with('#') || t.starts_with('|') || is_list_item(t);
+        match out.last_mut() {
+            Some(last) if open && !starts_block => {
+                last.push(' ');
+                last.push_str(prose.trim());
+            }
+            _ => out.push(prose),
+        }
+        open = !t.is_empty() && !t.starts_with('#') && !t.starts_with('|');
     }
     out.join("\n")
+}
+
+/// A Markdown list item's first line: "- ", "* " or "12. ".
+fn is_list_item(t: &str) -> bool {
+    let digits = t.chars().take_while(char::is_ascii_digit).count();
+    t.starts_with("- ") || t.starts_with("* ") || (digits > 0 && t[digits..].starts_with(". "))
 }
 
 /// The shell commands of a text's ```sh blocks, one per line (what the tests check).
@@ -183,6 +208,30 @@ pub fn shell_commands(text: &str) -> Vec<String> {
         }
         if inside && !t.is_empty() {
             out.push(t.to_string());
+        }
+    }
+    out
+}
+
+/// The commands a text names inline, in `` `irlab ...` `` or `` `aws ...` `` code spans outside
+/// its sh blocks (prose such as "run `irlab reset` first"): what the tests check.
+#[cfg(test)]
+pub fn inline_commands(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in text.lines() {
+        if line.trim().starts_with("```") {
+            inside = !inside;
+            continue;
+        }
+        if inside {
+            continue;
+        }
+        // Odd pieces between backticks are code spans.
+        for span in line.split('`').skip(1).step_by(2) {
+            if span.starts_with("irlab ") || span == "irlab" || span.starts_with("aws ") {
+                out.push(span.to_string());
+            }
         }
     }
     out
@@ -271,7 +320,7 @@ mod tests {
             }
             let text = render(&m.body, &every_fact(), &vols);
             assert!(!text.contains("{{"), "{}: a placeholder irlab does not fill: {text}", m.file);
-            for line in shell_commands(&text) {
+            for line in shell_commands(&text).into_iter().chain(inline_commands(&text)) {
                 let w = words(&line);
                 match w.first().map(String::as_str) {
                     Some("irlab") => {
@@ -294,6 +343,10 @@ mod tests {
         let (_, cmds) = &bad.commands()[0];
         assert!(Cli::read(std::iter::once("irlab".to_string()).chain(words(&cmds[0]))).is_err());
         assert!(parse("x.md", "no front matter").is_err());
+        // A command named inline in the prose is found too.
+        let inline = inline_commands("First run `irlab contain-everything`, then `ls`.\n```sh\nirlab status\n```");
+        assert_eq!(inline, ["irlab contain-everything"]);
+        assert!(Cli::read(words(&inline[0])).is_err());
         assert!(parse("x.md", "---\nmodule: 1\ntitle: t\nphase: p\nminutes: 1\nrunn: []\n---\n").is_err());
     }
 
@@ -301,6 +354,9 @@ mod tests {
     fn a_terminal_sees_commands_indented_and_no_markup() {
         let t = for_terminal("Read **this**:\n\n```sh\nirlab status\n```\n<!-- step: x -->\nend");
         assert_eq!(t, "Read this:\n\n    irlab status\nend");
+        // A paragraph's lines, and a list item's, are one line for the printer to break.
+        let t = for_terminal("One two\nthree.\n\n1. Four\n   five.\n2. Six\n- seven\n\n## Title\nText");
+        assert_eq!(t, "One two three.\n\n1. Four five.\n2. Six\n- seven\n\n## Title\nText");
     }
 
     #[test]
