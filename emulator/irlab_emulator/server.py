@@ -18,12 +18,45 @@ def build_app() -> Any:
     from .patches import apply_all
 
     apply_all()
+    from moto import backends
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         create_backend_app,
     )
 
+    # moto's dispatcher asks, for every request and under its one lock, whether the host is a
+    # moto module, by listing moto's package folder and checking each of its ~150 entries on
+    # disk: with 30 labs at once, that lock queued every request behind the disk checks. The
+    # folder does not change while the server runs, so the list is read once.
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
+    _cache_method_names()
     return DomainDispatcherApplication(create_backend_app)
+
+
+def _cache_method_names() -> None:
+    """moto finds the action a request names among the response class's methods, listed
+    with inspect.getmembers on every request (7% of the stand-in's busy time in a class's
+    down). The list is kept per class, and listed again if any class of its MRO gained or
+    lost an attribute (a patch applied later)."""
+    from moto.core import responses
+
+    original = responses.method_names_from_class
+    known: dict[Any, tuple[tuple[int, ...], list[str]]] = {}
+    lock = threading.Lock()
+
+    def method_names_from_class(clazz: Any) -> list[str]:
+        shape = tuple(len(vars(c)) for c in getattr(clazz, "__mro__", (clazz,)))
+        with lock:
+            hit = known.get(clazz)
+        if hit is not None and hit[0] == shape:
+            return list(hit[1])
+        names = original(clazz)
+        with lock:
+            known[clazz] = (shape, list(names))
+        return names
+
+    responses.method_names_from_class = method_names_from_class  # type: ignore[assignment]
 
 
 class _Gate:

@@ -315,7 +315,9 @@ async fn status(g: &Global, p: &Printer) -> Result<()> {
     let record = LabState::load(&ctx, &lab).await?.and_then(|s| s.workshop);
     let Some(record) = record else {
         p.json(&json!({ "lab": lab.as_str(), "started": false }));
-        p.out(format!("no workshop started in lab {lab}; `irlab workshop` starts it"));
+        p.out(format!(
+            "no workshop in progress in lab {lab} (module 5's `down` removes a finished path's progress with the lab); `irlab workshop` starts one"
+        ));
         return Ok(());
     };
     let next = record.next(modules.len() as u8);

@@ -30,6 +30,7 @@ module replaces the orchestration around moto's per-type models:
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import copy
 import inspect
@@ -922,6 +923,15 @@ def _yaml_tag_constructor(loader: Any, tag: str, node: Any) -> Any:
     return yaml_tag_constructor(loader, tag, node)
 
 
+# Parsed template bodies by their text, most recent last: a lab's up, a class of 30 labs and
+# the change sets of each send the same few bodies again and again, and PyYAML takes about
+# 90 ms of the stand-in's one busy core to read the detection template (a copy takes well
+# under 1 ms). Each caller gets its own deep copy, since moto writes into its template dicts.
+_PARSED: "collections.OrderedDict[str, dict[str, Any]]" = collections.OrderedDict()
+_PARSED_LOCK = threading.Lock()
+_PARSED_KEEP = 32
+
+
 def parse_template(template: Any) -> dict[str, Any]:
     """A template body as CloudFormation reads it (YAML, or JSON), with
     CloudFormation's ValidationError when it cannot be read - moto let the
@@ -929,6 +939,21 @@ def parse_template(template: Any) -> dict[str, Any]:
     if isinstance(template, dict):
         return template
     text = template or ""
+    with _PARSED_LOCK:
+        known = _PARSED.get(text)
+        if known is not None:
+            _PARSED.move_to_end(text)
+    if known is not None:
+        return copy.deepcopy(known)
+    parsed = _parse_template_text(text)
+    with _PARSED_LOCK:
+        _PARSED[text] = copy.deepcopy(parsed)
+        while len(_PARSED) > _PARSED_KEEP:
+            _PARSED.popitem(last=False)
+    return parsed
+
+
+def _parse_template_text(text: str) -> dict[str, Any]:
     yaml.add_multi_constructor("", _yaml_tag_constructor)
     try:
         parsed = yaml.load(text, Loader=yaml.Loader)
