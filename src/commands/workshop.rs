@@ -219,20 +219,11 @@ async fn automated_module(
     let manual = state.workshop.as_ref().and_then(|w| w.manual.as_ref()).map(|m| m.seconds);
     p.out("\nthe same containment, four ways:");
     p.out(format!("  {:<15} {:>16}  {}", "response", "time to contain", "what it can and cannot do"));
-    p.out(format!(
-        "  {:<15} {:>16}  {}",
-        "you, by hand",
-        secs(manual),
-        "every step, at a person's pace; no code to maintain"
-    ));
+    // What each can and cannot do is the text's (`compare:` in its front matter).
+    let note = |row: &str| m.front.compare.get(row).map(String::as_str).unwrap_or_default();
+    p.out(format!("  {:<15} {:>16}  {}", "you, by hand", secs(manual), note("manual")));
     for (v, ttc) in &rows {
-        let note = match v.as_str() {
-            "lambda" => "seconds; a run ends at 15 min, so it only starts the snapshots",
-            "stepfunctions" => "waits for snapshots and approvals (days), retries each step",
-            "ssm" => "AWS's runbooks; waits for snapshots and approvals",
-            _ => "",
-        };
-        p.out(format!("  {v:<15} {:>16}  {note}", secs(*ttc)));
+        p.out(format!("  {v:<15} {:>16}  {}", secs(*ttc), note(v)));
     }
     Ok(())
 }

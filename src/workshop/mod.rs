@@ -36,6 +36,10 @@ pub struct Front {
     /// Run the commands once per variant (`{{variant}}`).
     #[serde(default)]
     pub each_variant: Vec<Variant>,
+    /// Module 4's comparison: what each response can and cannot do, by row (`manual`, then each
+    /// variant), so an instructor can reword it.
+    #[serde(default)]
+    pub compare: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -169,6 +173,7 @@ pub fn for_terminal(text: &str) -> String {
             continue;
         }
         if t.starts_with("<!--") {
+            open = false;
             continue;
         }
         if inside {
@@ -351,12 +356,28 @@ mod tests {
     }
 
     #[test]
+    fn the_automated_module_says_what_each_response_can_and_cannot_do() {
+        let m = modules().unwrap().into_iter().find(|m| m.front.module == AUTOMATED).unwrap();
+        assert!(!m.front.each_variant.is_empty());
+        for row in std::iter::once("manual".to_string()).chain(m.front.each_variant.iter().map(|v| v.to_string())) {
+            assert!(
+                m.front.compare.get(&row).is_some_and(|n| !n.is_empty()),
+                "{}: no `compare` note for {row}",
+                m.file
+            );
+        }
+        assert!(m.front.compare["lambda"].contains("15 min"), "Lambda's limit is the workshop's point");
+    }
+
+    #[test]
     fn a_terminal_sees_commands_indented_and_no_markup() {
         let t = for_terminal("Read **this**:\n\n```sh\nirlab status\n```\n<!-- step: x -->\nend");
         assert_eq!(t, "Read this:\n\n    irlab status\nend");
         // A paragraph's lines, and a list item's, are one line for the printer to break.
-        let t = for_terminal("One two\nthree.\n\n1. Four\n   five.\n2. Six\n- seven\n\n## Title\nText");
-        assert_eq!(t, "One two three.\n\n1. Four five.\n2. Six\n- seven\n\n## Title\nText");
+        let t = for_terminal(
+            "One two\nthree.\n\n1. Four\n   five.\n2. Six\n- seven\n\n## Title\nText\n<!-- step: x -->\nNext",
+        );
+        assert_eq!(t, "One two three.\n\n1. Four five.\n2. Six\n- seven\n\n## Title\nText\nNext");
     }
 
     #[test]
