@@ -407,26 +407,40 @@ async fn trails(ctx: &AwsContext, scope: Scope<'_>) -> Result<Vec<LabResource>> 
 async fn iam(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
     let iam = ctx.iam();
     let path = format!("{}{}/", lab.iam_path(), ctx.region);
-    let roles = iam.list_roles().path_prefix(&path).send();
-    let profiles = iam.list_instance_profiles().path_prefix(&path).send();
-    let (roles, profiles) = futures::join!(roles, profiles);
-    let mut out: Vec<LabResource> = roles
-        .aws(|| "listing the lab's IAM roles".into(), ctx)?
-        .roles()
-        .iter()
-        .filter(|r| r.path().starts_with(&path))
-        .map(|r| LabResource::new("iam:role", r.role_name()))
-        .collect();
-    out.extend(
-        profiles
-            .aws(|| "listing the lab's IAM instance profiles".into(), ctx)?
-            .instance_profiles()
-            .iter()
-            // Checked here as well: a prefix filter ignored by the server must not widen the sweep.
-            .filter(|p| p.path().starts_with(&path))
-            .map(|p| LabResource::new("iam:instance-profile", p.instance_profile_name())),
-    );
-    Ok(out)
+    // Both listings page (100 items by default, and "IAM might return fewer results, even when
+    // there are more results available"): every page is read, or the proof could miss a role.
+    let roles = async {
+        let mut out = Vec::new();
+        let mut pages = iam.list_roles().path_prefix(&path).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.aws(|| "listing the lab's IAM roles".into(), ctx)?;
+            out.extend(
+                page.roles()
+                    .iter()
+                    .filter(|r| r.path().starts_with(&path))
+                    .map(|r| LabResource::new("iam:role", r.role_name())),
+            );
+        }
+        Ok::<_, crate::error::Error>(out)
+    };
+    let profiles = async {
+        let mut out = Vec::new();
+        let mut pages = iam.list_instance_profiles().path_prefix(&path).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.aws(|| "listing the lab's IAM instance profiles".into(), ctx)?;
+            out.extend(
+                page.instance_profiles()
+                    .iter()
+                    // Checked here as well: a prefix filter ignored by the server must not widen the sweep.
+                    .filter(|p| p.path().starts_with(&path))
+                    .map(|p| LabResource::new("iam:instance-profile", p.instance_profile_name())),
+            );
+        }
+        Ok::<_, crate::error::Error>(out)
+    };
+    let (mut roles, profiles) = futures::try_join!(roles, profiles)?;
+    roles.extend(profiles);
+    Ok(roles)
 }
 
 async fn parameters(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
@@ -613,6 +627,8 @@ async fn documents(ctx: &AwsContext, lab: &LabName, prefix: &str) -> Result<Vec<
         let page = ssm
             .list_documents()
             .filters(DocumentKeyValuesFilter::builder().key("Owner").values("Self").build())
+            // The most a page may hold: a class's documents in a few pages, not tens.
+            .max_results(50)
             .set_next_token(token)
             .send()
             .await

@@ -8,6 +8,9 @@
 * ``AWS::IAM::Role`` attaches ``ManagedPolicyArns`` (moto ignores them),
   updates them in place, and on delete detaches the managed policies and
   deletes the inline ones before deleting the role.
+* ``ListInstanceProfiles`` filters by ``PathPrefix`` and pages by ``MaxItems``
+  (100 when absent) and ``Marker``, as the API reference documents; moto
+  returned every profile of the account on one page, whatever was asked.
 * IAM is enforced for role sessions: every request signed with credentials
   STS issued to a role is authorised against the role's policies before moto
   answers it (``_iam_enforce``, installed here; the evaluator is
@@ -174,7 +177,31 @@ class ManagedPolicyHandler(iam_models.ManagedPolicy):
         backend.delete_policy(policy.arn)
 
 
+def _list_instance_profiles(self: Any) -> Any:
+    """ListInstanceProfiles: "Lists the instance profiles that have the specified path prefix";
+    "If you do not include this parameter [MaxItems], the number of items defaults to 100"
+    (https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListInstanceProfiles.html)."""
+    from moto.core.responses import ActionResult
+
+    prefix = self._get_param("PathPrefix") or "/"
+    max_items = int(self._get_param("MaxItems") or 100)
+    start = int(self._get_param("Marker") or 0)
+    profiles = sorted(
+        (p for p in self.backend.get_instance_profiles() if p.path.startswith(prefix)),
+        key=lambda p: p.id,
+    )
+    page = profiles[start : start + max_items]
+    truncated = start + max_items < len(profiles)
+    result: dict[str, Any] = {"InstanceProfiles": page, "IsTruncated": truncated}
+    if truncated:
+        result["Marker"] = str(start + max_items)
+    return ActionResult(result)
+
+
 def apply() -> None:
+    from moto.iam.responses import IamResponse
+
+    IamResponse.list_instance_profiles = _list_instance_profiles  # type: ignore[method-assign]
     for name in (
         "attach_role_policy",
         "attach_user_policy",
