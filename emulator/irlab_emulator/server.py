@@ -31,6 +31,7 @@ def build_app() -> Any:
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
     _cache_method_names()
+    _cache_attribute_names()
     return DomainDispatcherApplication(create_backend_app)
 
 
@@ -57,6 +58,55 @@ def _cache_method_names() -> None:
         return names
 
     responses.method_names_from_class = method_names_from_class  # type: ignore[assignment]
+
+
+def _cache_attribute_names() -> None:
+    """moto's response serializer asks six alias rules anew, for every member of every item it
+    writes, which attribute names of the Python object may hold the member: 1,600 times for a
+    stack's 40 events, most of the cost of a listing. The answer depends only on the picker,
+    the object's class, the member's name and its shape (and the structure it sits in, both
+    kept by identity: moto's service models live as long as the server), so it is kept per
+    those. An object with its own Meta (aliases of its own) is asked every time."""
+    from moto.core import serialize
+    from moto.core.utils import MISSING, get_value
+
+    known: dict[tuple[Any, ...], tuple[str, ...]] = {}
+
+    def __call__(self: Any, context: Any) -> Any:
+        obj = context.obj
+        shape = context.shape
+        if "Meta" in getattr(obj, "__dict__", ()):
+            keys: tuple[str, ...] = tuple(self.get_possible_keys(context))
+        else:
+            ident = (
+                type(self),
+                tuple(self.alias_providers),
+                type(obj),
+                context.key,
+                shape,
+                getattr(shape, "parent", None),
+            )
+            keys = known.get(ident)  # type: ignore[assignment]
+            if keys is None:
+                keys = tuple(self.get_possible_keys(context))
+                if len(known) > 200_000:  # a bound, should shapes ever be made per request
+                    known.clear()
+                known[ident] = keys
+        for possible_key in keys:
+            value = get_value(obj, possible_key, MISSING)
+            if value is not MISSING:
+                break
+        else:
+            value = None
+        key_path = f"{context.key_path}.{context.key}"
+        for transform_path, transform in self.response_transformers.items():
+            if key_path.endswith(transform_path):
+                value = transform(value)
+                break
+        return value
+
+    __call__.uncached = serialize.AttributePicker.__call__  # type: ignore[attr-defined]
+    serialize.AttributePicker.__call__ = __call__  # type: ignore[method-assign]
 
 
 class _Gate:
