@@ -40,6 +40,29 @@ impl Connection {
 /// Attempts per AWS call, locally and on AWS alike (the SDK's standard retry mode).
 pub const MAX_ATTEMPTS: u32 = 10;
 
+/// The HTTP client every service client of this process shares: the SDK's default (hyper 1,
+/// rustls with aws-lc, proxies from the environment), built once; against the stand-in, plain
+/// HTTP on the loopback, with neither TLS nor proxies. Left to itself the SDK builds one client
+/// per service client, and irlab makes a service client per call site: each read the system's
+/// root certificates again (a tenth of a `down`'s CPU) and opened connections of its own.
+fn shared_http_client(tls: bool) -> aws_sdk_sts::config::SharedHttpClient {
+    use aws_smithy_http_client::proxy::ProxyConfig;
+    use aws_smithy_http_client::{Builder, ConnectorBuilder, tls};
+    Builder::new().build_with_connector_fn(move |settings, components| {
+        let mut connector = ConnectorBuilder::default();
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        if !tls {
+            return connector.build_http();
+        }
+        let mut connector = connector.tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc));
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
+}
+
 /// The SDK configuration plus the facts commands print (region, endpoint, whether local).
 #[derive(Clone)]
 pub struct AwsContext {
@@ -57,6 +80,7 @@ impl AwsContext {
             regions::validate(region)?;
         }
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(shared_http_client(!conn.local))
             // The same policy against the stand-in as against AWS, so tests exercise what users
             // get. Throttling is common when labs deploy several stacks at once; 10 attempts with
             // standard backoff (up to 20 s) ride out bursts that fail 1 call in 3.
