@@ -455,12 +455,26 @@ async fn watch(
 ) -> Result<StackInfo> {
     let mut seen: HashSet<String> = HashSet::new();
     let mut failing_since: Option<std::time::Instant> = None;
-    // Events are the progress lines, read after each state; on the stand-in, whose polls are
-    // 12 times as frequent, every fourth poll (a second), and always once the stack is done.
-    // A stack's whole event list is the costliest read of a poll, and a class of 30 polls at once.
-    let events_every = if ctx.local { 4 } else { 1 };
-    let mut polls: u32 = 0;
     loop {
+        // Progress lines are best effort: a failed read of the events is tried again next poll.
+        let events = new_events(ctx, stack_id, marker.as_deref()).await.unwrap_or_default();
+        for ev in events.iter().rev() {
+            let id = ev.event_id().unwrap_or_default().to_string();
+            if !seen.insert(id) {
+                continue;
+            }
+            // Stack-level events repeat what the bar already says.
+            if ev.resource_type() == Some("AWS::CloudFormation::Stack") {
+                continue;
+            }
+            reporter.report(Progress::Resource {
+                task: task.into(),
+                logical_id: ev.logical_resource_id().unwrap_or_default().to_string(),
+                resource_type: ev.resource_type().unwrap_or_default().to_string(),
+                status: ev.resource_status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                reason: ev.resource_status_reason().filter(|r| !r.is_empty()).map(String::from),
+            });
+        }
         // CloudFormation goes on whether or not a read of its state succeeds: a failed read (after
         // the SDK's own retries) is tried again, until reads have failed for LOST_CONTACT.
         let now = match describe(ctx, stack_id).await {
@@ -483,13 +497,6 @@ async fn watch(
                 continue;
             }
         };
-        let done = now.as_ref().is_none_or(|s| is_terminal(&s.status));
-        if done || polls.is_multiple_of(events_every) {
-            // Progress lines are best effort: a failed read of the events is tried again next poll.
-            let events = new_events(ctx, stack_id, marker.as_deref()).await.unwrap_or_default();
-            report_events(&events, &mut seen, task, reporter);
-        }
-        polls += 1;
         match now {
             None => {
                 return Ok(StackInfo {
@@ -506,27 +513,6 @@ async fn watch(
             Some(s) if is_terminal(&s.status) => return Ok(s),
             Some(_) => tokio::time::sleep(poll_interval(ctx)).await,
         }
-    }
-}
-
-/// Reports each resource event not reported before, oldest first.
-fn report_events(events: &[StackEvent], seen: &mut HashSet<String>, task: &str, reporter: &dyn Reporter) {
-    for ev in events.iter().rev() {
-        let id = ev.event_id().unwrap_or_default().to_string();
-        if !seen.insert(id) {
-            continue;
-        }
-        // Stack-level events repeat what the bar already says.
-        if ev.resource_type() == Some("AWS::CloudFormation::Stack") {
-            continue;
-        }
-        reporter.report(Progress::Resource {
-            task: task.into(),
-            logical_id: ev.logical_resource_id().unwrap_or_default().to_string(),
-            resource_type: ev.resource_type().unwrap_or_default().to_string(),
-            status: ev.resource_status().map(|s| s.as_str().to_string()).unwrap_or_default(),
-            reason: ev.resource_status_reason().filter(|r| !r.is_empty()).map(String::from),
-        });
     }
 }
 
