@@ -190,8 +190,25 @@ async fn down_removes_one_lab_and_never_touches_another() {
         .unwrap()
         .to_string();
 
+    // More parameters under the lab's path than one page of GetParametersByPath holds (10).
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    for i in 0..12 {
+        let name = format!("/irlab/a/notes/n{i:02}");
+        ssm.put_parameter()
+            .name(name)
+            .value("x")
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .send()
+            .await
+            .unwrap();
+    }
+
     let dry = s.irlab(&["--lab", "a", "down", "--dry-run"]).ok();
     assert!(dry.stdout.contains(&snap), "the plan must list the snapshot:\n{}", dry.stdout);
+    for i in 0..12 {
+        let name = format!("/irlab/a/notes/n{i:02}");
+        assert!(dry.stdout.contains(&name), "the plan must read every page of parameters, {name}:\n{}", dry.stdout);
+    }
     assert!(dry.stdout.contains("irlab-a-victim") && !dry.stdout.contains("irlab-a-b-"), "{}", dry.stdout);
     assert!(!leftovers(&sdk, "a").await.is_empty(), "dry run deleted something");
 

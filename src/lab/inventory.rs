@@ -443,16 +443,22 @@ async fn iam(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
     Ok(roles)
 }
 
+/// Every page: SSM answers "on a best-effort basis", with between zero and `MaxResults` (at most
+/// 10) parameters and a `NextToken` while more may follow (GetParametersByPath, API reference).
 async fn parameters(ctx: &AwsContext, lab: &LabName) -> Result<Vec<LabResource>> {
-    let out = ctx
+    let mut out = Vec::new();
+    let mut pages = ctx
         .ssm()
         .get_parameters_by_path()
         .path(format!("/irlab/{}", lab.as_str()))
         .recursive(true)
-        .send()
-        .await
-        .aws(|| "listing the lab's SSM parameters".into(), ctx)?;
-    Ok(out.parameters().iter().filter_map(|p| p.name()).map(|n| LabResource::new("ssm:parameter", n)).collect())
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws(|| "listing the lab's SSM parameters".into(), ctx)?;
+        out.extend(page.parameters().iter().filter_map(|p| p.name()).map(|n| LabResource::new("ssm:parameter", n)));
+    }
+    Ok(out)
 }
 
 /// The detector this lab created, unless other labs still hold it (then it is theirs to put

@@ -174,15 +174,24 @@ pub async fn leftovers(sdk: &SdkConfig, lab: &str) -> Vec<String> {
         }
     }
     let ssm = aws_sdk_ssm::Client::new(sdk);
-    for p in
-        ssm.get_parameters_by_path().path(format!("/irlab/{lab}")).recursive(true).send().await.unwrap().parameters()
-    {
-        left.push(format!("parameter {}", p.name().unwrap()));
+    // Every page (at most 10 parameters each).
+    let parameter_names = |path: String| {
+        let ssm = ssm.clone();
+        async move {
+            let pages = ssm.get_parameters_by_path().path(path).recursive(true).into_paginator().send();
+            let pages = pages.try_collect().await.unwrap();
+            pages
+                .iter()
+                .flat_map(|p| p.parameters().iter().filter_map(|p| p.name().map(String::from)))
+                .collect::<Vec<_>>()
+        }
+    };
+    for name in parameter_names(format!("/irlab/{lab}")).await {
+        left.push(format!("parameter {name}"));
     }
     // A detector the lab created is the lab's leftover only once no other lab holds it: the
     // detector belongs to the account, and the last lab to leave removes it.
-    let labs = ssm.get_parameters_by_path().path("/irlab/").recursive(true).send().await.unwrap();
-    let others = labs.parameters().iter().filter_map(|p| p.name()).any(|n| n.ends_with("/state"));
+    let others = parameter_names("/irlab/".to_string()).await.iter().any(|n| n.ends_with("/state"));
     let gd = aws_sdk_guardduty::Client::new(sdk);
     for id in gd.list_detectors().send().await.unwrap().detector_ids() {
         let d = gd.get_detector().detector_id(id).send().await.unwrap();
