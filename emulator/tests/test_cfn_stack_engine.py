@@ -116,6 +116,42 @@ def test_stack_delete_removes_everything_in_reverse_dependency_order(aws):
     assert {s["ResourceStatus"] for s in summaries} == {"DELETE_COMPLETE"}
 
 
+def test_delete_stack_while_it_is_being_deleted_starts_nothing_more(aws, monkeypatch):
+    """Several callers deleting one stack at once (the last labs of a class
+    leaving together) get one deletion: DeleteStack on a stack already being
+    deleted is accepted - its only documented error is
+    TokenAlreadyExistsException - and the deletion under way goes on to
+    DELETE_COMPLETE.  moto ran a second deletion of the same resources beside
+    the first, which failed on what the first had removed and left the stack
+    DELETE_FAILED.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStack.html
+    """
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from moto.cloudformation.parsing import ResourceMap
+
+    cf = aws("cloudformation")
+    name = unique("deltwice")
+    stack_id = create_stack(cf, name, template("network.yaml"))["StackId"]
+    # The stand-in runs in this process: its deletions take half a second before they start, so
+    # the other calls arrive while the first one is under way, as they do at a class's end.
+    delete = ResourceMap.delete
+
+    def slow_delete(self, *args, **kwargs):
+        time.sleep(0.5)
+        return delete(self, *args, **kwargs)
+
+    monkeypatch.setattr(ResourceMap, "delete", slow_delete)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: cf.delete_stack(StackName=stack_id), range(8)))
+    assert len(answers) == 8  # every call accepted
+    stack = cf.describe_stacks(StackName=stack_id)["Stacks"][0]
+    assert stack["StackStatus"] == "DELETE_COMPLETE", stack.get("StackStatusReason")
+    statuses = [e["ResourceStatus"] for e in stack_events(cf, stack_id) if e["LogicalResourceId"] == name]
+    assert statuses.count("DELETE_IN_PROGRESS") == 1 and "DELETE_FAILED" not in statuses, statuses
+
+
 def test_failed_resource_delete_leaves_stack_delete_failed(aws):
     """A bucket must be empty - all objects, object versions and delete markers -
     before it can be deleted ("The bucket you tried to delete is not empty").

@@ -1261,6 +1261,15 @@ def _backend_delete_stack(self: CloudFormationBackend, name_or_stack_id: str, re
         )
     if _seen_token(stack, "DeleteStack"):
         return  # a retry of a delete that already ran
+    with _names_lock:
+        # A stack already being deleted goes on being deleted: DeleteStack is accepted (its only
+        # documented error is TokenAlreadyExistsException) and starts nothing more.  moto ran a
+        # second deletion of the same resources beside the first, which failed on what the first
+        # had already removed (InternetGateway, Vpc) and left the stack DELETE_FAILED.
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStack.html
+        if stack.status == "DELETE_IN_PROGRESS":
+            return
+        stack.status = "DELETE_IN_PROGRESS"
     try:
         export_names = [export.name for export in stack.exports]
     except Exception:
