@@ -425,21 +425,16 @@ pub async fn delete(ctx: &AwsContext, name_or_id: &str, task: &str, reporter: &d
         return Ok(());
     }
     let marker = latest_event_id(ctx, &stack.id).await?;
-    if stack.status == "DELETE_IN_PROGRESS" {
-        // Another `down` is deleting it (the last labs of a class leave together, and each may
-        // find itself the last holder of the shared parts): its deletion is watched, not asked
-        // for twice.
-        reporter.report(Progress::Started { task: task.into(), what: format!("{} is being deleted", stack.name) });
-    } else {
-        reporter.report(Progress::Started { task: task.into(), what: format!("deleting {}", stack.name) });
-        ctx.cloudformation()
-            .delete_stack()
-            .stack_name(&stack.id)
-            .client_request_token(request_token("delete", &stack.name))
-            .send()
-            .await
-            .aws(|| format!("deleting stack {}", stack.name), ctx)?;
-    }
+    // A stack another `down` is already deleting (the last labs of a class leave together) is
+    // asked for again: CloudFormation accepts that and goes on with the one deletion.
+    reporter.report(Progress::Started { task: task.into(), what: format!("deleting {}", stack.name) });
+    ctx.cloudformation()
+        .delete_stack()
+        .stack_name(&stack.id)
+        .client_request_token(request_token("delete", &stack.name))
+        .send()
+        .await
+        .aws(|| format!("deleting stack {}", stack.name), ctx)?;
     let done = watch(ctx, &stack.id, marker, task, reporter).await?;
     if done.status == "DELETE_COMPLETE" {
         reporter.report(Progress::Finished { task: task.into(), what: format!("{} deleted", stack.name) });
