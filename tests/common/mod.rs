@@ -174,24 +174,12 @@ pub async fn leftovers(sdk: &SdkConfig, lab: &str) -> Vec<String> {
         }
     }
     let ssm = aws_sdk_ssm::Client::new(sdk);
-    // Every page (at most 10 parameters each).
-    let parameter_names = |path: String| {
-        let ssm = ssm.clone();
-        async move {
-            let pages = ssm.get_parameters_by_path().path(path).recursive(true).into_paginator().send();
-            let pages = pages.try_collect().await.unwrap();
-            pages
-                .iter()
-                .flat_map(|p| p.parameters().iter().filter_map(|p| p.name().map(String::from)))
-                .collect::<Vec<_>>()
-        }
-    };
-    for name in parameter_names(format!("/irlab/{lab}")).await {
+    for name in parameter_names(&ssm, &format!("/irlab/{lab}")).await {
         left.push(format!("parameter {name}"));
     }
     // A detector the lab created is the lab's leftover only once no other lab holds it: the
     // detector belongs to the account, and the last lab to leave removes it.
-    let others = parameter_names("/irlab/".to_string()).await.iter().any(|n| n.ends_with("/state"));
+    let others = parameter_names(&ssm, "/irlab/").await.iter().any(|n| n.ends_with("/state"));
     let gd = aws_sdk_guardduty::Client::new(sdk);
     for id in gd.list_detectors().send().await.unwrap().detector_ids() {
         let d = gd.get_detector().detector_id(id).send().await.unwrap();
@@ -200,6 +188,13 @@ pub async fn leftovers(sdk: &SdkConfig, lab: &str) -> Vec<String> {
         }
     }
     left
+}
+
+/// The names of every parameter under `path`, read page by page (at most 10 per page).
+async fn parameter_names(ssm: &aws_sdk_ssm::Client, path: &str) -> Vec<String> {
+    let pages = ssm.get_parameters_by_path().path(path).recursive(true).into_paginator().send();
+    let pages = pages.try_collect().await.unwrap();
+    pages.iter().flat_map(|p| p.parameters().iter().filter_map(|p| p.name().map(String::from))).collect()
 }
 
 /// Stack outputs by key.
